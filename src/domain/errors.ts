@@ -1,0 +1,77 @@
+/**
+ * Typed errors. Every error that can cross the wire is a `Schema.TaggedError`, so a client
+ * tells `NotFound` from `NotLeader` exactly as code in the node does. `code` is the POSIX-style
+ * name the CLI prints.
+ */
+import { Schema } from "effect"
+
+const base = { message: Schema.String, path: Schema.optional(Schema.String) }
+
+export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", base) {
+  get code() { return "ENOENT" as const }
+}
+export class AlreadyExists extends Schema.TaggedError<AlreadyExists>()("AlreadyExists", base) {
+  get code() { return "EEXIST" as const }
+}
+export class NotADirectory extends Schema.TaggedError<NotADirectory>()("NotADirectory", base) {
+  get code() { return "ENOTDIR" as const }
+}
+export class IsADirectory extends Schema.TaggedError<IsADirectory>()("IsADirectory", base) {
+  get code() { return "EISDIR" as const }
+}
+export class NotEmpty extends Schema.TaggedError<NotEmpty>()("NotEmpty", base) {
+  get code() { return "ENOTEMPTY" as const }
+}
+export class PermissionDenied extends Schema.TaggedError<PermissionDenied>()("PermissionDenied", base) {
+  get code() { return "EACCES" as const }
+}
+export class InvalidArgument extends Schema.TaggedError<InvalidArgument>()("InvalidArgument", base) {
+  get code() { return "EINVAL" as const }
+}
+/** A chunk version condition failed at commit: another writer committed first. Retryable. */
+export class Conflict extends Schema.TaggedError<Conflict>()("Conflict", base) {
+  get code() { return "ESTALE" as const }
+}
+/** This node is not the leader; `leaderId`/`address` name the leader when known. */
+export class NotLeader extends Schema.TaggedError<NotLeader>()("NotLeader", {
+  message: Schema.String,
+  leaderId: Schema.NullOr(Schema.String),
+  address: Schema.NullOr(Schema.String)
+}) {
+  get code() { return "ENOTLEADER" as const }
+}
+export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", base) {
+  get code() { return "EAGAIN" as const }
+}
+export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", base) {
+  get code() { return "ETIMEDOUT" as const }
+}
+/** Stored bytes failed their checksum, or a log/record is damaged. Names file and offset when known. */
+export class Corruption extends Schema.TaggedError<Corruption>()("Corruption", {
+  message: Schema.String,
+  path: Schema.optional(Schema.String),
+  file: Schema.optional(Schema.String),
+  offset: Schema.optional(Schema.Number)
+}) {
+  get code() { return "EIO" as const }
+}
+/** A local disk operation failed (not a checksum problem). */
+export class IoError extends Schema.TaggedError<IoError>()("IoError", base) {
+  get code() { return "EIO" as const }
+}
+
+/** Errors of the filesystem namespace: outcomes of applying a command, deterministic on every node. */
+export const FsError = Schema.Union(
+  NotFound, AlreadyExists, NotADirectory, IsADirectory, NotEmpty, PermissionDenied, InvalidArgument, Conflict
+)
+export type FsError = typeof FsError.Type
+
+/** Errors of reaching a consistent answer: leadership, availability, time, integrity. */
+export const ClusterError = Schema.Union(NotLeader, Unavailable, Timeout, Corruption, IoError)
+export type ClusterError = typeof ClusterError.Type
+
+/** Everything a client can receive. */
+export const SandstoreError = Schema.Union(FsError, ClusterError)
+export type SandstoreError = typeof SandstoreError.Type
+
+export const isSandstoreError = Schema.is(SandstoreError)

@@ -1,0 +1,44 @@
+/**
+ * ChunkService: this node's store of immutable chunk versions. A version is staged (durable:
+ * file and directory fsynced, checksum verified), then committed or aborted. Bytes are never
+ * edited in place: an overwrite is a new version. Every read verifies checksums, so a flipped
+ * bit on disk is a `Corruption` error, never returned data. Version ids are validated so no id
+ * can name a path outside the store.
+ */
+import { Context, type Effect } from "effect"
+import type { Corruption, InvalidArgument, IoError, NotFound } from "../domain/errors.ts"
+
+export interface StoredVersions {
+  readonly staged: ReadonlyArray<string>
+  readonly committed: ReadonlyArray<string>
+}
+
+export interface ChunkServiceShape {
+  /** Durably stage `data` as `versionId`; fails InvalidArgument (and stores nothing) when crc32c(data) !== checksum. Idempotent for identical bytes. */
+  readonly stage: (
+    versionId: string,
+    data: Uint8Array,
+    checksum: number
+  ) => Effect.Effect<void, InvalidArgument | Corruption | IoError>
+  /** Make a staged version committed (idempotent). NotFound when neither staged nor committed. */
+  readonly commit: (versionId: string) => Effect.Effect<void, NotFound | InvalidArgument | IoError>
+  /** Drop a staged version (idempotent; a committed version is left alone). */
+  readonly abort: (versionId: string) => Effect.Effect<void, InvalidArgument | IoError>
+  /**
+   * Read `length` bytes at `offset` of a version, staged or committed (callers only read
+   * versions that committed metadata references). Short when the range passes its end.
+   */
+  readonly read: (
+    versionId: string,
+    offset: number,
+    length: number
+  ) => Effect.Effect<Uint8Array, NotFound | InvalidArgument | Corruption | IoError>
+  /** Delete a version whatever its state (idempotent). */
+  readonly remove: (versionId: string) => Effect.Effect<void, InvalidArgument | IoError>
+  readonly list: Effect.Effect<StoredVersions, IoError>
+}
+
+export class ChunkService extends Context.Tag("sandstore/ChunkService")<ChunkService, ChunkServiceShape>() {}
+
+/** Version ids are opaque tokens of safe characters: never a path. */
+export const VERSION_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/

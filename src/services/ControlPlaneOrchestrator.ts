@@ -1,0 +1,81 @@
+/**
+ * ControlPlaneOrchestrator: the metadata side of every request. Mutations are turned into
+ * commands (with time from Clock) and proposed through the replicator; reads are served
+ * linearizably. It also plans writes: which chunks a byte range touches, their current
+ * versions, fresh version ids and placement targets.
+ */
+import { Context, type Effect } from "effect"
+import type { NodeInfo, Topology } from "../domain/cluster.ts"
+import type { FsError } from "../domain/errors.ts"
+import type {
+  AttributeChanges, Attributes, ChunkRef, FsInfo, FsStat, InodeId, ReaddirPage, ReaddirPlusPage
+} from "../domain/fs.ts"
+import type { ReplicationError } from "./MetadataReplicator.ts"
+
+export type ControlError = FsError | ReplicationError
+
+export interface CreateRequest {
+  readonly parent: InodeId
+  readonly name: string
+  readonly mode: number
+  readonly uid: number
+  readonly gid: number
+  readonly exclusive: boolean
+}
+
+/** One chunk a write touches: what is there now, the id of the new version, where it goes. */
+export interface PlannedChunk {
+  readonly index: number
+  readonly current: ChunkRef | null
+  readonly versionId: string
+  readonly targets: ReadonlyArray<NodeInfo>
+}
+
+export interface WritePlan {
+  readonly txId: string
+  readonly inode: InodeId
+  readonly offset: number
+  readonly length: number
+  readonly chunkSize: number
+  readonly chunks: ReadonlyArray<PlannedChunk>
+}
+
+/** What a read needs: the file's size and the chunks overlapping the range. */
+export interface ReadPlan {
+  readonly attributes: Attributes
+  readonly chunkSize: number
+  readonly chunks: ReadonlyArray<ChunkRef>
+}
+
+export interface ControlPlaneOrchestratorShape {
+  readonly getattr: (inode: InodeId) => Effect.Effect<Attributes, ControlError>
+  readonly lookup: (parent: InodeId, name: string) => Effect.Effect<Attributes, ControlError>
+  readonly lookupPath: (path: string) => Effect.Effect<Attributes, ControlError>
+  readonly access: (inode: InodeId, uid: number, gid: number, mask: number) => Effect.Effect<void, ControlError>
+  readonly readdir: (inode: InodeId, cookie: string | null, max: number) => Effect.Effect<ReaddirPage, ControlError>
+  readonly readdirplus: (inode: InodeId, cookie: string | null, max: number) => Effect.Effect<ReaddirPlusPage, ControlError>
+  readonly fsstat: Effect.Effect<FsStat, ControlError>
+  readonly fsinfo: Effect.Effect<FsInfo>
+
+  readonly create: (request: CreateRequest, requestId: string | null) => Effect.Effect<Attributes, ControlError>
+  readonly mkdir: (request: Omit<CreateRequest, "exclusive">, requestId: string | null) => Effect.Effect<Attributes, ControlError>
+  readonly unlink: (parent: InodeId, name: string, requestId: string | null) => Effect.Effect<void, ControlError>
+  readonly rmdir: (parent: InodeId, name: string, requestId: string | null) => Effect.Effect<void, ControlError>
+  readonly rename: (
+    srcParent: InodeId,
+    srcName: string,
+    dstParent: InodeId,
+    dstName: string,
+    requestId: string | null
+  ) => Effect.Effect<void, ControlError>
+  readonly setattr: (inode: InodeId, changes: AttributeChanges, requestId: string | null) => Effect.Effect<Attributes, ControlError>
+
+  readonly prepareWrite: (inode: InodeId, offset: number, length: number) => Effect.Effect<WritePlan, ControlError>
+  readonly prepareRead: (inode: InodeId, offset: number, length: number) => Effect.Effect<ReadPlan, ControlError>
+  readonly topology: Effect.Effect<Topology>
+}
+
+export class ControlPlaneOrchestrator extends Context.Tag("sandstore/ControlPlaneOrchestrator")<
+  ControlPlaneOrchestrator,
+  ControlPlaneOrchestratorShape
+>() {}

@@ -1,0 +1,25 @@
+/**
+ * DataPlaneOrchestrator: the bytes side. A write is planned by the control plane, staged as new
+ * immutable chunk versions on every target in parallel, and committed by the
+ * TransactionCoordinator; it resolves only when the bytes are durable on every target and the
+ * metadata is applied. A read fetches the chunks overlapping the range (failing over across
+ * replicas), verifies them and fills holes with zeros; it is short only at end of file.
+ */
+import { Context, type Effect } from "effect"
+import type { Attributes, InodeId } from "../domain/fs.ts"
+import type { ControlError } from "./ControlPlaneOrchestrator.ts"
+
+export interface DataPlaneOrchestratorShape {
+  readonly write: (
+    inode: InodeId,
+    offset: number,
+    data: Uint8Array,
+    requestId: string | null
+  ) => Effect.Effect<Attributes, ControlError>
+  readonly read: (inode: InodeId, offset: number, length: number) => Effect.Effect<Uint8Array, ControlError>
+}
+
+export class DataPlaneOrchestrator extends Context.Tag("sandstore/DataPlaneOrchestrator")<
+  DataPlaneOrchestrator,
+  DataPlaneOrchestratorShape
+>() {}

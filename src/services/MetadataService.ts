@@ -1,0 +1,60 @@
+/**
+ * MetadataService: the filesystem namespace as a deterministic state machine over a store.
+ * `apply` is the only way state changes; it is fed committed log entries in index order by a
+ * MetadataReplicator. The applied index is stored in the same atomic batch as each change, so
+ * re-applying an entry at or below `appliedIndex` is a no-op (it returns the stored outcome
+ * when the entry carried a request id, else `Ok(null)`). Namespace errors are outcomes, not
+ * failures: an entry that fails EEXIST is still applied. Queries read the applied state.
+ */
+import { Context, type Effect } from "effect"
+import type { CommandOutcome, LogEntry } from "../domain/commands.ts"
+import type {
+  Corruption, InvalidArgument, IoError, IsADirectory, NotADirectory, NotFound, PermissionDenied
+} from "../domain/errors.ts"
+import type { Attributes, ChunkRef, FsStat, InodeId, ReaddirPage, ReaddirPlusPage } from "../domain/fs.ts"
+
+export type StoreError = IoError | Corruption
+
+export interface MetadataServiceShape {
+  /** Apply the committed entry at `index` (indices strictly increase; lower ones are no-ops). */
+  readonly apply: (index: number, entry: LogEntry) => Effect.Effect<CommandOutcome, StoreError>
+  /** The index of the last applied entry (0 for a fresh store). */
+  readonly appliedIndex: Effect.Effect<number, StoreError>
+
+  readonly getattr: (inode: InodeId) => Effect.Effect<Attributes, NotFound | StoreError>
+  readonly lookup: (
+    parent: InodeId,
+    name: string
+  ) => Effect.Effect<Attributes, NotFound | NotADirectory | InvalidArgument | StoreError>
+  /** Resolve an absolute path; `.` and `..` resolve as in POSIX (`..` of the root is the root). */
+  readonly lookupPath: (path: string) => Effect.Effect<Attributes, NotFound | NotADirectory | InvalidArgument | StoreError>
+  /** access(2): succeeds when uid/gid may access with `mask` (R_OK|W_OK|X_OK); uid 0 may do anything but X on non-executables. */
+  readonly access: (
+    inode: InodeId,
+    uid: number,
+    gid: number,
+    mask: number
+  ) => Effect.Effect<void, NotFound | PermissionDenied | InvalidArgument | StoreError>
+  /** Entries in name order after `cookie` (a name; null from the start), at most `max`. */
+  readonly readdir: (
+    inode: InodeId,
+    cookie: string | null,
+    max: number
+  ) => Effect.Effect<ReaddirPage, NotFound | NotADirectory | InvalidArgument | StoreError>
+  readonly readdirplus: (
+    inode: InodeId,
+    cookie: string | null,
+    max: number
+  ) => Effect.Effect<ReaddirPlusPage, NotFound | NotADirectory | InvalidArgument | StoreError>
+  /** The chunk map of a regular file, ordered by index (holes are absent indices). */
+  readonly chunks: (inode: InodeId) => Effect.Effect<ReadonlyArray<ChunkRef>, NotFound | IsADirectory | StoreError>
+  readonly fsstat: Effect.Effect<FsStat, StoreError>
+  /** Chunk versions no longer referenced by any file (removed, overwritten, truncated away), oldest first. */
+  readonly garbage: (max: number) => Effect.Effect<ReadonlyArray<ChunkRef>, StoreError>
+  /** The whole state (namespace, chunk maps, dedup table, garbage, applied index) as bytes. */
+  readonly snapshot: Effect.Effect<{ readonly appliedIndex: number; readonly data: Uint8Array }, StoreError>
+  /** Replace the whole state with a snapshot's. */
+  readonly restore: (data: Uint8Array) => Effect.Effect<void, StoreError>
+}
+
+export class MetadataService extends Context.Tag("sandstore/MetadataService")<MetadataService, MetadataServiceShape>() {}

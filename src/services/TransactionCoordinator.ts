@@ -1,0 +1,31 @@
+/**
+ * TransactionCoordinator: commits a two-phase write. Given chunk versions already staged on
+ * their targets, it proposes one log entry that installs them all, conditional on the
+ * versions the writer read (Conflict when another writer got there first), then tells the
+ * participants to finalize. It aborts staged versions only when the commit definitely did not
+ * happen; when the outcome is unknown (timeout, lost leadership) it leaves them for the
+ * participants to resolve against the committed metadata.
+ */
+import { Context, type Effect } from "effect"
+import type { ChunkUpdate } from "../domain/commands.ts"
+import type { FsError } from "../domain/errors.ts"
+import type { Attributes } from "../domain/fs.ts"
+import type { ReplicationError } from "./MetadataReplicator.ts"
+
+export interface WriteTransaction {
+  readonly txId: string
+  readonly inode: number
+  /** offset + length of the write: the file's size becomes at least this */
+  readonly end: number
+  readonly updates: ReadonlyArray<ChunkUpdate>
+  readonly requestId: string | null
+}
+
+export interface TransactionCoordinatorShape {
+  readonly commit: (tx: WriteTransaction) => Effect.Effect<Attributes, FsError | ReplicationError>
+}
+
+export class TransactionCoordinator extends Context.Tag("sandstore/TransactionCoordinator")<
+  TransactionCoordinator,
+  TransactionCoordinatorShape
+>() {}
