@@ -1,0 +1,140 @@
+/**
+ * The Raft-backed control plane. Every mutation becomes a MetadataCommand stamped with the
+ * time from `Clock` and goes through the MetadataReplicator; every read runs through
+ * `linearizable`, so it reflects every write acknowledged before it began. It also plans
+ * writes: the chunks a byte range touches, their current versions, fresh version ids (from
+ * `Random`) and live placement targets.
+ */
+import { Clock, Effect, Layer } from "effect"
+import type { MetadataCommand } from "../../src/domain/commands.ts"
+import { InvalidArgument, IsADirectory } from "../../src/domain/errors.ts"
+import { MAX_NAME_BYTES, type Attributes, type InodeId } from "../../src/domain/fs.ts"
+import { randomHex } from "../../src/lib/ids.ts"
+import { ClusterService } from "../../src/services/ClusterService.ts"
+import {
+  ControlPlaneOrchestrator, type PlannedChunk
+} from "../../src/services/ControlPlaneOrchestrator.ts"
+import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
+import { MetadataReplicator } from "../../src/services/MetadataReplicator.ts"
+import { MetadataService } from "../../src/services/MetadataService.ts"
+import { PlacementStrategy } from "../../src/services/PlacementStrategy.ts"
+
+/** 2^50 bytes (1 PiB): keeps every offset an exact integer in a double. */
+export const MAX_FILE_SIZE = 2 ** 50
+
+export interface ControlPlaneOptions {
+  readonly chunkSize: number
+  /** The topology's name, reported by `topology`. */
+  readonly topologyName: string
+}
+
+export const ReplicatedControlPlane = (options: ControlPlaneOptions) =>
+  Layer.effect(
+    ControlPlaneOrchestrator,
+    Effect.gen(function*() {
+      const replicator = yield* MetadataReplicator
+      const metadata = yield* MetadataService
+      const placement = yield* PlacementStrategy
+      const cluster = yield* ClusterService
+      const endpoints = yield* EndpointResolver
+      const { chunkSize } = options
+
+      const read = replicator.linearizable
+      const now = Clock.currentTimeMillis
+      /** Propose a command built with the current time; the state machine's result is the answer. */
+      const propose = (make: (now: number) => MetadataCommand, requestId: string | null) =>
+        Effect.flatMap(now, (t) => replicator.propose(make(t), requestId))
+      const attributesOf = (result: Attributes | null) =>
+        result === null ? Effect.dieMessage("state machine returned no attributes for a command that creates them") : Effect.succeed(result)
+
+      const checkRange = (offset: number, length: number) =>
+        offset + length > MAX_FILE_SIZE
+          ? Effect.fail(new InvalidArgument({ message: `range ends past the maximum file size ${MAX_FILE_SIZE}` }))
+          : Effect.void
+
+      const fileChunks = (inode: InodeId) =>
+        read(Effect.gen(function*() {
+          const attributes = yield* metadata.getattr(inode)
+          if (attributes.type !== "file") {
+            return yield* Effect.fail(new IsADirectory({ message: `inode ${inode} is a directory` }))
+          }
+          const chunks = yield* metadata.chunks(inode)
+          return { attributes, chunks }
+        }))
+
+      return ControlPlaneOrchestrator.of({
+        getattr: (inode) => read(metadata.getattr(inode)),
+        lookup: (parent, name) => read(metadata.lookup(parent, name)),
+        lookupPath: (path) => read(metadata.lookupPath(path)),
+        access: (inode, uid, gid, mask) => read(metadata.access(inode, uid, gid, mask)),
+        readdir: (inode, cookie, max) => read(metadata.readdir(inode, cookie, max)),
+        readdirplus: (inode, cookie, max) => read(metadata.readdirplus(inode, cookie, max)),
+        fsstat: read(metadata.fsstat),
+        fsinfo: Effect.succeed({
+          chunkSize,
+          maxNameBytes: MAX_NAME_BYTES,
+          maxFileSize: MAX_FILE_SIZE,
+          replication: placement.replication
+        }),
+
+        create: (r, requestId) =>
+          propose((t) => ({ _tag: "Create", ...r, now: t }), requestId).pipe(Effect.flatMap(attributesOf)),
+        mkdir: (r, requestId) =>
+          propose((t) => ({ _tag: "Mkdir", ...r, now: t }), requestId).pipe(Effect.flatMap(attributesOf)),
+        unlink: (parent, name, requestId) =>
+          Effect.asVoid(propose((t) => ({ _tag: "Unlink", parent, name, now: t }), requestId)),
+        rmdir: (parent, name, requestId) =>
+          Effect.asVoid(propose((t) => ({ _tag: "Rmdir", parent, name, now: t }), requestId)),
+        rename: (srcParent, srcName, dstParent, dstName, requestId) =>
+          Effect.asVoid(propose((t) => ({ _tag: "Rename", srcParent, srcName, dstParent, dstName, now: t }), requestId)),
+        setattr: (inode, changes, requestId) =>
+          Effect.gen(function*() {
+            if (changes.size !== undefined) yield* checkRange(changes.size, 0)
+            const result = yield* propose((t) => ({ _tag: "SetAttr", inode, changes, now: t }), requestId)
+            return yield* attributesOf(result)
+          }),
+
+        prepareWrite: (inode, offset, length) =>
+          Effect.gen(function*() {
+            yield* checkRange(offset, length)
+            const { chunks } = yield* fileChunks(inode)
+            const txId = yield* randomHex(4)
+            const first = Math.floor(offset / chunkSize)
+            const last = length === 0 ? first - 1 : Math.floor((offset + length - 1) / chunkSize)
+            const planned: Array<PlannedChunk> = []
+            for (let index = first; index <= last; index++) {
+              const targets = yield* placement.place(inode, index)
+              planned.push({
+                index,
+                current: chunks.find((c) => c.index === index) ?? null,
+                versionId: `${txId}-${index}`,
+                targets
+              })
+            }
+            return { txId, inode, offset, length, chunkSize, chunks: planned }
+          }),
+
+        prepareRead: (inode, offset, length) =>
+          Effect.gen(function*() {
+            yield* checkRange(offset, length)
+            const { attributes, chunks } = yield* fileChunks(inode)
+            const end = Math.min(offset + length, attributes.size)
+            const overlapping = chunks.filter((c) => c.index * chunkSize < end && (c.index + 1) * chunkSize > offset)
+            return { attributes, chunkSize, chunks: overlapping }
+          }),
+
+        topology: Effect.gen(function*() {
+          const status = yield* replicator.status
+          const members = yield* cluster.members
+          const leaderAddress = status.leaderId === null
+            ? null
+            : yield* endpoints.resolve(status.leaderId).pipe(Effect.orElseSucceed(() => null))
+          return {
+            name: options.topologyName,
+            self: { node: cluster.self, replicator: status, leaderAddress },
+            members
+          }
+        })
+      })
+    })
+  )

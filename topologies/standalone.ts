@@ -1,0 +1,63 @@
+/**
+ * Standalone topology: one node that is its own control plane and data plane. Metadata is a
+ * classic-level state machine behind a single-node replicator that writes every command to the
+ * WAL (fsync, group commit) before applying it; chunks live on local disk. Read the layers
+ * bottom-up: storage, then consensus, then coordination, then the server.
+ */
+import { Layer } from "effect"
+import { join } from "node:path"
+import { DEFAULT_CHUNK_SIZE } from "../src/domain/fs.ts"
+import { ServerLive } from "../src/server/server.ts"
+import { ChunkServiceLocalDisk } from "../layers/chunks/localDisk.ts"
+import { LocalChunkPeers } from "../layers/chunks/localPeers.ts"
+import { StaticClusterService } from "../layers/membership/static.ts"
+import { MetadataServiceClassicLevel } from "../layers/metadata/classicLevel.ts"
+import { ReplicatedControlPlane } from "../layers/orchestrators/replicatedControlPlane.ts"
+import { ReplicatedDataPlane } from "../layers/orchestrators/replicatedDataPlane.ts"
+import { SortedPlacement } from "../layers/placement/sorted.ts"
+import { SingleNodeReplicator } from "../layers/replicator/singleNode.ts"
+import { StaticEndpointResolver } from "../layers/routing/static.ts"
+import { RaftTransactionCoordinator } from "../layers/transaction/raftCoordinator.ts"
+import { TcpCommunicator } from "../layers/transport/tcp.ts"
+import { WriteAheadLogFile } from "../layers/wal/segmentedFile.ts"
+
+export interface StandaloneOptions {
+  readonly nodeId: string
+  /** host:port to serve clients on (port 0 picks a free port) */
+  readonly listen: string
+  readonly dataDir: string
+  readonly chunkSize?: number
+  /** WAL entries between metadata snapshots (the log is compacted behind each) */
+  readonly snapshotThreshold?: number
+}
+
+export const StandaloneTopology = (options: StandaloneOptions) => {
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE
+
+  // Who is in the cluster: just this node.
+  const membership = StaticClusterService({ selfId: options.nodeId, members: [{ id: options.nodeId, address: options.listen }] })
+  const routing = StaticEndpointResolver.pipe(Layer.provide(membership))
+  const placement = SortedPlacement({ replication: 1 }).pipe(Layer.provide(membership))
+
+  // Durable state: metadata store, its write-ahead log, chunk store.
+  const metadata = MetadataServiceClassicLevel({ path: join(options.dataDir, "metadata"), chunkSize })
+  const wal = WriteAheadLogFile({ dir: join(options.dataDir, "wal") })
+  const chunks = ChunkServiceLocalDisk({ dir: join(options.dataDir, "chunks") })
+
+  // Consensus: a one-node replicator (WAL append + fsync, then apply).
+  const replicator = SingleNodeReplicator({
+    nodeId: options.nodeId,
+    ...(options.snapshotThreshold === undefined ? {} : { snapshotThreshold: options.snapshotThreshold })
+  }).pipe(Layer.provide(wal))
+
+  // Coordination: control plane (metadata), data plane (bytes), 2PC coordinator.
+  const storage = Layer.mergeAll(metadata, chunks, membership, routing, placement)
+  const consensus = replicator.pipe(Layer.provideMerge(storage))
+  const chunkPeers = LocalChunkPeers.pipe(Layer.provideMerge(consensus))
+  const control = ReplicatedControlPlane({ chunkSize, topologyName: "standalone" }).pipe(Layer.provideMerge(chunkPeers))
+  const coordinator = RaftTransactionCoordinator.pipe(Layer.provideMerge(control))
+  const data = ReplicatedDataPlane().pipe(Layer.provideMerge(coordinator))
+
+  // The server depends on the orchestrators only.
+  return ServerLive({ listen: options.listen }).pipe(Layer.provide(data), Layer.provide(TcpCommunicator))
+}
