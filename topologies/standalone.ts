@@ -12,6 +12,7 @@ import { ChunkServiceLocalDisk } from "../layers/chunks/localDisk.ts"
 import { LocalChunkPeers } from "../layers/chunks/localPeers.ts"
 import { StaticClusterService } from "../layers/membership/static.ts"
 import { MetadataServiceClassicLevel } from "../layers/metadata/classicLevel.ts"
+import { ChunkCollector } from "../layers/orchestrators/chunkCollector.ts"
 import { ReplicatedControlPlane } from "../layers/orchestrators/replicatedControlPlane.ts"
 import { ReplicatedDataPlane } from "../layers/orchestrators/replicatedDataPlane.ts"
 import { SortedPlacement } from "../layers/placement/sorted.ts"
@@ -31,11 +32,12 @@ export interface StandaloneOptions {
   readonly snapshotThreshold?: number
 }
 
-export const StandaloneTopology = (options: StandaloneOptions) => {
+/** Every service of a standalone node except the server: storage, consensus, coordination. */
+export const StandaloneServices = (options: Omit<StandaloneOptions, "listen"> & { readonly listen?: string }) => {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE
 
   // Who is in the cluster: just this node.
-  const membership = StaticClusterService({ selfId: options.nodeId, members: [{ id: options.nodeId, address: options.listen }] })
+  const membership = StaticClusterService({ selfId: options.nodeId, members: [{ id: options.nodeId, address: options.listen ?? "127.0.0.1:0" }] })
   const routing = StaticEndpointResolver.pipe(Layer.provide(membership))
   const placement = SortedPlacement({ replication: 1 }).pipe(Layer.provide(membership))
 
@@ -56,8 +58,13 @@ export const StandaloneTopology = (options: StandaloneOptions) => {
   const chunkPeers = LocalChunkPeers.pipe(Layer.provideMerge(consensus))
   const control = ReplicatedControlPlane({ chunkSize, topologyName: "standalone" }).pipe(Layer.provideMerge(chunkPeers))
   const coordinator = RaftTransactionCoordinator.pipe(Layer.provideMerge(control))
-  const data = ReplicatedDataPlane().pipe(Layer.provideMerge(coordinator))
-
-  // The server depends on the orchestrators only.
-  return ServerLive({ listen: options.listen }).pipe(Layer.provide(data), Layer.provide(TcpCommunicator))
+  return ReplicatedDataPlane().pipe(Layer.provideMerge(coordinator))
 }
+
+/** A standalone node: the services above, served to clients over TCP. */
+export const StandaloneTopology = (options: StandaloneOptions) =>
+  // The server depends on the orchestrators only; the collector deletes unreferenced chunk versions.
+  Layer.mergeAll(ServerLive({ listen: options.listen }), ChunkCollector()).pipe(
+    Layer.provide(StandaloneServices(options)),
+    Layer.provide(TcpCommunicator)
+  )

@@ -9,6 +9,7 @@ import { Clock, Effect, Layer } from "effect"
 import type { MetadataCommand } from "../../src/domain/commands.ts"
 import { InvalidArgument, IsADirectory } from "../../src/domain/errors.ts"
 import { MAX_NAME_BYTES, type Attributes, type InodeId } from "../../src/domain/fs.ts"
+import { formatVersionId } from "../../src/domain/versionId.ts"
 import { randomHex } from "../../src/lib/ids.ts"
 import { ClusterService } from "../../src/services/ClusterService.ts"
 import {
@@ -98,7 +99,9 @@ export const ReplicatedControlPlane = (options: ControlPlaneOptions) =>
           Effect.gen(function*() {
             yield* checkRange(offset, length)
             const { chunks } = yield* fileChunks(inode)
-            const txId = yield* randomHex(4)
+            const nonce = yield* randomHex(2)
+            const createdAt = yield* now
+            const txId = `${inode.toString(36)}-${createdAt.toString(36)}-${nonce}`
             const first = Math.floor(offset / chunkSize)
             const last = length === 0 ? first - 1 : Math.floor((offset + length - 1) / chunkSize)
             const planned: Array<PlannedChunk> = []
@@ -107,7 +110,7 @@ export const ReplicatedControlPlane = (options: ControlPlaneOptions) =>
               planned.push({
                 index,
                 current: chunks.find((c) => c.index === index) ?? null,
-                versionId: `${txId}-${index}`,
+                versionId: formatVersionId({ inode, index, createdAt, nonce }),
                 targets
               })
             }
