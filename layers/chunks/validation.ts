@@ -1,0 +1,39 @@
+/**
+ * Argument checks shared by every ChunkService implementation, so they reject exactly the same
+ * inputs. They run before any state is touched: a rejected request changes nothing.
+ */
+import { Effect } from "effect"
+import { InvalidArgument } from "../../src/domain/errors.ts"
+import { crc32c } from "../../src/lib/crc32c.ts"
+import { VERSION_ID_PATTERN } from "../../src/services/ChunkService.ts"
+import { MAX_CHUNK_DATA_LENGTH } from "./chunkFile.ts"
+
+/** Only an id matching VERSION_ID_PATTERN may ever become part of a path. */
+export const checkVersionId = (versionId: string): Effect.Effect<string, InvalidArgument> =>
+  typeof versionId === "string" && VERSION_ID_PATTERN.test(versionId)
+    ? Effect.succeed(versionId)
+    : Effect.fail(new InvalidArgument({ message: `invalid chunk version id ${JSON.stringify(versionId)}` }))
+
+const isCount = (n: number): boolean => Number.isSafeInteger(n) && n >= 0
+
+export const checkRange = (offset: number, length: number): Effect.Effect<void, InvalidArgument> =>
+  isCount(offset) && isCount(length)
+    ? Effect.void
+    : Effect.fail(new InvalidArgument({ message: `invalid read range (offset ${offset}, length ${length})` }))
+
+/** The bytes must be what the sender checksummed; anything else was damaged on the way. */
+export const checkStagedData = (
+  versionId: string,
+  data: Uint8Array,
+  checksum: number
+): Effect.Effect<void, InvalidArgument> => {
+  if (data.length > MAX_CHUNK_DATA_LENGTH) {
+    return Effect.fail(new InvalidArgument({ message: `chunk version ${versionId} is too large (${data.length} bytes)` }))
+  }
+  const actual = crc32c(data)
+  return actual === checksum
+    ? Effect.void
+    : Effect.fail(new InvalidArgument({
+      message: `checksum mismatch staging chunk version ${versionId}: expected ${checksum}, data has ${actual}`
+    }))
+}

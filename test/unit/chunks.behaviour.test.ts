@@ -1,0 +1,199 @@
+/** The ChunkService contract, run against every implementation. */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import * as fc from "fast-check"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { CHUNK_BLOCK_SIZE } from "../../layers/chunks/chunkFile.ts"
+import { ChunkServiceLocalDisk } from "../../layers/chunks/localDisk.ts"
+import { ChunkServiceMemory } from "../../layers/chunks/memory.ts"
+import { crc32c } from "../../src/lib/crc32c.ts"
+import { ChunkService } from "../../src/services/ChunkService.ts"
+
+const patternBytes = (length: number, seed: number): Uint8Array => {
+  const out = new Uint8Array(length)
+  let x = seed >>> 0 || 1
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    out[i] = x & 0xff
+  }
+  return out
+}
+
+/** Byte equality without vitest's element-by-element diff, which is slow on chunk-sized arrays. */
+const expectBytes = (actual: Uint8Array, expected: Uint8Array): void => {
+  expect(actual.length).toBe(expected.length)
+  expect(Buffer.compare(actual, expected)).toBe(0)
+}
+
+const freshDir = Effect.acquireRelease(
+  Effect.sync(() => mkdtempSync(join(tmpdir(), "sandstore-chunks-"))),
+  (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+)
+
+const implementations = [
+  { name: "ChunkServiceMemory", layer: ChunkServiceMemory },
+  { name: "ChunkServiceLocalDisk", layer: Layer.unwrapScoped(Effect.map(freshDir, (dir) => ChunkServiceLocalDisk({ dir }))) }
+]
+
+const BAD_IDS = ["..", "../x", "a/b", "/etc/passwd", "a\0b", ".", "", "x".repeat(200), "a.tmp-1", "ü"]
+
+const DATA = patternBytes(3 * CHUNK_BLOCK_SIZE + 1234, 42)
+
+for (const impl of implementations) {
+  describe(impl.name, () => {
+    const run = <A, E>(effect: Effect.Effect<A, E, ChunkService>) => Effect.provide(effect, impl.layer)
+
+    it.effect("reads a staged version, then the committed one, at offsets across block boundaries", () =>
+      run(Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("v1", DATA, crc32c(DATA))
+        expectBytes(yield* chunks.read("v1", CHUNK_BLOCK_SIZE - 3, 10), DATA.subarray(CHUNK_BLOCK_SIZE - 3, CHUNK_BLOCK_SIZE + 7))
+        expect(yield* chunks.list).toEqual({ staged: ["v1"], committed: [] })
+        yield* chunks.commit("v1")
+        expect(yield* chunks.list).toEqual({ staged: [], committed: ["v1"] })
+        const ranges = fc.sample(
+          fc.tuple(fc.integer({ min: 0, max: DATA.length + 10 }), fc.integer({ min: 0, max: 2 * CHUNK_BLOCK_SIZE + 10 })),
+          { seed: 1234, numRuns: 40 }
+        )
+        const edges: Array<[number, number]> = [[0, DATA.length], [CHUNK_BLOCK_SIZE, CHUNK_BLOCK_SIZE], [2 * CHUNK_BLOCK_SIZE - 1, 2], [0, 0]]
+        for (const [offset, length] of [...edges, ...ranges]) {
+          const start = Math.min(offset, DATA.length)
+          expectBytes(yield* chunks.read("v1", offset, length), DATA.subarray(start, Math.min(start + length, DATA.length)))
+        }
+      })))
+
+    it.effect("a range past the end is short or empty; a negative or fractional range is InvalidArgument", () =>
+      run(Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("v1", DATA, crc32c(DATA))
+        expectBytes(yield* chunks.read("v1", DATA.length - 3, 10), DATA.subarray(DATA.length - 3))
+        expect((yield* chunks.read("v1", DATA.length, 10)).length).toBe(0)
+        expect((yield* chunks.read("v1", DATA.length + 100_000, 10)).length).toBe(0)
+        expectBytes(yield* chunks.read("v1", 5, Number.MAX_SAFE_INTEGER), DATA.subarray(5))
+        for (const [offset, length] of [[-1, 5], [0, -1], [0.5, 1], [0, Number.NaN], [Number.POSITIVE_INFINITY, 1]]) {
+          expect((yield* Effect.flip(chunks.read("v1", offset!, length!)))._tag).toBe("InvalidArgument")
+        }
+      })))
+
+    it.effect("an empty version stores and reads back as empty", () =>
+      run(Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        const empty = new Uint8Array(0)
+        yield* chunks.stage("empty", empty, crc32c(empty))
+        yield* chunks.commit("empty")
+        expect((yield* chunks.read("empty", 0, 100)).length).toBe(0)
+      })))
+
+    it.effect("a checksum mismatch at stage is InvalidArgument and stores nothing", () =>
+      run(Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        const error = yield* Effect.flip(chunks.stage("v1", DATA, crc32c(DATA) ^ 1))
+        expect(error._tag).toBe("InvalidArgument")
+        expect(yield* chunks.list).toEqual({ staged: [], committed: [] })
+        expect((yield* Effect.flip(chunks.read("v1", 0, 1)))._tag).toBe("NotFound")
+        expect((yield* Effect.flip(chunks.commit("v1")))._tag).toBe("NotFound")
+      })))
+
+    it.effect("every operation rejects an unsafe version id with InvalidArgument and changes nothing", () =>
+      run(Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        const small = patternBytes(10, 9)
+        yield* chunks.stage("kept", small, crc32c(small))
+        yield* chunks.stage("done", small, crc32c(small))
+        yield* chunks.commit("done")
+        for (const id of BAD_IDS) {
+          const outcomes = yield* Effect.all([
+            Effect.flip(chunks.stage(id, small, crc32c(small))),
+            Effect.flip(chunks.commit(id)),
+            Effect.flip(chunks.abort(id)),
+            Effect.flip(chunks.remove(id)),
+            Effect.flip(chunks.read(id, 0, 10))
+          ])
+          expect(outcomes.map((e) => e._tag)).toEqual(Array(5).fill("InvalidArgument"))
+        }
+        expect(yield* chunks.list).toEqual({ staged: ["kept"], committed: ["done"] })
+        expectBytes(yield* chunks.read("kept", 0, 10), small)
+      })))
+
+    it.effect("versions are immutable: identical re-stage succeeds, different bytes are rejected", () =>
+      run(Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        const other = DATA.slice()
+        other[CHUNK_BLOCK_SIZE * 2 + 7]! ^= 0x40
+        const shorter = DATA.subarray(0, 100)
+        yield* chunks.stage("v1", DATA, crc32c(DATA))
+        yield* chunks.stage("v1", DATA.slice(), crc32c(DATA))
+        expect((yield* Effect.flip(chunks.stage("v1", other, crc32c(other))))._tag).toBe("InvalidArgument")
+        expect((yield* Effect.flip(chunks.stage("v1", shorter, crc32c(shorter))))._tag).toBe("InvalidArgument")
+        yield* chunks.commit("v1")
+        yield* chunks.stage("v1", DATA, crc32c(DATA))
+        expect(yield* chunks.list).toEqual({ staged: [], committed: ["v1"] })
+        expect((yield* Effect.flip(chunks.stage("v1", other, crc32c(other))))._tag).toBe("InvalidArgument")
+        expectBytes(yield* chunks.read("v1", 0, DATA.length), DATA)
+      })))
+
+    it.effect("a caller changing its buffer after stage or read never changes the stored version", () =>
+      run(Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        const buffer = DATA.slice(0, 1000)
+        yield* chunks.stage("v1", buffer, crc32c(buffer))
+        buffer.fill(0)
+        const first = yield* chunks.read("v1", 0, 1000)
+        first.fill(1)
+        expectBytes(yield* chunks.read("v1", 0, 1000), DATA.subarray(0, 1000))
+      })))
+
+    it.effect("concurrent stages of one id with different bytes: exactly one wins", () =>
+      run(Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        const a = patternBytes(CHUNK_BLOCK_SIZE + 1, 1)
+        const b = patternBytes(CHUNK_BLOCK_SIZE + 1, 2)
+        const results = yield* Effect.all(
+          [Effect.either(chunks.stage("v1", a, crc32c(a))), Effect.either(chunks.stage("v1", b, crc32c(b)))],
+          { concurrency: "unbounded" }
+        )
+        expect(results.map((r) => r._tag).sort()).toEqual(["Left", "Right"])
+        const winner = results[0]._tag === "Right" ? a : b
+        expectBytes(yield* chunks.read("v1", 0, winner.length), winner)
+      })))
+
+    it.effect("commit is idempotent; an unknown or aborted version is NotFound", () =>
+      run(Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("v1", DATA, crc32c(DATA))
+        yield* chunks.commit("v1")
+        yield* chunks.commit("v1")
+        expect((yield* Effect.flip(chunks.commit("nope")))._tag).toBe("NotFound")
+        yield* chunks.stage("v2", DATA, crc32c(DATA))
+        yield* chunks.abort("v2")
+        expect((yield* Effect.flip(chunks.commit("v2")))._tag).toBe("NotFound")
+        expect((yield* Effect.flip(chunks.read("v2", 0, 1)))._tag).toBe("NotFound")
+      })))
+
+    it.effect("abort is idempotent and never touches a committed version; remove is idempotent and deletes either", () =>
+      run(Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("staged1", DATA, crc32c(DATA))
+        yield* chunks.stage("committed1", DATA, crc32c(DATA))
+        yield* chunks.commit("committed1")
+        yield* chunks.abort("staged1")
+        yield* chunks.abort("staged1")
+        yield* chunks.abort("committed1")
+        yield* chunks.abort("never-existed")
+        expect(yield* chunks.list).toEqual({ staged: [], committed: ["committed1"] })
+        expectBytes(yield* chunks.read("committed1", 0, 10), DATA.subarray(0, 10))
+
+        yield* chunks.stage("staged2", DATA, crc32c(DATA))
+        yield* chunks.remove("staged2")
+        yield* chunks.remove("committed1")
+        yield* chunks.remove("committed1")
+        yield* chunks.remove("never-existed")
+        expect(yield* chunks.list).toEqual({ staged: [], committed: [] })
+        expect((yield* Effect.flip(chunks.read("committed1", 0, 1)))._tag).toBe("NotFound")
+      })))
+  })
+}

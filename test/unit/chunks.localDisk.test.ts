@@ -1,0 +1,236 @@
+/** What only the disk implementation can get wrong: files, paths, damage, crashes, restarts. */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as NodeFs from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { CHUNK_BLOCK_SIZE, CHUNK_HEADER_SIZE, encodeChunkFile } from "../../layers/chunks/chunkFile.ts"
+import { ChunkServiceLocalDisk } from "../../layers/chunks/localDisk.ts"
+import { crc32c } from "../../src/lib/crc32c.ts"
+import { ChunkService } from "../../src/services/ChunkService.ts"
+
+const patternBytes = (length: number, seed: number): Uint8Array => {
+  const out = new Uint8Array(length)
+  let x = seed >>> 0 || 1
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    out[i] = x & 0xff
+  }
+  return out
+}
+
+const expectBytes = (actual: Uint8Array, expected: Uint8Array): void => {
+  expect(actual.length).toBe(expected.length)
+  expect(Buffer.compare(actual, expected)).toBe(0)
+}
+
+/** A temp root holding the store at `root/store` and a bystander file beside it. */
+const tempRoot = Effect.acquireRelease(
+  Effect.sync(() => {
+    const root = NodeFs.mkdtempSync(join(tmpdir(), "sandstore-chunks-disk-"))
+    NodeFs.writeFileSync(join(root, "x"), "bystander")
+    return { root, store: join(root, "store") }
+  }),
+  ({ root }) => Effect.sync(() => NodeFs.rmSync(root, { recursive: true, force: true }))
+)
+
+/** Every path under `dir` with its kind and exact contents. */
+const snapshotTree = (dir: string): Record<string, string> => {
+  const out: Record<string, string> = {}
+  const walk = (path: string, rel: string): void => {
+    for (const entry of NodeFs.readdirSync(path, { withFileTypes: true })) {
+      const full = join(path, entry.name)
+      const key = rel === "" ? entry.name : `${rel}/${entry.name}`
+      if (entry.isDirectory()) {
+        out[key] = "<dir>"
+        walk(full, key)
+      } else {
+        out[key] = NodeFs.readFileSync(full).toString("base64")
+      }
+    }
+  }
+  walk(dir, "")
+  return out
+}
+
+const flipByte = (path: string, position: number): void => {
+  const fd = NodeFs.openSync(path, "r+")
+  try {
+    const byte = Buffer.alloc(1)
+    NodeFs.readSync(fd, byte, 0, 1, position)
+    byte[0] = byte[0]! ^ 0x01
+    NodeFs.writeSync(fd, byte, 0, 1, position)
+  } finally {
+    NodeFs.closeSync(fd)
+  }
+}
+
+const DATA = patternBytes(3 * CHUNK_BLOCK_SIZE + 1234, 42)
+const DATA_OFFSET = CHUNK_HEADER_SIZE + 4 * 4 // four blocks, one crc each
+
+const withStore = <A, E>(store: string, effect: Effect.Effect<A, E, ChunkService>) =>
+  Effect.provide(effect, ChunkServiceLocalDisk({ dir: store }))
+
+describe("ChunkServiceLocalDisk", () => {
+  it.scoped("unsafe ids leave the whole tree around the store byte-for-byte unchanged", () =>
+    Effect.gen(function*() {
+      const { root, store } = yield* tempRoot
+      const passwdBefore = NodeFs.existsSync("/etc/passwd") ? NodeFs.readFileSync("/etc/passwd", "base64") : null
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("v1", DATA, crc32c(DATA))
+        yield* chunks.stage("v2", DATA, crc32c(DATA))
+        yield* chunks.commit("v2")
+        const before = snapshotTree(root)
+        for (const id of ["..", "../x", "a/b", "/etc/passwd", "a\0b", ".", "", "x".repeat(200), "../store/committed/v2"]) {
+          const errors = yield* Effect.all([
+            Effect.flip(chunks.stage(id, DATA, crc32c(DATA))),
+            Effect.flip(chunks.commit(id)),
+            Effect.flip(chunks.abort(id)),
+            Effect.flip(chunks.remove(id)),
+            Effect.flip(chunks.read(id, 0, 10))
+          ])
+          expect(errors.map((e) => e._tag)).toEqual(Array(5).fill("InvalidArgument"))
+        }
+        expect(snapshotTree(root)).toEqual(before)
+      }))
+      expect(NodeFs.existsSync("/etc/passwd") ? NodeFs.readFileSync("/etc/passwd", "base64") : null).toBe(passwdBefore)
+    }))
+
+  it.scoped("a checksum mismatch at stage writes nothing at all", () =>
+    Effect.gen(function*() {
+      const { root, store } = yield* tempRoot
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        const before = snapshotTree(root)
+        expect((yield* Effect.flip(chunks.stage("v1", DATA, crc32c(DATA) + 1)))._tag).toBe("InvalidArgument")
+        expect(snapshotTree(root)).toEqual(before)
+      }))
+    }))
+
+  it.scoped("stage leaves exactly staged/<id>; commit moves it to committed/<id>; both survive a reopen", () =>
+    Effect.gen(function*() {
+      const { store } = yield* tempRoot
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("v1", DATA, crc32c(DATA))
+        yield* chunks.stage("v2", DATA, crc32c(DATA))
+        expect(NodeFs.readdirSync(join(store, "staged")).sort()).toEqual(["v1", "v2"])
+        yield* chunks.commit("v2")
+      }))
+      expect(NodeFs.readFileSync(join(store, "committed", "v2"))).toEqual(Buffer.from(encodeChunkFile(DATA)))
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        expect(yield* chunks.list).toEqual({ staged: ["v1"], committed: ["v2"] })
+        expectBytes(yield* chunks.read("v1", 0, DATA.length), DATA)
+        expectBytes(yield* chunks.read("v2", 0, DATA.length), DATA)
+      }))
+    }))
+
+  it.scoped("every flipped header byte makes a read Corruption naming the file", () =>
+    Effect.gen(function*() {
+      const { store } = yield* tempRoot
+      const file = join(store, "committed", "v1")
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("v1", DATA, crc32c(DATA))
+        yield* chunks.commit("v1")
+        for (let position = 0; position < CHUNK_HEADER_SIZE; position++) {
+          flipByte(file, position)
+          const error = yield* Effect.flip(chunks.read("v1", 0, 10))
+          expect(error).toMatchObject({ _tag: "Corruption", file, offset: expect.any(Number) })
+          flipByte(file, position)
+        }
+        expectBytes(yield* chunks.read("v1", 0, 10), DATA.subarray(0, 10))
+      }))
+    }))
+
+  it.scoped("a flipped data byte is Corruption at its block for reads touching that block only", () =>
+    Effect.gen(function*() {
+      const { store } = yield* tempRoot
+      const file = join(store, "committed", "v1")
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("v1", DATA, crc32c(DATA))
+        yield* chunks.commit("v1")
+        flipByte(file, DATA_OFFSET + 2 * CHUNK_BLOCK_SIZE + 5)
+        const corruption = { _tag: "Corruption", file, offset: DATA_OFFSET + 2 * CHUNK_BLOCK_SIZE }
+        expect(yield* Effect.flip(chunks.read("v1", 2 * CHUNK_BLOCK_SIZE + 100, 1))).toMatchObject(corruption)
+        expect(yield* Effect.flip(chunks.read("v1", 0, DATA.length))).toMatchObject(corruption)
+        expect(yield* Effect.flip(chunks.read("v1", 2 * CHUNK_BLOCK_SIZE - 1, 2))).toMatchObject(corruption)
+        expectBytes(yield* chunks.read("v1", 0, 2 * CHUNK_BLOCK_SIZE), DATA.subarray(0, 2 * CHUNK_BLOCK_SIZE))
+        expectBytes(yield* chunks.read("v1", 3 * CHUNK_BLOCK_SIZE, 100), DATA.subarray(3 * CHUNK_BLOCK_SIZE, 3 * CHUNK_BLOCK_SIZE + 100))
+        // An identical re-stage must not paper over the damaged committed copy.
+        expect((yield* Effect.flip(chunks.stage("v1", DATA, crc32c(DATA))))._tag).toBe("Corruption")
+      }))
+    }))
+
+  it.scoped("a flipped block checksum is Corruption for reads of that block; a staged version is checked too", () =>
+    Effect.gen(function*() {
+      const { store } = yield* tempRoot
+      const file = join(store, "staged", "v1")
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("v1", DATA, crc32c(DATA))
+        flipByte(file, CHUNK_HEADER_SIZE + 4 * 1 + 2)
+        expect(yield* Effect.flip(chunks.read("v1", CHUNK_BLOCK_SIZE, 10)))
+          .toMatchObject({ _tag: "Corruption", file, offset: DATA_OFFSET + CHUNK_BLOCK_SIZE })
+        expectBytes(yield* chunks.read("v1", 0, CHUNK_BLOCK_SIZE), DATA.subarray(0, CHUNK_BLOCK_SIZE))
+      }))
+    }))
+
+  it.scoped("a truncated file is Corruption, not a short read", () =>
+    Effect.gen(function*() {
+      const { store } = yield* tempRoot
+      const file = join(store, "committed", "v1")
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("v1", DATA, crc32c(DATA))
+        yield* chunks.commit("v1")
+        NodeFs.truncateSync(file, DATA_OFFSET + DATA.length - 10)
+        expect(yield* Effect.flip(chunks.read("v1", DATA.length - 20, 20)))
+          .toMatchObject({ _tag: "Corruption", file, offset: DATA_OFFSET + DATA.length - 10 })
+        NodeFs.truncateSync(file, 10)
+        expect(yield* Effect.flip(chunks.read("v1", 0, 1))).toMatchObject({ _tag: "Corruption", file })
+      }))
+    }))
+
+  it.scoped("opening cleans temp files of an interrupted stage and staged copies of committed versions", () =>
+    Effect.gen(function*() {
+      const { store } = yield* tempRoot
+      const image = encodeChunkFile(DATA)
+      NodeFs.mkdirSync(join(store, "staged"), { recursive: true })
+      NodeFs.mkdirSync(join(store, "committed"), { recursive: true })
+      NodeFs.writeFileSync(join(store, "staged", "v9.tmp-0"), image.subarray(0, 1000))
+      NodeFs.writeFileSync(join(store, "staged", "v8.tmp-17"), image)
+      NodeFs.writeFileSync(join(store, "staged", "kept"), image)
+      NodeFs.writeFileSync(join(store, "staged", "dup"), image)
+      NodeFs.writeFileSync(join(store, "committed", "dup"), image)
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        expect(NodeFs.readdirSync(join(store, "staged")).sort()).toEqual(["kept"])
+        expect(yield* chunks.list).toEqual({ staged: ["kept"], committed: ["dup"] })
+        expect((yield* Effect.flip(chunks.read("v9", 0, 1)))._tag).toBe("NotFound")
+        expect((yield* Effect.flip(chunks.read("v8", 0, 1)))._tag).toBe("NotFound")
+        // A fresh stage of the interrupted id works and leaves no temp file behind.
+        yield* chunks.stage("v9", DATA, crc32c(DATA))
+        expect(NodeFs.readdirSync(join(store, "staged")).sort()).toEqual(["kept", "v9"])
+      }))
+    }))
+
+  it.scoped("disk failures are IoError with the path, never a throw", () =>
+    Effect.gen(function*() {
+      const { root, store } = yield* tempRoot
+      const notADir = join(root, "x")
+      const opened = yield* Effect.flip(Effect.provide(ChunkService, ChunkServiceLocalDisk({ dir: notADir })))
+      expect(opened).toMatchObject({ _tag: "IoError", path: expect.stringContaining(notADir) })
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        NodeFs.mkdirSync(join(store, "committed", "weird"))
+        expect(yield* Effect.flip(chunks.read("weird", 0, 1)))
+          .toMatchObject({ _tag: "IoError", path: join(store, "committed", "weird") })
+      }))
+    }))
+})
