@@ -1,0 +1,167 @@
+/**
+ * An RpcSerialization for byte streams: every message is a u32 big-endian length followed by
+ * that many bytes of msgpack. The stock msgpack serializer finds message boundaries by
+ * re-parsing its whole backlog on every TCP chunk, which collapses throughput when several
+ * large messages are in flight; with explicit lengths a partial frame is only collected, and
+ * copied once, when its last byte arrives.
+ */
+import { RpcSerialization } from "@effect/rpc"
+import { Layer } from "effect"
+import { Packr, RESERVE_START_SPACE, Unpackr } from "msgpackr"
+
+/** Bytes of the length prefix. */
+const headerBytes = 4
+
+/**
+ * Largest frame body either side accepts. Client transfers are at most 16 MiB; a larger
+ * length means a corrupt or hostile stream, which must not make the reader buffer forever.
+ */
+export const maxFrameBytes = 256 * 1024 * 1024
+
+/** Records make repeated object shapes (readdir pages, log entries) smaller and faster to read. */
+const msgpackOptions = { useRecords: true } as const
+
+/** Rejecting a frame throws the rpc library's own error, so RpcServer closes the socket. */
+const frameTooLarge = (bufferSize: number) =>
+  new RpcSerialization.RpcSerializationError({
+    reason: "BufferSizeExceeded",
+    maxBufferSize: maxFrameBytes,
+    bufferSize
+  })
+
+const readLength = (bytes: Uint8Array, offset: number): number =>
+  ((bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) | bytes[offset + 3]) >>> 0
+
+/**
+ * msgpackr decodes binary values as views of its input, of the input's class. Sockets deliver
+ * Buffers, whose `slice` does not copy and which compare unequal to Uint8Arrays in tests; a
+ * plain view of the same memory makes every decoded binary a plain Uint8Array, without a copy.
+ */
+const asPlainBytes = (bytes: Uint8Array): Uint8Array =>
+  bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+
+/**
+ * One parser per connection. `decode` keeps the chunks of an incomplete frame in a list and
+ * concatenates them once, when the frame is complete; complete frames inside a chunk are
+ * decoded in place. After an oversized length the stream has no trustworthy boundaries left,
+ * so the parser refuses everything that follows.
+ */
+const makeParser = (): RpcSerialization.Parser => {
+  const packr = new Packr(msgpackOptions)
+  const unpackr = new Unpackr(msgpackOptions)
+  const textEncoder = new TextEncoder()
+
+  // The incomplete frame: its chunks so far (header included), their total size, and the
+  // body length once all four header bytes have arrived.
+  let pending: Array<Uint8Array> = []
+  let pendingBytes = 0
+  let pendingBodyBytes = -1
+  let rejected: RpcSerialization.RpcSerializationError | undefined
+
+  const checkLength = (length: number) => {
+    if (length > maxFrameBytes) {
+      rejected = frameTooLarge(length)
+      pending = []
+      pendingBytes = 0
+      pendingBodyBytes = -1
+      throw rejected
+    }
+  }
+
+  /** The header of the pending frame, whose first bytes are in `pending` and the rest in `data`. */
+  const readSplitHeader = (data: Uint8Array): number => {
+    const header = new Uint8Array(headerBytes)
+    let filled = 0
+    for (const chunk of pending) {
+      for (let i = 0; i < chunk.length && filled < headerBytes; i++) header[filled++] = chunk[i]
+    }
+    for (let i = 0; filled < headerBytes; i++) header[filled++] = data[i]
+    return readLength(header, 0)
+  }
+
+  /** The bodies of the frames that `data` completes, in order; keeps any incomplete rest. */
+  const takeFrames = (data: Uint8Array): Array<Uint8Array> => {
+    const bodies: Array<Uint8Array> = []
+    let offset = 0
+    if (pendingBytes > 0) {
+      const available = data.length
+      if (pendingBodyBytes < 0) {
+        if (pendingBytes + available < headerBytes) {
+          pending.push(data)
+          pendingBytes += available
+          return bodies
+        }
+        pendingBodyBytes = readSplitHeader(data)
+        checkLength(pendingBodyBytes)
+      }
+      const missing = headerBytes + pendingBodyBytes - pendingBytes
+      if (available < missing) {
+        pending.push(data)
+        pendingBytes += available
+        return bodies
+      }
+      const frame = new Uint8Array(headerBytes + pendingBodyBytes)
+      let position = 0
+      for (const chunk of pending) {
+        frame.set(chunk, position)
+        position += chunk.length
+      }
+      frame.set(data.subarray(0, missing), position)
+      bodies.push(frame.subarray(headerBytes))
+      offset = missing
+      pending = []
+      pendingBytes = 0
+      pendingBodyBytes = -1
+    }
+    while (data.length - offset >= headerBytes) {
+      const bodyBytes = readLength(data, offset)
+      checkLength(bodyBytes)
+      const end = offset + headerBytes + bodyBytes
+      if (end > data.length) {
+        pendingBodyBytes = bodyBytes
+        break
+      }
+      bodies.push(data.subarray(offset + headerBytes, end))
+      offset = end
+    }
+    if (offset < data.length) {
+      pending.push(offset === 0 ? data : data.subarray(offset))
+      pendingBytes = data.length - offset
+    }
+    return bodies
+  }
+
+  return {
+    decode: (input) => {
+      if (rejected !== undefined) throw rejected
+      // Framing state is settled before any body is parsed: a malformed body throws (the peer
+      // gets a defect) but leaves the stream aligned on the next frame.
+      const bodies = takeFrames(typeof input === "string" ? textEncoder.encode(input) : asPlainBytes(input))
+      const messages = new Array<unknown>(bodies.length)
+      for (let i = 0; i < bodies.length; i++) messages[i] = unpackr.unpack(bodies[i])
+      return messages
+    },
+    encode: (message) => {
+      // msgpackr writes the body after four reserved bytes, so the frame is one buffer, uncopied.
+      const frame = packr.pack(message, RESERVE_START_SPACE | headerBytes)
+      const bodyBytes = frame.length - headerBytes
+      if (bodyBytes > maxFrameBytes) throw frameTooLarge(bodyBytes)
+      frame[0] = bodyBytes >>> 24
+      frame[1] = (bodyBytes >>> 16) & 0xff
+      frame[2] = (bodyBytes >>> 8) & 0xff
+      frame[3] = bodyBytes & 0xff
+      return frame
+    }
+  }
+}
+
+export const framedMsgpack: RpcSerialization.RpcSerialization["Type"] = RpcSerialization.RpcSerialization.of({
+  contentType: "application/vnd.sandstore.framed-msgpack",
+  includesFraming: true,
+  unsafeMake: makeParser
+})
+
+export const layerFramedMsgpack: Layer.Layer<RpcSerialization.RpcSerialization> = Layer.succeed(
+  RpcSerialization.RpcSerialization,
+  framedMsgpack
+)

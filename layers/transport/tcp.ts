@@ -1,0 +1,106 @@
+/**
+ * The Communicator over TCP: @effect/rpc's socket protocols on node:net sockets, framed by
+ * `framedMsgpack`. Callers of RpcServer.make / RpcClient.make on these protocols should pass
+ * `disableTracing: true`: spans on every request cost about 70 µs per round trip and node
+ * traffic (Raft heartbeats, chunk transfers) is too frequent to trace per call.
+ */
+import * as Socket from "@effect/platform/Socket"
+import * as SocketServer from "@effect/platform/SocketServer"
+import { NodeSocket, NodeSocketServer } from "@effect/platform-node"
+import { RpcClient, RpcSerialization, RpcServer } from "@effect/rpc"
+import { Effect, Layer, Schedule } from "effect"
+import { Unavailable } from "../../src/domain/errors.ts"
+import { Communicator } from "../../src/services/Communicator.ts"
+import { framedMsgpack } from "./framedMsgpack.ts"
+
+interface Endpoint {
+  readonly host: string
+  readonly port: number
+}
+
+/** "host:port" or "[ipv6]:port". */
+const parseAddress = (address: string): Endpoint | undefined => {
+  const match = /^\[([^\]]+)\]:(\d{1,5})$/.exec(address) ?? /^([^:[\]]+):(\d{1,5})$/.exec(address)
+  if (match === null) return undefined
+  const port = Number(match[2])
+  return port <= 65535 ? { host: match[1], port } : undefined
+}
+
+const formatAddress = (host: string, port: number): string =>
+  host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`
+
+const describeCause = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
+
+/** Both ends send each message with one write as soon as it is encoded; Nagle would only delay it. */
+const socketOptions = { noDelay: true, keepAlive: true } as const
+
+/** A connection attempt to an unreachable host gives up after this, then is retried. */
+const connectTimeout = "5 seconds"
+
+/**
+ * Reconnect quickly after a peer restarts, back off to one attempt a second while it stays
+ * down; jitter keeps a restarted node from being hit by every peer at the same instant.
+ * A connection that stayed up for a while starts over from the short delay.
+ */
+const reconnectSchedule = Schedule.exponential("20 millis", 2).pipe(
+  Schedule.union(Schedule.spaced("1 second")),
+  Schedule.jittered,
+  Schedule.resetAfter("5 seconds")
+)
+
+const listen = (address: string) =>
+  Effect.gen(function*() {
+    const endpoint = parseAddress(address)
+    if (endpoint === undefined) {
+      return yield* new Unavailable({ message: `cannot listen on "${address}": expected host:port` })
+    }
+    const server = yield* NodeSocketServer.make({ host: endpoint.host, port: endpoint.port, ...socketOptions }).pipe(
+      Effect.mapError((error) =>
+        new Unavailable({ message: `cannot listen on ${address}: ${describeCause(error.cause)}` })
+      )
+    )
+    const protocol = yield* RpcServer.makeProtocolSocketServer.pipe(
+      Effect.provideService(SocketServer.SocketServer, server),
+      Effect.provideService(RpcSerialization.RpcSerialization, framedMsgpack)
+    )
+    const bound = server.address
+    return {
+      protocol,
+      address: bound._tag === "TcpAddress" ? formatAddress(bound.hostname, bound.port) : bound.path
+    }
+  })
+
+/**
+ * The client protocol. Transient errors are not retried silently: while the peer cannot be
+ * reached, requests fail at once with an RpcClientError (callers map it to Unavailable and
+ * choose their own retry), and the connection is re-established in the background.
+ */
+const connect = (address: string) =>
+  Effect.gen(function*() {
+    const endpoint = parseAddress(address)
+    const socket = endpoint === undefined
+      ? yield* NodeSocket.fromDuplex(
+        Effect.fail(
+          new Socket.SocketGenericError({
+            reason: "Open",
+            cause: new Error(`cannot connect to "${address}": expected host:port`)
+          })
+        )
+      )
+      // makeNet only describes the socket; connection errors surface when the protocol runs it.
+      : yield* Effect.orDie(NodeSocket.makeNet({
+        host: endpoint.host,
+        port: endpoint.port,
+        openTimeout: connectTimeout,
+        ...socketOptions
+      }))
+    return yield* RpcClient.makeProtocolSocket({ retryTransientErrors: false, retrySchedule: reconnectSchedule }).pipe(
+      Effect.provideService(Socket.Socket, socket),
+      Effect.provideService(RpcSerialization.RpcSerialization, framedMsgpack)
+    )
+  })
+
+export const TcpCommunicator: Layer.Layer<Communicator> = Layer.succeed(
+  Communicator,
+  Communicator.of({ listen, connect })
+)

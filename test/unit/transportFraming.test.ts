@@ -1,0 +1,156 @@
+import { describe, expect, it } from "@effect/vitest"
+import { RpcSerialization } from "@effect/rpc"
+import { Effect } from "effect"
+import fc from "fast-check"
+import { framedMsgpack, layerFramedMsgpack, maxFrameBytes } from "../../layers/transport/framedMsgpack.ts"
+
+const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.length
+  }
+  return out
+}
+
+const encodeAll = (messages: ReadonlyArray<unknown>): Uint8Array => {
+  const parser = framedMsgpack.unsafeMake()
+  return concat(messages.map((message) => parser.encode(message) as Uint8Array))
+}
+
+/** Feeds `stream` to a fresh parser cut at `cuts` (sorted offsets) and collects every message. */
+const decodeInPieces = (stream: Uint8Array, cuts: ReadonlyArray<number>): Array<unknown> => {
+  const parser = framedMsgpack.unsafeMake()
+  const decoded: Array<unknown> = []
+  let start = 0
+  for (const cut of [...cuts, stream.length]) {
+    decoded.push(...parser.decode(stream.subarray(start, cut)))
+    start = cut
+  }
+  return decoded
+}
+
+const sampleMessages = [
+  { _tag: "Request", id: "1", tag: "Echo", payload: { data: new Uint8Array([0, 1, 2, 255]) }, headers: [] },
+  { _tag: "Exit", requestId: "1", exit: { _tag: "Success", value: "héllo ✓" } },
+  { _tag: "Ping" },
+  [1, -2, 3_000_000_000, null, true],
+  new Uint8Array(70_000).map((_, i) => (i * 131) & 0xff)
+]
+
+const header = (length: number) => {
+  const bytes = new Uint8Array(4)
+  new DataView(bytes.buffer).setUint32(0, length)
+  return bytes
+}
+
+const message = fc.oneof(
+  fc.record({
+    _tag: fc.constantFrom("Request", "Exit", "Chunk"),
+    id: fc.string(),
+    payload: fc.oneof(
+      fc.uint8Array({ maxLength: 2_000 }),
+      fc.string({ unit: "grapheme", maxLength: 200 }),
+      fc.integer(),
+      fc.array(fc.record({ name: fc.string(), size: fc.nat() }), { maxLength: 20 })
+    )
+  }),
+  fc.uint8Array({ maxLength: 5_000 })
+)
+
+describe("framedMsgpack", () => {
+  it("prefixes each message with its body length, big-endian", () => {
+    const frame = framedMsgpack.unsafeMake().encode({ hello: "world" }) as Uint8Array
+    expect(new DataView(frame.buffer, frame.byteOffset).getUint32(0)).toBe(frame.length - 4)
+  })
+
+  it("round-trips messages, keeping bytes as Uint8Array rather than arrays", () => {
+    const decoded = decodeInPieces(encodeAll(sampleMessages), [])
+    expect(decoded).toEqual(sampleMessages)
+    const request = decoded[0] as { payload: { data: unknown } }
+    expect(request.payload.data).toBeInstanceOf(Uint8Array)
+    expect(decoded[4]).toBeInstanceOf(Uint8Array)
+  })
+
+  it("decodes binaries from socket Buffers as plain Uint8Arrays, whole or reassembled", () => {
+    const stream = Buffer.from(encodeAll([{ data: new Uint8Array([7, 8, 9]) }, new Uint8Array(1_000).fill(1)]))
+    const parser = framedMsgpack.unsafeMake()
+    const decoded = [...parser.decode(stream.subarray(0, 100)), ...parser.decode(stream.subarray(100))]
+    const first = (decoded[0] as { data: Uint8Array }).data
+    expect(Object.getPrototypeOf(first)).toBe(Uint8Array.prototype)
+    expect(Object.getPrototypeOf(decoded[1])).toBe(Uint8Array.prototype)
+    expect(decoded).toEqual([{ data: new Uint8Array([7, 8, 9]) }, new Uint8Array(1_000).fill(1)])
+  })
+
+  it("decodes a stream split at every byte boundary", () => {
+    const messages = sampleMessages.slice(0, 4)
+    const stream = encodeAll(messages)
+    for (let cut = 0; cut <= stream.length; cut++) {
+      expect(decodeInPieces(stream, [cut])).toEqual(messages)
+    }
+  })
+
+  it("decodes a stream fed one byte at a time", () => {
+    const stream = encodeAll(sampleMessages.slice(0, 4))
+    const cuts = Array.from({ length: stream.length - 1 }, (_, i) => i + 1)
+    expect(decodeInPieces(stream, cuts)).toEqual(sampleMessages.slice(0, 4))
+  })
+
+  it("decodes any messages cut at any set of split points", () => {
+    fc.assert(
+      fc.property(
+        fc.array(message, { minLength: 1, maxLength: 12 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 40 }),
+        (messages, fractions) => {
+          const stream = encodeAll(messages)
+          const cuts = [...new Set(fractions.map((f) => Math.floor(f * stream.length)))].sort((a, b) => a - b)
+          expect(decodeInPieces(stream, cuts)).toEqual(messages)
+        }
+      ),
+      { seed: 20240611, numRuns: 300 }
+    )
+  })
+
+  it("decodes many small messages in one chunk, in order", () => {
+    const messages = Array.from({ length: 5_000 }, (_, i) => ({ _tag: "Ack", requestId: String(i) }))
+    const parser = framedMsgpack.unsafeMake()
+    expect(parser.decode(encodeAll(messages))).toEqual(messages)
+  })
+
+  it("returns nothing until a frame is complete, then only that frame", () => {
+    const parser = framedMsgpack.unsafeMake()
+    const frame = parser.encode({ big: new Uint8Array(100_000) }) as Uint8Array
+    expect(parser.decode(frame.subarray(0, 2))).toEqual([])
+    expect(parser.decode(frame.subarray(2, 50_000))).toEqual([])
+    expect(parser.decode(frame.subarray(50_000))).toHaveLength(1)
+  })
+
+  it("rejects an absurd frame length at once and refuses the rest of the stream", () => {
+    const parser = framedMsgpack.unsafeMake()
+    const oversized = header(maxFrameBytes + 1)
+    expect(parser.decode(oversized.subarray(0, 3))).toEqual([])
+    expect(() => parser.decode(oversized.subarray(3))).toThrow(RpcSerialization.RpcSerializationError)
+    expect(() => parser.decode(encodeAll([{ ok: true }]))).toThrow(RpcSerialization.RpcSerializationError)
+  })
+
+  it("rejects an absurd frame length that follows complete frames in the same chunk", () => {
+    const parser = framedMsgpack.unsafeMake()
+    const stream = concat([encodeAll([{ n: 1 }]), header(0xffff_ffff)])
+    expect(() => parser.decode(stream)).toThrow(/maximum size/)
+  })
+
+  it("stays aligned after a frame whose body is not valid msgpack", () => {
+    const parser = framedMsgpack.unsafeMake()
+    const truncatedArray = new Uint8Array([0x92, 0x01])
+    expect(() => parser.decode(concat([header(2), truncatedArray]))).toThrow()
+    expect(parser.decode(encodeAll([{ after: "error" }]))).toEqual([{ after: "error" }])
+  })
+
+  it.effect("is provided as the RpcSerialization layer with framing included", () =>
+    Effect.gen(function*() {
+      const serialization = yield* RpcSerialization.RpcSerialization
+      expect(serialization.includesFraming).toBe(true)
+      expect(serialization).toBe(framedMsgpack)
+    }).pipe(Effect.provide(layerFramedMsgpack)))
+})

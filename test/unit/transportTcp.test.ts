@@ -1,0 +1,168 @@
+import { NodeSocket } from "@effect/platform-node"
+import { Rpc, RpcClient, RpcClientError, RpcGroup, RpcServer } from "@effect/rpc"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Schedule, Schema, Scope } from "effect"
+import { NotFound, Unavailable } from "../../src/domain/errors.ts"
+import { Communicator } from "../../src/services/Communicator.ts"
+import { TcpCommunicator } from "../../layers/transport/tcp.ts"
+
+class Echo extends Rpc.make("Echo", {
+  payload: { data: Schema.Uint8ArrayFromSelf },
+  success: Schema.Uint8ArrayFromSelf
+}) {}
+class Fail extends Rpc.make("Fail", { payload: { path: Schema.String }, error: NotFound }) {}
+const TestApi = RpcGroup.make(Echo, Fail)
+
+const handlers = TestApi.toLayer({
+  Echo: ({ data }) => Effect.succeed(data),
+  Fail: ({ path }) => Effect.fail(new NotFound({ message: "no such file or directory", path }))
+})
+
+/** Serves TestApi on `address` until the enclosing scope closes; resolves with the bound address. */
+const serve = (address: string) =>
+  Effect.gen(function*() {
+    const communicator = yield* Communicator
+    const listening = yield* communicator.listen(address)
+    yield* RpcServer.make(TestApi, { disableTracing: true }).pipe(
+      Effect.provide(handlers),
+      Effect.provideService(RpcServer.Protocol, listening.protocol),
+      Effect.forkScoped
+    )
+    return listening.address
+  })
+
+const clientOf = (address: string) =>
+  Effect.gen(function*() {
+    const protocol = yield* (yield* Communicator).connect(address)
+    return yield* RpcClient.make(TestApi, { disableTracing: true }).pipe(
+      Effect.provideService(RpcClient.Protocol, protocol)
+    )
+  })
+
+const portOf = (address: string) => Number(address.slice(address.lastIndexOf(":") + 1))
+
+/** Deterministic, non-repeating-looking bytes (xorshift32), different for every seed. */
+const pseudoRandomBytes = (length: number, seed: number): Uint8Array => {
+  const bytes = new Uint8Array(length)
+  let state = seed * 2654435761 >>> 0 || 1
+  for (let i = 0; i < length; i++) {
+    state ^= state << 13
+    state ^= state >>> 17
+    state ^= state << 5
+    bytes[i] = state & 0xff
+  }
+  return bytes
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0
+
+/** A port that was free a moment ago: bound on port 0 in a scope that is then closed. */
+const freePort = Effect.gen(function*() {
+  const scope = yield* Scope.make()
+  const address = yield* serve("127.0.0.1:0").pipe(Scope.extend(scope))
+  yield* Scope.close(scope, Exit.void)
+  return portOf(address)
+})
+
+describe("TcpCommunicator", () => {
+  it.scopedLive("listens on a free port and reports the bound address", () =>
+    Effect.gen(function*() {
+      const address = yield* serve("127.0.0.1:0")
+      expect(address).toMatch(/^127\.0\.0\.1:\d+$/)
+      expect(portOf(address)).toBeGreaterThan(0)
+      const client = yield* clientOf(address)
+      const reply = yield* client.Echo({ data: new Uint8Array([1, 2, 3]) })
+      expect(sameBytes(reply, new Uint8Array([1, 2, 3]))).toBe(true)
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("delivers a typed error as an instance of its class with its fields", () =>
+    Effect.gen(function*() {
+      const client = yield* clientOf(yield* serve("127.0.0.1:0"))
+      const error = yield* Effect.flip(client.Fail({ path: "/missing/file" }))
+      expect(error).toBeInstanceOf(NotFound)
+      const notFound = error as NotFound
+      expect(notFound.path).toBe("/missing/file")
+      expect(notFound.message).toBe("no such file or directory")
+      expect(notFound.code).toBe("ENOENT")
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("returns 8 concurrent 1 MiB echoes byte-identical", () =>
+    Effect.gen(function*() {
+      const client = yield* clientOf(yield* serve("127.0.0.1:0"))
+      const payloads = Array.from({ length: 8 }, (_, i) => pseudoRandomBytes(1024 * 1024, i + 1))
+      const replies = yield* Effect.forEach(payloads, (data) => client.Echo({ data }), { concurrency: "unbounded" })
+      replies.forEach((reply, i) => {
+        expect(reply.length).toBe(payloads[i].length)
+        expect(sameBytes(reply, payloads[i])).toBe(true)
+      })
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("fails a listen on a port in use with Unavailable naming the address", () =>
+    Effect.gen(function*() {
+      const address = yield* serve("127.0.0.1:0")
+      const error = yield* Effect.flip((yield* Communicator).listen(address))
+      expect(error).toBeInstanceOf(Unavailable)
+      expect(error.message).toContain(address)
+      expect(error.message).toContain("EADDRINUSE")
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("fails a listen on a malformed address with Unavailable", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip((yield* Communicator).listen("localhost"))
+      expect(error).toBeInstanceOf(Unavailable)
+      expect(error.message).toContain("expected host:port")
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("frees the port when the listening scope closes", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const first = yield* Effect.gen(function*() {
+        const address = yield* serve("127.0.0.1:0")
+        const client = yield* clientOf(address)
+        yield* client.Echo({ data: new Uint8Array([1]) })
+        return address
+      }).pipe(Scope.extend(scope))
+      yield* Scope.close(scope, Exit.void)
+
+      const again = yield* serve(first)
+      expect(again).toBe(first)
+      const client = yield* clientOf(again)
+      const reply = yield* client.Echo({ data: new Uint8Array([2]) })
+      expect(sameBytes(reply, new Uint8Array([2]))).toBe(true)
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("fails requests while the server is down, then reconnects once it is up", () =>
+    Effect.gen(function*() {
+      const address = `127.0.0.1:${yield* freePort}`
+      const client = yield* clientOf(address)
+      const error = yield* Effect.flip(client.Echo({ data: new Uint8Array([3]) }))
+      expect(error).toBeInstanceOf(RpcClientError.RpcClientError)
+
+      yield* serve(address)
+      const reply = yield* client.Echo({ data: new Uint8Array([4]) }).pipe(
+        Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 500 })
+      )
+      expect(sameBytes(reply, new Uint8Array([4]))).toBe(true)
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("fails requests to a malformed address instead of hanging", () =>
+    Effect.gen(function*() {
+      const client = yield* clientOf("no-port-here")
+      const error = yield* Effect.flip(client.Echo({ data: new Uint8Array([5]) }))
+      expect(error).toBeInstanceOf(RpcClientError.RpcClientError)
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("disconnects a peer that announces an absurd frame length", () =>
+    Effect.gen(function*() {
+      const address = yield* serve("127.0.0.1:0")
+      const socket = yield* NodeSocket.makeNet({ host: "127.0.0.1", port: portOf(address) })
+      const write = yield* socket.writer
+      const running = yield* Effect.fork(socket.runRaw(() => {}))
+      yield* write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0x00]))
+      // The server closes the connection, so the read loop ends instead of waiting for 4 GiB.
+      yield* running.await
+      const client = yield* clientOf(address)
+      const reply = yield* client.Echo({ data: new Uint8Array([6]) })
+      expect(sameBytes(reply, new Uint8Array([6]))).toBe(true)
+    }).pipe(Effect.provide(TcpCommunicator)))
+})
