@@ -46,9 +46,11 @@ export const StandaloneServices = (options: Omit<StandaloneOptions, "listen"> & 
   const wal = WriteAheadLogFile({ dir: join(options.dataDir, "wal") })
   const chunks = ChunkServiceLocalDisk({ dir: join(options.dataDir, "chunks") })
 
-  // Consensus: a one-node replicator (WAL append + fsync, then apply).
+  // Consensus: a one-node replicator (WAL append + fsync, then apply). No batch wait: with one
+  // node, waiting only adds latency; proposals that arrive during an fsync still share the next.
   const replicator = SingleNodeReplicator({
     nodeId: options.nodeId,
+    batchWaitMillis: 0,
     ...(options.snapshotThreshold === undefined ? {} : { snapshotThreshold: options.snapshotThreshold })
   }).pipe(Layer.provide(wal))
 

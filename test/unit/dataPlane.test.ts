@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Schedule } from "effect"
+import { Effect, Layer, Schedule, type Scope } from "effect"
 import { ROOT_INODE } from "../../src/domain/fs.ts"
 import { ChunkService } from "../../src/services/ChunkService.ts"
 import { ControlPlaneOrchestrator } from "../../src/services/ControlPlaneOrchestrator.ts"
@@ -28,7 +28,9 @@ const node = Effect.gen(function*() {
   return context
 })
 
-const withNode = <A, E>(body: Effect.Effect<A, E, DataPlaneOrchestrator | ControlPlaneOrchestrator | MetadataService | ChunkService>) =>
+type NodeServices = Layer.Layer.Success<ReturnType<typeof StandaloneServices>>
+
+const withNode = <A, E>(body: Effect.Effect<A, E, NodeServices | Scope.Scope>) =>
   Effect.flatMap(node, (context) => Effect.provide(body, context))
 
 const newFile = (name: string) =>

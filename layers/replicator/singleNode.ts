@@ -1,0 +1,270 @@
+/**
+ * MetadataReplicator for a one-node cluster: the node is always the leader, and an entry is
+ * committed once it is durable in its own write-ahead log.
+ *
+ * Proposals queue up; one batching fiber takes up to `batchSize` of them (waiting at most
+ * `batchWaitMillis` for a batch to fill), gives them consecutive indices, appends them to the
+ * WAL in one append (one fsync), applies them in index order and hands each proposer the
+ * state machine's outcome. Every `snapshotThreshold` applied entries it snapshots the
+ * MetadataService into the log (`WriteAheadLog.rewrite`), so the log stays short: the record
+ * crc is the snapshot's checksum, and the rewrite's tmp + fsync + rename + directory fsync
+ * makes it durable and atomic.
+ *
+ * Restart: the log's snapshot is restored only if the store is behind it, then only entries
+ * above the store's applied index are applied, so nothing is ever applied twice.
+ */
+import { Cause, Clock, Deferred, Effect, Layer, ParseResult, Queue, Ref, Schema } from "effect"
+import type { ReplicatorStatus } from "../../src/domain/cluster.ts"
+import { type CommandResult, LogEntry, type MetadataCommand } from "../../src/domain/commands.ts"
+import { Corruption, type FsError, InvalidArgument, IoError, Unavailable } from "../../src/domain/errors.ts"
+import {
+  decodeReplicatorRecord, encodeReplicatorRecord, type EntryRecord, type HardStateRecord, type SnapshotRecord
+} from "../../src/raft/walRecords.ts"
+import { MetadataReplicator, type ReplicationError } from "../../src/services/MetadataReplicator.ts"
+import { MetadataService, type MetadataServiceShape } from "../../src/services/MetadataService.ts"
+import { type WalRecord, WriteAheadLog, type WriteAheadLogShape } from "../../src/services/WriteAheadLog.ts"
+
+export interface SingleNodeReplicatorOptions {
+  readonly nodeId: string
+  /** Most proposals in one WAL append (default 64). */
+  readonly batchSize?: number
+  /** Longest a batch waits, by Clock, for more proposals before it is written (default 10; 0 writes at once). */
+  readonly batchWaitMillis?: number
+  /** Applied entries between snapshots; each snapshot compacts the log (default 1000). */
+  readonly snapshotThreshold?: number
+}
+
+interface Proposal {
+  readonly _tag: "Proposal"
+  readonly entry: LogEntry
+  readonly done: Deferred.Deferred<CommandResult, FsError | ReplicationError>
+}
+
+/** A linearizable read's place in the queue: released once everything before it is applied. */
+interface Barrier {
+  readonly _tag: "Barrier"
+  readonly done: Deferred.Deferred<void, ReplicationError>
+}
+
+type Pending = Proposal | Barrier
+
+interface RecoveredLog {
+  readonly hardState: HardStateRecord | undefined
+  readonly snapshot: SnapshotRecord | undefined
+  /** Consecutive entries after the snapshot. */
+  readonly entries: ReadonlyArray<EntryRecord>
+}
+
+/** Rebuild the log from the WAL's records: the latest hard state and snapshot, the entries after it. */
+const readLog = (records: ReadonlyArray<WalRecord>): Effect.Effect<RecoveredLog, Corruption> =>
+  Effect.gen(function*() {
+    let hardState: HardStateRecord | undefined
+    let snapshot: SnapshotRecord | undefined
+    let entries: Array<EntryRecord> = []
+    for (const [position, raw] of records.entries()) {
+      const record = yield* decodeReplicatorRecord(raw, position)
+      switch (record._tag) {
+        case "HardState":
+          hardState = record
+          break
+        case "Snapshot": {
+          const base = record.index
+          snapshot = record
+          entries = entries.filter((entry) => entry.index > base)
+          break
+        }
+        case "Entry": {
+          const base = snapshot?.index ?? 0
+          if (record.index <= base) break
+          const expected = (entries[entries.length - 1]?.index ?? base) + 1
+          if (record.index > expected) {
+            return yield* new Corruption({
+              message: `write-ahead log jumps from index ${expected - 1} to ${record.index} (record #${position})`
+            })
+          }
+          // An entry at an index already present replaces it and everything after it.
+          if (record.index < expected) entries = entries.filter((entry) => entry.index < record.index)
+          entries.push(record)
+          break
+        }
+      }
+    }
+    return { hardState, snapshot, entries }
+  })
+
+/** Bring the store up to the end of the log without applying anything twice. */
+const replay = (metadata: MetadataServiceShape, log: RecoveredLog) =>
+  Effect.gen(function*() {
+    let applied = yield* metadata.appliedIndex
+    if (log.snapshot !== undefined && applied < log.snapshot.index) {
+      yield* metadata.restore(log.snapshot.data)
+      applied = yield* metadata.appliedIndex
+      if (applied !== log.snapshot.index) {
+        return yield* new Corruption({
+          message: `snapshot at log index ${log.snapshot.index} restored a store at applied index ${applied}`
+        })
+      }
+    }
+    const lastIndex = log.entries[log.entries.length - 1]?.index ?? log.snapshot?.index ?? 0
+    if (applied > lastIndex) {
+      // New entries would reuse indices the store treats as applied: their effects would vanish.
+      return yield* new Corruption({
+        message: `metadata store has applied index ${applied}, beyond the write-ahead log's last index ${lastIndex}`
+      })
+    }
+    for (const entry of log.entries) {
+      if (entry.index > applied) yield* metadata.apply(entry.index, entry.entry)
+    }
+    return lastIndex
+  })
+
+const invalidCommand = (error: ParseResult.ParseError) =>
+  new InvalidArgument({ message: `invalid metadata command: ${ParseResult.TreeFormatter.formatErrorSync(error)}` })
+
+const make = (options: SingleNodeReplicatorOptions) =>
+  Effect.gen(function*() {
+    const nodeId = options.nodeId
+    const batchSize = Math.max(1, options.batchSize ?? 64)
+    const batchWaitMillis = Math.max(0, options.batchWaitMillis ?? 10)
+    const snapshotThreshold = Math.max(1, options.snapshotThreshold ?? 1000)
+    const wal: WriteAheadLogShape = yield* WriteAheadLog
+    const metadata = yield* MetadataService
+
+    const log = yield* readLog(wal.recovered)
+    const term = Math.max(1, log.hardState?.term ?? 0)
+    const lastIndex = yield* replay(metadata, log)
+    const hardState: HardStateRecord = { _tag: "HardState", term, votedFor: nodeId }
+    if (log.hardState === undefined) yield* wal.append([encodeReplicatorRecord(hardState)])
+
+    // Written only by the batching fiber; `status` reads it.
+    const progress = yield* Ref.make({ lastIndex, appliedIndex: lastIndex, snapshotIndex: log.snapshot?.index ?? 0 })
+    // After a WAL or store failure the log and store may disagree: refuse everything until restart.
+    let broken: ReplicationError | undefined
+
+    const compact = Effect.gen(function*() {
+      const snapshot = yield* metadata.snapshot
+      const record: SnapshotRecord = { _tag: "Snapshot", index: snapshot.appliedIndex, term, data: snapshot.data }
+      yield* wal.rewrite([encodeReplicatorRecord(hardState), encodeReplicatorRecord(record)])
+      yield* Ref.update(progress, (p) => ({ ...p, snapshotIndex: snapshot.appliedIndex }))
+    })
+
+    const failAll = (items: Iterable<Pending>, error: ReplicationError) =>
+      Effect.forEach(
+        items,
+        (item) => item._tag === "Proposal" ? Deferred.fail(item.done, error) : Deferred.fail(item.done, error),
+        { discard: true }
+      )
+
+    /** Append, apply and answer one batch; a failure breaks the replicator. */
+    const processBatch = (batch: ReadonlyArray<Pending>) =>
+      Effect.gen(function*() {
+        if (broken !== undefined) return yield* failAll(batch, broken)
+        const proposals = batch.filter((item): item is Proposal => item._tag === "Proposal")
+        const barriers = batch.filter((item): item is Barrier => item._tag === "Barrier")
+        const first = (yield* Ref.get(progress)).lastIndex + 1
+        if (proposals.length > 0) {
+          const records = proposals.map((proposal, i) =>
+            encodeReplicatorRecord({ _tag: "Entry", index: first + i, term, entry: proposal.entry })
+          )
+          const appended = yield* Effect.either(wal.append(records))
+          if (appended._tag === "Left") {
+            broken = appended.left
+            return yield* failAll(batch, appended.left)
+          }
+          yield* Ref.update(progress, (p) => ({ ...p, lastIndex: first + proposals.length - 1 }))
+          for (const [i, proposal] of proposals.entries()) {
+            const outcome = yield* Effect.either(metadata.apply(first + i, proposal.entry))
+            if (outcome._tag === "Left") {
+              broken = outcome.left
+              return yield* failAll([...proposals.slice(i), ...barriers], outcome.left)
+            }
+            yield* Ref.update(progress, (p) => ({ ...p, appliedIndex: first + i }))
+            yield* outcome.right._tag === "Ok"
+              ? Deferred.succeed(proposal.done, outcome.right.result)
+              : Deferred.fail(proposal.done, outcome.right.error)
+          }
+        }
+        yield* Effect.forEach(barriers, (barrier) => Deferred.succeed(barrier.done, undefined), { discard: true })
+        const { appliedIndex, snapshotIndex } = yield* Ref.get(progress)
+        if (appliedIndex - snapshotIndex >= snapshotThreshold) {
+          yield* compact.pipe(Effect.catchAll((error) => Effect.sync(() => { broken = error })))
+        }
+      })
+
+    /** A defect (a bug in the state machine) stops the replicator instead of killing the batching fiber. */
+    const stop = (batch: ReadonlyArray<Pending>, cause: Cause.Cause<never>) =>
+      Effect.gen(function*() {
+        yield* Effect.logError("metadata replicator stopped by a defect", cause)
+        broken = new Unavailable({ message: `replicator on ${nodeId} stopped after an internal error` })
+        yield* failAll(batch, broken)
+      })
+
+    const queue = yield* Queue.unbounded<Pending>()
+    // Opened by every arrival, so a lingering batch wakes as soon as there is more to take.
+    const arrivals = yield* Effect.makeLatch(false)
+    const enqueue = (item: Pending) => Queue.offer(queue, item).pipe(Effect.zipRight(arrivals.open))
+
+    const proposalCount = (batch: ReadonlyArray<Pending>) => batch.filter((item) => item._tag === "Proposal").length
+
+    /** Add to `batch` until it is full, holds a read barrier, or the batch wait is over. */
+    const fill = (batch: Array<Pending>) =>
+      Effect.gen(function*() {
+        const deadline = (yield* Clock.currentTimeMillis) + batchWaitMillis
+        while (true) {
+          yield* arrivals.close
+          batch.push(...(yield* Queue.takeUpTo(queue, batchSize - proposalCount(batch))))
+          if (proposalCount(batch) >= batchSize || batch.some((item) => item._tag === "Barrier")) return
+          const now = yield* Clock.currentTimeMillis
+          if (now >= deadline) return
+          yield* Effect.race(arrivals.await, Effect.sleep(deadline - now))
+        }
+      })
+
+    const closing = new Unavailable({ message: `replicator on ${nodeId} is shutting down` })
+    yield* Effect.addFinalizer(() => Queue.takeAll(queue).pipe(Effect.flatMap((items) => failAll(items, closing))))
+    // Only waiting can be interrupted: a batch taken is either processed whole or failed.
+    yield* Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        const batch = [yield* restore(Queue.take(queue))]
+        yield* restore(fill(batch)).pipe(Effect.onInterrupt(() => failAll(batch, closing)))
+        yield* processBatch(batch).pipe(Effect.catchAllCause((cause) => stop(batch, cause)))
+      })
+    ).pipe(Effect.forever, Effect.forkScoped)
+
+    const propose = (command: MetadataCommand, requestId?: string | null) =>
+      Effect.gen(function*() {
+        const entry = yield* Schema.validate(LogEntry)({ requestId: requestId ?? null, command }).pipe(
+          Effect.mapError(invalidCommand)
+        )
+        const done = yield* Deferred.make<CommandResult, FsError | ReplicationError>()
+        yield* enqueue({ _tag: "Proposal", entry, done })
+        return yield* Deferred.await(done)
+      })
+
+    const linearizable = <A, E, R>(read: Effect.Effect<A, E, R>) =>
+      Effect.gen(function*() {
+        const done = yield* Deferred.make<void, ReplicationError>()
+        yield* enqueue({ _tag: "Barrier", done })
+        yield* Deferred.await(done)
+        return yield* read
+      })
+
+    const status = Ref.get(progress).pipe(
+      Effect.map((p): ReplicatorStatus => ({
+        nodeId,
+        role: "standalone",
+        term,
+        leaderId: nodeId,
+        commitIndex: p.lastIndex,
+        appliedIndex: p.appliedIndex,
+        lastIndex: p.lastIndex
+      }))
+    )
+
+    return MetadataReplicator.of({ propose, linearizable, status })
+  })
+
+export const SingleNodeReplicator = (
+  options: SingleNodeReplicatorOptions
+): Layer.Layer<MetadataReplicator, IoError | Corruption, WriteAheadLog | MetadataService> =>
+  Layer.scoped(MetadataReplicator, make(options))

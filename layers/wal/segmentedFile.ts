@@ -1,0 +1,349 @@
+/**
+ * WriteAheadLog in segment files `wal-<16-digit seq>.log` in one directory.
+ *
+ * One writer fiber owns the files. Appends queue up; each turn the writer takes every queued
+ * append, writes them with one positional write and one fdatasync, and completes them all,
+ * so appends that arrive during an fsync share the next one (group commit). A segment past
+ * `segmentBytes` is closed and the next batch starts a new one.
+ *
+ * `rewrite` (compaction) writes a new segment as a tmp file headed by a base marker, fsyncs
+ * it, renames it into place, fsyncs the directory and only then deletes the older segments.
+ * Recovery reads segments from the newest back to the newest base marker and ignores (and
+ * deletes) everything older, so a crash at any point finds the old log or the new one. The
+ * marker records the length of the content the rewrite made durable: damage inside it is
+ * Corruption, never mistaken for a torn tail, which protects the snapshot it usually holds.
+ *
+ * Any I/O error leaves the files in an unknown state (after a failed fsync the kernel may
+ * have dropped the dirty pages), so it fails the log: every later append fails too, and the
+ * node must restart and recover.
+ */
+import { Deferred, Effect, Layer, Metric, Queue } from "effect"
+import * as fs from "node:fs/promises"
+import * as path from "node:path"
+import { Corruption, IoError } from "../../src/domain/errors.ts"
+import { decodeSegment, type DecodedSegment, encodedSize, encodeRecords } from "../../src/raft/walCodec.ts"
+import { type WalRecord, WriteAheadLog, type WriteAheadLogShape } from "../../src/services/WriteAheadLog.ts"
+
+export interface WriteAheadLogFileOptions {
+  readonly dir: string
+  /** A segment that would grow past this many bytes is closed and a new one begun (default 64 MiB). */
+  readonly segmentBytes?: number
+}
+
+/** Data fsyncs (append batches and rewrites); with `dir` as a tag, one log's count. */
+export const walFsyncs = Metric.counter("sandstore_wal_fsyncs_total", {
+  description: "fsyncs of write-ahead log data (one per group-committed batch of appends, one per rewrite)",
+  incremental: true
+})
+
+/** The fsync counter of the log in `dir`. */
+export const walFsyncsOf = (dir: string) => Metric.tagged(walFsyncs, "dir", dir)
+
+/** Reserved record type heading a rewritten segment; its payload is the durable content length (u64 LE). */
+const BASE_MARKER_TYPE = 0xff
+const BASE_MARKER_BYTES = 8
+
+const segmentPattern = /^wal-(\d{16})\.log$/
+const tmpPattern = /^wal-\d{16}\.log\.tmp$/
+const segmentName = (seq: number) => `wal-${String(seq).padStart(16, "0")}.log`
+
+const io = <A>(what: string, file: string, run: () => Promise<A>): Effect.Effect<A, IoError> =>
+  Effect.tryPromise({
+    try: run,
+    catch: (cause) =>
+      new IoError({ message: `${what} ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, path: file })
+  })
+
+const closeQuietly = (handle: fs.FileHandle) => Effect.promise(() => handle.close().catch(() => undefined))
+
+/** fsync a directory, making file creations, renames and deletions in it durable. */
+const syncDirectory = (dir: string) =>
+  Effect.acquireUseRelease(
+    io("open directory", dir, () => fs.open(dir, "r")),
+    (handle) => io("fsync directory", dir, () => handle.sync()),
+    closeQuietly
+  )
+
+const writeAllAt = (handle: fs.FileHandle, file: string, bytes: Uint8Array, position: number) =>
+  io("write", file, async () => {
+    let written = 0
+    while (written < bytes.length) {
+      const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position + written)
+      written += bytesWritten
+    }
+  })
+
+const baseMarker = (contentLength: number): WalRecord => {
+  const payload = new Uint8Array(BASE_MARKER_BYTES)
+  new DataView(payload.buffer).setBigUint64(0, BigInt(contentLength), true)
+  return { type: BASE_MARKER_TYPE, payload }
+}
+
+interface FoundSegment {
+  readonly seq: number
+  readonly file: string
+  readonly size: number
+  readonly decoded: DecodedSegment
+}
+
+const isBase = (segment: FoundSegment) => segment.decoded.records[0]?.type === BASE_MARKER_TYPE
+
+/** Check that `segments` (oldest first, from the newest base on) form a whole log. */
+const checkContinuity = (segments: ReadonlyArray<FoundSegment>): Effect.Effect<void, Corruption> =>
+  Effect.gen(function*() {
+    const first = segments[0]
+    if (first === undefined) return
+    if (isBase(first)) {
+      const marker = first.decoded.records[0]!
+      if (marker.payload.length !== BASE_MARKER_BYTES) {
+        return yield* new Corruption({ message: `WAL base marker of ${first.file} is malformed`, file: first.file, offset: 0 })
+      }
+      const durable = Number(new DataView(marker.payload.buffer, marker.payload.byteOffset, 8).getBigUint64(0, true))
+      if (first.decoded.validLength < durable) {
+        return yield* new Corruption({
+          message: `WAL segment ${first.file} is damaged at offset ${first.decoded.validLength}, inside content made durable by compaction`,
+          file: first.file,
+          offset: first.decoded.validLength
+        })
+      }
+    } else if (first.seq !== 1) {
+      return yield* new Corruption({
+        message: `WAL segments before ${first.file} are missing (it is neither the first segment nor a compacted one)`,
+        file: first.file
+      })
+    }
+    for (let i = 1; i < segments.length; i++) {
+      if (segments[i]!.seq !== segments[i - 1]!.seq + 1) {
+        return yield* new Corruption({
+          message: `WAL segment ${segmentName(segments[i - 1]!.seq + 1)} is missing before ${segments[i]!.file}`,
+          file: segments[i]!.file
+        })
+      }
+    }
+  })
+
+interface Recovered {
+  readonly segments: ReadonlyArray<FoundSegment>
+  readonly records: ReadonlyArray<WalRecord>
+}
+
+/** Read the log back: drop leftovers of interrupted rewrites, verify, truncate a torn tail. */
+const recover = (dir: string): Effect.Effect<Recovered, IoError | Corruption> =>
+  Effect.gen(function*() {
+    const created = yield* io("create directory", dir, () => fs.mkdir(dir, { recursive: true }))
+    if (created !== undefined) yield* syncDirectory(path.dirname(path.resolve(dir)))
+    const names = yield* io("list", dir, () => fs.readdir(dir))
+    const seqs = names.flatMap((name) => {
+      const match = segmentPattern.exec(name)
+      return match ? [Number(match[1])] : []
+    }).sort((a, b) => a - b)
+
+    const segments: Array<FoundSegment> = []
+    for (let i = seqs.length - 1; i >= 0; i--) {
+      const seq = seqs[i]!
+      const file = path.join(dir, segmentName(seq))
+      const bytes = yield* io("read", file, () => fs.readFile(file))
+      const decoded = yield* decodeSegment(bytes, file, i === seqs.length - 1)
+      const segment: FoundSegment = { seq, file, size: bytes.length, decoded }
+      segments.unshift(segment)
+      if (isBase(segment)) break
+    }
+    yield* checkContinuity(segments)
+
+    // Older than the newest base: a rewrite made them obsolete but crashed before deleting them.
+    const firstKept = segments[0]?.seq ?? Infinity
+    const obsolete = [
+      ...names.filter((name) => tmpPattern.test(name)),
+      ...seqs.filter((seq) => seq < firstKept).map(segmentName)
+    ]
+    for (const name of obsolete) yield* io("remove", path.join(dir, name), () => fs.unlink(path.join(dir, name)))
+    if (obsolete.length > 0) yield* syncDirectory(dir)
+
+    const last = segments[segments.length - 1]
+    if (last !== undefined && last.decoded.validLength < last.size) {
+      yield* Effect.acquireUseRelease(
+        io("open", last.file, () => fs.open(last.file, "r+")),
+        (handle) =>
+          io("truncate torn tail of", last.file, () => handle.truncate(last.decoded.validLength)).pipe(
+            Effect.zipRight(io("fsync", last.file, () => handle.sync()))
+          ),
+        closeQuietly
+      )
+    }
+
+    const records = segments.flatMap((segment) =>
+      isBase(segment) ? segment.decoded.records.slice(1) : segment.decoded.records
+    )
+    return { segments, records }
+  })
+
+interface OpenSegment {
+  readonly seq: number
+  readonly file: string
+  readonly handle: fs.FileHandle
+  readonly size: number
+}
+
+interface AppendRequest {
+  readonly _tag: "Append"
+  readonly bytes: Uint8Array
+  readonly done: Deferred.Deferred<void, IoError>
+}
+
+interface RewriteRequest {
+  readonly _tag: "Rewrite"
+  readonly records: ReadonlyArray<WalRecord>
+  readonly done: Deferred.Deferred<void, IoError>
+}
+
+type Request = AppendRequest | RewriteRequest
+
+const make = (options: WriteAheadLogFileOptions) =>
+  Effect.gen(function*() {
+    const dir = options.dir
+    const segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024
+    if (!(segmentBytes > 0)) return yield* Effect.dieMessage(`segmentBytes must be positive, got ${segmentBytes}`)
+    const fsyncs = walFsyncsOf(dir)
+
+    const recovered = yield* recover(dir)
+    const tail = recovered.segments[recovered.segments.length - 1]
+
+    // The writer fiber's state; the finalizer closes whatever segment is open at the end.
+    let current: OpenSegment
+    if (tail === undefined) {
+      const file = path.join(dir, segmentName(1))
+      const handle = yield* io("create", file, () => fs.open(file, "wx"))
+      current = { seq: 1, file, handle, size: 0 }
+      yield* Effect.addFinalizer(() => closeQuietly(current.handle))
+      yield* syncDirectory(dir)
+    } else {
+      const handle = yield* io("open", tail.file, () => fs.open(tail.file, "r+"))
+      current = { seq: tail.seq, file: tail.file, handle, size: tail.decoded.validLength }
+      yield* Effect.addFinalizer(() => closeQuietly(current.handle))
+    }
+    let older: Array<string> = recovered.segments.slice(0, -1).map((segment) => segment.file)
+    let failure: IoError | undefined
+
+    const startSegment = (seq: number, file: string, handle: fs.FileHandle, size: number) =>
+      Effect.gen(function*() {
+        const previous = current
+        current = { seq, file, handle, size }
+        yield* closeQuietly(previous.handle)
+        return previous.file
+      })
+
+    const rotate = Effect.gen(function*() {
+      const seq = current.seq + 1
+      const file = path.join(dir, segmentName(seq))
+      const handle = yield* io("create", file, () => fs.open(file, "wx"))
+      older.push(yield* startSegment(seq, file, handle, 0))
+      yield* syncDirectory(dir)
+    })
+
+    const writeBatch = (bytes: Uint8Array) =>
+      Effect.gen(function*() {
+        if (current.size > 0 && current.size + bytes.length > segmentBytes) yield* rotate
+        yield* writeAllAt(current.handle, current.file, bytes, current.size)
+        yield* io("fdatasync", current.file, () => current.handle.datasync())
+        current = { ...current, size: current.size + bytes.length }
+        yield* Metric.increment(fsyncs)
+      })
+
+    const rewriteLog = (records: ReadonlyArray<WalRecord>) =>
+      Effect.gen(function*() {
+        const seq = current.seq + 1
+        const file = path.join(dir, segmentName(seq))
+        const tmp = `${file}.tmp`
+        let contentLength = encodedSize(baseMarker(0))
+        for (const record of records) contentLength += encodedSize(record)
+        const content = encodeRecords([baseMarker(contentLength), ...records])
+        yield* Effect.acquireUseRelease(
+          io("create", tmp, () => fs.open(tmp, "w")),
+          (handle) =>
+            writeAllAt(handle, tmp, content, 0).pipe(Effect.zipRight(io("fsync", tmp, () => handle.sync()))),
+          closeQuietly
+        )
+        yield* Metric.increment(fsyncs)
+        yield* io("rename", tmp, () => fs.rename(tmp, file))
+        yield* syncDirectory(dir)
+        // From here recovery finds the new segment and ignores the older ones.
+        const handle = yield* io("open", file, () => fs.open(file, "r+"))
+        const obsolete = [...older, yield* startSegment(seq, file, handle, content.length)]
+        older = []
+        for (const old of obsolete) yield* io("remove", old, () => fs.unlink(old))
+        yield* syncDirectory(dir)
+      })
+
+    /** Run `work` for `requests` unless the log has failed; an I/O error fails the log. */
+    const perform = (requests: ReadonlyArray<Request>, work: Effect.Effect<void, IoError>) =>
+      Effect.gen(function*() {
+        const guarded = failure !== undefined
+          ? Effect.fail(failure)
+          : work.pipe(Effect.tapError((error) => Effect.sync(() => { failure = error })))
+        const exit = yield* Effect.exit(guarded)
+        for (const request of requests) yield* Deferred.done(request.done, exit)
+      })
+
+    const serve = (requests: ReadonlyArray<Request>) =>
+      Effect.gen(function*() {
+        let appends: Array<AppendRequest> = []
+        const flushAppends = Effect.suspend(() => {
+          if (appends.length === 0) return Effect.void
+          const batch = appends
+          appends = []
+          const bytes = batch.length === 1 ? batch[0]!.bytes : Buffer.concat(batch.map((a) => a.bytes))
+          return perform(batch, writeBatch(bytes))
+        })
+        for (const request of requests) {
+          if (request._tag === "Append") {
+            appends.push(request)
+          } else {
+            yield* flushAppends
+            yield* perform([request], rewriteLog(request.records))
+          }
+        }
+        yield* flushAppends
+      })
+
+    const queue = yield* Queue.unbounded<Request>()
+    const closed = new IoError({ message: `write-ahead log ${dir} is closed` })
+    yield* Effect.addFinalizer(() =>
+      Queue.takeAll(queue).pipe(
+        Effect.flatMap(Effect.forEach((request) => Deferred.fail(request.done, closed), { discard: true }))
+      )
+    )
+    // Everything taken is served: only the wait for work can be interrupted.
+    yield* Effect.uninterruptibleMask((restore) =>
+      restore(Queue.take(queue)).pipe(
+        Effect.flatMap((first) => Queue.takeAll(queue).pipe(Effect.map((rest) => [first, ...rest]))),
+        Effect.flatMap(serve)
+      )
+    ).pipe(Effect.forever, Effect.forkScoped)
+
+    const submit = (request: (done: Deferred.Deferred<void, IoError>) => Request) =>
+      Effect.flatMap(Deferred.make<void, IoError>(), (done) =>
+        Queue.offer(queue, request(done)).pipe(Effect.zipRight(Deferred.await(done))))
+
+    const service: WriteAheadLogShape = {
+      recovered: recovered.records,
+      append: (records) =>
+        records.length === 0 ? Effect.void : Effect.suspend(() => {
+          if (records.some((record) => record.type === BASE_MARKER_TYPE)) {
+            return Effect.dieMessage(`WAL record type ${BASE_MARKER_TYPE} is reserved for the log itself`)
+          }
+          // Encoding here, in the caller's fiber, keeps the writer's turn short.
+          const bytes = encodeRecords(records)
+          return submit((done) => ({ _tag: "Append", bytes, done }))
+        }),
+      rewrite: (records) =>
+        Effect.suspend(() =>
+          records.some((record) => record.type === BASE_MARKER_TYPE)
+            ? Effect.dieMessage(`WAL record type ${BASE_MARKER_TYPE} is reserved for the log itself`)
+            : submit((done) => ({ _tag: "Rewrite", records, done }))
+        )
+    }
+    return service
+  })
+
+export const WriteAheadLogFile = (options: WriteAheadLogFileOptions): Layer.Layer<WriteAheadLog, IoError | Corruption> =>
+  Layer.scoped(WriteAheadLog, make(options))

@@ -1,0 +1,80 @@
+/**
+ * What the metadata replicator keeps in its write-ahead log: log entries, the hard state
+ * (term and vote) and snapshots. The record type byte says which; the payload is the
+ * Schema-encoded value as msgpack (without the tag, which the type byte already carries).
+ * Decoding goes through the Schema, so a payload that passed its crc but does not decode is
+ * a `Corruption`, never a crash.
+ */
+import { Either, ParseResult, Schema } from "effect"
+import { Packr } from "msgpackr"
+import { LogEntry } from "../domain/commands.ts"
+import { Corruption } from "../domain/errors.ts"
+import type { WalRecord } from "../services/WriteAheadLog.ts"
+
+const LogIndex = Schema.Int.pipe(Schema.nonNegative())
+const Term = Schema.Int.pipe(Schema.nonNegative())
+
+/** One log entry at its position. A later Entry at an index already present replaces it and all after it. */
+export const EntryRecord = Schema.TaggedStruct("Entry", { index: LogIndex, term: Term, entry: LogEntry })
+export type EntryRecord = typeof EntryRecord.Type
+
+/** Raft's persistent term and vote: written before any message that depends on them. */
+export const HardStateRecord = Schema.TaggedStruct("HardState", { term: Term, votedFor: Schema.NullOr(Schema.String) })
+export type HardStateRecord = typeof HardStateRecord.Type
+
+/**
+ * The state machine at `index` (the MetadataService snapshot bytes). It heads a compacted log:
+ * entries at or below `index` are gone, and the record crc is the snapshot's checksum.
+ */
+export const SnapshotRecord = Schema.TaggedStruct("Snapshot", {
+  index: LogIndex,
+  term: Term,
+  data: Schema.Uint8ArrayFromSelf
+})
+export type SnapshotRecord = typeof SnapshotRecord.Type
+
+export type ReplicatorRecord = EntryRecord | HardStateRecord | SnapshotRecord
+
+/** Record type bytes. 0 and 255 are reserved by the codec and the log file layer. */
+export const ReplicatorRecordType = { Entry: 1, HardState: 2, Snapshot: 3 } as const
+
+const schemaOf = {
+  Entry: EntryRecord,
+  HardState: HardStateRecord,
+  Snapshot: SnapshotRecord
+} as const
+
+const tagOfType = new Map<number, ReplicatorRecord["_tag"]>(
+  Object.entries(ReplicatorRecordType).map(([tag, type]) => [type, tag as ReplicatorRecord["_tag"]])
+)
+
+// Maps, not records: a payload decodes on its own, without structures shared across records.
+const packr = new Packr({ useRecords: false, int64AsType: "number" })
+
+export const encodeReplicatorRecord = (record: ReplicatorRecord): WalRecord => {
+  const schema = schemaOf[record._tag] as unknown as Schema.Schema<ReplicatorRecord, { readonly _tag: string }>
+  const { _tag, ...fields } = Schema.encodeSync(schema)(record)
+  return { type: ReplicatorRecordType[record._tag], payload: packr.pack(fields) }
+}
+
+/** Decode a record read back from the log; `position` (its place in the log) names it in errors. */
+export const decodeReplicatorRecord = (
+  record: WalRecord,
+  position: number
+): Either.Either<ReplicatorRecord, Corruption> => {
+  const corrupt = (why: string) =>
+    new Corruption({ message: `write-ahead log record #${position} (type ${record.type}): ${why}` })
+  const tag = tagOfType.get(record.type)
+  if (tag === undefined) return Either.left(corrupt("unknown record type"))
+  let fields: unknown
+  try {
+    fields = packr.unpack(record.payload)
+  } catch (cause) {
+    return Either.left(corrupt(`payload is not msgpack (${String(cause)})`))
+  }
+  if (typeof fields !== "object" || fields === null) return Either.left(corrupt("payload is not a map"))
+  const schema = schemaOf[tag] as unknown as Schema.Schema<ReplicatorRecord, unknown>
+  return Schema.decodeUnknownEither(schema)({ ...fields, _tag: tag }).pipe(
+    Either.mapLeft((error) => corrupt(ParseResult.TreeFormatter.formatErrorSync(error)))
+  )
+}
