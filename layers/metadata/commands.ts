@@ -1,0 +1,352 @@
+/**
+ * The state transition of each metadata command. A command reads and stages writes in a
+ * transaction and updates the counters; it fails with a namespace error (an outcome, decided
+ * here at apply time from the state alone) before or after staging, and the caller then
+ * drops everything it staged. Nothing here depends on the applying node.
+ */
+import { Effect, type Types } from "effect"
+import type {
+  ChunkUpdate, CommandResult, CommitWrite, Create, ForgetGarbage, MetadataCommand, Mkdir, Rename, Rmdir, SetAttr, Unlink
+} from "../../src/domain/commands.ts"
+import {
+  AlreadyExists, Conflict, Corruption, type FsError, InvalidArgument, IsADirectory, NotADirectory, NotEmpty, NotFound
+} from "../../src/domain/errors.ts"
+import { type ChunkRef, ROOT_INODE } from "../../src/domain/fs.ts"
+import type { StoreError } from "../../src/services/MetadataService.ts"
+import * as Keys from "./keys.ts"
+import { validateName } from "./names.ts"
+import { type InodeRecord, type MetaRecord, toAttributes } from "./records.ts"
+import * as Tables from "./tables.ts"
+import type { Transaction } from "./transaction.ts"
+
+export interface CommandContext {
+  readonly tx: Transaction
+  /** The counters of the state, updated in place; the caller stores them with the entry. */
+  readonly meta: Types.Mutable<MetaRecord>
+  readonly chunkSize: number
+}
+
+type CommandEffect = Effect.Effect<CommandResult, FsError | StoreError>
+
+const putInode = (ctx: CommandContext, inode: number, record: InodeRecord): void =>
+  ctx.tx.put(Keys.inodeKey(inode), Tables.encodeInode(record))
+
+/** Move a chunk version to the garbage list (once: a version already there stays where it is). */
+const addGarbage = (ctx: CommandContext, chunk: ChunkRef) =>
+  Effect.gen(function*() {
+    const versionKey = Keys.garbageByVersionKey(chunk.versionId)
+    if ((yield* ctx.tx.get(versionKey)) !== undefined) return
+    const sequence = ctx.meta.nextGarbage++
+    ctx.tx.put(Keys.garbageKey(sequence), Tables.encodeChunk(chunk))
+    ctx.tx.put(versionKey, Tables.encodeInt(sequence))
+  })
+
+/** Drop the chunks of `inode` that `drop` selects, moving their versions to garbage. */
+const dropChunks = (ctx: CommandContext, inode: number, drop: (chunk: ChunkRef) => boolean) =>
+  Effect.gen(function*() {
+    for (const [key, value] of yield* ctx.tx.scan(Keys.chunkRange(inode))) {
+      const chunk = yield* Tables.decodeChunk(value)
+      if (!drop(chunk)) continue
+      yield* addGarbage(ctx, chunk)
+      ctx.tx.del(key)
+      ctx.meta.chunks--
+    }
+  })
+
+/** Namespace change in a directory: entry count and link count deltas, times = now. */
+const touchDirectory = (record: InodeRecord, entries: number, nlink: number, now: number): InodeRecord => ({
+  ...record,
+  entries: record.entries + entries,
+  nlink: record.nlink + nlink,
+  mtime: now,
+  ctime: now
+})
+
+const create = (ctx: CommandContext, c: typeof Create.Type): CommandEffect =>
+  Effect.gen(function*() {
+    yield* validateName(c.name)
+    const get = ctx.tx.get
+    const parent = yield* Tables.requireDirectory(get, c.parent)
+    const existing = yield* Tables.readEntry(get, c.parent, c.name)
+    if (existing !== undefined) {
+      if (c.exclusive) return yield* new AlreadyExists({ message: `"${c.name}" exists`, path: c.name })
+      if (existing.type === "directory") return yield* new IsADirectory({ message: `"${c.name}" is a directory`, path: c.name })
+      return toAttributes(existing.inode, yield* Tables.requireTarget(get, existing))
+    }
+    const inode = ctx.meta.nextInode++
+    const record: InodeRecord = {
+      type: "file", mode: c.mode, uid: c.uid, gid: c.gid, size: 0, nlink: 1,
+      atime: c.now, mtime: c.now, ctime: c.now, parent: c.parent, entries: 0
+    }
+    putInode(ctx, inode, record)
+    ctx.tx.put(Keys.entryKey(c.parent, c.name), Tables.encodeEntry({ inode, type: "file" }))
+    putInode(ctx, c.parent, touchDirectory(parent, 1, 0, c.now))
+    ctx.meta.files++
+    return toAttributes(inode, record)
+  })
+
+const mkdir = (ctx: CommandContext, c: typeof Mkdir.Type): CommandEffect =>
+  Effect.gen(function*() {
+    yield* validateName(c.name)
+    const get = ctx.tx.get
+    const parent = yield* Tables.requireDirectory(get, c.parent)
+    if ((yield* Tables.readEntry(get, c.parent, c.name)) !== undefined) {
+      return yield* new AlreadyExists({ message: `"${c.name}" exists`, path: c.name })
+    }
+    const inode = ctx.meta.nextInode++
+    const record: InodeRecord = {
+      type: "directory", mode: c.mode, uid: c.uid, gid: c.gid, size: 0, nlink: 2,
+      atime: c.now, mtime: c.now, ctime: c.now, parent: c.parent, entries: 0
+    }
+    putInode(ctx, inode, record)
+    ctx.tx.put(Keys.entryKey(c.parent, c.name), Tables.encodeEntry({ inode, type: "directory" }))
+    // The new directory's ".." is a link to the parent.
+    putInode(ctx, c.parent, touchDirectory(parent, 1, 1, c.now))
+    ctx.meta.directories++
+    return toAttributes(inode, record)
+  })
+
+/** The entry `name` in directory `parent`, which must exist. */
+const requireEntry = (ctx: CommandContext, parent: number, name: string) =>
+  Effect.flatMap(Tables.readEntry(ctx.tx.get, parent, name), (entry) =>
+    entry === undefined
+      ? Effect.fail(new NotFound({ message: `no entry "${name}" in directory ${parent}`, path: name }))
+      : Effect.succeed(entry))
+
+const unlink = (ctx: CommandContext, c: typeof Unlink.Type): CommandEffect =>
+  Effect.gen(function*() {
+    yield* validateName(c.name)
+    const parent = yield* Tables.requireDirectory(ctx.tx.get, c.parent)
+    const entry = yield* requireEntry(ctx, c.parent, c.name)
+    if (entry.type === "directory") return yield* new IsADirectory({ message: `"${c.name}" is a directory`, path: c.name })
+    const target = yield* Tables.requireTarget(ctx.tx.get, entry)
+    yield* removeFile(ctx, entry.inode, target)
+    ctx.tx.del(Keys.entryKey(c.parent, c.name))
+    putInode(ctx, c.parent, touchDirectory(parent, -1, 0, c.now))
+    return null
+  })
+
+/** Delete a file's inode; its chunk versions become garbage. */
+const removeFile = (ctx: CommandContext, inode: number, record: InodeRecord) =>
+  Effect.gen(function*() {
+    yield* dropChunks(ctx, inode, () => true)
+    ctx.tx.del(Keys.inodeKey(inode))
+    ctx.meta.files--
+    ctx.meta.bytes -= record.size
+  })
+
+const rmdir = (ctx: CommandContext, c: typeof Rmdir.Type): CommandEffect =>
+  Effect.gen(function*() {
+    yield* validateName(c.name)
+    const parent = yield* Tables.requireDirectory(ctx.tx.get, c.parent)
+    const entry = yield* requireEntry(ctx, c.parent, c.name)
+    if (entry.type !== "directory") return yield* new NotADirectory({ message: `"${c.name}" is not a directory`, path: c.name })
+    const target = yield* Tables.requireTarget(ctx.tx.get, entry)
+    if (target.entries > 0) return yield* new NotEmpty({ message: `"${c.name}" is not empty`, path: c.name })
+    ctx.tx.del(Keys.inodeKey(entry.inode))
+    ctx.tx.del(Keys.entryKey(c.parent, c.name))
+    ctx.meta.directories--
+    putInode(ctx, c.parent, touchDirectory(parent, -1, -1, c.now))
+    return null
+  })
+
+/** Fails when `directory` is `ancestor` or lies below it (walking the parent pointers up to the root). */
+const refuseCycle = (ctx: CommandContext, ancestor: number, directory: number) =>
+  Effect.gen(function*() {
+    let current = directory
+    // Each step goes one level up; more steps than directories means the parent chain loops.
+    for (let steps = 0; steps <= ctx.meta.directories + 1; steps++) {
+      if (current === ancestor) {
+        return yield* new InvalidArgument({ message: `cannot move directory ${ancestor} into its own subtree` })
+      }
+      if (current === ROOT_INODE) return
+      current = (yield* Tables.requireInode(ctx.tx.get, current)).parent
+    }
+    return yield* new Corruption({ message: `metadata store: parent chain of inode ${directory} does not reach the root` })
+  })
+
+const rename = (ctx: CommandContext, c: typeof Rename.Type): CommandEffect =>
+  Effect.gen(function*() {
+    yield* validateName(c.srcName)
+    yield* validateName(c.dstName)
+    const get = ctx.tx.get
+    const srcDir = yield* Tables.requireDirectory(get, c.srcParent)
+    const dstDir = yield* Tables.requireDirectory(get, c.dstParent)
+    const source = yield* requireEntry(ctx, c.srcParent, c.srcName)
+    if (c.srcParent === c.dstParent && c.srcName === c.dstName) return null
+    const moved = yield* Tables.requireTarget(get, source)
+    const movesDirectory = source.type === "directory"
+    if (movesDirectory) yield* refuseCycle(ctx, source.inode, c.dstParent)
+
+    // Entry and link count changes per parent directory, summed when both are the same.
+    const deltas = new Map<number, { entries: number; nlink: number }>([
+      [c.srcParent, { entries: 0, nlink: 0 }],
+      [c.dstParent, { entries: 0, nlink: 0 }]
+    ])
+    const change = (inode: number, entries: number, nlink: number) => {
+      const delta = deltas.get(inode)!
+      delta.entries += entries
+      delta.nlink += nlink
+    }
+
+    const replaced = yield* Tables.readEntry(get, c.dstParent, c.dstName)
+    if (replaced !== undefined) {
+      if (replaced.inode === source.inode) return null
+      if (movesDirectory && replaced.type === "file") {
+        return yield* new NotADirectory({ message: `"${c.dstName}" is not a directory`, path: c.dstName })
+      }
+      if (!movesDirectory && replaced.type === "directory") {
+        return yield* new IsADirectory({ message: `"${c.dstName}" is a directory`, path: c.dstName })
+      }
+      const target = yield* Tables.requireTarget(get, replaced)
+      if (replaced.type === "directory") {
+        if (target.entries > 0) return yield* new NotEmpty({ message: `"${c.dstName}" is not empty`, path: c.dstName })
+        ctx.tx.del(Keys.inodeKey(replaced.inode))
+        ctx.meta.directories--
+        change(c.dstParent, -1, -1)
+      } else {
+        yield* removeFile(ctx, replaced.inode, target)
+        change(c.dstParent, -1, 0)
+      }
+    }
+
+    ctx.tx.del(Keys.entryKey(c.srcParent, c.srcName))
+    ctx.tx.put(Keys.entryKey(c.dstParent, c.dstName), Tables.encodeEntry(source))
+    change(c.srcParent, -1, movesDirectory ? -1 : 0)
+    change(c.dstParent, 1, movesDirectory ? 1 : 0)
+    putInode(ctx, source.inode, { ...moved, parent: c.dstParent, ctime: c.now })
+    for (const [inode, delta] of deltas) {
+      putInode(ctx, inode, touchDirectory(inode === c.srcParent ? srcDir : dstDir, delta.entries, delta.nlink, c.now))
+    }
+    return null
+  })
+
+/** Shrink a file to `size`: chunks past it become garbage, the chunk holding the new end is shortened. */
+const truncateChunks = (ctx: CommandContext, inode: number, size: number) =>
+  Effect.gen(function*() {
+    yield* dropChunks(ctx, inode, (chunk) => chunk.index * ctx.chunkSize >= size)
+    for (const [key, value] of yield* ctx.tx.scan(Keys.chunkRange(inode))) {
+      const chunk = yield* Tables.decodeChunk(value)
+      const start = chunk.index * ctx.chunkSize
+      if (start + chunk.length > size) ctx.tx.put(key, Tables.encodeChunk({ ...chunk, length: size - start }))
+    }
+  })
+
+const setAttr = (ctx: CommandContext, c: typeof SetAttr.Type): CommandEffect =>
+  Effect.gen(function*() {
+    const current = yield* Tables.requireInode(ctx.tx.get, c.inode)
+    const changes = c.changes
+    let record: InodeRecord = current
+    if (changes.size !== undefined) {
+      if (current.type === "directory") return yield* new IsADirectory({ message: `inode ${c.inode} is a directory` })
+      if (!Number.isSafeInteger(changes.size) || changes.size < 0) {
+        return yield* new InvalidArgument({ message: `invalid size ${changes.size}` })
+      }
+      if (changes.size !== current.size) {
+        if (changes.size < current.size) yield* truncateChunks(ctx, c.inode, changes.size)
+        ctx.meta.bytes += changes.size - current.size
+        record = { ...record, size: changes.size, mtime: c.now }
+      }
+    }
+    // An explicit mtime wins over the one a size change implies (as utimes after truncate).
+    record = {
+      ...record,
+      mode: changes.mode ?? record.mode,
+      uid: changes.uid ?? record.uid,
+      gid: changes.gid ?? record.gid,
+      atime: changes.atime ?? record.atime,
+      mtime: changes.mtime ?? record.mtime,
+      ctime: c.now
+    }
+    putInode(ctx, c.inode, record)
+    return toAttributes(c.inode, record)
+  })
+
+/** Why an update cannot be part of a write ending at `end`, or undefined. */
+const updateProblem = (ctx: CommandContext, update: ChunkUpdate, end: number): string | undefined => {
+  const chunk = update.chunk
+  if (!Number.isSafeInteger(chunk.index) || chunk.index < 0 || chunk.index > Keys.MAX_CHUNK_INDEX) {
+    return `invalid chunk index ${chunk.index}`
+  }
+  if (chunk.index * ctx.chunkSize >= end) return `chunk ${chunk.index} lies past the write's end ${end}`
+  if (chunk.versionId.length === 0) return `chunk ${chunk.index} has an empty version id`
+  if (!(chunk.length >= 0 && chunk.length <= chunk.storedLength && chunk.storedLength <= ctx.chunkSize)) {
+    return `chunk ${chunk.index} lengths ${chunk.length}/${chunk.storedLength} do not fit chunk size ${ctx.chunkSize}`
+  }
+  return undefined
+}
+
+const commitWrite = (ctx: CommandContext, c: typeof CommitWrite.Type): CommandEffect =>
+  Effect.gen(function*() {
+    const get = ctx.tx.get
+    const file = yield* Tables.requireFile(get, c.inode)
+    if (!Number.isSafeInteger(c.end) || c.end < 0) return yield* new InvalidArgument({ message: `invalid end ${c.end}` })
+    const indices = new Set<number>()
+    for (const update of c.updates) {
+      const problem = updateProblem(ctx, update, c.end)
+      if (problem !== undefined) return yield* new InvalidArgument({ message: problem })
+      if (indices.has(update.chunk.index)) {
+        return yield* new InvalidArgument({ message: `chunk ${update.chunk.index} is updated twice` })
+      }
+      indices.add(update.chunk.index)
+      // A collected version may already be deleted from disk: installing it would lose data.
+      if ((yield* get(Keys.garbageByVersionKey(update.chunk.versionId))) !== undefined) {
+        return yield* new InvalidArgument({ message: `chunk version ${update.chunk.versionId} is garbage` })
+      }
+    }
+    const size = Math.max(file.size, c.end)
+    for (const update of c.updates) {
+      const current = yield* Tables.readChunk(get, c.inode, update.chunk.index)
+      if ((current?.versionId ?? null) !== update.expectedVersionId) {
+        return yield* new Conflict({
+          message: `chunk ${update.chunk.index} of inode ${c.inode} is at version ${current?.versionId ?? "none"}, ` +
+            `expected ${update.expectedVersionId ?? "none"}`
+        })
+      }
+      // No chunk extends past the size, so a later extension reads zeros, not old bytes.
+      const start = update.chunk.index * ctx.chunkSize
+      const chunk = { ...update.chunk, length: Math.min(update.chunk.length, size - start) }
+      ctx.tx.put(Keys.chunkKey(c.inode, chunk.index), Tables.encodeChunk(chunk))
+      if (current === undefined) ctx.meta.chunks++
+      else if (current.versionId !== chunk.versionId) yield* addGarbage(ctx, current)
+    }
+    ctx.meta.bytes += size - file.size
+    const record: InodeRecord = { ...file, size, mtime: c.now, ctime: c.now }
+    putInode(ctx, c.inode, record)
+    return toAttributes(c.inode, record)
+  })
+
+const forgetGarbage = (ctx: CommandContext, c: typeof ForgetGarbage.Type): CommandEffect =>
+  Effect.gen(function*() {
+    for (const versionId of c.versionIds) {
+      const versionKey = Keys.garbageByVersionKey(versionId)
+      const stored = yield* ctx.tx.get(versionKey)
+      if (stored === undefined) continue
+      ctx.tx.del(Keys.garbageKey(yield* Tables.decodeInt(stored)))
+      ctx.tx.del(versionKey)
+    }
+    return null
+  })
+
+export const applyCommand = (ctx: CommandContext, command: MetadataCommand): CommandEffect => {
+  switch (command._tag) {
+    case "Create":
+      return create(ctx, command)
+    case "Mkdir":
+      return mkdir(ctx, command)
+    case "Unlink":
+      return unlink(ctx, command)
+    case "Rmdir":
+      return rmdir(ctx, command)
+    case "Rename":
+      return rename(ctx, command)
+    case "SetAttr":
+      return setAttr(ctx, command)
+    case "CommitWrite":
+      return commitWrite(ctx, command)
+    case "ForgetGarbage":
+      return forgetGarbage(ctx, command)
+    case "Noop":
+      return Effect.succeed(null)
+  }
+}

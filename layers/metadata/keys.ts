@@ -1,0 +1,95 @@
+/**
+ * Key layout of the metadata store. Every key starts with one tag byte, so each table is a
+ * contiguous byte range; integers are big-endian so byte order is numeric order. Directory
+ * entries are keyed by (parent, UTF-8 name), which makes readdir a range scan in byte order.
+ */
+
+/** Tag bytes, one per table. */
+const META = 0x4d // "M": the single meta record (applied index, counters)
+const INODE = 0x49 // "I" + u64 inode
+const ENTRY = 0x44 // "D" + u64 parent + name
+const CHUNK = 0x43 // "C" + u64 inode + u32 chunk index
+const GARBAGE = 0x47 // "G" + u64 sequence: unreferenced chunk versions, oldest first
+const GARBAGE_BY_VERSION = 0x56 // "V" + version id -> garbage sequence
+const REQUEST = 0x51 // "Q" + request id -> first outcome (dedup)
+const REQUEST_BY_INDEX = 0x71 // "q" + u64 log index -> request id (dedup pruning)
+
+/** The largest chunk index a key can hold. */
+export const MAX_CHUNK_INDEX = 0xffff_ffff
+
+const U32 = 0x1_0000_0000
+
+const writeU64 = (buffer: Buffer, offset: number, value: number): void => {
+  buffer.writeUInt32BE(Math.floor(value / U32), offset)
+  buffer.writeUInt32BE(value % U32, offset + 4)
+}
+
+const readU64 = (buffer: Buffer, offset: number): number =>
+  buffer.readUInt32BE(offset) * U32 + buffer.readUInt32BE(offset + 4)
+
+const tagged = (tag: number, id: number): Buffer => {
+  const key = Buffer.allocUnsafe(9)
+  key[0] = tag
+  writeU64(key, 1, id)
+  return key
+}
+
+const taggedString = (tag: number, text: string): Buffer => {
+  const bytes = Buffer.from(text, "utf8")
+  const key = Buffer.allocUnsafe(1 + bytes.length)
+  key[0] = tag
+  bytes.copy(key, 1)
+  return key
+}
+
+export interface KeyRange {
+  readonly gte: Buffer
+  readonly lt: Buffer
+}
+
+export const metaKey: Buffer = Buffer.from([META])
+
+export const inodeKey = (inode: number): Buffer => tagged(INODE, inode)
+
+export const entryKey = (parent: number, name: string): Buffer => {
+  const bytes = Buffer.from(name, "utf8")
+  const key = Buffer.allocUnsafe(9 + bytes.length)
+  key[0] = ENTRY
+  writeU64(key, 1, parent)
+  bytes.copy(key, 9)
+  return key
+}
+
+export const entryRange = (parent: number): KeyRange => ({ gte: tagged(ENTRY, parent), lt: tagged(ENTRY, parent + 1) })
+
+export const entryName = (key: Buffer): string => key.toString("utf8", 9)
+
+export const chunkKey = (inode: number, index: number): Buffer => {
+  const key = Buffer.allocUnsafe(13)
+  key[0] = CHUNK
+  writeU64(key, 1, inode)
+  key.writeUInt32BE(index, 9)
+  return key
+}
+
+export const chunkRange = (inode: number): KeyRange => ({ gte: tagged(CHUNK, inode), lt: tagged(CHUNK, inode + 1) })
+
+export const chunkIndex = (key: Buffer): number => key.readUInt32BE(9)
+
+export const garbageKey = (sequence: number): Buffer => tagged(GARBAGE, sequence)
+
+export const garbageRange: KeyRange = { gte: Buffer.from([GARBAGE]), lt: Buffer.from([GARBAGE + 1]) }
+
+export const garbageByVersionKey = (versionId: string): Buffer => taggedString(GARBAGE_BY_VERSION, versionId)
+
+export const requestKey = (requestId: string): Buffer => taggedString(REQUEST, requestId)
+
+export const requestByIndexKey = (index: number): Buffer => tagged(REQUEST_BY_INDEX, index)
+
+/** Dedup records of log indices <= `index`, oldest first. */
+export const requestsUpTo = (index: number): KeyRange => ({
+  gte: tagged(REQUEST_BY_INDEX, 0),
+  lt: tagged(REQUEST_BY_INDEX, index + 1)
+})
+
+export const requestIndex = (key: Buffer): number => readU64(key, 1)

@@ -1,0 +1,26 @@
+/**
+ * Which strings may name a directory entry. Checked when a command is applied as well as
+ * when it is proposed, because commands arrive off the wire.
+ */
+import { Effect } from "effect"
+import { InvalidArgument } from "../../src/domain/errors.ts"
+import { MAX_NAME_BYTES } from "../../src/domain/fs.ts"
+
+// A lone surrogate has no UTF-8 form: the stored name would read back as a different string.
+const LONE_SURROGATE = /\p{Cs}/u
+
+/** Why `name` cannot be an entry name, or undefined when it can. */
+export const nameProblem = (name: string): string | undefined => {
+  if (name.length === 0) return "name is empty"
+  if (name === "." || name === "..") return `name "${name}" is reserved`
+  if (name.includes("/")) return "name contains '/'"
+  if (name.includes("\0")) return "name contains NUL"
+  if (LONE_SURROGATE.test(name)) return "name is not valid Unicode"
+  if (Buffer.byteLength(name, "utf8") > MAX_NAME_BYTES) return `name is longer than ${MAX_NAME_BYTES} bytes`
+  return undefined
+}
+
+export const validateName = (name: string): Effect.Effect<void, InvalidArgument> => {
+  const problem = nameProblem(name)
+  return problem === undefined ? Effect.void : Effect.fail(new InvalidArgument({ message: problem, path: name }))
+}

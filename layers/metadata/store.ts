@@ -1,0 +1,73 @@
+/**
+ * The few operations the state machine needs from an abstract-level database (classic-level
+ * on disk, memory-level in memory), as Effects with `IoError`. Point reads are synchronous
+ * (`getSync`, supported by both); writes go through one chained batch, which is atomic and
+ * several times faster than the array form.
+ */
+import { Effect } from "effect"
+import type { AbstractLevel, AbstractSnapshot } from "abstract-level"
+import { IoError } from "../../src/domain/errors.ts"
+
+/** A database opened with `keyEncoding: "buffer"` and `valueEncoding: "buffer"`. */
+export type LevelDatabase = AbstractLevel<string | Buffer | Uint8Array, Buffer, Buffer>
+
+/** A consistent read view: every read through it sees the same committed state. */
+export type ReadView = AbstractSnapshot
+
+export interface ScanRange {
+  readonly gt?: Buffer
+  readonly gte?: Buffer
+  readonly lt?: Buffer
+  readonly limit?: number
+}
+
+/** A write: a value to put, or null to delete. */
+export type Write = readonly [key: Buffer, value: Buffer | null]
+
+export interface Store {
+  readonly get: (key: Buffer, view?: ReadView) => Effect.Effect<Buffer | undefined, IoError>
+  /** Entries in the range (no bounds: the whole store) in key order. */
+  readonly scan: (range: ScanRange, view?: ReadView) => Effect.Effect<Array<[Buffer, Buffer]>, IoError>
+  readonly scanKeys: (range: ScanRange) => Effect.Effect<Array<Buffer>, IoError>
+  /** Apply all writes atomically, in order (a later write to a key wins). */
+  readonly write: (writes: Iterable<Write>) => Effect.Effect<void, IoError>
+  /** Run `use` against a snapshot of the database, released when it completes. */
+  readonly withView: <A, E>(use: (view: ReadView) => Effect.Effect<A, E>) => Effect.Effect<A, E | IoError>
+}
+
+const ioError = (operation: string) => (cause: unknown) =>
+  new IoError({ message: `metadata store: ${operation} failed: ${cause instanceof Error ? cause.message : String(cause)}` })
+
+export const makeStore = (db: LevelDatabase, options: { readonly sync: boolean }): Store => ({
+  get: (key, view) =>
+    Effect.try({
+      try: () => (view === undefined ? db.getSync(key) : db.getSync(key, { snapshot: view })),
+      catch: ioError("get")
+    }),
+  scan: (range, view) =>
+    Effect.tryPromise({
+      try: () => db.iterator({ ...range, ...(view === undefined ? {} : { snapshot: view }) }).all(),
+      catch: ioError("scan")
+    }),
+  scanKeys: (range) => Effect.tryPromise({ try: () => db.keys(range).all(), catch: ioError("scan") }),
+  write: (writes) =>
+    Effect.tryPromise({
+      try: () => {
+        const batch = db.batch()
+        for (const [key, value] of writes) {
+          if (value === null) batch.del(key)
+          else batch.put(key, value)
+        }
+        return batch.write({ sync: options.sync })
+      },
+      catch: ioError("batch write")
+    }),
+  // Not a Scope: acquireUseRelease costs ~1 µs, a scope ~30 µs, and every lookup takes a view.
+  withView: (use) =>
+    Effect.acquireUseRelease(
+      Effect.try({ try: () => db.snapshot(), catch: ioError("snapshot") }),
+      use,
+      // close() releases the snapshot at once; what it returns only settles the bookkeeping.
+      (snapshot) => Effect.sync(() => void snapshot.close().catch(() => undefined))
+    )
+})

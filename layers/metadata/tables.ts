@@ -1,0 +1,81 @@
+/**
+ * Typed reads and writes of the store's tables, over a transaction (apply) or a store read
+ * view (queries). Values are decoded through their record schema; a dangling reference is a
+ * `Corruption` because the state machine never writes one.
+ */
+import { Effect } from "effect"
+import { Corruption, IsADirectory, NotADirectory, NotFound } from "../../src/domain/errors.ts"
+import type { ChunkRef } from "../../src/domain/fs.ts"
+import type { StoreError } from "../../src/services/MetadataService.ts"
+import * as Keys from "./keys.ts"
+import {
+  ChunkCodec, EntryCodec, type EntryRecord, InodeCodec, type InodeRecord, IntCodec, MetaCodec, type MetaRecord,
+  RequestCodec, type RequestRecord, StringCodec
+} from "./records.ts"
+
+/** Point reads, from whichever source the caller reads. */
+export type Get = (key: Buffer) => Effect.Effect<Buffer | undefined, StoreError>
+
+export const encodeInode = InodeCodec.encode
+export const encodeEntry = EntryCodec.encode
+export const encodeChunk = ChunkCodec.encode
+export const encodeMeta = MetaCodec.encode
+export const encodeRequest = RequestCodec.encode
+export const encodeString = StringCodec.encode
+export const encodeInt = IntCodec.encode
+
+export const decodeInode = InodeCodec.decode
+export const decodeEntry = EntryCodec.decode
+export const decodeChunk = ChunkCodec.decode
+export const decodeMeta = MetaCodec.decode
+export const decodeRequest = RequestCodec.decode
+export const decodeString = StringCodec.decode
+export const decodeInt = IntCodec.decode
+
+/** Inode numbers from the wire are checked before they become keys. */
+export const isInodeNumber = (n: number): boolean => Number.isSafeInteger(n) && n >= 1
+
+const decodeIfPresent = <A>(decode: (bytes: Uint8Array) => Effect.Effect<A, Corruption>) =>
+  (bytes: Buffer | undefined): Effect.Effect<A | undefined, Corruption> =>
+    bytes === undefined ? Effect.succeed(undefined) : decode(bytes)
+
+export const readInode = (get: Get, inode: number): Effect.Effect<InodeRecord | undefined, StoreError> =>
+  isInodeNumber(inode) ? Effect.flatMap(get(Keys.inodeKey(inode)), decodeIfPresent(decodeInode)) : Effect.succeed(undefined)
+
+export const requireInode = (get: Get, inode: number): Effect.Effect<InodeRecord, NotFound | StoreError> =>
+  Effect.flatMap(readInode(get, inode), (record) =>
+    record === undefined ? Effect.fail(new NotFound({ message: `no inode ${inode}` })) : Effect.succeed(record))
+
+export const requireDirectory = (
+  get: Get,
+  inode: number
+): Effect.Effect<InodeRecord, NotFound | NotADirectory | StoreError> =>
+  Effect.flatMap(requireInode(get, inode), (record) =>
+    record.type === "directory"
+      ? Effect.succeed(record)
+      : Effect.fail(new NotADirectory({ message: `inode ${inode} is not a directory` })))
+
+export const requireFile = (get: Get, inode: number): Effect.Effect<InodeRecord, NotFound | IsADirectory | StoreError> =>
+  Effect.flatMap(requireInode(get, inode), (record) =>
+    record.type === "file"
+      ? Effect.succeed(record)
+      : Effect.fail(new IsADirectory({ message: `inode ${inode} is a directory` })))
+
+/** The inode an entry names; it must exist. */
+export const requireTarget = (get: Get, entry: EntryRecord): Effect.Effect<InodeRecord, StoreError> =>
+  Effect.flatMap(readInode(get, entry.inode), (record) =>
+    record === undefined
+      ? Effect.fail(new Corruption({ message: `metadata store: entry names missing inode ${entry.inode}` }))
+      : Effect.succeed(record))
+
+export const readEntry = (get: Get, parent: number, name: string): Effect.Effect<EntryRecord | undefined, StoreError> =>
+  Effect.flatMap(get(Keys.entryKey(parent, name)), decodeIfPresent(decodeEntry))
+
+export const readChunk = (get: Get, inode: number, index: number): Effect.Effect<ChunkRef | undefined, StoreError> =>
+  Effect.flatMap(get(Keys.chunkKey(inode, index)), decodeIfPresent(decodeChunk))
+
+export const readMeta = (get: Get): Effect.Effect<MetaRecord | undefined, StoreError> =>
+  Effect.flatMap(get(Keys.metaKey), decodeIfPresent(decodeMeta))
+
+export const readRequest = (get: Get, requestId: string): Effect.Effect<RequestRecord | undefined, StoreError> =>
+  Effect.flatMap(get(Keys.requestKey(requestId)), decodeIfPresent(decodeRequest))
