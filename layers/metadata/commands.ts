@@ -297,10 +297,10 @@ const commitWrite = (ctx: CommandContext, c: typeof CommitWrite.Type): CommandEf
     const size = Math.max(file.size, c.end)
     for (const update of c.updates) {
       const current = yield* Tables.readChunk(get, c.inode, update.chunk.index)
-      if ((current?.versionId ?? null) !== update.expectedVersionId) {
+      if ((current?.versionId ?? null) !== update.expectedVersionId || (current?.length ?? 0) !== update.expectedLength) {
         return yield* new Conflict({
-          message: `chunk ${update.chunk.index} of inode ${c.inode} is at version ${current?.versionId ?? "none"}, ` +
-            `expected ${update.expectedVersionId ?? "none"}`
+          message: `chunk ${update.chunk.index} of inode ${c.inode} is at version ${current?.versionId ?? "none"} ` +
+            `(${current?.length ?? 0} bytes), expected ${update.expectedVersionId ?? "none"} (${update.expectedLength} bytes)`
         })
       }
       // No chunk extends past the size, so a later extension reads zeros, not old bytes.

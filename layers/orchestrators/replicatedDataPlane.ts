@@ -71,6 +71,7 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
             )
             const update: ChunkUpdate = {
               expectedVersionId: planned.current?.versionId ?? null,
+              expectedLength: planned.current?.length ?? 0,
               chunk: {
                 index: planned.index,
                 versionId: planned.versionId,

@@ -41,9 +41,14 @@ export const Rename = Schema.TaggedStruct("Rename", {
 
 export const SetAttr = Schema.TaggedStruct("SetAttr", { inode: InodeId, changes: AttributeChanges, now: Schema.Number })
 
-/** One chunk of a write: replace the version at `chunk.index`, only if it is still `expectedVersionId`. */
+/**
+ * One chunk of a write: replace the chunk at `chunk.index`, only if it is still
+ * `expectedVersionId` with `expectedLength` file bytes (what the writer merged its bytes into;
+ * a truncate keeps the version but shortens it, and must not be undone).
+ */
 export const ChunkUpdate = Schema.Struct({
   expectedVersionId: Schema.NullOr(Schema.String),
+  expectedLength: Schema.Int.pipe(Schema.nonNegative()),
   chunk: ChunkRef
 })
 export type ChunkUpdate = typeof ChunkUpdate.Type

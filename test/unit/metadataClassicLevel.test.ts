@@ -42,7 +42,7 @@ describe("MetadataService on classic-level across restarts", () => {
           requestId: "c/2",
           command: {
             _tag: "CommitWrite", inode: 3, txId: "t", end: 10, now: T,
-            updates: [{ expectedVersionId: null, chunk: { index: 0, versionId: "v", storedLength: 10, length: 10, checksum: 1, nodes: ["n"] } }]
+            updates: [{ expectedVersionId: null, expectedLength: 0, chunk: { index: 0, versionId: "v", storedLength: 10, length: 10, checksum: 1, nodes: ["n"] } }]
           }
         })
         return { dir, snapshot: yield* md.snapshot }

@@ -52,14 +52,14 @@ const chunk = (index: number, versionId: string, length: number, storedLength = 
   ({ index, versionId, storedLength, length, checksum: 7, nodes: ["n1", "n2"] })
 const commit = (
   inode: number,
-  updates: ReadonlyArray<readonly [expected: string | null, chunk: ChunkRef]>,
+  updates: ReadonlyArray<readonly [expected: string | null, chunk: ChunkRef, expectedLength?: number]>,
   end: number,
   now = T
 ): MetadataCommand => ({
   _tag: "CommitWrite",
   inode,
   txId: "tx",
-  updates: updates.map(([expectedVersionId, chunk]) => ({ expectedVersionId, chunk })),
+  updates: updates.map(([expectedVersionId, chunk, expectedLength = 0]) => ({ expectedVersionId, expectedLength, chunk })),
   end,
   now
 })
@@ -360,25 +360,30 @@ for (const backend of backends) {
       yield* rejects("InvalidArgument", commit(file.inode, [[null, chunk(0, "z", CHUNK + 1)]], CHUNK + 1))
       yield* rejects("InvalidArgument", commit(file.inode, [[null, chunk(-1, "z", 1)]], 1))
       yield* rejects("InvalidArgument", commit(file.inode, [[null, chunk(0, "", 1)]], 1))
-      const second = yield* attrs(commit(file.inode, [[null, chunk(0, "b0", CHUNK)], ["a3", chunk(3, "b3", 60)]], 3 * CHUNK + 60, T + 2))
+      const second = yield* attrs(commit(file.inode, [[null, chunk(0, "b0", CHUNK)], ["a3", chunk(3, "b3", 60), 50]], 3 * CHUNK + 60, T + 2))
       expect(second).toMatchObject({ size: 3 * CHUNK + 60, mtime: T + 2 })
       expect(yield* md.chunks(file.inode)).toEqual([chunk(0, "b0", CHUNK), chunk(3, "b3", 60)])
       expect((yield* md.garbage(10)).map((c) => c.versionId)).toEqual(["a3"])
       // A write inside the file keeps the size.
-      expect((yield* attrs(commit(file.inode, [["b0", chunk(0, "c0", CHUNK)]], 10))).size).toBe(3 * CHUNK + 60)
+      expect((yield* attrs(commit(file.inode, [["b0", chunk(0, "c0", CHUNK), CHUNK]], 10))).size).toBe(3 * CHUNK + 60)
       // A version already in the garbage list cannot come back.
       yield* rejects("InvalidArgument", commit(file.inode, [[null, chunk(1, "a3", 1)]], CHUNK + 1))
       expect(yield* md.fsstat).toEqual({ files: 1, directories: 2, bytes: 3 * CHUNK + 60, chunks: 2 })
     }))
 
-    test("no chunk extends past the size, so a racing write cannot resurrect truncated bytes", Effect.gen(function*() {
-      const { md, ok, attrs } = yield* harness
+    test("a writer that merged bytes from before a truncate conflicts, so truncated bytes never come back", Effect.gen(function*() {
+      const { md, ok, attrs, rejects } = yield* harness
       const file = yield* attrs(create(ROOT_INODE, "f"))
       yield* ok(commit(file.inode, [[null, chunk(0, "v1", CHUNK)]], CHUNK))
       yield* ok(setAttr(file.inode, { size: 100 }))
-      // A writer that copied all of v1 before the truncate commits against the same version.
-      yield* ok(commit(file.inode, [["v1", chunk(0, "v2", CHUNK)]], 10))
-      expect(yield* md.chunks(file.inode)).toEqual([chunk(0, "v2", 100, CHUNK)])
+      yield* ok(setAttr(file.inode, { size: CHUNK }))
+      // A writer that copied all of v1 before the truncate commits against the same version id.
+      yield* rejects("Conflict", commit(file.inode, [["v1", chunk(0, "v2", CHUNK), CHUNK]], 10))
+      expect(yield* md.chunks(file.inode)).toEqual([chunk(0, "v1", 100, CHUNK)])
+      // One that merged the truncated version commits; no chunk extends past the size.
+      yield* ok(setAttr(file.inode, { size: 50 }))
+      yield* ok(commit(file.inode, [["v1", chunk(0, "v2", CHUNK), 50]], 10))
+      expect(yield* md.chunks(file.inode)).toEqual([chunk(0, "v2", 50, CHUNK)])
     }))
 
     test("forget-garbage removes the listed versions only", Effect.gen(function*() {

@@ -74,6 +74,7 @@ const command: fc.Arbitrary<MetadataCommand> = fc.oneof(
     end: Math.max(...updates.map((u) => u.index * CHUNK + u.length)),
     updates: updates.map((u) => ({
       expectedVersionId: u.expectedVersionId,
+      expectedLength: u.expectedVersionId === null ? 0 : u.length,
       chunk: { index: u.index, versionId: u.versionId, storedLength: CHUNK, length: u.length, checksum: 1, nodes: ["n1"] }
     }))
   }))),
