@@ -1,0 +1,116 @@
+/**
+ * `sandstore fs CMD`: filesystem commands against a cluster. Every subcommand takes --seeds
+ * (default 127.0.0.1:9001, or SANDSTORE_SEEDS) and runs with a client connected to them.
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { Config, Console, Effect, Layer } from "effect"
+import { TcpCommunicator } from "../../layers/transport/tcp.ts"
+import { SandstoreClient } from "../client/SandstoreClient.ts"
+import { join as remoteJoin } from "../client/paths.ts"
+import { InvalidArgument } from "../domain/errors.ts"
+import { longListingLine, statLines } from "./format.ts"
+import { cat, get, put } from "./transfer.ts"
+
+const seeds = Options.text("seeds").pipe(
+  Options.withDescription("comma-separated host:port of nodes to connect to"),
+  Options.withFallbackConfig(Config.string("SANDSTORE_SEEDS")),
+  Options.withDefault("127.0.0.1:9001")
+)
+
+const remotePath = (name: string) => Args.text({ name })
+
+/** Runs `effect` with a client of `seedList`, closed (handles flushed) when it ends. */
+const withClient = <A, E, R>(seedList: string, effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(
+    Effect.provide(
+      SandstoreClient.layer({ seeds: seedList.split(",").map((seed) => seed.trim()) }).pipe(
+        Layer.provide(TcpCommunicator)
+      )
+    )
+  )
+
+const ls = Command.make(
+  "ls",
+  { seeds, long: Options.boolean("l").pipe(Options.withDescription("long listing")), path: remotePath("PATH").pipe(Args.withDefault("/")) },
+  ({ long, path, seeds }) =>
+    withClient(seeds, Effect.gen(function*() {
+      const client = yield* SandstoreClient
+      const stats = yield* client.stat(path)
+      const entries = stats.isDirectory()
+        ? (yield* client.readdir(path, { withFileTypes: true })).map((entry) => ({ name: entry.name, stats: entry.stats }))
+        : [{ name: path, stats }]
+      const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      const sizeWidth = Math.max(1, ...sorted.map((entry) => String(entry.stats.size).length))
+      for (const entry of sorted) {
+        yield* Console.log(long ? longListingLine(entry.name, entry.stats, sizeWidth) : entry.name)
+      }
+    }))
+).pipe(Command.withDescription("list a directory"))
+
+const stat = Command.make("stat", { seeds, path: remotePath("PATH") }, ({ path, seeds }) =>
+  withClient(seeds, Effect.gen(function*() {
+    const client = yield* SandstoreClient
+    const stats = yield* client.stat(path)
+    yield* Console.log(statLines(path, stats).join("\n"))
+  }))).pipe(Command.withDescription("show a file's or directory's attributes"))
+
+const mkdir = Command.make(
+  "mkdir",
+  { seeds, parents: Options.boolean("p").pipe(Options.withDescription("create missing parents; no error if it exists")), path: remotePath("PATH") },
+  ({ parents, path, seeds }) =>
+    withClient(seeds, Effect.flatMap(SandstoreClient, (client) => client.mkdir(path, { recursive: parents })))
+).pipe(Command.withDescription("create a directory"))
+
+const putCommand = Command.make(
+  "put",
+  { seeds, local: Args.text({ name: "LOCAL" }), remote: remotePath("REMOTE") },
+  ({ local, remote, seeds }) => withClient(seeds, put(local, remote))
+).pipe(Command.withDescription("upload a local file"))
+
+const getCommand = Command.make(
+  "get",
+  { seeds, remote: remotePath("REMOTE"), local: Args.text({ name: "LOCAL" }) },
+  ({ local, remote, seeds }) => withClient(seeds, get(remote, local))
+).pipe(Command.withDescription("download a file (written to LOCAL.tmp, then renamed)"))
+
+const catCommand = Command.make("cat", { seeds, path: remotePath("PATH") }, ({ path, seeds }) =>
+  withClient(seeds, cat(path))).pipe(Command.withDescription("write a file to stdout"))
+
+const rm = Command.make("rm", { seeds, path: remotePath("PATH") }, ({ path, seeds }) =>
+  withClient(seeds, Effect.flatMap(SandstoreClient, (client) => client.unlink(path)))).pipe(
+    Command.withDescription("remove a file")
+  )
+
+const rmdir = Command.make("rmdir", { seeds, path: remotePath("PATH") }, ({ path, seeds }) =>
+  withClient(seeds, Effect.flatMap(SandstoreClient, (client) => client.rmdir(path)))).pipe(
+    Command.withDescription("remove an empty directory")
+  )
+
+const mv = Command.make("mv", { seeds, source: remotePath("SRC"), target: remotePath("DST") }, ({ seeds, source, target }) =>
+  withClient(seeds, Effect.gen(function*() {
+    const client = yield* SandstoreClient
+    // Like mv(1): into an existing directory, under the same name.
+    const existing = yield* Effect.option(client.stat(target))
+    const name = source.split("/").filter((part) => part !== "").pop() ?? ""
+    const destination = existing._tag === "Some" && existing.value.isDirectory() && name !== ""
+      ? remoteJoin(target, name)
+      : target
+    yield* client.rename(source, destination)
+  }))).pipe(Command.withDescription("rename or move a file or directory"))
+
+const truncate = Command.make(
+  "truncate",
+  { seeds, path: remotePath("PATH"), size: Args.integer({ name: "SIZE" }) },
+  ({ path, seeds, size }) =>
+    withClient(
+      seeds,
+      size < 0
+        ? Effect.fail(new InvalidArgument({ message: `size must be non-negative, got ${size}`, path }))
+        : Effect.flatMap(SandstoreClient, (client) => client.truncate(path, size))
+    )
+).pipe(Command.withDescription("shrink or extend a file to SIZE bytes"))
+
+export const fsCommand = Command.make("fs").pipe(
+  Command.withDescription("filesystem commands against a cluster"),
+  Command.withSubcommands([ls, stat, mkdir, putCommand, getCommand, catCommand, rm, rmdir, mv, truncate])
+)

@@ -1,0 +1,87 @@
+/**
+ * Moving file contents between the local disk and Sandstore through a FileHandle, piece by
+ * piece, so a large file is never held in memory (let alone twice). `get` writes LOCAL.tmp and
+ * renames it into place, so a failed download leaves no partial file behind.
+ */
+import { FileSystem, Path } from "@effect/platform"
+import { Effect, Stream } from "effect"
+import { IsADirectory } from "../domain/errors.ts"
+import { SandstoreClient } from "../client/SandstoreClient.ts"
+import { join as remoteJoin } from "../client/paths.ts"
+import { makeProgress } from "./progress.ts"
+
+/** Bytes per local read or remote read: a fraction of a chunk, well under MAX_TRANSFER_BYTES. */
+const PIECE_BYTES = 1024 * 1024
+
+/** A remote path that names an existing directory means "inside it, under the same name". */
+const remoteTarget = (remote: string, name: string) =>
+  Effect.gen(function*() {
+    const client = yield* SandstoreClient
+    const existing = yield* Effect.option(client.stat(remote))
+    return existing._tag === "Some" && existing.value.isDirectory() ? remoteJoin(remote, name) : remote
+  })
+
+export const put = (local: string, remote: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const client = yield* SandstoreClient
+    const info = yield* fs.stat(local)
+    if (info.type === "Directory") return yield* new IsADirectory({ message: "is a directory", path: local })
+    const target = yield* remoteTarget(remote, path.basename(local))
+    const progress = makeProgress(`put ${target}`, Number(info.size))
+    const handle = yield* client.open(target, "w")
+    yield* fs.stream(local, { chunkSize: PIECE_BYTES }).pipe(
+      Stream.runForEach((bytes) => Effect.zipRight(handle.write(bytes), progress.advance(bytes.length))),
+      Effect.onError(() => Effect.ignore(handle.close))
+    )
+    yield* handle.close
+    yield* progress.done
+  })
+
+export const get = (remote: string, local: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const client = yield* SandstoreClient
+    const stats = yield* client.stat(remote)
+    if (stats.isDirectory()) return yield* new IsADirectory({ message: "is a directory", path: remote })
+    const localIsDirectory = yield* fs.stat(local).pipe(
+      Effect.map((info) => info.type === "Directory"),
+      Effect.orElseSucceed(() => false)
+    )
+    const target = localIsDirectory ? path.join(local, path.basename(remote)) : local
+    const temporary = `${target}.tmp`
+    const progress = makeProgress(`get ${remote}`, stats.size)
+    yield* Effect.scoped(Effect.gen(function*() {
+      const handle = yield* client.openScoped(remote, "r")
+      const file = yield* fs.open(temporary, { flag: "w" })
+      while (true) {
+        const bytes = yield* handle.read(PIECE_BYTES)
+        if (bytes.length === 0) break
+        yield* file.writeAll(bytes)
+        yield* progress.advance(bytes.length)
+      }
+      yield* file.sync
+    })).pipe(Effect.onError(() => Effect.ignore(fs.remove(temporary))))
+    yield* fs.rename(temporary, target)
+    yield* progress.done
+  })
+
+const writeStdout = (bytes: Uint8Array) =>
+  Effect.async<void>((resume) => {
+    process.stdout.write(bytes, () => resume(Effect.void))
+  })
+
+export const cat = (remote: string) =>
+  Effect.gen(function*() {
+    const client = yield* SandstoreClient
+    yield* Effect.scoped(Effect.gen(function*() {
+      const handle = yield* client.openScoped(remote, "r")
+      while (true) {
+        const bytes = yield* handle.read(PIECE_BYTES)
+        if (bytes.length === 0) break
+        yield* writeStdout(bytes)
+      }
+    }))
+  })

@@ -1,0 +1,211 @@
+/**
+ * An open file: a position, a write-behind buffer and the inode it names. Writes are buffered
+ * up to 2 MiB and flushed in pieces that never cross a chunk boundary nor exceed
+ * MAX_TRANSFER_BYTES; a non-contiguous write flushes the run before it; reads, stat, truncate,
+ * sync and close flush first, so a handle always sees its own writes. A failed flush fails the
+ * call and keeps the bytes not yet acknowledged, so a later sync or close writes them.
+ * Operations are serialized per handle; after close they fail with EBADF.
+ */
+import { Effect } from "effect"
+import { InvalidArgument } from "../domain/errors.ts"
+import type { Attributes, InodeId } from "../domain/fs.ts"
+import { MAX_TRANSFER_BYTES } from "../protocol/ClientApi.ts"
+import { BadFileDescriptor, type ClientError, withPath } from "./errors.ts"
+import type { Invoker } from "./Invoker.ts"
+import type { OpenFlags } from "./OpenFlags.ts"
+import { Stats } from "./Stats.ts"
+import { pieces, WriteBuffer } from "./WriteBuffer.ts"
+
+export interface ReadResult<B extends Uint8Array = Uint8Array> {
+  readonly bytesRead: number
+  readonly buffer: B
+}
+
+export interface ReadIntoOptions {
+  /** where in `buffer` to start filling (default 0) */
+  readonly offset?: number
+  /** how many bytes to read (default: the rest of `buffer`) */
+  readonly length?: number
+  /** file offset; null or absent reads at the handle's position and advances it */
+  readonly position?: number | null
+}
+
+export interface FileHandle {
+  readonly path: string
+  readonly inode: InodeId
+  /** Where the next read or write without a position goes. */
+  readonly position: Effect.Effect<number>
+  /** Up to `length` bytes from `position` (or the handle's position, advancing it); short only at EOF. */
+  readonly read: (length: number, position?: number | null) => Effect.Effect<Uint8Array, ClientError>
+  /** node's read into a buffer. */
+  readonly readInto: <B extends Uint8Array>(buffer: B, options?: ReadIntoOptions) => Effect.Effect<ReadResult<B>, ClientError>
+  /** Buffers `data` at `position` (or the handle's position, advancing it); resolves with bytes written. */
+  readonly write: (data: Uint8Array, position?: number | null) => Effect.Effect<number, ClientError>
+  /** Flushes; resolves when every byte written so far is durable. */
+  readonly sync: Effect.Effect<void, ClientError>
+  readonly truncate: (length?: number) => Effect.Effect<void, ClientError>
+  readonly stat: Effect.Effect<Stats, ClientError>
+  /** Flushes and closes. If the flush fails the handle stays open with its bytes. Closing twice is a no-op. */
+  readonly close: Effect.Effect<void, ClientError>
+}
+
+export interface FileHandleOptions {
+  readonly invoker: Invoker
+  readonly path: string
+  readonly attributes: Attributes
+  readonly flags: OpenFlags
+  readonly chunkSize: number
+  readonly bufferBytes?: number
+  /** called once the handle is closed */
+  readonly onClose: Effect.Effect<void>
+}
+
+/** Attempts of one piece against concurrent writers before the Conflict is reported. */
+const CONFLICT_RETRIES = 5
+
+const concat = (parts: ReadonlyArray<Uint8Array>, total: number): Uint8Array => {
+  if (parts.length === 1) return parts[0]!
+  const out = new Uint8Array(total)
+  let at = 0
+  for (const part of parts) {
+    out.set(part, at)
+    at += part.length
+  }
+  return out
+}
+
+const isCount = (n: number) => Number.isSafeInteger(n) && n >= 0
+
+export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
+  Effect.gen(function*() {
+    const { chunkSize, flags, invoker, path } = options
+    const inode = options.attributes.inode
+    const lock = yield* Effect.makeSemaphore(1)
+    const buffer = new WriteBuffer(options.bufferBytes)
+    let closed = false
+    let cursor = 0
+    /** the file's size as far as this handle knows: the node's last answer and our own writes */
+    let knownSize = options.attributes.size
+
+    const serialized = <A>(effect: Effect.Effect<A, ClientError>) =>
+      lock.withPermits(1)(Effect.suspend(() => effect)).pipe(Effect.mapError(withPath(path)))
+
+    const badFd = (message: string) => new BadFileDescriptor({ message, path })
+    const requireOpen = Effect.suspend(() => (closed ? Effect.fail(badFd("file handle is closed")) : Effect.void))
+    const requireReadable = Effect.zipRight(
+      requireOpen,
+      flags.read ? Effect.void : Effect.fail(badFd("file handle is not open for reading"))
+    )
+    const requireWritable = Effect.zipRight(
+      requireOpen,
+      flags.write ? Effect.void : Effect.fail(badFd("file handle is not open for writing"))
+    )
+    const checkCount = (name: string, n: number) =>
+      isCount(n) ? Effect.void : Effect.fail(new InvalidArgument({ message: `${name} must be a non-negative integer, got ${n}`, path }))
+
+    const sendPiece = (offset: number, data: Uint8Array) =>
+      invoker.mutate((api, requestId) => api.Write({ inode, offset, data, requestId })).pipe(
+        // A Conflict is recorded under its request id; a fresh attempt (new id) rewrites the same bytes.
+        Effect.retry({ while: (error) => error._tag === "Conflict", times: CONFLICT_RETRIES }),
+        Effect.tap((attributes) => {
+          knownSize = Math.max(knownSize, attributes.size)
+        })
+      )
+
+    const flush = Effect.gen(function*() {
+      while (!buffer.isEmpty) {
+        const [piece] = pieces(buffer.offset, buffer.length, chunkSize, MAX_TRANSFER_BYTES)
+        yield* sendPiece(piece!.offset, buffer.peek(piece!.length))
+        buffer.consume(piece!.length)
+      }
+    })
+
+    const writeThrough = (offset: number, data: Uint8Array) =>
+      Effect.forEach(
+        pieces(offset, data.length, chunkSize, MAX_TRANSFER_BYTES),
+        (piece) => sendPiece(piece.offset, data.subarray(piece.offset - offset, piece.offset - offset + piece.length)),
+        { discard: true }
+      )
+
+    const readRange = (offset: number, length: number) =>
+      Effect.gen(function*() {
+        const parts: Array<Uint8Array> = []
+        let got = 0
+        while (got < length) {
+          const want = Math.min(length - got, MAX_TRANSFER_BYTES)
+          const data = yield* invoker.query((api) => api.Read({ inode, offset: offset + got, length: want }))
+          parts.push(data)
+          got += data.length
+          if (data.length < want) break
+        }
+        return concat(parts, got)
+      })
+
+    const read = (length: number, position?: number | null) =>
+      serialized(Effect.gen(function*() {
+        yield* requireReadable
+        yield* checkCount("length", length)
+        if (position != null) yield* checkCount("position", position)
+        yield* flush
+        const data = yield* readRange(position ?? cursor, length)
+        if (position == null) cursor += data.length
+        return data
+      }))
+
+    const handle: FileHandle = {
+      path,
+      inode,
+      position: Effect.sync(() => cursor),
+      read,
+      readInto: (target, into = {}) => {
+        const offset = into.offset ?? 0
+        const length = into.length ?? target.length - offset
+        if (!isCount(offset) || !isCount(length) || offset + length > target.length) {
+          return Effect.fail(
+            new InvalidArgument({ message: `offset ${offset} and length ${length} do not fit a ${target.length}-byte buffer`, path })
+          )
+        }
+        return Effect.map(read(length, into.position), (data) => {
+          target.set(data, offset)
+          return { bytesRead: data.length, buffer: target }
+        })
+      },
+      write: (data, position) =>
+        serialized(Effect.gen(function*() {
+          yield* requireWritable
+          if (position != null) yield* checkCount("position", position)
+          // O_APPEND: every write goes to the end of the file, whatever position is given.
+          const offset = flags.append ? knownSize : position ?? cursor
+          if (data.length === 0) return 0
+          if (!buffer.isEmpty && !buffer.fits(offset, data.length)) yield* flush
+          if (data.length < buffer.capacity && buffer.fits(offset, data.length)) buffer.append(offset, data)
+          else yield* writeThrough(offset, data)
+          if (position == null || flags.append) cursor = offset + data.length
+          knownSize = Math.max(knownSize, offset + data.length)
+          return data.length
+        })),
+      sync: serialized(Effect.zipRight(requireOpen, flush)),
+      truncate: (length = 0) =>
+        serialized(Effect.gen(function*() {
+          yield* requireWritable
+          yield* checkCount("length", length)
+          yield* flush
+          yield* invoker.mutate((api, requestId) => api.SetAttr({ inode, changes: { size: length }, requestId }))
+          knownSize = length
+        })),
+      stat: serialized(Effect.gen(function*() {
+        yield* requireOpen
+        yield* flush
+        const attributes = yield* invoker.query((api) => api.GetAttr({ inode }))
+        knownSize = attributes.size
+        return new Stats(attributes, chunkSize)
+      })),
+      close: serialized(Effect.gen(function*() {
+        if (closed) return
+        yield* flush
+        closed = true
+        yield* options.onClose
+      }))
+    }
+    return handle
+  })

@@ -1,0 +1,331 @@
+/**
+ * SandstoreClient: the SDK's Effect API. Path operations shaped like node:fs (stat, mkdir,
+ * readdir, rename, unlink, rmdir, truncate, readFile, writeFile, access, open) over the client
+ * RPC API. Where requests go is the NodeRouter's business; retries are the Invoker's. Every
+ * error is a typed Sandstore error naming the path the caller passed.
+ */
+import { Context, Effect, Layer, Option, type Scope } from "effect"
+import { AlreadyExists, IsADirectory, NotADirectory, type SandstoreError, type Unavailable } from "../domain/errors.ts"
+import { type Attributes, type FsInfo, type FsStat, type InodeId, ROOT_INODE } from "../domain/fs.ts"
+import type { Topology } from "../domain/cluster.ts"
+import { MAX_TRANSFER_BYTES } from "../protocol/ClientApi.ts"
+import type { Communicator } from "../services/Communicator.ts"
+import { type ClientError, withPath } from "./errors.ts"
+import * as FileHandleImpl from "./FileHandle.ts"
+import type { FileHandle } from "./FileHandle.ts"
+import { type Invoker, makeInvoker, type RetryOptions } from "./Invoker.ts"
+import { NodeRouter } from "./NodeRouter.ts"
+import { F_OK, type OpenFlagString, parseOpenFlags } from "./OpenFlags.ts"
+import { components, normalize, parentAndName } from "./paths.ts"
+import { makeRequestIds } from "./RequestIds.ts"
+import * as SeedRouter from "./SeedRouter.ts"
+import { Dirent, Stats } from "./Stats.ts"
+
+/** Entries per Readdir call (the REFERENCE listdir page). */
+export const READDIR_PAGE = 100
+
+export interface MkdirOptions {
+  readonly recursive?: boolean
+  /** permission bits before the umask (default 0o777) */
+  readonly mode?: number
+}
+
+export interface ReaddirOptions {
+  readonly withFileTypes?: boolean
+}
+
+export interface WriteFileOptions {
+  /** permission bits of a new file before the umask (default 0o666) */
+  readonly mode?: number
+}
+
+export interface SandstoreClientShape {
+  /** the random id that prefixes this client's request ids */
+  readonly clientId: string
+  readonly fsInfo: Effect.Effect<FsInfo, SandstoreError>
+  readonly fsStat: Effect.Effect<FsStat, SandstoreError>
+  readonly topology: Effect.Effect<Topology, SandstoreError>
+  readonly stat: (path: string) => Effect.Effect<Stats, ClientError>
+  /** With `recursive`, creates missing parents and resolves with the first directory created, if any. */
+  readonly mkdir: (path: string, options?: MkdirOptions) => Effect.Effect<string | undefined, ClientError>
+  readonly readdir: {
+    (path: string, options?: { readonly withFileTypes?: false }): Effect.Effect<ReadonlyArray<string>, ClientError>
+    (path: string, options: { readonly withFileTypes: true }): Effect.Effect<ReadonlyArray<Dirent>, ClientError>
+    (path: string, options?: ReaddirOptions): Effect.Effect<ReadonlyArray<string> | ReadonlyArray<Dirent>, ClientError>
+  }
+  readonly rename: (from: string, to: string) => Effect.Effect<void, ClientError>
+  readonly unlink: (path: string) => Effect.Effect<void, ClientError>
+  readonly rmdir: (path: string) => Effect.Effect<void, ClientError>
+  readonly truncate: (path: string, size?: number) => Effect.Effect<void, ClientError>
+  readonly readFile: (path: string) => Effect.Effect<Uint8Array, ClientError>
+  /** Creates or truncates `path`, then writes `data` (strings as UTF-8). */
+  readonly writeFile: (path: string, data: Uint8Array | string, options?: WriteFileOptions) => Effect.Effect<void, ClientError>
+  /** Fails unless the caller may access `path` with `mode` (F_OK, or R_OK | W_OK | X_OK bits). */
+  readonly access: (path: string, mode?: number) => Effect.Effect<void, ClientError>
+  /** A file handle; close it to flush. `mode` applies to a file it creates (before the umask). */
+  readonly open: (path: string, flags?: OpenFlagString | number, mode?: number) => Effect.Effect<FileHandle, ClientError>
+  /** `open`, closed (and flushed) when the scope closes. */
+  readonly openScoped: (
+    path: string,
+    flags?: OpenFlagString | number,
+    mode?: number
+  ) => Effect.Effect<FileHandle, ClientError, Scope.Scope>
+}
+
+/** Who the client acts as (the node checks permissions against uid/gid) and how it retries. */
+export interface ClientSettings {
+  readonly uid?: number
+  readonly gid?: number
+  /** cleared from the mode of every file and directory created (default 0o022) */
+  readonly umask?: number
+  readonly retry?: RetryOptions
+}
+
+export interface ClientOptions extends ClientSettings {
+  /** host:port of nodes to connect to, tried in order */
+  readonly seeds: ReadonlyArray<string>
+}
+
+const utf8 = new TextEncoder()
+
+export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClientShape, never, NodeRouter | Scope.Scope> =>
+  Effect.gen(function*() {
+    const router = yield* NodeRouter
+    const requestIds = yield* makeRequestIds
+    const invoker: Invoker = makeInvoker(router, requestIds, settings.retry)
+    const uid = settings.uid ?? 0
+    const gid = settings.gid ?? 0
+    const umask = settings.umask ?? 0o022
+    const openHandles = new Set<FileHandle>()
+
+    // Handles still open when the client goes away are flushed; what cannot be is reported.
+    yield* Effect.addFinalizer(() =>
+      Effect.forEach(
+        [...openHandles],
+        (handle) =>
+          handle.close.pipe(
+            Effect.catchAll((error) => Effect.logWarning(`unflushed data lost closing ${handle.path}: ${error.message}`))
+          ),
+        { discard: true }
+      )
+    )
+
+    const chunkSize = Effect.map(invoker.connection, (connection) => connection.info.chunkSize)
+
+    const lookup = (path: string) => invoker.query((api) => api.LookupPath({ path: normalize(path) }))
+
+    const lookupChild = (parent: InodeId, name: string) =>
+      invoker.query((api) => api.Lookup({ parent, name })).pipe(
+        Effect.map(Option.some),
+        Effect.catchTag("NotFound", () => Effect.succeedNone)
+      )
+
+    /** The directory that holds `path`, and its last name. */
+    const resolveParent = (path: string) =>
+      Effect.gen(function*() {
+        const { name, parent } = yield* parentAndName(path)
+        const dir = yield* lookup(parent)
+        if (dir.type !== "directory") return yield* new NotADirectory({ message: "not a directory", path: parent })
+        return { dir: dir.inode, name }
+      })
+
+    const requireDirectory = (attributes: Attributes, path: string) =>
+      attributes.type === "directory"
+        ? Effect.succeed(attributes)
+        : Effect.fail(new NotADirectory({ message: "not a directory", path }))
+
+    const mkdirOne = (path: string, mode: number) =>
+      Effect.gen(function*() {
+        if (components(path).length === 0) return yield* new AlreadyExists({ message: "the root directory exists", path })
+        const { dir, name } = yield* resolveParent(path)
+        yield* invoker.mutate((api, requestId) => api.Mkdir({ parent: dir, name, mode, uid, gid, requestId }))
+        return undefined
+      })
+
+    const mkdirRecursive = (path: string, mode: number) =>
+      Effect.gen(function*() {
+        const parts = components(path)
+        let dir: InodeId = ROOT_INODE
+        let firstCreated: string | undefined
+        for (let i = 0; i < parts.length; i++) {
+          const name = parts[i]!
+          const here = "/" + parts.slice(0, i + 1).join("/")
+          const existing = yield* lookupChild(dir, name)
+          const attributes = Option.isSome(existing)
+            ? existing.value
+            : yield* invoker.mutate((api, requestId) => api.Mkdir({ parent: dir, name, mode, uid, gid, requestId })).pipe(
+              Effect.tap(() => {
+                firstCreated ??= here
+              }),
+              // Someone else created it between our lookup and mkdir: use theirs.
+              Effect.catchTag("AlreadyExists", () => invoker.query((api) => api.Lookup({ parent: dir, name })))
+            )
+          dir = (yield* requireDirectory(attributes, here)).inode
+        }
+        return firstCreated
+      })
+
+    const listPages = <E>(fetch: (cookie: string | null) => Effect.Effect<{ readonly entries: ReadonlyArray<E>; readonly cookie: string | null }, SandstoreError>) =>
+      Effect.gen(function*() {
+        const all: Array<E> = []
+        let cookie: string | null = null
+        do {
+          const page: { readonly entries: ReadonlyArray<E>; readonly cookie: string | null } = yield* fetch(cookie)
+          all.push(...page.entries)
+          cookie = page.cookie
+        } while (cookie !== null)
+        return all
+      })
+
+    const readdir = (path: string, options?: ReaddirOptions) =>
+      Effect.gen(function*() {
+        const dir = yield* Effect.flatMap(lookup(path), (attributes) => requireDirectory(attributes, path))
+        if (options?.withFileTypes !== true) {
+          const entries = yield* listPages((cookie) =>
+            invoker.query((api) => api.Readdir({ inode: dir.inode, cookie, max: READDIR_PAGE }))
+          )
+          return entries.map((entry) => entry.name)
+        }
+        const size = yield* chunkSize
+        const entries = yield* listPages((cookie) =>
+          invoker.query((api) => api.ReaddirPlus({ inode: dir.inode, cookie, max: READDIR_PAGE }))
+        )
+        const parentPath = normalize(path)
+        return entries.map((entry) =>
+          new Dirent(entry.name, parentPath, entry.inode, entry.type, new Stats(entry.attributes, size))
+        )
+      })
+
+    const open = (path: string, flagsInput: OpenFlagString | number = "r", mode = 0o666) =>
+      Effect.gen(function*() {
+        const flags = yield* parseOpenFlags(flagsInput)
+        let attributes: Attributes
+        // The root always exists and has no parent to create it in.
+        if (flags.create && components(path).length > 0) {
+          const { dir, name } = yield* resolveParent(path)
+          const create = invoker.mutate((api, requestId) =>
+            api.Create({ parent: dir, name, mode: mode & 0o7777 & ~umask, uid, gid, exclusive: flags.exclusive, requestId })
+          )
+          // Without O_EXCL an existing name is fine; only a file can be opened for writing (below).
+          attributes = yield* flags.exclusive
+            ? create
+            : Effect.catchTag(create, "AlreadyExists", () => lookup(path))
+        } else {
+          attributes = yield* lookup(path)
+        }
+        if (attributes.type === "directory" && (flags.write || flags.truncate)) {
+          return yield* new IsADirectory({ message: "is a directory", path })
+        }
+        if (flags.truncate && flags.write && attributes.size > 0) {
+          attributes = yield* invoker.mutate((api, requestId) =>
+            api.SetAttr({ inode: attributes.inode, changes: { size: 0 }, requestId })
+          )
+        }
+        const connection = yield* invoker.connection
+        const handle: FileHandle = yield* FileHandleImpl.make({
+          invoker,
+          path: normalize(path),
+          attributes,
+          flags,
+          chunkSize: connection.info.chunkSize,
+          onClose: Effect.sync(() => openHandles.delete(handle))
+        })
+        openHandles.add(handle)
+        return handle
+      }).pipe(Effect.mapError(withPath(path)))
+
+    const client: SandstoreClientShape = {
+      clientId: requestIds.clientId,
+      fsInfo: invoker.query((api) => api.FsInfo()),
+      fsStat: invoker.query((api) => api.FsStat()),
+      topology: invoker.query((api) => api.Topology()),
+      stat: (path) =>
+        Effect.zipWith(lookup(path), chunkSize, (attributes, size) => new Stats(attributes, size)).pipe(
+          Effect.mapError(withPath(path))
+        ),
+      mkdir: (path, options = {}) => {
+        const mode = (options.mode ?? 0o777) & 0o7777 & ~umask
+        return (options.recursive === true ? mkdirRecursive(path, mode) : mkdirOne(path, mode)).pipe(
+          Effect.mapError(withPath(path))
+        )
+      },
+      readdir: ((path: string, options?: ReaddirOptions) =>
+        readdir(path, options).pipe(Effect.mapError(withPath(path)))) as SandstoreClientShape["readdir"],
+      rename: (from, to) =>
+        Effect.gen(function*() {
+          const [src, dst] = yield* Effect.all([resolveParent(from), resolveParent(to)], { concurrency: 2 })
+          yield* invoker.mutate((api, requestId) =>
+            api.Rename({ srcParent: src.dir, srcName: src.name, dstParent: dst.dir, dstName: dst.name, requestId })
+          )
+        }).pipe(Effect.mapError(withPath(from))),
+      unlink: (path) =>
+        Effect.flatMap(resolveParent(path), ({ dir, name }) =>
+          invoker.mutate((api, requestId) => api.Unlink({ parent: dir, name, requestId }))).pipe(
+            Effect.mapError(withPath(path))
+          ),
+      rmdir: (path) =>
+        Effect.flatMap(resolveParent(path), ({ dir, name }) =>
+          invoker.mutate((api, requestId) => api.Rmdir({ parent: dir, name, requestId }))).pipe(
+            Effect.mapError(withPath(path))
+          ),
+      truncate: (path, size = 0) =>
+        Effect.flatMap(lookup(path), (attributes) =>
+          invoker.mutate((api, requestId) => api.SetAttr({ inode: attributes.inode, changes: { size }, requestId }))).pipe(
+            Effect.asVoid,
+            Effect.mapError(withPath(path))
+          ),
+      readFile: (path) =>
+        Effect.acquireUseRelease(
+          open(path, "r"),
+          (handle) =>
+            Effect.gen(function*() {
+              const parts: Array<Uint8Array> = []
+              let total = 0
+              while (true) {
+                const part = yield* handle.read(MAX_TRANSFER_BYTES)
+                parts.push(part)
+                total += part.length
+                if (part.length < MAX_TRANSFER_BYTES) break
+              }
+              const out = new Uint8Array(total)
+              let at = 0
+              for (const part of parts) {
+                out.set(part, at)
+                at += part.length
+              }
+              return out
+            }),
+          (handle) => Effect.ignore(handle.close)
+        ),
+      writeFile: (path, data, options = {}) =>
+        Effect.flatMap(open(path, "w", options.mode), (handle) =>
+          handle.write(typeof data === "string" ? utf8.encode(data) : data).pipe(
+            Effect.onError(() => Effect.ignore(handle.close)),
+            Effect.zipRight(handle.close)
+          )),
+      access: (path, mode = F_OK) =>
+        Effect.flatMap(lookup(path), (attributes) =>
+          mode === F_OK
+            ? Effect.void
+            : invoker.query((api) => api.Access({ inode: attributes.inode, uid, gid, mask: mode }))).pipe(
+            Effect.mapError(withPath(path))
+          ),
+      open,
+      openScoped: (path, flags, mode) =>
+        Effect.acquireRelease(open(path, flags, mode), (handle) =>
+          handle.close.pipe(
+            Effect.catchAll((error) => Effect.logWarning(`unflushed data lost closing ${handle.path}: ${error.message}`))
+          ))
+    }
+    return client
+  })
+
+export class SandstoreClient extends Context.Tag("sandstore/SandstoreClient")<SandstoreClient, SandstoreClientShape>() {
+  /** A client over a given router (tests wrap routers to inject faults). */
+  static readonly layerFromRouter = (settings: ClientSettings = {}): Layer.Layer<SandstoreClient, never, NodeRouter> =>
+    Layer.scoped(SandstoreClient, make(settings))
+
+  /** A client connected to the first reachable seed. */
+  static readonly layer = (options: ClientOptions): Layer.Layer<SandstoreClient, Unavailable, Communicator> =>
+    SandstoreClient.layerFromRouter(options).pipe(Layer.provide(SeedRouter.layer({ seeds: options.seeds })))
+}

@@ -1,0 +1,64 @@
+/**
+ * An in-process standalone node on a fresh temp dir, and SDK clients connected to it. Both are
+ * scoped: closing the scope stops the node, then removes its directory.
+ */
+import { Context, Effect, Layer, type Scope } from "effect"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { TcpCommunicator } from "../../layers/transport/tcp.ts"
+import { type ClientSettings, SandstoreClient, type SandstoreClientShape } from "../../src/client/SandstoreClient.ts"
+import { Server } from "../../src/services/Server.ts"
+import { StandaloneTopology } from "../../topologies/standalone.ts"
+
+export const MiB = 1024 * 1024
+
+/** A temp dir under os.tmpdir(), removed when the scope closes. */
+export const tempDir = (prefix: string): Effect.Effect<string, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(() => mkdtemp(join(tmpdir(), prefix))),
+    (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+  )
+
+/** A running standalone node (1 MiB chunks unless told otherwise); resolves with its address. */
+export const standaloneNode = (options: { readonly chunkSize?: number } = {}) =>
+  Effect.gen(function*() {
+    const dataDir = yield* tempDir("sandstore-client-test-")
+    const context = yield* Layer.build(
+      StandaloneTopology({ nodeId: "n1", listen: "127.0.0.1:0", dataDir, chunkSize: options.chunkSize ?? MiB })
+    )
+    return Context.get(context, Server).address
+  })
+
+/** An SDK client of the node(s) at `seeds`, closed with the scope. */
+export const clientOf = (seeds: ReadonlyArray<string>, settings: ClientSettings = {}) =>
+  Effect.map(
+    Layer.build(SandstoreClient.layer({ ...settings, seeds }).pipe(Layer.provide(TcpCommunicator))),
+    (context): SandstoreClientShape => Context.get(context, SandstoreClient)
+  )
+
+/** Deterministic pseudo-random bytes (xorshift32) so failures replay. */
+export const patternBytes = (length: number, seed: number): Uint8Array => {
+  const out = new Uint8Array(length)
+  let x = seed >>> 0 || 1
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13
+    x >>>= 0
+    x ^= x >>> 17
+    x ^= x << 5
+    x >>>= 0
+    out[i] = x & 0xff
+  }
+  return out
+}
+
+/**
+ * Where two byte arrays first differ (-1 when equal), for assertions on MiB-sized data: vitest's
+ * deep equality walks typed arrays element by element and takes seconds per MiB.
+ */
+export const firstDifference = (actual: Uint8Array, expected: Uint8Array): number => {
+  if (Buffer.compare(actual, expected) === 0) return -1
+  const n = Math.min(actual.length, expected.length)
+  for (let i = 0; i < n; i++) if (actual[i] !== expected[i]) return i
+  return n
+}

@@ -1,0 +1,112 @@
+/**
+ * The SDK's retry and buffering contracts under injected faults, against a real in-process
+ * node: every RPC passes through an interceptor that can fail it or lose its reply.
+ */
+import { RpcClientError } from "@effect/rpc/RpcClientError"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either } from "effect"
+import type { ClientSettings } from "../../src/client/SandstoreClient.ts"
+import { IoError } from "../../src/domain/errors.ts"
+import { faultyClientOf, type Intercept } from "../support/client-faulty-router.ts"
+import { firstDifference, MiB, patternBytes, standaloneNode } from "../support/client-node.ts"
+
+const fastRetry: ClientSettings = { retry: { retries: 4, baseDelay: "5 millis", maxDelay: "20 millis", attemptTimeout: "30 seconds" } }
+
+describe("SandstoreClient under faults", () => {
+  it.scopedLive("a mutation whose reply is lost is retried with the same request id and applied once", () =>
+    Effect.gen(function*() {
+      const address = yield* standaloneNode()
+      const seen: Array<unknown> = []
+      let loseNextReply = true
+      const intercept: Intercept = (rpc, payload, proceed) => {
+        if (rpc !== "Mkdir") return proceed
+        seen.push(payload.requestId)
+        if (!loseNextReply) return proceed
+        loseNextReply = false
+        // The node applies the mkdir; the client never hears back.
+        return Effect.zipRight(proceed, Effect.fail(new RpcClientError({ reason: "Protocol", message: "reply lost" })))
+      }
+      const fs = yield* faultyClientOf([address], intercept, fastRetry)
+      // Without deduplication the retry would fail with EEXIST.
+      yield* fs.mkdir("/once")
+      expect(seen.length).toBe(2)
+      expect(seen[0]).toBe(seen[1])
+      expect(seen[0]).toMatch(new RegExp(`^${fs.clientId}:\\d+$`))
+      expect(yield* fs.readdir("/")).toEqual(["once"])
+      // The next mutation gets a new id.
+      yield* fs.mkdir("/twice")
+      expect(seen[2]).not.toBe(seen[0])
+    }))
+
+  it.scopedLive("a failed flush fails the call with the typed error and keeps the bytes for a later sync", () =>
+    Effect.gen(function*() {
+      const address = yield* standaloneNode()
+      let failWrites = false
+      const intercept: Intercept = (rpc, _payload, proceed) =>
+        rpc === "Write" && failWrites ? Effect.fail(new IoError({ message: "disk on fire" })) : proceed
+      const fs = yield* faultyClientOf([address], intercept, fastRetry)
+      const data = patternBytes(MiB + 1000, 3)
+      const handle = yield* fs.open("/kept.bin", "w")
+      yield* handle.write(data)
+      failWrites = true
+      const failed = yield* Effect.either(handle.sync)
+      expect(Either.isLeft(failed) && failed.left.code).toBe("EIO")
+      // close flushes too, so it fails the same way and leaves the handle open.
+      expect(Either.isLeft(yield* Effect.either(handle.close))).toBe(true)
+      expect((yield* fs.readFile("/kept.bin")).length).toBe(0)
+      failWrites = false
+      yield* handle.sync
+      expect(firstDifference(yield* fs.readFile("/kept.bin"), data)).toBe(-1)
+      yield* handle.close
+    }))
+
+  it.scopedLive("transport failures of reads are retried until the node answers", () =>
+    Effect.gen(function*() {
+      const address = yield* standaloneNode()
+      let failures = 3
+      const intercept: Intercept = (rpc, _payload, proceed) =>
+        rpc === "LookupPath" && failures-- > 0
+          ? Effect.fail(new RpcClientError({ reason: "Protocol", message: "connection reset" }))
+          : proceed
+      const fs = yield* faultyClientOf([address], intercept, fastRetry)
+      expect((yield* fs.stat("/")).isDirectory()).toBe(true)
+      expect(failures).toBe(-1)
+    }))
+
+  it.scopedLive("a node that stays unreachable surfaces as EAGAIN once retries run out", () =>
+    Effect.gen(function*() {
+      const address = yield* standaloneNode()
+      const intercept: Intercept = (rpc, _payload, proceed) =>
+        rpc === "GetAttr" ? Effect.fail(new RpcClientError({ reason: "Protocol", message: "connection reset" })) : proceed
+      const fs = yield* faultyClientOf([address], intercept, fastRetry)
+      const handle = yield* fs.open("/f", "w+")
+      const result = yield* Effect.either(handle.stat)
+      expect(Either.isLeft(result) && [result.left.code, result.left._tag]).toEqual(["EAGAIN", "Unavailable"])
+      yield* handle.close
+    }))
+
+  it.scopedLive("readdir lists more than 100 entries in pages of 100", () =>
+    Effect.gen(function*() {
+      const address = yield* standaloneNode()
+      const pages: Array<string> = []
+      const intercept: Intercept = (rpc, payload, proceed) => {
+        if (rpc === "Readdir" || rpc === "ReaddirPlus") {
+          expect(payload.max).toBe(100)
+          pages.push(rpc)
+        }
+        return proceed
+      }
+      const fs = yield* faultyClientOf([address], intercept, fastRetry)
+      yield* fs.mkdir("/many")
+      const names = Array.from({ length: 250 }, (_, i) => `f${String(i).padStart(3, "0")}`)
+      yield* Effect.forEach(names, (name) => Effect.flatMap(fs.open(`/many/${name}`, "wx"), (h) => h.close), {
+        concurrency: 16
+      })
+      expect([...(yield* fs.readdir("/many"))].sort()).toEqual(names)
+      expect(pages).toEqual(["Readdir", "Readdir", "Readdir"])
+      const entries = yield* fs.readdir("/many", { withFileTypes: true })
+      expect(entries.length).toBe(250)
+      expect(entries.every((entry) => entry.isFile() && entry.parentPath === "/many" && entry.stats.size === 0)).toBe(true)
+      expect(pages.filter((rpc) => rpc === "ReaddirPlus").length).toBe(3)
+    }))
+})
