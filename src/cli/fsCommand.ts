@@ -3,7 +3,7 @@
  * (default 127.0.0.1:9001, or SANDSTORE_SEEDS) and runs with a client connected to them.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Config, Console, Effect, Layer } from "effect"
+import { Config, Console, Effect, Layer, Option } from "effect"
 import { TcpCommunicator } from "../../layers/transport/tcp.ts"
 import { SandstoreClient } from "../client/SandstoreClient.ts"
 import { join as remoteJoin } from "../client/paths.ts"
@@ -61,11 +61,28 @@ const mkdir = Command.make(
     withClient(seeds, Effect.flatMap(SandstoreClient, (client) => client.mkdir(path, { recursive: parents })))
 ).pipe(Command.withDescription("create a directory"))
 
+const offsetOption = (description: string) =>
+  Options.integer("offset").pipe(Options.withDescription(description), Options.optional)
+
+/** A non-negative byte count from an optional option, or InvalidArgument naming it. */
+const byteCount = (name: string, value: Option.Option<number>, path: string) =>
+  Option.match(value, {
+    onNone: () => Effect.succeed(undefined),
+    onSome: (n) =>
+      n >= 0 ? Effect.succeed(n) : Effect.fail(new InvalidArgument({ message: `--${name} must be non-negative, got ${n}`, path }))
+  })
+
 const putCommand = Command.make(
   "put",
-  { seeds, local: Args.text({ name: "LOCAL" }), remote: remotePath("REMOTE") },
-  ({ local, remote, seeds }) => withClient(seeds, put(local, remote))
-).pipe(Command.withDescription("upload a local file"))
+  {
+    seeds,
+    offset: offsetOption("write LOCAL's bytes at this offset of REMOTE instead of replacing it (a gap reads as zeros)"),
+    local: Args.text({ name: "LOCAL" }),
+    remote: remotePath("REMOTE")
+  },
+  ({ local, offset, remote, seeds }) =>
+    withClient(seeds, Effect.flatMap(byteCount("offset", offset, remote), (at) => put(local, remote, at)))
+).pipe(Command.withDescription("upload a local file (replacing REMOTE, or into it at --offset)"))
 
 const getCommand = Command.make(
   "get",
@@ -73,8 +90,21 @@ const getCommand = Command.make(
   ({ local, remote, seeds }) => withClient(seeds, get(remote, local))
 ).pipe(Command.withDescription("download a file (written to LOCAL.tmp, then renamed)"))
 
-const catCommand = Command.make("cat", { seeds, path: remotePath("PATH") }, ({ path, seeds }) =>
-  withClient(seeds, cat(path))).pipe(Command.withDescription("write a file to stdout"))
+const catCommand = Command.make(
+  "cat",
+  {
+    seeds,
+    offset: offsetOption("start at this byte"),
+    length: Options.integer("length").pipe(Options.withDescription("write at most this many bytes"), Options.optional),
+    path: remotePath("PATH")
+  },
+  ({ length, offset, path, seeds }) =>
+    withClient(seeds, Effect.gen(function*() {
+      const from = yield* byteCount("offset", offset, path)
+      const count = yield* byteCount("length", length, path)
+      yield* cat(path, from, count)
+    }))
+).pipe(Command.withDescription("write a file (or --offset/--length of it) to stdout"))
 
 const rm = Command.make("rm", { seeds, path: remotePath("PATH") }, ({ path, seeds }) =>
   withClient(seeds, Effect.flatMap(SandstoreClient, (client) => client.unlink(path)))).pipe(

@@ -7,6 +7,7 @@ import { FileSystem, Path } from "@effect/platform"
 import { Effect, Stream } from "effect"
 import { IsADirectory } from "../domain/errors.ts"
 import { SandstoreClient } from "../client/SandstoreClient.ts"
+import { O_CREAT, O_WRONLY } from "../client/OpenFlags.ts"
 import { join as remoteJoin } from "../client/paths.ts"
 import { makeProgress } from "./progress.ts"
 
@@ -21,7 +22,12 @@ const remoteTarget = (remote: string, name: string) =>
     return existing._tag === "Some" && existing.value.isDirectory() ? remoteJoin(remote, name) : remote
   })
 
-export const put = (local: string, remote: string) =>
+/**
+ * Upload LOCAL to REMOTE. Without `offset` REMOTE is replaced; with it, LOCAL's bytes are
+ * written at that offset into REMOTE (created if missing, never truncated), so a write past
+ * the end leaves a hole that reads as zeros.
+ */
+export const put = (local: string, remote: string, offset?: number) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
@@ -30,9 +36,15 @@ export const put = (local: string, remote: string) =>
     if (info.type === "Directory") return yield* new IsADirectory({ message: "is a directory", path: local })
     const target = yield* remoteTarget(remote, path.basename(local))
     const progress = makeProgress(`put ${target}`, Number(info.size))
-    const handle = yield* client.open(target, "w")
+    const handle = yield* client.open(target, offset === undefined ? "w" : O_WRONLY | O_CREAT)
+    let position = offset ?? 0
     yield* fs.stream(local, { chunkSize: PIECE_BYTES }).pipe(
-      Stream.runForEach((bytes) => Effect.zipRight(handle.write(bytes), progress.advance(bytes.length))),
+      Stream.runForEach((bytes) =>
+        Effect.zipRight(handle.write(bytes, position), Effect.suspend(() => {
+          position += bytes.length
+          return progress.advance(bytes.length)
+        }))
+      ),
       Effect.onError(() => Effect.ignore(handle.close))
     )
     yield* handle.close
@@ -73,14 +85,19 @@ const writeStdout = (bytes: Uint8Array) =>
     process.stdout.write(bytes, () => resume(Effect.void))
   })
 
-export const cat = (remote: string) =>
+/** Write `length` bytes (default: to the end) of REMOTE from `offset` (default 0) to stdout. */
+export const cat = (remote: string, offset = 0, length = Number.POSITIVE_INFINITY) =>
   Effect.gen(function*() {
     const client = yield* SandstoreClient
     yield* Effect.scoped(Effect.gen(function*() {
       const handle = yield* client.openScoped(remote, "r")
-      while (true) {
-        const bytes = yield* handle.read(PIECE_BYTES)
+      let position = offset
+      let remaining = length
+      while (remaining > 0) {
+        const bytes = yield* handle.read(Math.min(PIECE_BYTES, remaining), position)
         if (bytes.length === 0) break
+        position += bytes.length
+        remaining -= bytes.length
         yield* writeStdout(bytes)
       }
     }))
