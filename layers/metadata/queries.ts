@@ -60,7 +60,7 @@ export const makeQueries = (store: Store): Queries => {
           const problem = nameProblem(component)
           if (problem !== undefined) return yield* new InvalidArgument({ message: problem, path })
           const entry = yield* Tables.readEntry(get, inode, component)
-          if (entry === undefined) return yield* new NotFound({ message: `no such file or directory: ${path}`, path })
+          if (entry === undefined) return yield* new NotFound({ message: "no such file or directory", path })
           inode = entry.inode
           record = yield* Tables.requireTarget(get, entry)
         }

@@ -14,9 +14,13 @@ const options = {
   chunkSize: Options.integer("chunk-size").pipe(Options.withDescription("chunk size in bytes"), Options.optional)
 }
 
-/** Logs where the node listens once it is up. */
+/** Logs where the node listens once it is up, and that it stopped once its scope has closed. */
 const announce = (id: string) =>
-  Layer.effectDiscard(Effect.flatMap(Server, (server) => Effect.log(`sandstore node ${id} listening on ${server.address}`)))
+  Layer.scopedDiscard(Effect.gen(function*() {
+    const server = yield* Server
+    yield* Effect.log(`sandstore node ${id} listening on ${server.address}`)
+    yield* Effect.addFinalizer(() => Effect.log(`sandstore node ${id} stopped`))
+  }))
 
 export const nodeCommand = Command.make("node", options, ({ chunkSize, dataDir, id, listen }) =>
   Effect.gen(function*() {

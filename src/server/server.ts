@@ -21,7 +21,6 @@ export const ServerLive = (options: { readonly listen: string }) =>
         Effect.interruptible,
         Effect.forkScoped
       )
-      yield* Effect.logInfo(`sandstore server listening on ${address}`)
       return Server.of({ address })
     })
   ).pipe(Layer.provide(ClientHandlers))

@@ -2,10 +2,8 @@
  * An in-process standalone node on a fresh temp dir, and SDK clients connected to it. Both are
  * scoped: closing the scope stops the node, then removes its directory.
  */
-import { Context, Effect, Layer, type Scope } from "effect"
-import { mkdtemp, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { Context, Effect, Layer } from "effect"
+import { tempDir } from "./tempDir.ts"
 import { TcpCommunicator } from "../../layers/transport/tcp.ts"
 import { type ClientSettings, SandstoreClient, type SandstoreClientShape } from "../../src/client/SandstoreClient.ts"
 import { Server } from "../../src/services/Server.ts"
@@ -13,12 +11,7 @@ import { StandaloneTopology } from "../../topologies/standalone.ts"
 
 export const MiB = 1024 * 1024
 
-/** A temp dir under os.tmpdir(), removed when the scope closes. */
-export const tempDir = (prefix: string): Effect.Effect<string, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.promise(() => mkdtemp(join(tmpdir(), prefix))),
-    (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
-  )
+export { tempDir } from "./tempDir.ts"
 
 /** A running standalone node (1 MiB chunks unless told otherwise); resolves with its address. */
 export const standaloneNode = (options: { readonly chunkSize?: number } = {}) =>
