@@ -63,7 +63,8 @@ export interface FileHandleOptions {
 /** Attempts of one piece against concurrent writers before the Conflict is reported. */
 const CONFLICT_RETRIES = 5
 
-const concat = (parts: ReadonlyArray<Uint8Array>, total: number): Uint8Array => {
+/** The parts as one array of `total` bytes (the part itself when there is only one). */
+export const concat = (parts: ReadonlyArray<Uint8Array>, total: number): Uint8Array => {
   if (parts.length === 1) return parts[0]!
   const out = new Uint8Array(total)
   let at = 0

@@ -287,13 +287,7 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
                 total += part.length
                 if (part.length < MAX_TRANSFER_BYTES) break
               }
-              const out = new Uint8Array(total)
-              let at = 0
-              for (const part of parts) {
-                out.set(part, at)
-                at += part.length
-              }
-              return out
+              return FileHandleImpl.concat(parts, total)
             }),
           (handle) => Effect.ignore(handle.close)
         ),

@@ -30,20 +30,7 @@ export const clientOf = (seeds: ReadonlyArray<string>, settings: ClientSettings 
     (context): SandstoreClientShape => Context.get(context, SandstoreClient)
   )
 
-/** Deterministic pseudo-random bytes (xorshift32) so failures replay. */
-export const patternBytes = (length: number, seed: number): Uint8Array => {
-  const out = new Uint8Array(length)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    out[i] = x & 0xff
-  }
-  return out
-}
+export { patternBytes } from "./bytes.ts"
 
 /**
  * Where two byte arrays first differ (-1 when equal), for assertions on MiB-sized data: vitest's

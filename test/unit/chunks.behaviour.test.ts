@@ -10,24 +10,9 @@ import { ChunkServiceLocalDisk } from "../../layers/chunks/localDisk.ts"
 import { ChunkServiceMemory } from "../../layers/chunks/memory.ts"
 import { crc32c } from "../../src/lib/crc32c.ts"
 import { ChunkService } from "../../src/services/ChunkService.ts"
+import { patternBytes, expectBytes } from "../support/bytes.ts"
 
-const patternBytes = (length: number, seed: number): Uint8Array => {
-  const out = new Uint8Array(length)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
 
-/** Byte equality without vitest's element-by-element diff, which is slow on chunk-sized arrays. */
-const expectBytes = (actual: Uint8Array, expected: Uint8Array): void => {
-  expect(actual.length).toBe(expected.length)
-  expect(Buffer.compare(actual, expected)).toBe(0)
-}
 
 const freshDir = Effect.acquireRelease(
   Effect.sync(() => mkdtempSync(join(tmpdir(), "sandstore-chunks-"))),

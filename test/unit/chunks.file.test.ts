@@ -10,20 +10,10 @@ import {
   verifyBlocks
 } from "../../layers/chunks/chunkFile.ts"
 import { crc32c } from "../../src/lib/crc32c.ts"
+import { patternBytes } from "../support/bytes.ts"
 
 const FILE = "/store/committed/v1"
 
-const patternBytes = (length: number, seed: number): Uint8Array => {
-  const out = new Uint8Array(length)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
 
 /** Reads a range out of a file image exactly as the disk layer does: header, table slice, block slice. */
 const readImage = (image: Uint8Array, offset: number, length: number) =>

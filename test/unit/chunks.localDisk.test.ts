@@ -8,23 +8,9 @@ import { CHUNK_BLOCK_SIZE, CHUNK_HEADER_SIZE, encodeChunkFile } from "../../laye
 import { ChunkServiceLocalDisk } from "../../layers/chunks/localDisk.ts"
 import { crc32c } from "../../src/lib/crc32c.ts"
 import { ChunkService } from "../../src/services/ChunkService.ts"
+import { patternBytes, expectBytes } from "../support/bytes.ts"
 
-const patternBytes = (length: number, seed: number): Uint8Array => {
-  const out = new Uint8Array(length)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
 
-const expectBytes = (actual: Uint8Array, expected: Uint8Array): void => {
-  expect(actual.length).toBe(expected.length)
-  expect(Buffer.compare(actual, expected)).toBe(0)
-}
 
 /** A temp root holding the store at `root/store` and a bystander file beside it. */
 const tempRoot = Effect.acquireRelease(

@@ -7,20 +7,11 @@ import { DataPlaneOrchestrator } from "../../src/services/DataPlaneOrchestrator.
 import { MetadataService } from "../../src/services/MetadataService.ts"
 import { ChunkCollector } from "../../layers/orchestrators/chunkCollector.ts"
 import { StandaloneServices } from "../../topologies/standalone.ts"
+import { patternBytes } from "../support/bytes.ts"
 import { tempDir } from "../support/tempDir.ts"
 
 const CHUNK = 64 * 1024
 
-/** Deterministic pseudo-random bytes (xorshift), so failures reproduce. */
-const bytes = (length: number, seed: number) => {
-  const out = new Uint8Array(length)
-  let x = seed | 1
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13; x ^= x >>> 17; x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
 
 const node = Effect.gen(function*() {
   const dir = yield* tempDir()
@@ -42,7 +33,7 @@ describe("data plane on a standalone node", () => {
     withNode(Effect.gen(function*() {
       const data = yield* DataPlaneOrchestrator
       const file = yield* newFile("f")
-      const content = bytes(3 * CHUNK + 123, 7)
+      const content = patternBytes(3 * CHUNK + 123, 7)
       const attrs = yield* data.write(file.inode, 0, content, null)
       expect(attrs.size).toBe(content.length)
       expect(yield* data.read(file.inode, 0, content.length)).toEqual(content)
@@ -57,7 +48,7 @@ describe("data plane on a standalone node", () => {
     withNode(Effect.gen(function*() {
       const data = yield* DataPlaneOrchestrator
       const file = yield* newFile("sparse")
-      const tail = bytes(100, 3)
+      const tail = patternBytes(100, 3)
       const offset = 5 * CHUNK + 17
       const attrs = yield* data.write(file.inode, offset, tail, null)
       expect(attrs.size).toBe(offset + 100)
@@ -72,10 +63,10 @@ describe("data plane on a standalone node", () => {
       const metadata = yield* MetadataService
       const chunks = yield* ChunkService
       const file = yield* newFile("over")
-      const base = bytes(2 * CHUNK, 11)
+      const base = patternBytes(2 * CHUNK, 11)
       yield* data.write(file.inode, 0, base, null)
       const before = yield* metadata.chunks(file.inode)
-      const patch = bytes(50, 12)
+      const patch = patternBytes(50, 12)
       yield* data.write(file.inode, CHUNK - 25, patch, null)
       const expected = base.slice()
       expected.set(patch, CHUNK - 25)
@@ -96,10 +87,10 @@ describe("data plane on a standalone node", () => {
     withNode(Effect.gen(function*() {
       const data = yield* DataPlaneOrchestrator
       const file = yield* newFile("shared")
-      const a = bytes(CHUNK, 21)
-      const b = bytes(CHUNK, 22)
-      const c = bytes(100, 23)
-      const d = bytes(100, 24)
+      const a = patternBytes(CHUNK, 21)
+      const b = patternBytes(CHUNK, 22)
+      const c = patternBytes(100, 23)
+      const d = patternBytes(100, 24)
       // a/b hit different chunks; c/d hit the same chunk at different offsets (a version race)
       yield* Effect.all([
         data.write(file.inode, 0, a, null),
@@ -118,7 +109,7 @@ describe("data plane on a standalone node", () => {
       const data = yield* DataPlaneOrchestrator
       const control = yield* ControlPlaneOrchestrator
       const file = yield* newFile("trunc")
-      const content = bytes(CHUNK + 500, 31)
+      const content = patternBytes(CHUNK + 500, 31)
       yield* data.write(file.inode, 0, content, null)
       yield* control.setattr(file.inode, { size: 100 }, null)
       yield* control.setattr(file.inode, { size: CHUNK + 500 }, null)
@@ -132,12 +123,12 @@ describe("data plane on a standalone node", () => {
       const data = yield* DataPlaneOrchestrator
       const control = yield* ControlPlaneOrchestrator
       const file = yield* newFile("dedup")
-      const first = yield* data.write(file.inode, 0, bytes(10, 1), "client-a:1")
-      yield* data.write(file.inode, 0, bytes(10, 2), null)
-      const retried = yield* data.write(file.inode, 0, bytes(10, 1), "client-a:1")
+      const first = yield* data.write(file.inode, 0, patternBytes(10, 1), "client-a:1")
+      yield* data.write(file.inode, 0, patternBytes(10, 2), null)
+      const retried = yield* data.write(file.inode, 0, patternBytes(10, 1), "client-a:1")
       expect(retried).toEqual(first)
       // the retry did not overwrite the later write
-      expect(yield* data.read(file.inode, 0, 10)).toEqual(bytes(10, 2))
+      expect(yield* data.read(file.inode, 0, 10)).toEqual(patternBytes(10, 2))
       expect((yield* control.getattr(file.inode)).size).toBe(10)
     })))
 
@@ -146,6 +137,6 @@ describe("data plane on a standalone node", () => {
       const data = yield* DataPlaneOrchestrator
       const error = yield* Effect.flip(data.read(ROOT_INODE, 0, 10))
       expect(error._tag).toBe("IsADirectory")
-      expect((yield* Effect.flip(data.write(ROOT_INODE, 0, bytes(1, 1), null)))._tag).toBe("IsADirectory")
+      expect((yield* Effect.flip(data.write(ROOT_INODE, 0, patternBytes(1, 1), null)))._tag).toBe("IsADirectory")
     })))
 })
