@@ -1,0 +1,92 @@
+/**
+ * ChunkPeers over the network: this node's own ChunkService for itself, the ChunkApi through
+ * the Communicator for every other node (one connection per peer, opened on first use and
+ * kept for the layer's lifetime). A peer that cannot be reached is `Unavailable`; one that
+ * does not answer within the call timeout is `Timeout`. `ChunkApiHandlers` serves this node's
+ * ChunkService to the others.
+ */
+import { RpcClient, type RpcClientError } from "@effect/rpc"
+import { Duration, Effect, Layer, Scope, SynchronizedRef } from "effect"
+import { Timeout, Unavailable } from "../../src/domain/errors.ts"
+import { ChunkApi } from "../../src/protocol/ChunkApi.ts"
+import { ChunkPeers, type PeerChunkStore } from "../../src/services/ChunkPeers.ts"
+import { ChunkService } from "../../src/services/ChunkService.ts"
+import { ClusterService } from "../../src/services/ClusterService.ts"
+import { Communicator } from "../../src/services/Communicator.ts"
+import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
+
+export interface RpcChunkPeersOptions {
+  /** Bound on one call; a chunk transfer of 8 MiB over loopback takes milliseconds. */
+  readonly callTimeout?: Duration.DurationInput
+}
+
+export const RpcChunkPeers = (options: RpcChunkPeersOptions = {}) =>
+  Layer.scoped(
+    ChunkPeers,
+    Effect.gen(function*() {
+      const local = yield* ChunkService
+      const cluster = yield* ClusterService
+      const endpoints = yield* EndpointResolver
+      const communicator = yield* Communicator
+      const scope = yield* Effect.scope
+      const timeout = Duration.decode(options.callTimeout ?? "30 seconds")
+      const stores = yield* SynchronizedRef.make(new Map<string, PeerChunkStore>())
+
+      const connect = (address: string) =>
+        Effect.gen(function*() {
+          const protocol = yield* communicator.connect(address)
+          const api = yield* RpcClient.make(ChunkApi, { disableTracing: true }).pipe(
+            Effect.provideService(RpcClient.Protocol, protocol)
+          )
+          /** Transport failures become Unavailable; a silent peer becomes Timeout. */
+          const call = <A, E>(effect: Effect.Effect<A, E | RpcClientError.RpcClientError>) =>
+            effect.pipe(
+              Effect.catchIf(
+                (e): e is RpcClientError.RpcClientError => (e as { _tag?: string })._tag === "RpcClientError",
+                (e) => Effect.fail(new Unavailable({ message: `chunk peer ${address}: ${e.message}` }))
+              ),
+              Effect.timeoutFail({ duration: timeout, onTimeout: () => new Timeout({ message: `chunk peer ${address} did not answer` }) })
+            )
+          const store: PeerChunkStore = {
+            stage: (versionId, data, checksum) => call(api.StageChunk({ versionId, data, checksum })),
+            commit: (versionId) => call(api.CommitChunk({ versionId })),
+            abort: (versionId) => call(api.AbortChunk({ versionId })),
+            remove: (versionId) => call(api.RemoveChunk({ versionId })),
+            read: (versionId, offset, length) => call(api.ReadChunk({ versionId, offset, length })),
+            list: call(api.ListChunks())
+          }
+          return store
+        }).pipe(Scope.extend(scope))
+
+      return ChunkPeers.of({
+        forNode: (node) => {
+          const id = typeof node === "string" ? node : node.id
+          if (id === cluster.self.id) return Effect.succeed(local)
+          return SynchronizedRef.modifyEffect(stores, (map) => {
+            const known = map.get(id)
+            if (known) return Effect.succeed([known, map] as const)
+            return endpoints.resolve(id).pipe(
+              Effect.mapError((e) => new Unavailable({ message: `chunk peer ${id}: ${e.message}` })),
+              Effect.flatMap(connect),
+              Effect.map((store) => [store, new Map(map).set(id, store)] as const)
+            )
+          })
+        }
+      })
+    })
+  )
+
+/** Serves this node's ChunkService to its peers. */
+export const ChunkApiHandlers = ChunkApi.toLayer(
+  Effect.gen(function*() {
+    const chunks = yield* ChunkService
+    return {
+      StageChunk: ({ checksum, data, versionId }) => chunks.stage(versionId, data, checksum),
+      CommitChunk: ({ versionId }) => chunks.commit(versionId),
+      AbortChunk: ({ versionId }) => chunks.abort(versionId),
+      RemoveChunk: ({ versionId }) => chunks.remove(versionId),
+      ReadChunk: ({ length, offset, versionId }) => chunks.read(versionId, offset, length),
+      ListChunks: () => chunks.list
+    }
+  })
+)

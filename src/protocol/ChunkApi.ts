@@ -1,0 +1,33 @@
+/**
+ * The chunk API between nodes: the data plane and the transaction coordinator of one node
+ * stage, finalize, read and delete chunk versions on another. Each rpc is one ChunkService
+ * call; errors arrive typed (Corruption stays Corruption, so a reader fails over).
+ */
+import { Rpc, RpcGroup } from "@effect/rpc"
+import { Schema } from "effect"
+import { Corruption, InvalidArgument, IoError, NotFound } from "../domain/errors.ts"
+
+/** What a ChunkService operation fails with; unreachability is the caller's side. */
+const ChunkError = Schema.Union(NotFound, InvalidArgument, Corruption, IoError)
+
+const VersionId = Schema.String
+const Count = Schema.Int.pipe(Schema.nonNegative())
+
+export class StageChunk extends Rpc.make("StageChunk", {
+  payload: { versionId: VersionId, data: Schema.Uint8ArrayFromSelf, checksum: Schema.Int },
+  error: ChunkError
+}) {}
+export class CommitChunk extends Rpc.make("CommitChunk", { payload: { versionId: VersionId }, error: ChunkError }) {}
+export class AbortChunk extends Rpc.make("AbortChunk", { payload: { versionId: VersionId }, error: ChunkError }) {}
+export class RemoveChunk extends Rpc.make("RemoveChunk", { payload: { versionId: VersionId }, error: ChunkError }) {}
+export class ReadChunk extends Rpc.make("ReadChunk", {
+  payload: { versionId: VersionId, offset: Count, length: Count },
+  success: Schema.Uint8ArrayFromSelf,
+  error: ChunkError
+}) {}
+export class ListChunks extends Rpc.make("ListChunks", {
+  success: Schema.Struct({ staged: Schema.Array(Schema.String), committed: Schema.Array(Schema.String) }),
+  error: ChunkError
+}) {}
+
+export class ChunkApi extends RpcGroup.make(StageChunk, CommitChunk, AbortChunk, RemoveChunk, ReadChunk, ListChunks) {}

@@ -1,0 +1,70 @@
+import { describe, expect, it } from "@effect/vitest"
+import { RpcServer } from "@effect/rpc"
+import { Effect, Layer } from "effect"
+import { ChunkServiceMemory } from "../../layers/chunks/memory.ts"
+import { ChunkApiHandlers, RpcChunkPeers } from "../../layers/chunks/rpcPeers.ts"
+import { StaticClusterService } from "../../layers/membership/static.ts"
+import { StaticEndpointResolver } from "../../layers/routing/static.ts"
+import { TcpCommunicator } from "../../layers/transport/tcp.ts"
+import { crc32c } from "../../src/lib/crc32c.ts"
+import { ChunkApi } from "../../src/protocol/ChunkApi.ts"
+import { ChunkPeers } from "../../src/services/ChunkPeers.ts"
+import { Communicator } from "../../src/services/Communicator.ts"
+import { expectBytes, patternBytes } from "../support/bytes.ts"
+import { freePort } from "../support/nodeProcess.ts"
+
+/** Node "a": a memory chunk store served over TCP. Resolves with its address. */
+const servingNode = Effect.gen(function*() {
+  const port = yield* freePort
+  const communicator = yield* Communicator
+  const { address, protocol } = yield* communicator.listen(`127.0.0.1:${port}`)
+  yield* RpcServer.make(ChunkApi, { disableTracing: true }).pipe(
+    Effect.provideService(RpcServer.Protocol, protocol),
+    Effect.provide(ChunkApiHandlers.pipe(Layer.provide(ChunkServiceMemory))),
+    Effect.forkScoped
+  )
+  return address
+})
+
+/** Node "b"'s ChunkPeers, knowing "a" at `address` and "c" at an address nobody serves. */
+const peersOf = (address: string, deadAddress: string) =>
+  Effect.gen(function*() {
+    const membership = StaticClusterService({
+      selfId: "b",
+      members: [{ id: "a", address }, { id: "b", address: "127.0.0.1:1" }, { id: "c", address: deadAddress }]
+    })
+    const context = yield* Layer.build(
+      RpcChunkPeers({ callTimeout: "5 seconds" }).pipe(
+        Layer.provide(Layer.mergeAll(ChunkServiceMemory, membership, StaticEndpointResolver.pipe(Layer.provide(membership))))
+      )
+    )
+    return yield* Effect.provide(ChunkPeers, context)
+  })
+
+describe("chunk peers over TCP", () => {
+  it.scopedLive("stage, read, commit, list and remove on a remote node; typed errors; unreachable peers", () =>
+    Effect.gen(function*() {
+      const address = yield* servingNode
+      const dead = `127.0.0.1:${yield* freePort}`
+      const peers = yield* peersOf(address, dead)
+      const a = yield* peers.forNode("a")
+      const data = patternBytes(3 * 1024 * 1024 + 17, 5)
+      yield* a.stage("v1", data, crc32c(data))
+      expectBytes(yield* a.read("v1", 1000, 2 * 1024 * 1024), data.subarray(1000, 1000 + 2 * 1024 * 1024))
+      expect((yield* a.list).staged).toEqual(["v1"])
+      yield* a.commit("v1")
+      expect(yield* a.list).toEqual({ staged: [], committed: ["v1"] })
+      // typed errors cross the wire
+      expect((yield* Effect.flip(a.stage("v2", data, crc32c(data) ^ 1)))._tag).toBe("InvalidArgument")
+      expect((yield* Effect.flip(a.read("missing", 0, 1)))._tag).toBe("NotFound")
+      expect((yield* Effect.flip(a.stage("../escape", data, crc32c(data))))._tag).toBe("InvalidArgument")
+      yield* a.remove("v1")
+      expect(yield* a.list).toEqual({ staged: [], committed: [] })
+      // this node is served locally; an unknown or unreachable node is Unavailable
+      const b = yield* peers.forNode("b")
+      yield* b.stage("local", data.subarray(0, 10), crc32c(data.subarray(0, 10)))
+      expect((yield* Effect.flip(peers.forNode("zz")))._tag).toBe("Unavailable")
+      const c = yield* peers.forNode("c")
+      expect((yield* Effect.flip(c.read("x", 0, 1)))._tag).toBe("Unavailable")
+    }).pipe(Effect.provide(TcpCommunicator)))
+})
