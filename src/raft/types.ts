@@ -1,0 +1,146 @@
+/**
+ * The vocabulary of the pure Raft core (src/raft/core.ts): entries, hard state, messages,
+ * inputs and the output of one step. The core does no I/O, reads no clock and draws no
+ * randomness except from the seed in its configuration; the layer around it
+ * (layers/replicator/raft.ts) persists, sends, applies and ticks.
+ *
+ * Contract of an Output (as etcd's `Ready`): the layer must durably persist `hardState`,
+ * `snapshot` and `entries` BEFORE sending `messages`, then report `Persisted`; it applies
+ * `committed` in order (after installing `snapshot` if present) and reports `Applied`.
+ */
+
+export type NodeId = string
+
+/** "noop" entries are appended by a new leader at the start of its term; they carry no data. */
+export interface Entry {
+  readonly index: number
+  readonly term: number
+  readonly type: "normal" | "noop"
+  readonly data: Uint8Array
+}
+
+export interface HardState {
+  readonly term: number
+  readonly votedFor: NodeId | null
+  readonly commit: number
+}
+
+/** A snapshot of the state machine after applying everything up to `index`. */
+export interface Snapshot {
+  readonly index: number
+  readonly term: number
+  readonly data: Uint8Array
+}
+
+export type Role = "follower" | "precandidate" | "candidate" | "leader"
+
+interface Envelope {
+  readonly from: NodeId
+  readonly to: NodeId
+  readonly term: number
+}
+
+export type Message =
+  /** `term` is the term the sender would campaign in; a pre-vote changes no one's term. */
+  | Envelope & { readonly _tag: "PreVote"; readonly lastLogIndex: number; readonly lastLogTerm: number }
+  | Envelope & { readonly _tag: "PreVoteResponse"; readonly granted: boolean }
+  | Envelope & { readonly _tag: "RequestVote"; readonly lastLogIndex: number; readonly lastLogTerm: number }
+  | Envelope & { readonly _tag: "RequestVoteResponse"; readonly granted: boolean }
+  /** Also the heartbeat (no entries). `readContext` rides along so ReadIndex can be confirmed by a quorum of acks. */
+  | Envelope & {
+    readonly _tag: "AppendEntries"
+    readonly prevLogIndex: number
+    readonly prevLogTerm: number
+    readonly entries: ReadonlyArray<Entry>
+    readonly leaderCommit: number
+    readonly readContext: number
+  }
+  /**
+   * success: `matchIndex` is the last index known to match. Failure: `conflictTerm` and
+   * `conflictIndex` let the leader skip a whole term at once (fast backtracking).
+   */
+  | Envelope & {
+    readonly _tag: "AppendEntriesResponse"
+    readonly success: boolean
+    readonly matchIndex: number
+    readonly conflictTerm: number
+    readonly conflictIndex: number
+    readonly readContext: number
+  }
+  /** One chunk of a snapshot; resumable: the receiver answers with the offset it wants next. */
+  | Envelope & {
+    readonly _tag: "InstallSnapshot"
+    readonly snapshotIndex: number
+    readonly snapshotTerm: number
+    readonly offset: number
+    readonly totalBytes: number
+    readonly data: Uint8Array
+    readonly done: boolean
+  }
+  | Envelope & {
+    readonly _tag: "InstallSnapshotResponse"
+    readonly snapshotIndex: number
+    readonly nextOffset: number
+    readonly done: boolean
+  }
+
+export type Input =
+  | { readonly _tag: "Tick" }
+  | { readonly _tag: "Receive"; readonly message: Message }
+  /** Append `data` as normal entries if leader; `id` correlates the result in Output.proposals. */
+  | { readonly _tag: "Propose"; readonly id: number; readonly data: ReadonlyArray<Uint8Array> }
+  /** Ask for a linearizable read point; answered in Output.reads once leadership is confirmed. */
+  | { readonly _tag: "ReadIndex"; readonly id: number }
+  /** The layer made entries up to `index` (of `term`) durable, as asked by an earlier Output. */
+  | { readonly _tag: "Persisted"; readonly index: number; readonly term: number }
+  /** The state machine has applied everything up to `index`. */
+  | { readonly _tag: "Applied"; readonly index: number }
+  /** The layer took a snapshot of the state machine at `snapshot.index` (<= applied): compact the log behind it. */
+  | { readonly _tag: "Compact"; readonly snapshot: Snapshot }
+
+export type ProposalResult =
+  | { readonly _tag: "Accepted"; readonly id: number; readonly firstIndex: number; readonly term: number }
+  | { readonly _tag: "Rejected"; readonly id: number; readonly leaderId: NodeId | null }
+
+export type ReadResult =
+  | { readonly _tag: "ReadReady"; readonly id: number; readonly index: number }
+  | { readonly _tag: "ReadRejected"; readonly id: number; readonly leaderId: NodeId | null }
+
+export interface Output {
+  /** Persist before sending `messages` (null: unchanged). */
+  readonly hardState: HardState | null
+  /** A snapshot received from the leader: persist it, then restore the state machine from it. */
+  readonly snapshot: Snapshot | null
+  /** Persist before sending: they replace any persisted entries at the same or later indices. */
+  readonly entries: ReadonlyArray<Entry>
+  readonly messages: ReadonlyArray<Message>
+  /** Committed entries to apply, in index order. */
+  readonly committed: ReadonlyArray<Entry>
+  readonly proposals: ReadonlyArray<ProposalResult>
+  readonly reads: ReadonlyArray<ReadResult>
+}
+
+export interface RaftConfig {
+  readonly id: NodeId
+  /** Every voter, this node included. Fixed: quorum never follows a membership cache. */
+  readonly voters: ReadonlyArray<NodeId>
+  /** Ticks without hearing from a leader before campaigning: randomized in [electionTicks, 2*electionTicks). */
+  readonly electionTicks: number
+  readonly heartbeatTicks: number
+  readonly maxEntriesPerMessage: number
+  readonly maxBytesPerMessage: number
+  /** AppendEntries in flight per follower before waiting for acks (pipelining depth). */
+  readonly maxInflight: number
+  readonly snapshotChunkBytes: number
+  readonly preVote: boolean
+  readonly checkQuorum: boolean
+  /** Seeds the core's own PRNG (election timeout jitter). */
+  readonly seed: number
+}
+
+/** What a node recovered from disk: its hard state, latest snapshot and the log after it. */
+export interface Recovered {
+  readonly hardState: HardState
+  readonly snapshot: Snapshot | null
+  readonly entries: ReadonlyArray<Entry>
+}
