@@ -5,13 +5,15 @@
  * drops everything it staged. Nothing here depends on the applying node.
  */
 import { Effect, type Types } from "effect"
-import type {
-  ChunkUpdate, CommandResult, CommitWrite, Create, ForgetGarbage, MetadataCommand, Mkdir, Rename, Rmdir, SetAttr, Unlink
+import {
+  type ChunkUpdate, type CommandResult, type CommitWrite, type Create, type ForgetGarbage, type MetadataCommand, type Mkdir,
+  type Rename, type Rmdir, type SetAttr, TRANSACTION_TTL_MILLIS, type Unlink
 } from "../../src/domain/commands.ts"
 import {
   AlreadyExists, Conflict, Corruption, type FsError, InvalidArgument, IsADirectory, NotADirectory, NotEmpty, NotFound
 } from "../../src/domain/errors.ts"
 import { type ChunkRef, ROOT_INODE } from "../../src/domain/fs.ts"
+import { parseVersionId } from "../../src/domain/versionId.ts"
 import type { StoreError } from "../../src/services/MetadataService.ts"
 import * as Keys from "./keys.ts"
 import { validateName } from "./names.ts"
@@ -294,6 +296,16 @@ const commitWrite = (ctx: CommandContext, c: typeof CommitWrite.Type): CommandEf
         return yield* new InvalidArgument({ message: `chunk version ${update.chunk.versionId} is garbage` })
       }
     }
+    for (const update of c.updates) {
+      // An expired transaction may have had its staged versions collected as orphans.
+      const minted = parseVersionId(update.chunk.versionId)
+      if (minted !== null && ctx.meta.clock - minted.createdAt > TRANSACTION_TTL_MILLIS) {
+        return yield* new Conflict({
+          message: `write transaction ${c.txId} expired: chunk version ${update.chunk.versionId} is older than ` +
+            `${TRANSACTION_TTL_MILLIS} ms`
+        })
+      }
+    }
     const size = Math.max(file.size, c.end)
     for (const update of c.updates) {
       const current = yield* Tables.readChunk(get, c.inode, update.chunk.index)
@@ -327,6 +339,10 @@ const forgetGarbage = (ctx: CommandContext, c: typeof ForgetGarbage.Type): Comma
     }
     return null
   })
+
+/** The proposer's time a command carries (0 for those without one): it advances the state's clock. */
+export const commandTime = (command: MetadataCommand): number =>
+  "now" in command && command.now !== undefined ? command.now : 0
 
 export const applyCommand = (ctx: CommandContext, command: MetadataCommand): CommandEffect => {
   switch (command._tag) {

@@ -9,7 +9,7 @@ import type { CommandOutcome } from "../../src/domain/commands.ts"
 import { Corruption, FsError } from "../../src/domain/errors.ts"
 import { ROOT_INODE } from "../../src/domain/fs.ts"
 import type { MetadataServiceShape, StoreError } from "../../src/services/MetadataService.ts"
-import { applyCommand } from "./commands.ts"
+import { applyCommand, commandTime } from "./commands.ts"
 import * as Keys from "./keys.ts"
 import { makeQueries } from "./queries.ts"
 import type { InodeRecord, MetaRecord } from "./records.ts"
@@ -36,7 +36,7 @@ const ROOT: InodeRecord = {
 }
 
 const EMPTY_META: MetaRecord = {
-  appliedIndex: 0, nextInode: ROOT_INODE + 1, nextGarbage: 1, files: 0, directories: 1, bytes: 0, chunks: 0
+  appliedIndex: 0, nextInode: ROOT_INODE + 1, nextGarbage: 1, files: 0, directories: 1, bytes: 0, chunks: 0, clock: 0
 }
 
 const isFsError = Schema.is(FsError)
@@ -98,7 +98,8 @@ export const makeNamespace = (
           outcome = stored
         } else {
           const tx = makeTransaction(store)
-          const counters = { ...next }
+          // The clock advances with every command that applies (a refused one changes nothing).
+          const counters = { ...next, clock: Math.max(next.clock, commandTime(entry.command)) }
           outcome = yield* applyCommand({ tx, meta: counters, chunkSize }, entry.command).pipe(
             Effect.map((result): CommandOutcome => {
               writes.push(...tx.writes())

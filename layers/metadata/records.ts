@@ -112,7 +112,7 @@ export const ChunkCodec = tupleCodec<ChunkRef>("chunk", {
   index: "int", versionId: "string", storedLength: "int", length: "int", checksum: "int", nodes: "strings"
 })
 
-/** The applied index and the counters of the state (inode allocator, garbage sequence, fsstat). */
+/** The applied index, the counters of the state (inode allocator, garbage sequence, fsstat) and its clock. */
 export interface MetaRecord {
   readonly appliedIndex: number
   readonly nextInode: number
@@ -121,10 +121,13 @@ export interface MetaRecord {
   readonly directories: number
   readonly bytes: number
   readonly chunks: number
+  /** the latest `now` of any applied command: the state machine's deterministic clock */
+  readonly clock: number
 }
 
 export const MetaCodec = tupleCodec<MetaRecord>("meta", {
-  appliedIndex: "int", nextInode: "int", nextGarbage: "int", files: "int", directories: "int", bytes: "int", chunks: "int"
+  appliedIndex: "int", nextInode: "int", nextGarbage: "int", files: "int", directories: "int", bytes: "int", chunks: "int",
+  clock: "number"
 })
 
 /** The request id of a dedup pruning record. */

@@ -1,18 +1,33 @@
 /**
- * The chunk collector: a supervised background fiber that deletes chunk versions no file
- * references any more (removed files, overwritten or truncated-away chunks) from every node
- * that holds them, then records through the log that they are gone. Only the leader collects;
- * a version is forgotten only after every holder confirmed its removal, so a node that was down
- * is retried on the next sweep.
+ * The chunk collector: supervised background fibers on the leader that keep chunk storage in
+ * step with the metadata.
+ *
+ * - Garbage: versions no file references any more (removed files, overwritten or truncated-away
+ *   chunks) are deleted from every node that holds them, then forgotten through the log. A
+ *   version is forgotten only after every holder confirmed, so a node that was down is retried.
+ * - In-doubt and orphaned versions: every node's stored versions are compared with the
+ *   metadata. A staged version that committed metadata references is finalized (its
+ *   participant missed the notice). One that is not referenced and was minted more than
+ *   ORPHAN_GRACE_MILLIS ago is deleted — safe because the collector first advances the state
+ *   machine's clock through the log, after which no transaction that old can commit.
  */
-import { Duration, Effect, Layer, Schedule } from "effect"
-import { ChunkPeers } from "../../src/services/ChunkPeers.ts"
+import { Clock, Duration, Effect, Layer, Schedule } from "effect"
+import { TRANSACTION_TTL_MILLIS } from "../../src/domain/commands.ts"
+import type { ChunkRef } from "../../src/domain/fs.ts"
+import { parseVersionId } from "../../src/domain/versionId.ts"
+import { ChunkPeers, type PeerChunkStore } from "../../src/services/ChunkPeers.ts"
+import { ClusterService } from "../../src/services/ClusterService.ts"
 import { MetadataReplicator } from "../../src/services/MetadataReplicator.ts"
 import { MetadataService } from "../../src/services/MetadataService.ts"
 
+/** Unreferenced versions younger than this are left alone (twice the transaction TTL: room for clock skew). */
+export const ORPHAN_GRACE_MILLIS = 2 * TRANSACTION_TTL_MILLIS
+
 export interface ChunkCollectorOptions {
   readonly interval?: Duration.DurationInput
-  /** Versions examined per sweep. */
+  /** How often every node's stored versions are reconciled with the metadata. */
+  readonly orphanInterval?: Duration.DurationInput
+  /** Versions examined per garbage sweep. */
   readonly batch?: number
 }
 
@@ -22,28 +37,86 @@ export const ChunkCollector = (options: ChunkCollectorOptions = {}) =>
       const metadata = yield* MetadataService
       const replicator = yield* MetadataReplicator
       const peers = yield* ChunkPeers
+      const cluster = yield* ClusterService
 
-      const removeEverywhere = (versionId: string, nodes: ReadonlyArray<string>) =>
-        Effect.forEach(nodes, (node) => Effect.flatMap(peers.forNode(node), (store) => store.remove(versionId)), {
+      const isLeader = Effect.map(replicator.status, (s) => s.role === "leader" || s.role === "standalone")
+
+      const removeEverywhere = (ref: ChunkRef) =>
+        Effect.forEach(ref.nodes, (node) => Effect.flatMap(peers.forNode(node), (store) => store.remove(ref.versionId)), {
           concurrency: "unbounded",
           discard: true
         }).pipe(Effect.as(true), Effect.catchAll(() => Effect.succeed(false)))
 
-      const sweep = Effect.gen(function*() {
-        const status = yield* replicator.status
-        if (status.role !== "leader" && status.role !== "standalone") return
+      const collectGarbage = Effect.gen(function*() {
+        if (!(yield* isLeader)) return
         const garbage = yield* replicator.linearizable(metadata.garbage(options.batch ?? 256))
         if (garbage.length === 0) return
-        const removed = yield* Effect.filter(garbage, (ref) => removeEverywhere(ref.versionId, ref.nodes), { concurrency: 8 })
+        const removed = yield* Effect.filter(garbage, removeEverywhere, { concurrency: 8 })
         if (removed.length === 0) return
-        yield* replicator.propose({ _tag: "ForgetGarbage", versionIds: removed.map((r) => r.versionId) }, null)
+        const now = yield* Clock.currentTimeMillis
+        yield* replicator.propose({ _tag: "ForgetGarbage", versionIds: removed.map((r) => r.versionId), now }, null)
         yield* Effect.logDebug(`chunk collector removed ${removed.length} unreferenced versions`)
       })
 
-      yield* sweep.pipe(
-        Effect.catchAllCause((cause) => Effect.logWarning("chunk collector sweep failed; retrying next round", cause)),
-        Effect.repeat(Schedule.spaced(options.interval ?? Duration.seconds(5))),
-        Effect.forkScoped
-      )
+      /** Reconcile one node's stored versions with the metadata. */
+      const reconcileNode = (store: PeerChunkStore, cutoff: number) =>
+        Effect.gen(function*() {
+          const { committed, staged } = yield* store.list
+          const chunkMaps = new Map<number, ReadonlyArray<ChunkRef>>()
+          const referenced = (inode: number, index: number, versionId: string) =>
+            Effect.gen(function*() {
+              let chunks = chunkMaps.get(inode)
+              if (chunks === undefined) {
+                chunks = yield* replicator.linearizable(metadata.chunks(inode)).pipe(
+                  Effect.catchTags({ NotFound: () => Effect.succeed([]), IsADirectory: () => Effect.succeed([]) })
+                )
+                chunkMaps.set(inode, chunks)
+              }
+              return chunks.some((c) => c.index === index && c.versionId === versionId)
+            })
+          const stagedSet = new Set(staged)
+          let finalized = 0
+          let deleted = 0
+          for (const versionId of [...staged, ...committed]) {
+            const minted = parseVersionId(versionId)
+            if (minted === null) continue
+            if (yield* referenced(minted.inode, minted.index, versionId)) {
+              if (stagedSet.has(versionId)) {
+                yield* store.commit(versionId)
+                finalized++
+              }
+            } else if (minted.createdAt < cutoff) {
+              yield* store.remove(versionId)
+              deleted++
+            }
+          }
+          if (finalized + deleted > 0) {
+            yield* Effect.logInfo(`chunk collector finalized ${finalized} in-doubt and deleted ${deleted} orphaned versions`)
+          }
+        })
+
+      const reconcile = Effect.gen(function*() {
+        if (!(yield* isLeader)) return
+        const now = yield* Clock.currentTimeMillis
+        // Advance the state machine's clock: from here on no transaction minted before
+        // now - TTL can commit, so an unreferenced version older than the grace is an orphan.
+        yield* replicator.propose({ _tag: "ForgetGarbage", versionIds: [], now }, null)
+        const members = yield* cluster.members
+        yield* Effect.forEach(members, (member) =>
+          peers.forNode(member).pipe(
+            Effect.flatMap((store) => reconcileNode(store, now - ORPHAN_GRACE_MILLIS)),
+            Effect.catchAll((error) => Effect.logDebug(`chunk reconciliation skipped ${member.id}`, error))
+          ), { concurrency: 4, discard: true })
+      })
+
+      const supervised = <E>(name: string, sweep: Effect.Effect<void, E>, every: Duration.DurationInput) =>
+        sweep.pipe(
+          Effect.catchAllCause((cause) => Effect.logWarning(`${name} failed; retrying next round`, cause)),
+          Effect.repeat(Schedule.spaced(every)),
+          Effect.forkScoped
+        )
+
+      yield* supervised("chunk garbage collection", collectGarbage, options.interval ?? Duration.seconds(5))
+      yield* supervised("chunk reconciliation", reconcile, options.orphanInterval ?? Duration.minutes(1))
     })
   )

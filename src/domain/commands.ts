@@ -7,6 +7,9 @@ import { Schema } from "effect"
 import { FsError } from "./errors.ts"
 import { Attributes, AttributeChanges, ChunkRef, InodeId } from "./fs.ts"
 
+/** A write transaction must commit within this long of planning it, or it conflicts. */
+export const TRANSACTION_TTL_MILLIS = 60_000
+
 export const Create = Schema.TaggedStruct("Create", {
   parent: InodeId,
   name: Schema.String,
@@ -55,7 +58,9 @@ export type ChunkUpdate = typeof ChunkUpdate.Type
 
 /**
  * The commit record of a two-phase write: all chunk updates apply atomically, or none does
- * (Conflict) when any expected version is no longer current. Size becomes max(size, end).
+ * (Conflict) when any expected version is no longer current, or when a new version was minted
+ * (its id carries the time) more than TRANSACTION_TTL_MILLIS before the state machine's clock
+ * (the latest `now` it has applied). Size becomes max(size, end).
  */
 export const CommitWrite = Schema.TaggedStruct("CommitWrite", {
   inode: InodeId,
@@ -65,8 +70,15 @@ export const CommitWrite = Schema.TaggedStruct("CommitWrite", {
   now: Schema.Number
 })
 
-/** Forget chunk versions the collector has deleted from every node. */
-export const ForgetGarbage = Schema.TaggedStruct("ForgetGarbage", { versionIds: Schema.Array(Schema.String) })
+/**
+ * Forget chunk versions the collector has deleted from every node. `now` (the collector's
+ * time) advances the state machine's clock, after which no write transaction older than
+ * TRANSACTION_TTL_MILLIS can commit: what the collector then finds unreferenced is orphaned.
+ */
+export const ForgetGarbage = Schema.TaggedStruct("ForgetGarbage", {
+  versionIds: Schema.Array(Schema.String),
+  now: Schema.optional(Schema.Number)
+})
 
 /** Committed by a new leader at the start of its term; changes no state. */
 export const Noop = Schema.TaggedStruct("Noop", {})

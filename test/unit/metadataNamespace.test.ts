@@ -17,6 +17,8 @@ import { inodeKey } from "../../layers/metadata/keys.ts"
 import { makeMemoryNamespace, MetadataServiceMemory, openMemoryLevel } from "../../layers/metadata/memory.ts"
 import { makeNamespace } from "../../layers/metadata/namespace.ts"
 import { makeStore } from "../../layers/metadata/store.ts"
+import { TRANSACTION_TTL_MILLIS } from "../../src/domain/commands.ts"
+import { formatVersionId } from "../../src/domain/versionId.ts"
 
 const CHUNK = 1024
 
@@ -164,7 +166,7 @@ for (const backend of backends) {
     }))
 
     test("create: missing parent, file parent, existing names", Effect.gen(function*() {
-      const { attrs, rejects, changesNothing } = yield* harness
+      const { attrs, md, rejects } = yield* harness
       const file = yield* attrs(create(ROOT_INODE, "file"))
       const dir = yield* attrs(mkdir(ROOT_INODE, "dir"))
       yield* rejects("NotFound", create(99, "x"))
@@ -173,7 +175,8 @@ for (const backend of backends) {
       yield* rejects("AlreadyExists", create(ROOT_INODE, "dir", { exclusive: true }))
       yield* rejects("IsADirectory", create(ROOT_INODE, "dir"))
       // Non-exclusive create of an existing file returns it as it is, with the old times.
-      expect(yield* changesNothing(create(ROOT_INODE, "file", { mode: 0o600, now: T + 99 }))).toEqual(file)
+      expect(yield* attrs(create(ROOT_INODE, "file", { mode: 0o600, now: T + 99 }))).toEqual(file)
+      expect(yield* md.getattr(file.inode)).toEqual(file)
       expect(dir.type).toBe("directory")
     }))
 
@@ -384,6 +387,17 @@ for (const backend of backends) {
       yield* ok(setAttr(file.inode, { size: 50 }))
       yield* ok(commit(file.inode, [["v1", chunk(0, "v2", CHUNK), 50]], 10))
       expect(yield* md.chunks(file.inode)).toEqual([chunk(0, "v2", 50, CHUNK)])
+    }))
+
+    test("a write transaction older than the TTL (by the state's clock) conflicts", Effect.gen(function*() {
+      const { md, ok, attrs, rejects } = yield* harness
+      const file = yield* attrs(create(ROOT_INODE, "f"))
+      const minted = (createdAt: number) => formatVersionId({ inode: file.inode, index: 0, createdAt, nonce: "ab" })
+      // the collector's ForgetGarbage advances the clock past the old transaction's deadline
+      yield* ok({ _tag: "ForgetGarbage", versionIds: [], now: T + TRANSACTION_TTL_MILLIS + 1 })
+      yield* rejects("Conflict", commit(file.inode, [[null, chunk(0, minted(T), 10)]], 10, T))
+      yield* ok(commit(file.inode, [[null, chunk(0, minted(T + 2), 10)]], 10, T + 2))
+      expect((yield* md.chunks(file.inode)).map((c) => c.versionId)).toEqual([minted(T + 2)])
     }))
 
     test("forget-garbage removes the listed versions only", Effect.gen(function*() {
