@@ -5,8 +5,8 @@
  * first outcome. Applies (and restores) are serialized; queries read store snapshots.
  */
 import { Effect, Schema } from "effect"
-import type { CommandOutcome } from "../../src/domain/commands.ts"
-import { Corruption, FsError } from "../../src/domain/errors.ts"
+import type { CommandOutcome, LogEntry } from "../../src/domain/commands.ts"
+import { Corruption, FsError, InvalidArgument } from "../../src/domain/errors.ts"
 import { ROOT_INODE } from "../../src/domain/fs.ts"
 import type { MetadataServiceShape, StoreError } from "../../src/services/MetadataService.ts"
 import { applyCommand, commandTime } from "./commands.ts"
@@ -64,10 +64,22 @@ export const makeNamespace = (
         ? Effect.fail(new Corruption({ message: "metadata store: meta record is missing" }))
         : Effect.succeed(meta))
 
-    const storedOutcome = (requestId: string | null) =>
-      requestId === null
+    /**
+     * The first outcome of the entry's request id, if it has one. A request id reused for
+     * another kind of command is refused rather than answered with an unrelated outcome.
+     */
+    const storedOutcome = (entry: LogEntry) =>
+      entry.requestId === null
         ? Effect.succeed(undefined)
-        : Effect.map(Tables.readRequest(store.get, requestId), (stored) => stored?.outcome)
+        : Effect.map(Tables.readRequest(store.get, entry.requestId), (stored): CommandOutcome | undefined =>
+          stored === undefined || stored.command === entry.command._tag
+            ? stored?.outcome
+            : {
+              _tag: "Err",
+              error: new InvalidArgument({
+                message: `request id ${entry.requestId} was already used for a ${stored.command}, not a ${entry.command._tag}`
+              })
+            })
 
     /** Deletes of the dedup records that fall out of the window at `index`. */
     const expiredRequests = (index: number) =>
@@ -88,7 +100,7 @@ export const makeNamespace = (
       serialized(Effect.gen(function*() {
         if (!Number.isSafeInteger(index)) return yield* Effect.dieMessage(`log index ${index} is not an integer`)
         const meta = yield* requireMeta
-        const stored = yield* storedOutcome(entry.requestId)
+        const stored = yield* storedOutcome(entry)
         if (index <= meta.appliedIndex) return stored ?? OK_NULL
 
         const writes: Array<Write> = []
@@ -110,7 +122,7 @@ export const makeNamespace = (
           )
           if (entry.requestId !== null) {
             writes.push(
-              [Keys.requestKey(entry.requestId), Tables.encodeRequest({ index, outcome })],
+              [Keys.requestKey(entry.requestId), Tables.encodeRequest({ index, command: entry.command._tag, outcome })],
               [Keys.requestByIndexKey(index), Tables.encodeString(entry.requestId)]
             )
           }

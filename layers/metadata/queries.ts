@@ -16,7 +16,7 @@ export const MAX_READDIR_ENTRIES = 10_000
 
 type Queries = Pick<
   MetadataServiceShape,
-  "getattr" | "lookup" | "lookupPath" | "access" | "readdir" | "readdirplus" | "chunks" | "fsstat" | "garbage"
+  "getattr" | "lookup" | "lookupPath" | "access" | "readdir" | "readdirplus" | "layout" | "chunks" | "fsstat" | "garbage"
 >
 
 /** Permission bits that grant `mask` to a caller in the class selected by `shift` (6 owner, 3 group, 0 other). */
@@ -115,14 +115,17 @@ export const makeQueries = (store: Store): Queries => {
       })
     )
 
-  const chunks: Queries["chunks"] = (inode) =>
+  const layout: Queries["layout"] = (inode) =>
     consistently((get, view) =>
       Effect.gen(function*() {
-        yield* Tables.requireFile(get, inode)
+        const record = yield* Tables.requireFile(get, inode)
         const rows = yield* store.scan(Keys.chunkRange(inode), view)
-        return yield* Effect.forEach(rows, ([, value]) => Tables.decodeChunk(value))
+        const chunks = yield* Effect.forEach(rows, ([, value]) => Tables.decodeChunk(value))
+        return { attributes: toAttributes(inode, record), chunks }
       })
     )
+
+  const chunks: Queries["chunks"] = (inode) => Effect.map(layout(inode), (l) => l.chunks)
 
   const fsstat: Queries["fsstat"] = Effect.map(Tables.readMeta(store.get), (meta) => ({
     files: meta?.files ?? 0,
@@ -139,5 +142,5 @@ export const makeQueries = (store: Store): Queries => {
         (rows) => Effect.forEach(rows, ([, value]) => Tables.decodeChunk(value))
       )
 
-  return { getattr, lookup, lookupPath, access, readdir, readdirplus, chunks, fsstat, garbage }
+  return { getattr, lookup, lookupPath, access, readdir, readdirplus, layout, chunks, fsstat, garbage }
 }

@@ -148,24 +148,26 @@ export const IntCodec: RecordCodec<number> = {
   }
 }
 
-/** The first outcome of a request id and the log index that produced it. */
+/** The first outcome of a request id, the log index that produced it and the kind of command it was. */
 export interface RequestRecord {
   readonly index: number
+  /** the command's tag: a request id reused for another kind of command is refused */
+  readonly command: string
   readonly outcome: CommandOutcome
 }
 
-const StoredRequest = Schema.Tuple(Schema.Int, CommandOutcome)
+const StoredRequest = Schema.Tuple(Schema.Int, Schema.String, CommandOutcome)
 const encodeStoredRequest = Schema.encodeSync(StoredRequest)
 const decodeStoredRequest = Schema.decodeUnknownEither(StoredRequest)
 
 export const RequestCodec: RecordCodec<RequestRecord> = {
-  encode: (value) => packr.pack(encodeStoredRequest([value.index, value.outcome])),
+  encode: (value) => packr.pack(encodeStoredRequest([value.index, value.command, value.outcome])),
   decode: (bytes) => {
     const raw = unpack(bytes)
     if (Either.isLeft(raw)) return undecodable("request", raw.left)
     return Either.match(decodeStoredRequest(raw.right), {
       onLeft: (error) => undecodable("request", ParseResult.TreeFormatter.formatErrorSync(error)),
-      onRight: ([index, outcome]) => Effect.succeed({ index, outcome })
+      onRight: ([index, command, outcome]) => Effect.succeed({ index, command, outcome })
     })
   }
 }

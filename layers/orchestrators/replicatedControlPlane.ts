@@ -7,7 +7,7 @@
  */
 import { Clock, Effect, Layer } from "effect"
 import type { MetadataCommand } from "../../src/domain/commands.ts"
-import { InvalidArgument, IsADirectory } from "../../src/domain/errors.ts"
+import { InvalidArgument } from "../../src/domain/errors.ts"
 import { MAX_NAME_BYTES, type Attributes, type InodeId } from "../../src/domain/fs.ts"
 import { formatVersionId } from "../../src/domain/versionId.ts"
 import { randomHex } from "../../src/lib/ids.ts"
@@ -53,15 +53,8 @@ export const ReplicatedControlPlane = (options: ControlPlaneOptions) =>
           ? Effect.fail(new InvalidArgument({ message: `range ends past the maximum file size ${MAX_FILE_SIZE}` }))
           : Effect.void
 
-      const fileChunks = (inode: InodeId) =>
-        read(Effect.gen(function*() {
-          const attributes = yield* metadata.getattr(inode)
-          if (attributes.type !== "file") {
-            return yield* Effect.fail(new IsADirectory({ message: `inode ${inode} is a directory` }))
-          }
-          const chunks = yield* metadata.chunks(inode)
-          return { attributes, chunks }
-        }))
+      /** Size and chunk map from one consistent state (two reads could straddle a truncate). */
+      const fileChunks = (inode: InodeId) => read(metadata.layout(inode))
 
       return ControlPlaneOrchestrator.of({
         getattr: (inode) => read(metadata.getattr(inode)),

@@ -33,14 +33,30 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
       const maxRetries = options.maxConflictRetries ?? 16
       const concurrency = options.concurrency ?? 4
 
-      /** `length` bytes at `offset` of a committed chunk, from the first replica that answers. */
+      /**
+       * `length` bytes at `offset` of a committed chunk, from the first replica that answers.
+       * A version that is gone was replaced and collected after this request read the metadata:
+       * that is a Conflict, and the request re-plans from the current metadata.
+       */
       const readChunk = (chunk: ChunkRef, offset: number, length: number) => {
         const attempts = chunk.nodes.map((node) =>
           peers.forNode(node).pipe(Effect.flatMap((store) => store.read(chunk.versionId, offset, length)))
         )
         return attempts.length === 0
           ? Effect.fail(new Unavailable({ message: `chunk ${chunk.versionId} has no replicas` }))
-          : Effect.firstSuccessOf(attempts)
+          : Effect.firstSuccessOf(attempts).pipe(
+            Effect.catchTag("NotFound", () =>
+              Effect.fail(new Conflict({ message: `chunk version ${chunk.versionId} was replaced while in use` })))
+          )
+      }
+
+      /** Run `attempt` again while it loses a race with another writer (or the collector). */
+      const retryConflicts = <A, E, R>(attempt: (n: number) => Effect.Effect<A, E | Conflict, R>) => {
+        const loop = (n: number): Effect.Effect<A, E | Conflict, R> =>
+          attempt(n).pipe(
+            Effect.catchIf((e): e is Conflict => e instanceof Conflict && n < maxRetries, () => loop(n + 1))
+          )
+        return loop(0)
       }
 
       /** The new version's bytes: the old chunk's file bytes with the written slice laid over them. */
@@ -108,19 +124,11 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
         })
 
       return DataPlaneOrchestrator.of({
-        write: (inode, offset, data, requestId) => {
-          const loop = (attempt: number): ReturnType<typeof attemptWrite> =>
-            attemptWrite(inode, offset, data, requestId, attempt).pipe(
-              Effect.catchIf(
-                (e): e is Conflict => e instanceof Conflict && attempt < maxRetries,
-                () => loop(attempt + 1)
-              )
-            )
-          return loop(0)
-        },
+        write: (inode, offset, data, requestId) =>
+          retryConflicts((attempt) => attemptWrite(inode, offset, data, requestId, attempt)),
 
         read: (inode, offset, length) =>
-          Effect.gen(function*() {
+          retryConflicts(() => Effect.gen(function*() {
             const plan = yield* control.prepareRead(inode, offset, length)
             const end = Math.min(offset + length, plan.attributes.size)
             if (end <= offset) return new Uint8Array(0)
@@ -139,7 +147,7 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
               )
             }, { concurrency, discard: true })
             return out
-          })
+          }))
       })
     })
   )

@@ -46,6 +46,10 @@ export interface MetadataServiceShape {
     cookie: string | null,
     max: number
   ) => Effect.Effect<ReaddirPlusPage, NotFound | NotADirectory | InvalidArgument | StoreError>
+  /** A regular file's attributes and chunk map, read from one consistent state. */
+  readonly layout: (
+    inode: InodeId
+  ) => Effect.Effect<{ readonly attributes: Attributes; readonly chunks: ReadonlyArray<ChunkRef> }, NotFound | IsADirectory | StoreError>
   /** The chunk map of a regular file, ordered by index (holes are absent indices). */
   readonly chunks: (inode: InodeId) => Effect.Effect<ReadonlyArray<ChunkRef>, NotFound | IsADirectory | StoreError>
   readonly fsstat: Effect.Effect<FsStat, StoreError>

@@ -400,6 +400,17 @@ for (const backend of backends) {
       expect((yield* md.chunks(file.inode)).map((c) => c.versionId)).toEqual([minted(T + 2)])
     }))
 
+    test("a request id reused for another kind of command is refused, not answered with the first outcome", Effect.gen(function*() {
+      const { md, run } = yield* harness
+      const first = yield* run(create(ROOT_INODE, "f"), "client:1")
+      expect(first._tag).toBe("Ok")
+      const reused = yield* run(mkdir(ROOT_INODE, "d"), "client:1")
+      expect(reused._tag === "Err" ? reused.error._tag : "Ok").toBe("InvalidArgument")
+      expect((yield* Effect.flip(md.lookup(ROOT_INODE, "d")))._tag).toBe("NotFound")
+      // the same command again still gets its first outcome
+      expect(yield* run(create(ROOT_INODE, "f"), "client:1")).toEqual(first)
+    }))
+
     test("forget-garbage removes the listed versions only", Effect.gen(function*() {
       const { md, ok, attrs } = yield* harness
       const file = yield* attrs(create(ROOT_INODE, "f"))

@@ -186,7 +186,7 @@ describe("metadata state machine replay", () => {
         }))
     ))
 
-  it.effect("a repeated request id returns the first outcome and changes nothing", () =>
+  it.effect("a repeated request id returns the first outcome (or refuses another command) and changes nothing", () =>
     property(nothing, 100, (entries) =>
       Effect.scoped(Effect.gen(function*() {
         const a = yield* memory
@@ -200,7 +200,8 @@ describe("metadata state machine replay", () => {
             firstIndex.set(e.requestId, i)
             return e
           }
-          expect(outcomes[i]).toEqual(outcomes[first])
+          if (entries[first]!.command._tag === e.command._tag) expect(outcomes[i]).toEqual(outcomes[first])
+          else expect(outcomes[i]?._tag === "Err" && outcomes[i]?.error._tag).toBe("InvalidArgument")
           return { requestId: null, command: { _tag: "Noop" } }
         })
         const b = yield* memory
