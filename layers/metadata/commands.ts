@@ -283,6 +283,9 @@ const commitWrite = (ctx: CommandContext, c: typeof CommitWrite.Type): CommandEf
     const get = ctx.tx.get
     const file = yield* Tables.requireFile(get, c.inode)
     if (!Number.isSafeInteger(c.end) || c.end < 0) return yield* new InvalidArgument({ message: `invalid end ${c.end}` })
+    if (c.expectedSize !== undefined && c.expectedSize !== file.size) {
+      return yield* new Conflict({ message: `append planned at size ${c.expectedSize}, but inode ${c.inode} is now ${file.size} bytes` })
+    }
     const indices = new Set<number>()
     for (const update of c.updates) {
       const problem = updateProblem(ctx, update, c.end)

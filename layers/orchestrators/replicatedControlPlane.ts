@@ -88,10 +88,11 @@ export const ReplicatedControlPlane = (options: ControlPlaneOptions) =>
             return yield* attributesOf(result)
           }),
 
-        prepareWrite: (inode, offset, length) =>
+        prepareWrite: (inode, at, length) =>
           Effect.gen(function*() {
+            const { attributes, chunks } = yield* fileChunks(inode)
+            const offset = at === "end" ? attributes.size : at
             yield* checkRange(offset, length)
-            const { chunks } = yield* fileChunks(inode)
             const nonce = yield* randomHex(2)
             const createdAt = yield* now
             const txId = `${inode.toString(36)}-${createdAt.toString(36)}-${nonce}`
@@ -107,7 +108,7 @@ export const ReplicatedControlPlane = (options: ControlPlaneOptions) =>
                 targets
               })
             }
-            return { txId, inode, offset, length, chunkSize, chunks: planned }
+            return { txId, inode, offset, size: attributes.size, length, chunkSize, chunks: planned }
           }),
 
         prepareRead: (inode, offset, length) =>

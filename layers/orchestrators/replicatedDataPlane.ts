@@ -12,7 +12,9 @@ import { Conflict, Unavailable } from "../../src/domain/errors.ts"
 import type { ChunkRef } from "../../src/domain/fs.ts"
 import { crc32c } from "../../src/lib/crc32c.ts"
 import { ChunkPeers } from "../../src/services/ChunkPeers.ts"
-import { ControlPlaneOrchestrator, type PlannedChunk, type WritePlan } from "../../src/services/ControlPlaneOrchestrator.ts"
+import {
+  ControlPlaneOrchestrator, type PlannedChunk, type WriteOffset, type WritePlan
+} from "../../src/services/ControlPlaneOrchestrator.ts"
 import { DataPlaneOrchestrator } from "../../src/services/DataPlaneOrchestrator.ts"
 import { TransactionCoordinator } from "../../src/services/TransactionCoordinator.ts"
 
@@ -108,16 +110,17 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
           { concurrency: "unbounded", discard: true }
         )
 
-      const attemptWrite = (inode: number, offset: number, data: Uint8Array, requestId: string | null, attempt: number) =>
+      const attemptWrite = (inode: number, at: WriteOffset, data: Uint8Array, requestId: string | null, attempt: number) =>
         Effect.gen(function*() {
-          const plan = yield* control.prepareWrite(inode, offset, data.length)
+          const plan = yield* control.prepareWrite(inode, at, data.length)
           if (plan.chunks.length === 0) return yield* control.getattr(inode)
           const updates = yield* stage(plan, data).pipe(Effect.tapError(() => abandon(plan)))
           return yield* coordinator.commit({
             txId: plan.txId,
             inode,
-            end: offset + data.length,
+            end: plan.offset + data.length,
             updates,
+            expectedSize: at === "end" ? plan.size : null,
             // each attempt is its own deduplicated request: a retried write replays the same attempts
             requestId: requestId === null ? null : `${requestId}#${attempt}`
           })

@@ -43,7 +43,10 @@ export const RaftTransactionCoordinator = Layer.effect(
         Effect.gen(function*() {
           const now = yield* Effect.clockWith((c) => c.currentTimeMillis)
           const result = yield* replicator.propose(
-            { _tag: "CommitWrite", inode: tx.inode, txId: tx.txId, updates: tx.updates, end: tx.end, now },
+            {
+              _tag: "CommitWrite", inode: tx.inode, txId: tx.txId, updates: tx.updates, end: tx.end, now,
+              ...(tx.expectedSize === null ? {} : { expectedSize: tx.expectedSize })
+            },
             tx.requestId
           ).pipe(
             Effect.tapError((error) =>

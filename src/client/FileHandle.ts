@@ -77,6 +77,12 @@ export const concat = (parts: ReadonlyArray<Uint8Array>, total: number): Uint8Ar
 
 const isCount = (n: number) => Number.isSafeInteger(n) && n >= 0
 
+/** `length` bytes at `offset` of a caller's buffer, if they lie inside it (node: ERR_OUT_OF_RANGE). */
+export const bufferRange = (buffer: Uint8Array, offset: number, length: number, path: string) =>
+  isCount(offset) && isCount(length) && offset + length <= buffer.length
+    ? Effect.succeed(buffer.subarray(offset, offset + length))
+    : Effect.fail(new InvalidArgument({ message: `offset ${offset} and length ${length} do not fit a ${buffer.length}-byte buffer`, path }))
+
 export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
   Effect.gen(function*() {
     const { chunkSize, flags, invoker, path } = options
@@ -104,12 +110,22 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
     const checkCount = (name: string, n: number) =>
       isCount(n) ? Effect.void : Effect.fail(new InvalidArgument({ message: `${name} must be a non-negative integer, got ${n}`, path }))
 
+    /**
+     * One Write. With O_APPEND the node places the bytes at the file's end as of the commit
+     * (another client may have appended since this handle last looked), so `offset` is only
+     * this handle's guess and the answer's size is the truth.
+     */
     const sendPiece = (offset: number, data: Uint8Array) =>
-      invoker.mutate((api, requestId) => api.Write({ inode, offset, data, requestId })).pipe(
+      invoker.mutate((api, requestId) => api.Write({ inode, offset, data, requestId, append: flags.append })).pipe(
         // A Conflict is recorded under its request id; a fresh attempt (new id) rewrites the same bytes.
         Effect.retry({ while: (error) => error._tag === "Conflict", times: CONFLICT_RETRIES }),
         Effect.tap((attributes) => {
-          knownSize = Math.max(knownSize, attributes.size)
+          if (flags.append) {
+            knownSize = attributes.size
+            cursor = attributes.size
+          } else {
+            knownSize = Math.max(knownSize, attributes.size)
+          }
         })
       )
 
@@ -161,15 +177,11 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
       readInto: (target, into = {}) => {
         const offset = into.offset ?? 0
         const length = into.length ?? target.length - offset
-        if (!isCount(offset) || !isCount(length) || offset + length > target.length) {
-          return Effect.fail(
-            new InvalidArgument({ message: `offset ${offset} and length ${length} do not fit a ${target.length}-byte buffer`, path })
-          )
-        }
-        return Effect.map(read(length, into.position), (data) => {
-          target.set(data, offset)
-          return { bytesRead: data.length, buffer: target }
-        })
+        return Effect.flatMap(bufferRange(target, offset, length, path), () =>
+          Effect.map(read(length, into.position), (data) => {
+            target.set(data, offset)
+            return { bytesRead: data.length, buffer: target }
+          }))
       },
       write: (data, position) =>
         serialized(Effect.gen(function*() {

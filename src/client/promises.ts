@@ -8,7 +8,7 @@ import { Effect, Exit, Layer, ManagedRuntime } from "effect"
 import { TcpCommunicator } from "../../layers/transport/tcp.ts"
 import type { Communicator } from "../services/Communicator.ts"
 import type { ClientError } from "./errors.ts"
-import type { FileHandle } from "./FileHandle.ts"
+import { bufferRange, type FileHandle } from "./FileHandle.ts"
 import { type Call, fromCause, type SandstoreFsError } from "./nodeErrors.ts"
 import type { OpenFlagString } from "./OpenFlags.ts"
 import { type ClientOptions, type MkdirOptions, SandstoreClient } from "./SandstoreClient.ts"
@@ -105,9 +105,12 @@ export class SandstoreFileHandle {
       )
     }
     const offset = second ?? 0
-    const slice = data.subarray(offset, length === undefined ? data.length : offset + length)
+    const count = length ?? data.length - offset
     return this.run(
-      Effect.map(this.handle.write(slice, position), (bytesWritten) => ({ bytesWritten, buffer: data })),
+      bufferRange(data, offset, count, this.handle.path).pipe(
+        Effect.flatMap((slice) => this.handle.write(slice, position)),
+        Effect.map((bytesWritten) => ({ bytesWritten, buffer: data }))
+      ),
       this.call("write")
     )
   }

@@ -67,7 +67,9 @@ export const CommitWrite = Schema.TaggedStruct("CommitWrite", {
   txId: Schema.String,
   updates: Schema.Array(ChunkUpdate),
   end: Schema.Int,
-  now: Schema.Number
+  now: Schema.Number,
+  /** An append was planned at this size: if the file's size changed since, Conflict (re-plan at the new end). */
+  expectedSize: Schema.optional(Schema.Int)
 })
 
 /**

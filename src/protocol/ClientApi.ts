@@ -85,7 +85,9 @@ export class Write extends Rpc.make("Write", {
     inode: InodeId,
     offset: Offset,
     data: Schema.Uint8ArrayFromSelf.pipe(Schema.filter((d) => d.length <= MAX_TRANSFER_BYTES || "write too large")),
-    requestId: RequestId
+    requestId: RequestId,
+    /** O_APPEND: ignore `offset` and write at the file's end as of the commit */
+    append: Schema.Boolean
   },
   success: Attributes,
   error: SandstoreError

@@ -29,7 +29,7 @@ export const ClientHandlers = ClientApi.toLayer(
         control.rename(srcParent, srcName, dstParent, dstName, requestId),
       SetAttr: ({ inode, changes, requestId }) => control.setattr(inode, changes, requestId),
       Read: ({ inode, offset, length }) => data.read(inode, offset, length),
-      Write: ({ inode, offset, data: bytes, requestId }) => data.write(inode, offset, bytes, requestId)
+      Write: ({ append, data: bytes, inode, offset, requestId }) => data.write(inode, append ? "end" : offset, bytes, requestId)
     }
   })
 )

@@ -31,10 +31,16 @@ export interface PlannedChunk {
   readonly targets: ReadonlyArray<NodeInfo>
 }
 
+/** Where a write goes: a byte offset, or "end" to append at the file's size when it commits. */
+export type WriteOffset = number | "end"
+
 export interface WritePlan {
   readonly txId: string
   readonly inode: InodeId
+  /** the resolved offset ("end" resolves to `size`) */
   readonly offset: number
+  /** the file's size when the write was planned */
+  readonly size: number
   readonly length: number
   readonly chunkSize: number
   readonly chunks: ReadonlyArray<PlannedChunk>
@@ -70,7 +76,7 @@ export interface ControlPlaneOrchestratorShape {
   ) => Effect.Effect<void, ControlError>
   readonly setattr: (inode: InodeId, changes: AttributeChanges, requestId: string | null) => Effect.Effect<Attributes, ControlError>
 
-  readonly prepareWrite: (inode: InodeId, offset: number, length: number) => Effect.Effect<WritePlan, ControlError>
+  readonly prepareWrite: (inode: InodeId, offset: WriteOffset, length: number) => Effect.Effect<WritePlan, ControlError>
   readonly prepareRead: (inode: InodeId, offset: number, length: number) => Effect.Effect<ReadPlan, ControlError>
   readonly topology: Effect.Effect<Topology>
 }

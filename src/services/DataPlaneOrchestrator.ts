@@ -7,12 +7,12 @@
  */
 import { Context, type Effect } from "effect"
 import type { Attributes, InodeId } from "../domain/fs.ts"
-import type { ControlError } from "./ControlPlaneOrchestrator.ts"
+import type { ControlError, WriteOffset } from "./ControlPlaneOrchestrator.ts"
 
 export interface DataPlaneOrchestratorShape {
   readonly write: (
     inode: InodeId,
-    offset: number,
+    offset: WriteOffset,
     data: Uint8Array,
     requestId: string | null
   ) => Effect.Effect<Attributes, ControlError>

@@ -19,6 +19,8 @@ export interface WriteTransaction {
   readonly end: number
   readonly updates: ReadonlyArray<ChunkUpdate>
   readonly requestId: string | null
+  /** for an append: the file size it was planned at (the commit conflicts if it changed) */
+  readonly expectedSize: number | null
 }
 
 export interface TransactionCoordinatorShape {

@@ -1,0 +1,68 @@
+/**
+ * The peer API between Raft voters: one rpc that carries one Raft message. Every variant of
+ * `Message` (src/raft/types.ts) has a Schema here, so a malformed message from the network is
+ * rejected at decode and never reaches the core. Senders call it with `discard: true`: Raft
+ * needs no reply to a message (answers are messages of their own), and not waiting lets many
+ * messages be in flight on one connection.
+ */
+import { Rpc, RpcGroup } from "@effect/rpc"
+import { Schema } from "effect"
+import type { Message } from "../raft/types.ts"
+
+const Index = Schema.NonNegativeInt
+const Term = Schema.NonNegativeInt
+const NodeId = Schema.String
+
+const envelope = { from: NodeId, to: NodeId, term: Term }
+
+export const RaftEntry = Schema.Struct({
+  index: Index,
+  term: Term,
+  type: Schema.Literal("normal", "noop"),
+  data: Schema.Uint8ArrayFromSelf
+})
+
+export const PreVote = Schema.TaggedStruct("PreVote", { ...envelope, lastLogIndex: Index, lastLogTerm: Term })
+export const PreVoteResponse = Schema.TaggedStruct("PreVoteResponse", { ...envelope, granted: Schema.Boolean })
+export const RequestVote = Schema.TaggedStruct("RequestVote", { ...envelope, lastLogIndex: Index, lastLogTerm: Term })
+export const RequestVoteResponse = Schema.TaggedStruct("RequestVoteResponse", { ...envelope, granted: Schema.Boolean })
+export const AppendEntries = Schema.TaggedStruct("AppendEntries", {
+  ...envelope,
+  prevLogIndex: Index,
+  prevLogTerm: Term,
+  entries: Schema.Array(RaftEntry),
+  leaderCommit: Index,
+  readContext: Schema.NonNegativeInt
+})
+export const AppendEntriesResponse = Schema.TaggedStruct("AppendEntriesResponse", {
+  ...envelope,
+  success: Schema.Boolean,
+  matchIndex: Index,
+  conflictTerm: Term,
+  conflictIndex: Index,
+  readContext: Schema.NonNegativeInt
+})
+export const InstallSnapshot = Schema.TaggedStruct("InstallSnapshot", {
+  ...envelope,
+  snapshotIndex: Index,
+  snapshotTerm: Term,
+  offset: Schema.NonNegativeInt,
+  totalBytes: Schema.NonNegativeInt,
+  data: Schema.Uint8ArrayFromSelf,
+  done: Schema.Boolean
+})
+export const InstallSnapshotResponse = Schema.TaggedStruct("InstallSnapshotResponse", {
+  ...envelope,
+  snapshotIndex: Index,
+  nextOffset: Schema.NonNegativeInt,
+  done: Schema.Boolean
+})
+
+export const RaftMessage: Schema.Schema<Message> = Schema.Union(
+  PreVote, PreVoteResponse, RequestVote, RequestVoteResponse,
+  AppendEntries, AppendEntriesResponse, InstallSnapshot, InstallSnapshotResponse
+)
+
+export class Deliver extends Rpc.make("RaftMessage", { payload: RaftMessage }) {}
+
+export class RaftApi extends RpcGroup.make(Deliver) {}

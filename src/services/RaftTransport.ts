@@ -1,0 +1,16 @@
+/**
+ * RaftTransport: carries Raft messages between the voters of one cluster, best effort, which
+ * is all Raft asks of a network. `send` never fails and never waits for the peer: a message
+ * to an unreachable or overloaded peer is dropped, and Raft's heartbeats and retries repair
+ * the gap. Messages addressed to this node arrive on `incoming`, in no guaranteed order.
+ */
+import { Context, type Effect, type Queue } from "effect"
+import type { Message } from "../raft/types.ts"
+
+export interface RaftTransportShape {
+  /** Hand `message` to the network for `message.to`; returns at once. */
+  readonly send: (message: Message) => Effect.Effect<void>
+  readonly incoming: Queue.Dequeue<Message>
+}
+
+export class RaftTransport extends Context.Tag("sandstore/RaftTransport")<RaftTransport, RaftTransportShape>() {}
