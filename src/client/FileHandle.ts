@@ -78,7 +78,12 @@ export const concat = (parts: ReadonlyArray<Uint8Array>, total: number): Uint8Ar
 const isCount = (n: number) => Number.isSafeInteger(n) && n >= 0
 
 /** `length` bytes at `offset` of a caller's buffer, if they lie inside it (node: ERR_OUT_OF_RANGE). */
-export const bufferRange = (buffer: Uint8Array, offset: number, length: number, path: string) =>
+export const bufferRange = (
+  buffer: Uint8Array,
+  offset: number,
+  length: number,
+  path: string
+): Effect.Effect<Uint8Array, InvalidArgument> =>
   isCount(offset) && isCount(length) && offset + length <= buffer.length
     ? Effect.succeed(buffer.subarray(offset, offset + length))
     : Effect.fail(new InvalidArgument({ message: `offset ${offset} and length ${length} do not fit a ${buffer.length}-byte buffer`, path }))
