@@ -80,7 +80,9 @@ export const RpcChunkPeers = (options: RpcChunkPeersOptions = {}) =>
 export const ChunkApiHandlers = ChunkApi.toLayer(
   Effect.gen(function*() {
     const chunks = yield* ChunkService
+    const cluster = yield* ClusterService
     return {
+      Ping: () => Effect.succeed({ nodeId: cluster.self.id }),
       StageChunk: ({ checksum, data, versionId }) => chunks.stage(versionId, data, checksum),
       CommitChunk: ({ versionId }) => chunks.commit(versionId),
       AbortChunk: ({ versionId }) => chunks.abort(versionId),

@@ -30,4 +30,7 @@ export class ListChunks extends Rpc.make("ListChunks", {
   error: ChunkError
 }) {}
 
-export class ChunkApi extends RpcGroup.make(StageChunk, CommitChunk, AbortChunk, RemoveChunk, ReadChunk, ListChunks) {}
+/** Liveness probe: answers at once; used by membership's failure detector. */
+export class Ping extends Rpc.make("Ping", { success: Schema.Struct({ nodeId: Schema.String }) }) {}
+
+export class ChunkApi extends RpcGroup.make(StageChunk, CommitChunk, AbortChunk, RemoveChunk, ReadChunk, ListChunks, Ping) {}

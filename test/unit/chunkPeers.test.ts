@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { RpcServer } from "@effect/rpc"
-import { Effect, Layer } from "effect"
+import { Context, Effect, Layer, Option, Stream } from "effect"
+import { ProbingClusterService } from "../../layers/membership/probing.ts"
+import { ClusterService } from "../../src/services/ClusterService.ts"
 import { ChunkServiceMemory } from "../../layers/chunks/memory.ts"
 import { ChunkApiHandlers, RpcChunkPeers } from "../../layers/chunks/rpcPeers.ts"
 import { StaticClusterService } from "../../layers/membership/static.ts"
@@ -20,7 +22,10 @@ const servingNode = Effect.gen(function*() {
   const { address, protocol } = yield* communicator.listen(`127.0.0.1:${port}`)
   yield* RpcServer.make(ChunkApi, { disableTracing: true }).pipe(
     Effect.provideService(RpcServer.Protocol, protocol),
-    Effect.provide(ChunkApiHandlers.pipe(Layer.provide(ChunkServiceMemory))),
+    Effect.provide(ChunkApiHandlers.pipe(
+      Layer.provide(ChunkServiceMemory),
+      Layer.provide(StaticClusterService({ selfId: "a", members: [{ id: "a", address: "127.0.0.1:1" }] }))
+    )),
     Effect.forkScoped
   )
   return address
@@ -66,5 +71,25 @@ describe("chunk peers over TCP", () => {
       expect((yield* Effect.flip(peers.forNode("zz")))._tag).toBe("Unavailable")
       const c = yield* peers.forNode("c")
       expect((yield* Effect.flip(c.read("x", 0, 1)))._tag).toBe("Unavailable")
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("probing membership marks a node that stops answering as down, and the others alive", () =>
+    Effect.gen(function*() {
+      const address = yield* servingNode
+      const dead = `127.0.0.1:${yield* freePort}`
+      const context = yield* Layer.build(ProbingClusterService({
+        selfId: "b",
+        members: [{ id: "a", address }, { id: "b", address: "127.0.0.1:1" }, { id: "c", address: dead }],
+        interval: "50 millis",
+        suspectAfter: "300 millis"
+      }))
+      const cluster = Context.get(context, ClusterService)
+      const view = yield* cluster.changes.pipe(
+        Stream.filter((members) => members.some((m) => m.id === "c" && !m.alive)),
+        Stream.runHead,
+        Effect.timeout("10 seconds")
+      )
+      const alive = Object.fromEntries(Option.getOrThrow(view).map((m) => [m.id, m.alive]))
+      expect(alive).toEqual({ a: true, b: true, c: false })
     }).pipe(Effect.provide(TcpCommunicator)))
 })
