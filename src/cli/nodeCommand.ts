@@ -5,13 +5,31 @@
 import { Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
+import { InvalidArgument } from "../domain/errors.ts"
 import { Server } from "../services/Server.ts"
 
 const options = {
-  id: Options.text("id").pipe(Options.withDescription("node id")),
+  id: Options.text("id").pipe(Options.withDescription("node id (letters, digits, - and _)")),
   listen: Options.text("listen").pipe(Options.withDescription("host:port to serve on (port 0 picks a free one)")),
   dataDir: Options.text("data-dir").pipe(Options.withDescription("directory for the node's data")),
-  chunkSize: Options.integer("chunk-size").pipe(Options.withDescription("chunk size in bytes"), Options.optional)
+  topology: Options.choice("topology", ["standalone", "hyperconverged"]).pipe(
+    Options.withDescription("how the node is assembled (default: hyperconverged with --peers, else standalone)"),
+    Options.optional
+  ),
+  peers: Options.text("peers").pipe(
+    Options.withDescription("every node of the cluster, this one included: id=host:port,... (the Raft voters)"),
+    Options.optional
+  ),
+  membership: Options.choice("membership", ["static", "etcd"]).pipe(
+    Options.withDescription("who is alive: the probed --peers list (default) or etcd"),
+    Options.withDefault("static" as const)
+  ),
+  etcd: Options.text("etcd").pipe(Options.withDescription("etcd endpoints host:port,... (with --membership etcd)"), Options.optional),
+  chunkSize: Options.integer("chunk-size").pipe(Options.withDescription("chunk size in bytes (default 8 MiB)"), Options.optional),
+  replication: Options.integer("replication").pipe(
+    Options.withDescription("copies of each chunk (hyperconverged; default 3)"),
+    Options.optional
+  )
 }
 
 /** Logs where the node listens once it is up, and that it stopped once its scope has closed. */
@@ -22,17 +40,47 @@ const announce = (id: string) =>
     yield* Effect.addFinalizer(() => Effect.log(`sandstore node ${id} stopped`))
   }))
 
-export const nodeCommand = Command.make("node", options, ({ chunkSize, dataDir, id, listen }) =>
+/** `id=host:port,...` */
+export const parsePeers = (text: string) =>
+  Effect.forEach(text.split(",").map((p) => p.trim()).filter((p) => p !== ""), (entry) => {
+    const match = /^([A-Za-z0-9_-]{1,64})=(.+:\d{1,5})$/.exec(entry)
+    return match
+      ? Effect.succeed({ id: match[1]!, address: match[2]! })
+      : Effect.fail(new InvalidArgument({ message: `--peers entry "${entry}" is not id=host:port` }))
+  })
+
+const list = (text: string) => text.split(",").map((s) => s.trim()).filter((s) => s !== "")
+
+export const nodeCommand = Command.make("node", options, (o) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    yield* fs.makeDirectory(dataDir, { recursive: true })
+    yield* fs.makeDirectory(o.dataDir, { recursive: true })
+    const topologyName = Option.getOrElse(o.topology, () => (Option.isSome(o.peers) ? "hyperconverged" : "standalone"))
+    const chunkSize = Option.isSome(o.chunkSize) ? { chunkSize: o.chunkSize.value } : {}
     // Loaded here so `sandstore fs ...` starts without the node's storage stack.
-    const { StandaloneTopology } = yield* Effect.promise(() => import("../../topologies/standalone.ts"))
-    const topology = StandaloneTopology({
-      nodeId: id,
-      listen,
-      dataDir,
-      ...(Option.isSome(chunkSize) ? { chunkSize: chunkSize.value } : {})
-    })
-    return yield* Layer.launch(announce(id).pipe(Layer.provide(topology)))
-  })).pipe(Command.withDescription("run a standalone node until SIGINT/SIGTERM"))
+    let topology
+    if (topologyName === "standalone") {
+      const { StandaloneTopology } = yield* Effect.promise(() => import("../../topologies/standalone.ts"))
+      topology = StandaloneTopology({ nodeId: o.id, listen: o.listen, dataDir: o.dataDir, ...chunkSize })
+    } else {
+      if (Option.isNone(o.peers)) return yield* new InvalidArgument({ message: "--topology hyperconverged needs --peers" })
+      const peers = yield* parsePeers(o.peers.value)
+      if (!peers.some((p) => p.id === o.id)) {
+        return yield* new InvalidArgument({ message: `--peers must include this node (${o.id})` })
+      }
+      if (o.membership === "etcd" && Option.isNone(o.etcd)) {
+        return yield* new InvalidArgument({ message: "--membership etcd needs --etcd host:port,..." })
+      }
+      const { HyperconvergedTopology } = yield* Effect.promise(() => import("../../topologies/hyperconverged.ts"))
+      topology = HyperconvergedTopology({
+        nodeId: o.id,
+        listen: o.listen,
+        dataDir: o.dataDir,
+        peers,
+        ...chunkSize,
+        ...(Option.isSome(o.replication) ? { replication: o.replication.value } : {}),
+        ...(o.membership === "etcd" && Option.isSome(o.etcd) ? { etcd: list(o.etcd.value) } : {})
+      })
+    }
+    return yield* Layer.launch(announce(o.id).pipe(Layer.provide(topology)))
+  })).pipe(Command.withDescription("run a node until SIGINT/SIGTERM (standalone, or one node of a hyperconverged cluster)"))
