@@ -3,19 +3,16 @@
  * (default 127.0.0.1:9001, or SANDSTORE_SEEDS) and runs with a client connected to them.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Config, Console, Effect, Layer, Option } from "effect"
+import { Console, Effect, Layer, Option } from "effect"
 import { TcpCommunicator } from "../../layers/transport/tcp.ts"
 import { SandstoreClient } from "../client/SandstoreClient.ts"
 import { join as remoteJoin } from "../client/paths.ts"
 import { InvalidArgument } from "../domain/errors.ts"
 import { longListingLine, statLines } from "./format.ts"
 import { cat, get, put } from "./transfer.ts"
+import { seedsOption } from "./seedsOption.ts"
 
-const seeds = Options.text("seeds").pipe(
-  Options.withDescription("comma-separated host:port of nodes to connect to"),
-  Options.withFallbackConfig(Config.string("SANDSTORE_SEEDS")),
-  Options.withDefault("127.0.0.1:9001")
-)
+const seeds = seedsOption()
 
 const remotePath = (name: string) => Args.text({ name })
 

@@ -1,16 +1,26 @@
 /**
- * The `sandstore` command: `sandstore node ...` runs a node, `sandstore fs ...` talks to one.
+ * The `sandstore` command: `node` runs a node, `cluster up` a local cluster, `fs` works with files,
+ * `status` and `smoke` check a running cluster.
  */
 import { Command } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Console, Effect } from "effect"
+import { clusterCommand } from "./clusterCommand.ts"
 import { reportFailure, teardown } from "./exitCodes.ts"
 import { fsCommand } from "./fsCommand.ts"
 import { nodeCommand } from "./nodeCommand.ts"
+import { smokeCommand } from "./smokeCommand.ts"
+import { statusCommand } from "./statusCommand.ts"
 
 const sandstore = Command.make("sandstore").pipe(
   Command.withDescription("a distributed storage system assembled from swappable Effect layers"),
-  Command.withSubcommands([nodeCommand, fsCommand])
+  Command.withSubcommands([
+    nodeCommand,
+    clusterCommand,
+    fsCommand,
+    statusCommand,
+    smokeCommand
+  ])
 )
 
 const cli = Command.run(sandstore, { name: "sandstore", version: "0.1.0" })

@@ -1,0 +1,151 @@
+/**
+ * `sandstore status`: what every seed says about the cluster. Each seed is asked for its
+ * Topology over a connection of its own (not through the SDK's router, which talks to one node
+ * only), all at once, each with a short timeout, so one dead node neither hides the others nor
+ * stalls the report. Healthy means: some node answered and exactly one node leads.
+ */
+import { Command, Options } from "@effect/cli"
+import { RpcClient } from "@effect/rpc"
+import { Console, Effect } from "effect"
+import { TcpCommunicator } from "../../layers/transport/tcp.ts"
+import { unreachable } from "../client/errors.ts"
+import type { Topology } from "../domain/cluster.ts"
+import { Timeout } from "../domain/errors.ts"
+import { ClientApi } from "../protocol/ClientApi.ts"
+import { Communicator } from "../services/Communicator.ts"
+import { CliExit, EXIT_FAILURE } from "./exitCodes.ts"
+import { seedsOption } from "./seedsOption.ts"
+
+/** A seed that does not answer within this is reported unreachable. */
+const ANSWER_TIMEOUT = "3 seconds"
+
+export type SeedAnswer =
+  | { readonly _tag: "Answered"; readonly seed: string; readonly topology: Topology }
+  | { readonly _tag: "Unreachable"; readonly seed: string; readonly reason: string }
+
+/** The Topology of the node at `seed`, or why there is none. */
+export const askSeed = (seed: string): Effect.Effect<SeedAnswer, never, Communicator> =>
+  Effect.gen(function*() {
+    const communicator = yield* Communicator
+    const protocol = yield* communicator.connect(seed)
+    const api = yield* RpcClient.make(ClientApi, { disableTracing: true }).pipe(
+      Effect.provideService(RpcClient.Protocol, protocol)
+    )
+    return yield* api.Topology().pipe(
+      Effect.timeoutFail({ duration: ANSWER_TIMEOUT, onTimeout: () => new Timeout({ message: `no answer within ${ANSWER_TIMEOUT}` }) })
+    )
+  }).pipe(
+    Effect.scoped,
+    Effect.map((topology): SeedAnswer => ({ _tag: "Answered", seed, topology })),
+    Effect.catchAll((error) => {
+      const reason = error._tag === "RpcClientError" ? unreachable(seed, error).message : `${error.code}: ${error.message}`
+      return Effect.succeed<SeedAnswer>({ _tag: "Unreachable", seed, reason })
+    })
+  )
+
+/** Every seed's answer, in the order given. */
+/**
+ * Ask every seed, then every member the answers name that was not asked yet, so one seed is
+ * enough to see the whole cluster.
+ */
+export const askSeeds = (seeds: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<SeedAnswer>, never, Communicator> =>
+  Effect.gen(function*() {
+    const answers = [...yield* Effect.forEach(seeds, askSeed, { concurrency: "unbounded" })]
+    const asked = new Set(seeds)
+    const members = answers.flatMap((answer) => (answer._tag === "Answered" ? answer.topology.members : []))
+    const more = [...new Set(members.map((m) => m.address))].filter((address) => !asked.has(address))
+    answers.push(...yield* Effect.forEach(more, askSeed, { concurrency: "unbounded" }))
+    return answers
+  })
+
+export type Verdict =
+  | { readonly healthy: true; readonly leaderId: string }
+  | { readonly healthy: false; readonly reason: string }
+
+const leads = (topology: Topology) => topology.self.replicator.role === "leader" || topology.self.replicator.role === "standalone"
+
+/**
+ * Healthy when a node answered and exactly one node reports role leader or standalone. Nodes are
+ * counted once however many seeds name them.
+ */
+export const verdict = (answers: ReadonlyArray<SeedAnswer>): Verdict => {
+  const nodes = new Map<string, Topology>()
+  for (const answer of answers) {
+    if (answer._tag === "Answered") nodes.set(answer.topology.self.node.id, answer.topology)
+  }
+  if (answers.length === 0) return { healthy: false, reason: "no seed addresses given" }
+  if (nodes.size === 0) {
+    return { healthy: false, reason: `no node reachable among ${answers.map((answer) => answer.seed).join(",")}` }
+  }
+  const leaders = [...nodes.values()].filter(leads).map((topology) => topology.self.replicator)
+  if (leaders.length === 1) return { healthy: true, leaderId: leaders[0]!.nodeId }
+  if (leaders.length === 0) return { healthy: false, reason: `no leader among ${nodes.size} reachable node(s)` }
+  const terms = new Map<number, Array<string>>()
+  for (const leader of leaders) terms.set(leader.term, [...(terms.get(leader.term) ?? []), leader.nodeId])
+  const sameTerm = [...terms.entries()].find(([, ids]) => ids.length > 1)
+  return sameTerm !== undefined
+    ? { healthy: false, reason: `two leaders in the same term ${sameTerm[0]}: ${sameTerm[1].join(", ")}` }
+    : { healthy: false, reason: `${leaders.length} nodes claim leadership: ${leaders.map((l) => `${l.nodeId} (term ${l.term})`).join(", ")}` }
+}
+
+/** Rows as columns padded to their widest cell. */
+const table = (rows: ReadonlyArray<ReadonlyArray<string>>): Array<string> => {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0)))
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd())
+}
+
+/** The human-readable report: one row per seed, then the members as the first answer lists them. */
+export const statusLines = (answers: ReadonlyArray<SeedAnswer>): Array<string> => {
+  const rows = answers.map((answer) => {
+    if (answer._tag === "Unreachable") return ["-", answer.seed, "unreachable", "", "", "", "", "", answer.reason]
+    const { node, replicator } = answer.topology.self
+    return [
+      node.id,
+      node.address,
+      replicator.role,
+      String(replicator.term),
+      replicator.leaderId ?? "-",
+      String(replicator.commitIndex),
+      String(replicator.appliedIndex),
+      String(replicator.lastIndex),
+      ""
+    ]
+  })
+  const lines = table([["NODE", "ADDRESS", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAST", ""], ...rows])
+  const first = answers.find((answer) => answer._tag === "Answered")
+  if (first !== undefined) {
+    lines.push("", `members (as ${first.topology.self.node.id} sees them, topology ${first.topology.name}):`)
+    lines.push(...table([
+      ["ID", "ADDRESS", "ALIVE"],
+      ...first.topology.members.map((member) => [member.id, member.address, member.alive ? "yes" : "no"])
+    ]).map((line) => `  ${line}`))
+  }
+  return lines
+}
+
+/** What `--json` prints: every answer as it came. */
+export const statusJson = (answers: ReadonlyArray<SeedAnswer>): string =>
+  JSON.stringify(
+    answers.map((answer) =>
+      answer._tag === "Answered" ? { seed: answer.seed, topology: answer.topology } : { seed: answer.seed, unreachable: answer.reason }
+    ),
+    null,
+    2
+  )
+
+const seeds = seedsOption("comma-separated host:port of nodes to ask (every one is asked)")
+
+const json = Options.boolean("json").pipe(Options.withDescription("print every node's raw answer as JSON"))
+
+export const statusCommand = Command.make("status", { seeds, json }, ({ json, seeds }) =>
+  Effect.gen(function*() {
+    const seedList = seeds.split(",").map((seed) => seed.trim()).filter((seed) => seed !== "")
+    const answers = yield* askSeeds(seedList)
+    yield* Console.log(json ? statusJson(answers) : statusLines(answers).join("\n"))
+    const result = verdict(answers)
+    if (!result.healthy) {
+      yield* Console.error(`sandstore: ${result.reason}`)
+      return yield* new CliExit({ code: EXIT_FAILURE })
+    }
+  }).pipe(Effect.provide(TcpCommunicator))
+).pipe(Command.withDescription("ask every seed (and every member they name) for its view of the cluster; exit 1 unless exactly one node leads"))
