@@ -12,12 +12,17 @@ export interface StaticMember {
   readonly address: string
 }
 
-export const StaticClusterService = (options: { readonly selfId: string; readonly members: ReadonlyArray<StaticMember> }) =>
+export const StaticClusterService = (options: {
+  readonly selfId: string
+  readonly members: ReadonlyArray<StaticMember>
+  /** what the nodes are, for display (default "standalone") */
+  readonly role?: string
+}) =>
   Layer.effect(ClusterService, Effect.suspend(() => {
     const members: ReadonlyArray<NodeInfo> = options.members.map((m) => ({
       id: m.id,
       address: m.address,
-      role: "hyperconverged",
+      role: options.role ?? "standalone",
       alive: true
     }))
     const self = members.find((m) => m.id === options.selfId)
