@@ -11,6 +11,7 @@ export const LocalChunkPeers = Layer.effect(
     const chunks = yield* ChunkService
     const cluster = yield* ClusterService
     return ChunkPeers.of({
+      selfId: cluster.self.id,
       forNode: (node) => {
         const id = typeof node === "string" ? node : node.id
         return id === cluster.self.id

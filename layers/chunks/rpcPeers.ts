@@ -59,6 +59,7 @@ export const RpcChunkPeers = (options: RpcChunkPeersOptions = {}) =>
         }).pipe(Scope.extend(scope))
 
       return ChunkPeers.of({
+        selfId: cluster.self.id,
         forNode: (node) => {
           const id = typeof node === "string" ? node : node.id
           if (id === cluster.self.id) return Effect.succeed(local)

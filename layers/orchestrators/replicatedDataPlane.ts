@@ -41,7 +41,8 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
        * that is a Conflict, and the request re-plans from the current metadata.
        */
       const readChunk = (chunk: ChunkRef, offset: number, length: number) => {
-        const attempts = chunk.nodes.map((node) =>
+        const localFirst = [...chunk.nodes].sort((a, b) => Number(b === peers.selfId) - Number(a === peers.selfId))
+        const attempts = localFirst.map((node) =>
           peers.forNode(node).pipe(Effect.flatMap((store) => store.read(chunk.versionId, offset, length)))
         )
         return attempts.length === 0

@@ -24,6 +24,8 @@ export interface PeerChunkStore {
 
 export interface ChunkPeersShape {
   readonly forNode: (node: NodeInfo | string) => Effect.Effect<PeerChunkStore, Unavailable>
+  /** This node's id: a local replica is read before remote ones. */
+  readonly selfId: string
 }
 
 export class ChunkPeers extends Context.Tag("sandstore/ChunkPeers")<ChunkPeers, ChunkPeersShape>() {}
