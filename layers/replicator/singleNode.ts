@@ -16,13 +16,15 @@
 import { Cause, Clock, Deferred, Effect, Layer, ParseResult, Queue, Ref, Schema } from "effect"
 import type { ReplicatorStatus } from "../../src/domain/cluster.ts"
 import { type CommandResult, LogEntry, type MetadataCommand } from "../../src/domain/commands.ts"
-import { Corruption, type FsError, InvalidArgument, IoError, Unavailable } from "../../src/domain/errors.ts"
+import type { Corruption, FsError, IoError } from "../../src/domain/errors.ts"
+import { InvalidArgument, Unavailable } from "../../src/domain/errors.ts"
 import {
-  decodeReplicatorRecord, encodeReplicatorRecord, type EntryRecord, type HardStateRecord, type SnapshotRecord
+  encodeReplicatorRecord, type EntryRecord, type HardStateRecord, type SnapshotRecord
 } from "../../src/raft/walRecords.ts"
 import { MetadataReplicator, type ReplicationError } from "../../src/services/MetadataReplicator.ts"
 import { MetadataService, type MetadataServiceShape } from "../../src/services/MetadataService.ts"
-import { type WalRecord, WriteAheadLog, type WriteAheadLogShape } from "../../src/services/WriteAheadLog.ts"
+import { WriteAheadLog, type WriteAheadLogShape } from "../../src/services/WriteAheadLog.ts"
+import { catchUpToSnapshot, lastLogIndex, readLog, type RecoveredLog } from "./logRecovery.ts"
 
 export interface SingleNodeReplicatorOptions {
   readonly nodeId: string
@@ -48,74 +50,14 @@ interface Barrier {
 
 type Pending = Proposal | Barrier
 
-interface RecoveredLog {
-  readonly hardState: HardStateRecord | undefined
-  readonly snapshot: SnapshotRecord | undefined
-  /** Consecutive entries after the snapshot. */
-  readonly entries: ReadonlyArray<EntryRecord>
-}
-
-/** Rebuild the log from the WAL's records: the latest hard state and snapshot, the entries after it. */
-const readLog = (records: ReadonlyArray<WalRecord>): Effect.Effect<RecoveredLog, Corruption> =>
-  Effect.gen(function*() {
-    let hardState: HardStateRecord | undefined
-    let snapshot: SnapshotRecord | undefined
-    let entries: Array<EntryRecord> = []
-    for (const [position, raw] of records.entries()) {
-      const record = yield* decodeReplicatorRecord(raw, position)
-      switch (record._tag) {
-        case "HardState":
-          hardState = record
-          break
-        case "Snapshot": {
-          const base = record.index
-          snapshot = record
-          entries = entries.filter((entry) => entry.index > base)
-          break
-        }
-        case "Entry": {
-          const base = snapshot?.index ?? 0
-          if (record.index <= base) break
-          const expected = (entries[entries.length - 1]?.index ?? base) + 1
-          if (record.index > expected) {
-            return yield* new Corruption({
-              message: `write-ahead log jumps from index ${expected - 1} to ${record.index} (record #${position})`
-            })
-          }
-          // An entry at an index already present replaces it and everything after it.
-          if (record.index < expected) entries = entries.filter((entry) => entry.index < record.index)
-          entries.push(record)
-          break
-        }
-      }
-    }
-    return { hardState, snapshot, entries }
-  })
-
 /** Bring the store up to the end of the log without applying anything twice. */
-const replay = (metadata: MetadataServiceShape, log: RecoveredLog) =>
+const replay = (metadata: MetadataServiceShape, log: RecoveredLog<EntryRecord>) =>
   Effect.gen(function*() {
-    let applied = yield* metadata.appliedIndex
-    if (log.snapshot !== undefined && applied < log.snapshot.index) {
-      yield* metadata.restore(log.snapshot.data)
-      applied = yield* metadata.appliedIndex
-      if (applied !== log.snapshot.index) {
-        return yield* new Corruption({
-          message: `snapshot at log index ${log.snapshot.index} restored a store at applied index ${applied}`
-        })
-      }
-    }
-    const lastIndex = log.entries[log.entries.length - 1]?.index ?? log.snapshot?.index ?? 0
-    if (applied > lastIndex) {
-      // New entries would reuse indices the store treats as applied: their effects would vanish.
-      return yield* new Corruption({
-        message: `metadata store has applied index ${applied}, beyond the write-ahead log's last index ${lastIndex}`
-      })
-    }
+    const applied = yield* catchUpToSnapshot(metadata, log)
     for (const entry of log.entries) {
       if (entry.index > applied) yield* metadata.apply(entry.index, entry.entry)
     }
-    return lastIndex
+    return lastLogIndex(log)
   })
 
 const invalidCommand = (error: ParseResult.ParseError) =>
@@ -130,10 +72,11 @@ const make = (options: SingleNodeReplicatorOptions) =>
     const wal: WriteAheadLogShape = yield* WriteAheadLog
     const metadata = yield* MetadataService
 
-    const log = yield* readLog(wal.recovered)
+    const log = yield* readLog(wal.recovered, "Entry")
     const term = Math.max(1, log.hardState?.term ?? 0)
     const lastIndex = yield* replay(metadata, log)
-    const hardState: HardStateRecord = { _tag: "HardState", term, votedFor: nodeId }
+    // Everything in a one-node log is committed once durable: the commit index needs no record.
+    const hardState: HardStateRecord = { _tag: "HardState", term, votedFor: nodeId, commit: 0 }
     if (log.hardState === undefined) yield* wal.append([encodeReplicatorRecord(hardState)])
 
     // Written only by the batching fiber; `status` reads it.

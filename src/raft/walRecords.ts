@@ -1,6 +1,8 @@
 /**
- * What the metadata replicator keeps in its write-ahead log: log entries, the hard state
- * (term and vote) and snapshots. The record type byte says which; the payload is the
+ * What the metadata replicators keep in their write-ahead logs: log entries, the hard state
+ * (term, vote, commit index) and snapshots. The single-node replicator writes `Entry` records
+ * (a decoded LogEntry); the Raft replicator writes `RaftEntry` records (the entry's bytes as
+ * they travel between nodes, so persisting never re-encodes them). The record type byte says which; the payload is the
  * Schema-encoded value as msgpack (without the tag, which the type byte already carries).
  * Decoding goes through the Schema, so a payload that passed its crc but does not decode is
  * a `Corruption`, never a crash.
@@ -18,8 +20,16 @@ const Term = Schema.Int.pipe(Schema.nonNegative())
 export const EntryRecord = Schema.TaggedStruct("Entry", { index: LogIndex, term: Term, entry: LogEntry })
 export type EntryRecord = typeof EntryRecord.Type
 
-/** Raft's persistent term and vote: written before any message that depends on them. */
-export const HardStateRecord = Schema.TaggedStruct("HardState", { term: Term, votedFor: Schema.NullOr(Schema.String) })
+/**
+ * Raft's persistent term and vote: written before any message that depends on them. `commit`
+ * (absent in logs written before it existed: 0) is a lower bound of the commit index, so a
+ * restarted node can apply what it knows committed before it hears from a leader.
+ */
+export const HardStateRecord = Schema.TaggedStruct("HardState", {
+  term: Term,
+  votedFor: Schema.NullOr(Schema.String),
+  commit: Schema.optionalWith(LogIndex, { default: () => 0 })
+})
 export type HardStateRecord = typeof HardStateRecord.Type
 
 /**
@@ -33,15 +43,28 @@ export const SnapshotRecord = Schema.TaggedStruct("Snapshot", {
 })
 export type SnapshotRecord = typeof SnapshotRecord.Type
 
-export type ReplicatorRecord = EntryRecord | HardStateRecord | SnapshotRecord
+/**
+ * A Raft log entry at its position: `data` is the encoded LogEntry (empty for a leader's
+ * no-op). Like `Entry`, a later record at an index already present replaces it and all after it.
+ */
+export const RaftEntryRecord = Schema.TaggedStruct("RaftEntry", {
+  index: LogIndex,
+  term: Term,
+  type: Schema.Literal("normal", "noop"),
+  data: Schema.Uint8ArrayFromSelf
+})
+export type RaftEntryRecord = typeof RaftEntryRecord.Type
+
+export type ReplicatorRecord = EntryRecord | HardStateRecord | SnapshotRecord | RaftEntryRecord
 
 /** Record type bytes. 0 and 255 are reserved by the codec and the log file layer. */
-export const ReplicatorRecordType = { Entry: 1, HardState: 2, Snapshot: 3 } as const
+export const ReplicatorRecordType = { Entry: 1, HardState: 2, Snapshot: 3, RaftEntry: 4 } as const
 
 const schemaOf = {
   Entry: EntryRecord,
   HardState: HardStateRecord,
-  Snapshot: SnapshotRecord
+  Snapshot: SnapshotRecord,
+  RaftEntry: RaftEntryRecord
 } as const
 
 const tagOfType = new Map<number, ReplicatorRecord["_tag"]>(

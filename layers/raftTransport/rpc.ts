@@ -1,0 +1,103 @@
+/**
+ * RaftTransport over the node network: messages travel as RaftApi calls through the
+ * Communicator to the address the EndpointResolver gives for each peer.
+ *
+ * Sending never blocks the Raft loop: each peer has a bounded outbound queue that drops its
+ * OLDEST message on overflow (Raft resends what matters; fresh heartbeats and appends are
+ * worth more than stale ones) and one sender fiber that writes the queue's messages in order
+ * on one connection with `discard: true`, so many are in flight at once (pipelining) and a
+ * slow or dead peer only fills its own queue.
+ *
+ * Receiving: the node's RPC server serves RaftApi with `RaftApiHandlers`, which puts each
+ * message into this node's inbox (`RaftInbox`, the write side of `RaftTransport.incoming`).
+ * Provide both from the same `RaftTransportRpc` layer value, so they share one inbox.
+ */
+import { RpcClient } from "@effect/rpc"
+import { Context, Effect, Layer, Queue, Schedule, Scope } from "effect"
+import { RaftApi } from "../../src/protocol/RaftApi.ts"
+import type { Message, NodeId } from "../../src/raft/types.ts"
+import { Communicator } from "../../src/services/Communicator.ts"
+import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
+import { RaftTransport } from "../../src/services/RaftTransport.ts"
+
+export interface RaftTransportRpcOptions {
+  /** Messages waiting for one peer before the oldest is dropped (default 1024). */
+  readonly peerQueueCapacity?: number
+  /** Received messages not yet taken by the Raft loop before new ones are dropped (default 10 000). */
+  readonly inboxCapacity?: number
+}
+
+/** The write side of this node's Raft inbox, for the RaftApi handlers. */
+export class RaftInbox extends Context.Tag("sandstore/RaftInbox")<RaftInbox, Queue.Enqueue<Message>>() {}
+
+/** Messages one sender takes from its queue per turn. */
+const SEND_BATCH = 256
+
+/** How often a sender retries resolving a peer the resolver does not know (yet). */
+const resolveRetry = Schedule.spaced("1 second")
+
+const make = (options: RaftTransportRpcOptions) =>
+  Effect.gen(function*() {
+    const peerQueueCapacity = Math.max(1, options.peerQueueCapacity ?? 1024)
+    const communicator = yield* Communicator
+    const resolver = yield* EndpointResolver
+    const scope = yield* Effect.scope
+    const inbox = yield* Effect.acquireRelease(
+      Queue.dropping<Message>(Math.max(1, options.inboxCapacity ?? 10_000)),
+      Queue.shutdown
+    )
+
+    /** Connect to `peer` and write its queue's messages, in order, for the life of the layer. */
+    const runSender = (peer: NodeId, queue: Queue.Dequeue<Message>) =>
+      Effect.gen(function*() {
+        const address = yield* resolver.resolve(peer).pipe(Effect.retry(resolveRetry))
+        const protocol = yield* communicator.connect(address)
+        const client = yield* RpcClient.make(RaftApi, { disableTracing: true }).pipe(
+          Effect.provideService(RpcClient.Protocol, protocol)
+        )
+        while (true) {
+          const batch = yield* Queue.takeBetween(queue, 1, SEND_BATCH)
+          for (const message of batch) {
+            // While the peer is unreachable the call fails at once: the message is dropped.
+            yield* Effect.exit(client.RaftMessage(message, { discard: true }))
+          }
+        }
+      }).pipe(Effect.scoped)
+
+    const peers = new Map<NodeId, Queue.Queue<Message>>()
+    const creating = yield* Effect.makeSemaphore(1)
+
+    const peerQueue = (peer: NodeId) =>
+      Effect.suspend(() => {
+        const existing = peers.get(peer)
+        if (existing !== undefined) return Effect.succeed(existing)
+        return creating.withPermits(1)(Effect.gen(function*() {
+          const again = peers.get(peer)
+          if (again !== undefined) return again
+          const queue = yield* Queue.sliding<Message>(peerQueueCapacity)
+          yield* Scope.addFinalizer(scope, Queue.shutdown(queue))
+          yield* Effect.forkIn(runSender(peer, queue), scope)
+          peers.set(peer, queue)
+          return queue
+        }))
+      })
+
+    const send = (message: Message) =>
+      Effect.flatMap(peerQueue(message.to), (queue) => Queue.offer(queue, message)).pipe(Effect.asVoid)
+
+    return Context.make(RaftTransport, RaftTransport.of({ send, incoming: inbox })).pipe(
+      Context.add(RaftInbox, inbox)
+    )
+  })
+
+export const RaftTransportRpc = (
+  options: RaftTransportRpcOptions = {}
+): Layer.Layer<RaftTransport | RaftInbox, never, Communicator | EndpointResolver> =>
+  Layer.scopedContext(make(options))
+
+/** RaftApi's handlers for the node's RPC server: every message received goes into the inbox. */
+export const RaftApiHandlers = RaftApi.toLayer(
+  Effect.map(RaftInbox, (inbox) => ({
+    RaftMessage: (message: Message) => Effect.asVoid(Queue.offer(inbox, message))
+  }))
+)

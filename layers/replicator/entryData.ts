@@ -1,0 +1,36 @@
+/**
+ * The bytes a metadata command travels and is stored as inside a Raft entry: the
+ * Schema-encoded LogEntry as msgpack. Decoding goes through the Schema, so bytes that do not
+ * decode are `Corruption`, never a crash. A leader's no-op entry carries no bytes and applies
+ * as the Noop command, so the state machine's applied index moves past it.
+ */
+import { Either, ParseResult, Schema } from "effect"
+import { Packr } from "msgpackr"
+import { LogEntry } from "../../src/domain/commands.ts"
+import { Corruption } from "../../src/domain/errors.ts"
+import type { Entry } from "../../src/raft/types.ts"
+
+// Maps, not records: an entry decodes on its own, on any node, without shared structures.
+const packr = new Packr({ useRecords: false, int64AsType: "number" })
+const encodeLogEntry = Schema.encodeSync(LogEntry)
+const decodeLogEntry = Schema.decodeUnknownEither(LogEntry)
+
+const noop: LogEntry = { requestId: null, command: { _tag: "Noop" } }
+
+export const encodeEntryData = (entry: LogEntry): Uint8Array => packr.pack(encodeLogEntry(entry))
+
+/** The LogEntry that the committed `entry` applies. */
+export const decodeEntryData = (entry: Entry): Either.Either<LogEntry, Corruption> => {
+  if (entry.type === "noop") return Either.right(noop)
+  const corrupt = (why: string) =>
+    new Corruption({ message: `Raft entry ${entry.index} (term ${entry.term}) does not decode: ${why}` })
+  let fields: unknown
+  try {
+    fields = packr.unpack(entry.data)
+  } catch (cause) {
+    return Either.left(corrupt(`not msgpack (${String(cause)})`))
+  }
+  return decodeLogEntry(fields).pipe(
+    Either.mapLeft((error) => corrupt(ParseResult.TreeFormatter.formatErrorSync(error)))
+  )
+}

@@ -1,0 +1,163 @@
+/**
+ * The callers waiting on the Raft replicator, from their request to its outcome: proposal
+ * batches on their way to the core, proposals the leader appended (answered when their index
+ * is applied, with the outcome the state machine gave that index), and linearizable reads
+ * (released once the state machine has applied their read index).
+ *
+ * Whether a proposal committed is decided only by what commits at its index: an entry of
+ * another term there means it did not (Unavailable). Losing track of it any other way (a
+ * snapshot covers its index, or this node appends something else there after losing and
+ * regaining leadership) leaves its outcome unknown (Timeout), since it may still commit.
+ *
+ * The replicator's fibers touch this only inside synchronous sections.
+ */
+import { Deferred, Effect } from "effect"
+import type { CommandOutcome, CommandResult } from "../../src/domain/commands.ts"
+import { type FsError, Timeout, Unavailable } from "../../src/domain/errors.ts"
+import type { ProposalResult, ReadResult } from "../../src/raft/types.ts"
+import type { ReplicationError } from "../../src/services/MetadataReplicator.ts"
+
+export interface Proposal {
+  /** The encoded LogEntry. */
+  readonly data: Uint8Array
+  readonly done: Deferred.Deferred<CommandResult, FsError | ReplicationError>
+}
+
+export type ReadDone = Deferred.Deferred<void, ReplicationError>
+
+interface Appended {
+  readonly term: number
+  readonly done: Proposal["done"]
+}
+
+const unknownOutcome = (index: number) =>
+  new Timeout({ message: `the proposal at log index ${index} was superseded before it committed here; its outcome is unknown` })
+
+export class PendingRequests {
+  private nextBatchId = 0
+  private nextReadId = 0
+  private readonly batches = new Map<number, ReadonlyArray<Proposal>>()
+  /** By log index. */
+  private readonly appended = new Map<number, Appended>()
+  private readonly reads = new Map<number, ReadDone>()
+  private readWaiters: Array<{ readonly index: number; readonly done: ReadDone }> = []
+
+  /** Register a batch for the core; returns the id its Propose input carries. */
+  addBatch(proposals: ReadonlyArray<Proposal>): number {
+    const id = this.nextBatchId++
+    this.batches.set(id, proposals)
+    return id
+  }
+
+  takeBatch(id: number): ReadonlyArray<Proposal> | undefined {
+    const batch = this.batches.get(id)
+    this.batches.delete(id)
+    return batch
+  }
+
+  addRead(done: ReadDone): number {
+    const id = this.nextReadId++
+    this.reads.set(id, done)
+    return id
+  }
+
+  /** A read that gave up (timed out) before the core answered it. */
+  forgetRead(id: number): void {
+    this.reads.delete(id)
+  }
+
+  /** The core's answer to a batch: appended at consecutive indices, or refused with `refusal`. */
+  proposalResult(result: ProposalResult, refusal: (leaderId: string | null) => ReplicationError): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const batch = this.takeBatch(result.id)
+      if (batch === undefined) return Effect.void
+      if (result._tag === "Rejected") {
+        const error = refusal(result.leaderId)
+        return Effect.forEach(batch, (proposal) => Deferred.fail(proposal.done, error), { discard: true })
+      }
+      const superseded: Array<Effect.Effect<boolean>> = []
+      batch.forEach((proposal, offset) => {
+        const index = result.firstIndex + offset
+        const previous = this.appended.get(index)
+        if (previous !== undefined) superseded.push(Deferred.fail(previous.done, unknownOutcome(index)))
+        this.appended.set(index, { term: result.term, done: proposal.done })
+      })
+      return Effect.all(superseded, { discard: true })
+    })
+  }
+
+  /** The core's answer to a read: a read index to wait for, or a refusal. */
+  readResult(result: ReadResult, applied: number, refusal: (leaderId: string | null) => ReplicationError): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const done = this.reads.get(result.id)
+      if (done === undefined) return Effect.void
+      this.reads.delete(result.id)
+      if (result._tag === "ReadRejected") return Deferred.fail(done, refusal(result.leaderId))
+      if (result.index <= applied) return Deferred.succeed(done, undefined)
+      this.readWaiters.push({ index: result.index, done })
+      return Effect.void
+    })
+  }
+
+  /** The entry at `index` of `term` was applied with `outcome`: answer the proposal there, if any. */
+  applied(index: number, term: number, outcome: CommandOutcome): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const pending = this.appended.get(index)
+      if (pending === undefined) return Effect.void
+      this.appended.delete(index)
+      if (pending.term !== term) {
+        return Deferred.fail(
+          pending.done,
+          new Unavailable({
+            message: `the proposal at log index ${index} (term ${pending.term}) did not commit: ` +
+              `an entry of term ${term} committed there`
+          })
+        )
+      }
+      return outcome._tag === "Ok"
+        ? Deferred.succeed(pending.done, outcome.result)
+        : Deferred.fail(pending.done, outcome.error)
+    })
+  }
+
+  /** A snapshot from the leader replaced the log up to `index`: proposals there cannot be told apart. */
+  coveredBySnapshot(index: number): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const lost: Array<Effect.Effect<boolean>> = []
+      for (const [at, pending] of this.appended) {
+        if (at > index) continue
+        this.appended.delete(at)
+        lost.push(Deferred.fail(pending.done, unknownOutcome(at)))
+      }
+      return Effect.all(lost, { discard: true })
+    })
+  }
+
+  /** Release the reads whose index is applied. */
+  releaseReads(applied: number): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const ready = this.readWaiters.filter((waiter) => waiter.index <= applied)
+      if (ready.length === 0) return Effect.void
+      this.readWaiters = this.readWaiters.filter((waiter) => waiter.index > applied)
+      return Effect.forEach(ready, (waiter) => Deferred.succeed(waiter.done, undefined), { discard: true })
+    })
+  }
+
+  /** Fail every caller still waiting (the replicator is closing or broke), plus `also`. */
+  failAll(error: ReplicationError, also: Iterable<Proposal> = []): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const proposers = [...also].map((proposal) => proposal.done)
+      for (const batch of this.batches.values()) for (const proposal of batch) proposers.push(proposal.done)
+      for (const pending of this.appended.values()) proposers.push(pending.done)
+      const readers = [...this.reads.values(), ...this.readWaiters.map((waiter) => waiter.done)]
+      this.batches.clear()
+      this.appended.clear()
+      this.reads.clear()
+      this.readWaiters = []
+      return Effect.zipRight(
+        Effect.forEach(proposers, (done) => Deferred.fail(done, error), { discard: true }),
+        Effect.forEach(readers, (done) => Deferred.fail(done, error), { discard: true })
+      )
+    })
+  }
+}

@@ -1,0 +1,462 @@
+/**
+ * MetadataReplicator for a cluster of voters: the Effect layer around the pure Raft core
+ * (src/raft/core.ts). The core decides; this layer does its I/O, in the order the core's
+ * Output contract requires.
+ *
+ * Fibers, all scoped to the layer:
+ * - the driver owns the core. Each turn it drains every queued input (ticks, received
+ *   messages, proposal batches, read requests, Applied and Compact reports), steps the core
+ *   with each, persists the merged result with ONE WAL append (group commit: one fsync for
+ *   everything that arrived while the previous one ran), and only then sends the messages,
+ *   settles proposal and read results and hands committed entries to the applier. Entries
+ *   made durable are reported back as `Persisted` at the start of the next turn. Two
+ *   refinements, both as etcd does them: a leader whose term and vote are already durable
+ *   sends its AppendEntries while its own append runs (the core counts the leader's own log
+ *   only after `Persisted`), and a hard state whose commit index alone moved is written with
+ *   the next append instead of costing an fsync of its own (recovery treats it as a hint).
+ * - the applier applies committed entries to the MetadataService in index order (a snapshot
+ *   from the leader is restored first), answers each proposer with the state machine's
+ *   outcome, releases reads whose index is applied, reports `Applied`, and every
+ *   `snapshotThreshold` entries takes a snapshot that the driver compacts the log behind.
+ * - the batcher collects proposals into batches of up to `batchSize`, waiting at most
+ *   `batchWaitMillis` (by Clock) for one to fill; the ticker ticks every `tickMillis`; the
+ *   receiver moves messages from the transport into the driver's queue.
+ *
+ * Outcomes a proposer sees: the state machine's result (or its FsError); NotLeader with the
+ * leader's id and address when this node is not the leader; Unavailable when a different
+ * entry committed at the proposal's index (it did not commit) or the layer is closing;
+ * Timeout when neither happened within `proposalTimeout` (the outcome is unknown: a retry
+ * with the same request id is deduplicated by the state machine).
+ *
+ * A WAL or store failure stops the replicator (the log and the store may disagree): waiting
+ * and later calls fail with that error until the node restarts and recovers.
+ */
+import { Cause, Clock, Deferred, Duration, Effect, Layer, Option, ParseResult, Queue, Schema } from "effect"
+import type { ReplicatorStatus } from "../../src/domain/cluster.ts"
+import { type CommandResult, LogEntry, type MetadataCommand } from "../../src/domain/commands.ts"
+import {
+  Corruption, type FsError, InvalidArgument, type IoError, NotLeader, Timeout, Unavailable
+} from "../../src/domain/errors.ts"
+import { createRaft, entriesAfter, latestSnapshot, raftStatus, step } from "../../src/raft/core.ts"
+import type { Entry, Input, Message, NodeId, Output, RaftConfig, Snapshot } from "../../src/raft/types.ts"
+import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
+import { MetadataReplicator, type ReplicationError } from "../../src/services/MetadataReplicator.ts"
+import { MetadataService } from "../../src/services/MetadataService.ts"
+import { RaftTransport } from "../../src/services/RaftTransport.ts"
+import { WriteAheadLog } from "../../src/services/WriteAheadLog.ts"
+import { decodeEntryData, encodeEntryData } from "./entryData.ts"
+import { PendingRequests, type Proposal, type ReadDone } from "./pendingRequests.ts"
+import { compactedLog, entryRecord, hardStateRecord, recoverRaftLog } from "./raftLog.ts"
+import { type ApplyItem, RoundOutput } from "./roundOutput.ts"
+
+export interface RaftReplicatorOptions {
+  readonly nodeId: NodeId
+  /** Every voter, this node included; fixed for the life of the cluster. */
+  readonly voters: ReadonlyArray<NodeId>
+  /** Clock time of one Raft tick (default 50 ms). */
+  readonly tickMillis?: number
+  /** Ticks without a leader before campaigning, randomized up to twice this (default 10). */
+  readonly electionTicks?: number
+  /** Ticks between a leader's heartbeats (default 2). */
+  readonly heartbeatTicks?: number
+  /** Most proposals in one batch handed to the core (default 64). */
+  readonly batchSize?: number
+  /** Longest a batch waits, by Clock, for more proposals (default 10; 0 hands it over at once). */
+  readonly batchWaitMillis?: number
+  /** Applied entries between snapshots; each compacts the log (default 1000). */
+  readonly snapshotThreshold?: number
+  /** Bytes of snapshot per InstallSnapshot message (default 1 MiB). */
+  readonly snapshotChunkBytes?: number
+  /** AppendEntries in flight per follower (default 64). */
+  readonly maxInflight?: number
+  /** Most entries in one AppendEntries (default 256). */
+  readonly maxEntriesPerMessage?: number
+  /** Most entry bytes in one AppendEntries (default 1 MiB). */
+  readonly maxBytesPerMessage?: number
+  /** Seeds the core's election jitter; mixed with the node id so voters differ (default 0). */
+  readonly seed?: number
+  /** Longest a proposal or read waits for its outcome before failing with Timeout (default 5 s). */
+  readonly proposalTimeout?: Duration.DurationInput
+}
+
+/** Inputs taken per driver turn at most, so one turn stays short under a flood of messages. */
+const MAX_INPUTS_PER_TURN = 4096
+/**
+ * Inputs waiting for the driver. When it falls behind, offers wait: the receiver stops taking
+ * from the transport, whose bounded inbox then drops messages (Raft resends), instead of
+ * memory growing without bound. Nothing the driver waits for offers here, so this cannot deadlock.
+ */
+const INPUT_CAPACITY = 4 * MAX_INPUTS_PER_TURN
+const TICK: Input = { _tag: "Tick" }
+
+/** FNV-1a of the node id: voters sharing one configured seed still draw different timeouts. */
+const nodeSeed = (nodeId: NodeId, seed: number): number => {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < nodeId.length; i++) hash = Math.imul(hash ^ nodeId.charCodeAt(i), 0x01000193)
+  return (hash ^ Math.imul(seed, 0x9e3779b1)) >>> 0
+}
+
+const invalidCommand = (error: ParseResult.ParseError) =>
+  new InvalidArgument({ message: `invalid metadata command: ${ParseResult.TreeFormatter.formatErrorSync(error)}` })
+
+const make = (options: RaftReplicatorOptions) =>
+  Effect.gen(function*() {
+    const nodeId = options.nodeId
+    if (!options.voters.includes(nodeId)) {
+      return yield* Effect.dieMessage(`voters [${options.voters.join(", ")}] do not include this node ${nodeId}`)
+    }
+    const voters = new Set(options.voters)
+    const tickMillis = Math.max(1, options.tickMillis ?? 50)
+    const batchSize = Math.max(1, options.batchSize ?? 64)
+    const batchWaitMillis = Math.max(0, options.batchWaitMillis ?? 10)
+    const snapshotThreshold = Math.max(1, options.snapshotThreshold ?? 1000)
+    const proposalTimeout = Duration.decode(options.proposalTimeout ?? "5 seconds")
+    const config: RaftConfig = {
+      id: nodeId,
+      voters: [...voters],
+      electionTicks: Math.max(2, options.electionTicks ?? 10),
+      heartbeatTicks: Math.max(1, options.heartbeatTicks ?? 2),
+      maxEntriesPerMessage: Math.max(1, options.maxEntriesPerMessage ?? 256),
+      maxBytesPerMessage: Math.max(1, options.maxBytesPerMessage ?? 1024 * 1024),
+      maxInflight: Math.max(1, options.maxInflight ?? 64),
+      snapshotChunkBytes: Math.max(1, options.snapshotChunkBytes ?? 1024 * 1024),
+      preVote: true,
+      checkQuorum: true,
+      seed: nodeSeed(nodeId, options.seed ?? 0)
+    }
+
+    const wal = yield* WriteAheadLog
+    const metadata = yield* MetadataService
+    const transport = yield* RaftTransport
+    const resolver = yield* EndpointResolver
+
+    const boot = yield* recoverRaftLog(wal.recovered, metadata)
+    const core = createRaft(config, boot.recovered, boot.applied)
+
+    // Shared by the fibers below. Each is read and written only inside synchronous sections,
+    // so no fiber ever sees another's change half made.
+    let broken: ReplicationError | undefined
+    let hardState = boot.recovered.hardState
+    let applied = boot.applied
+    let appliedTerm = boot.appliedTerm
+    let lastSnapshotIndex = boot.recovered.snapshot?.index ?? 0
+    const pending = new PendingRequests()
+
+    const inputs = yield* Queue.bounded<Input>(INPUT_CAPACITY)
+    const proposals = yield* Queue.unbounded<Proposal>()
+    const applyQueue = yield* Queue.unbounded<ApplyItem>()
+    // Opened by every proposal, so a lingering batch wakes as soon as there is more to take.
+    const arrivals = yield* Effect.makeLatch(false)
+
+    const notLeader = (leaderId: NodeId | null) =>
+      new NotLeader({
+        message: leaderId === null ? `${nodeId} is not the leader, and knows no leader yet` : `${nodeId} is not the leader`,
+        leaderId,
+        address: null
+      })
+
+    /** Fail everything waiting; used when the layer closes or the replicator breaks. */
+    const failAllPending = (error: ReplicationError) =>
+      Effect.flatMap(Queue.takeAll(proposals), (queued) => pending.failAll(error, queued))
+
+    /** A failed or crashed fiber stops the replicator: its state and the disk may disagree now. */
+    const breakDown = (cause: Cause.Cause<ReplicationError>) =>
+      Effect.gen(function*() {
+        if (Cause.isInterruptedOnly(cause)) return yield* Effect.failCause(cause)
+        const failure = Cause.failureOption(cause)
+        const error = Option.isSome(failure)
+          ? failure.value
+          : new Unavailable({ message: `Raft replicator on ${nodeId} stopped after an internal error` })
+        yield* Effect.logError(`Raft replicator on ${nodeId} stopped`, cause)
+        if (broken === undefined) broken = error
+        yield* failAllPending(error)
+      })
+
+    const healthy = () => broken === undefined
+
+    /** Run `body` over and over until the replicator breaks; a failure breaks it. */
+    const loop = <E extends ReplicationError>(body: Effect.Effect<void, E>) =>
+      Effect.repeat(body, { while: healthy }).pipe(Effect.catchAllCause(breakDown), Effect.asVoid)
+
+    // ---- driver -------------------------------------------------------------------------
+
+    /** The first Output of the next turn: the core's answer to `Persisted`. */
+    let carried: Output | null = null
+
+    /** The snapshot heading the WAL: when the core's moves past it, the log is rewritten. */
+    let walSnapshotIndex = boot.recovered.snapshot?.index ?? 0
+    /** The hard state last written to the WAL; `hardState` may be ahead of it by its commit index only. */
+    let durableHardState = hardState
+
+    /** Term and vote must be durable before anything that depends on them is sent; the commit index need not. */
+    const termOrVoteChanged = () =>
+      hardState.term !== durableHardState.term || hardState.votedFor !== durableHardState.votedFor
+
+    /** Make the turn durable; returns the last entry it persisted, to report as Persisted. */
+    const persist = (turn: RoundOutput) =>
+      Effect.gen(function*() {
+        const snapshot = latestSnapshot(core)
+        if (snapshot !== null && snapshot.index > walSnapshotIndex) {
+          // Compaction and installed snapshots start a new log: the snapshot and what follows it.
+          const kept = entriesAfter(core, snapshot.index)
+          yield* wal.rewrite(compactedLog(hardState, snapshot, kept))
+          durableHardState = hardState
+          walSnapshotIndex = snapshot.index
+          return turn.entries.length > 0 ? kept[kept.length - 1] : undefined
+        }
+        // A hard state whose commit index alone moved waits for the next append: it is only a
+        // hint for recovery (which also trusts the store's applied index), not worth an fsync.
+        if (turn.entries.length === 0 && !termOrVoteChanged()) return undefined
+        const records = turn.entries.map(entryRecord)
+        if (hardState !== durableHardState) records.unshift(hardStateRecord(hardState))
+        yield* wal.append(records)
+        durableHardState = hardState
+        return turn.entries[turn.entries.length - 1]
+      })
+
+    const settleResults = (turn: RoundOutput) =>
+      Effect.zipRight(
+        Effect.forEach(turn.proposals, (result) => pending.proposalResult(result, notLeader), { discard: true }),
+        Effect.forEach(turn.reads, (result) => pending.readResult(result, applied, notLeader), { discard: true })
+      )
+
+    /**
+     * Batches that queued up during the last turn (while its fsync ran) are proposed together,
+     * up to `batchSize` proposals at a time: one append, one AppendEntries per follower.
+     */
+    const coalesceProposals = (taken: Iterable<Input>): Array<Input> => {
+      const result: Array<Input> = []
+      let open: { readonly at: number; readonly proposals: Array<Proposal> } | undefined
+      const close = () => {
+        if (open === undefined) return
+        const id = pending.addBatch(open.proposals)
+        result[open.at] = { _tag: "Propose", id, data: open.proposals.map((proposal) => proposal.data) }
+        open = undefined
+      }
+      for (const input of taken) {
+        if (input._tag !== "Propose") {
+          result.push(input)
+          continue
+        }
+        const batch = pending.takeBatch(input.id)
+        if (batch === undefined) continue
+        if (open !== undefined && open.proposals.length + batch.length > batchSize) close()
+        if (open === undefined) {
+          open = { at: result.length, proposals: [] }
+          result.push(input)
+        }
+        for (const proposal of batch) open.proposals.push(proposal)
+      }
+      close()
+      return result
+    }
+
+    const isReplication = (message: Message) => message._tag === "AppendEntries" || message._tag === "InstallSnapshot"
+
+    const driverTurn = Effect.gen(function*() {
+      const taken = carried === null
+        ? yield* Queue.takeBetween(inputs, 1, MAX_INPUTS_PER_TURN)
+        : yield* Queue.takeUpTo(inputs, MAX_INPUTS_PER_TURN)
+      const turn = new RoundOutput()
+      if (carried !== null) turn.add(carried)
+      carried = null
+      for (const input of coalesceProposals(taken)) turn.add(step(core, input))
+      if (turn.hardState !== null) hardState = turn.hardState
+      // A leader whose term and vote are already durable replicates while its own append runs:
+      // the core counts the leader's log toward commit only after `Persisted`, so followers'
+      // fsyncs overlap the leader's instead of following it (Raft thesis §10.2.1, as etcd).
+      const replicateEarly = raftStatus(core).role === "leader" && !termOrVoteChanged()
+      const afterPersist: Array<Message> = []
+      for (const message of turn.messages) {
+        if (replicateEarly && isReplication(message)) yield* transport.send(message)
+        else afterPersist.push(message)
+      }
+      const persisted = yield* persist(turn)
+      for (const message of afterPersist) yield* transport.send(message)
+      yield* settleResults(turn)
+      if (turn.applies.length > 0) yield* Queue.offerAll(applyQueue, turn.applies)
+      if (persisted !== undefined) {
+        carried = step(core, { _tag: "Persisted", index: persisted.index, term: persisted.term })
+      }
+    })
+
+    // ---- applier ------------------------------------------------------------------------
+
+    const applyEntry = (entry: Entry) =>
+      Effect.gen(function*() {
+        if (entry.index <= applied) return
+        if (entry.index !== applied + 1) {
+          return yield* new Corruption({ message: `Raft committed entry ${entry.index} after applied index ${applied}` })
+        }
+        const logEntry = yield* decodeEntryData(entry)
+        const outcome = yield* metadata.apply(entry.index, logEntry)
+        applied = entry.index
+        appliedTerm = entry.term
+        yield* pending.applied(entry.index, entry.term, outcome)
+      })
+
+    const restore = (snapshot: Snapshot) =>
+      Effect.gen(function*() {
+        // The store never moves backwards.
+        if (snapshot.index <= applied) return
+        yield* metadata.restore(snapshot.data)
+        const restored = yield* metadata.appliedIndex
+        if (restored !== snapshot.index) {
+          return yield* new Corruption({
+            message: `snapshot at log index ${snapshot.index} restored a store at applied index ${restored}`
+          })
+        }
+        applied = snapshot.index
+        appliedTerm = snapshot.term
+        lastSnapshotIndex = snapshot.index
+        yield* pending.coveredBySnapshot(snapshot.index)
+      })
+
+    const maybeSnapshot = Effect.gen(function*() {
+      if (applied - lastSnapshotIndex < snapshotThreshold) return
+      const taken = yield* metadata.snapshot
+      lastSnapshotIndex = taken.appliedIndex
+      // The applier is the only writer of the store, so `appliedTerm` is the term at taken.appliedIndex.
+      yield* Queue.offer(inputs, {
+        _tag: "Compact",
+        snapshot: { index: taken.appliedIndex, term: appliedTerm, data: taken.data }
+      })
+    })
+
+    const applierTurn = Effect.gen(function*() {
+      const items = yield* Queue.takeBetween(applyQueue, 1, MAX_INPUTS_PER_TURN)
+      const before = applied
+      for (const item of items) {
+        if (item._tag === "Restore") yield* restore(item.snapshot)
+        else for (const entry of item.entries) yield* applyEntry(entry)
+      }
+      yield* pending.releaseReads(applied)
+      if (applied !== before) yield* Queue.offer(inputs, { _tag: "Applied", index: applied })
+      yield* maybeSnapshot
+    })
+
+    // ---- batcher, ticker, receiver ----------------------------------------------------------
+
+    /** Add to `batch` until it is full or the batch wait is over. */
+    const fill = (batch: Array<Proposal>) =>
+      Effect.gen(function*() {
+        const deadline = (yield* Clock.currentTimeMillis) + batchWaitMillis
+        while (true) {
+          yield* arrivals.close
+          for (const proposal of yield* Queue.takeUpTo(proposals, batchSize - batch.length)) batch.push(proposal)
+          if (batch.length >= batchSize) return
+          const now = yield* Clock.currentTimeMillis
+          if (now >= deadline) return
+          yield* Effect.race(arrivals.await, Effect.sleep(deadline - now))
+        }
+      })
+
+    const closing = new Unavailable({ message: `Raft replicator on ${nodeId} is shutting down` })
+
+    // A batch taken is always somewhere the closing finalizer finds it: failed here while it
+    // fills, registered in `pending` from then on.
+    const batcherTurn = Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        const batch = [yield* restore(Queue.take(proposals))]
+        yield* restore(fill(batch)).pipe(
+          Effect.onInterrupt(() => Effect.forEach(batch, (p) => Deferred.fail(p.done, closing), { discard: true }))
+        )
+        const id = pending.addBatch(batch)
+        yield* restore(Queue.offer(inputs, { _tag: "Propose", id, data: batch.map((proposal) => proposal.data) }))
+      })
+    )
+
+    const tickerTurn = Effect.zipRight(Effect.sleep(Duration.millis(tickMillis)), Queue.offer(inputs, TICK))
+
+    const receiverTurn = Effect.gen(function*() {
+      const messages = yield* Queue.takeBetween(transport.incoming, 1, MAX_INPUTS_PER_TURN)
+      const received: Array<Input> = []
+      for (const message of messages) {
+        if (isForUs(message)) received.push({ _tag: "Receive", message })
+      }
+      yield* Queue.offerAll(inputs, received)
+    })
+
+    const isForUs = (message: Message) => message.to === nodeId && voters.has(message.from)
+
+    // Registered before the fibers start, so it runs after they are interrupted.
+    yield* Effect.addFinalizer(() => failAllPending(closing))
+    yield* Effect.forkScoped(loop(driverTurn))
+    yield* Effect.forkScoped(loop(applierTurn))
+    yield* Effect.forkScoped(loop(batcherTurn))
+    yield* Effect.forkScoped(loop(tickerTurn))
+    yield* Effect.forkScoped(loop(receiverTurn))
+
+    // ---- the service ----------------------------------------------------------------------
+
+    /** A NotLeader that names the leader's id also names its address, when the resolver knows it. */
+    const withLeaderAddress = <A, E>(effect: Effect.Effect<A, E | NotLeader>) =>
+      Effect.catchIf(
+        effect,
+        (error): error is NotLeader => error instanceof NotLeader && error.leaderId !== null && error.address === null,
+        (error) =>
+          resolver.resolve(error.leaderId!).pipe(
+            Effect.option,
+            Effect.flatMap((address) =>
+              Effect.fail(new NotLeader({ message: error.message, leaderId: error.leaderId, address: Option.getOrNull(address) }))
+            )
+          )
+      )
+
+    /** Refuse at once what cannot succeed here: a broken replicator, or a node that knows it is not leading. */
+    const precheck = Effect.suspend((): Effect.Effect<void, ReplicationError> => {
+      if (broken !== undefined) return Effect.fail(broken)
+      const status = raftStatus(core)
+      return status.role === "leader" ? Effect.void : Effect.fail(notLeader(status.leaderId))
+    })
+
+    const timedOut = (what: string) => () =>
+      new Timeout({ message: `${what} got no outcome within ${Duration.format(proposalTimeout)}; its outcome is unknown` })
+
+    const propose = (command: MetadataCommand, requestId?: string | null) =>
+      withLeaderAddress(Effect.gen(function*() {
+        yield* precheck
+        const entry = yield* Schema.validate(LogEntry)({ requestId: requestId ?? null, command }).pipe(
+          Effect.mapError(invalidCommand)
+        )
+        const done = yield* Deferred.make<CommandResult, FsError | ReplicationError>()
+        yield* Queue.offer(proposals, { data: encodeEntryData(entry), done })
+        yield* arrivals.open
+        return yield* Deferred.await(done).pipe(
+          Effect.timeoutFail({ duration: proposalTimeout, onTimeout: timedOut(`proposal ${command._tag}`) })
+        )
+      }))
+
+    const readIndex = withLeaderAddress(Effect.gen(function*() {
+      yield* precheck
+      const done: ReadDone = yield* Deferred.make<void, ReplicationError>()
+      const id = pending.addRead(done)
+      yield* Queue.offer(inputs, { _tag: "ReadIndex", id })
+      yield* Deferred.await(done).pipe(
+        Effect.timeoutFail({ duration: proposalTimeout, onTimeout: timedOut("linearizable read") }),
+        Effect.ensuring(Effect.sync(() => pending.forgetRead(id)))
+      )
+    }))
+
+    const linearizable = <A, E, R>(read: Effect.Effect<A, E, R>) => Effect.zipRight(readIndex, read)
+
+    const status = Effect.sync((): ReplicatorStatus => {
+      const s = raftStatus(core)
+      return {
+        nodeId,
+        role: s.role,
+        term: s.term,
+        leaderId: s.leaderId,
+        commitIndex: s.commitIndex,
+        appliedIndex: applied,
+        lastIndex: s.lastIndex
+      }
+    })
+
+    return MetadataReplicator.of({ propose, linearizable, status })
+  })
+
+export const RaftReplicator = (
+  options: RaftReplicatorOptions
+): Layer.Layer<MetadataReplicator, IoError | Corruption, WriteAheadLog | MetadataService | RaftTransport | EndpointResolver> =>
+  Layer.scoped(MetadataReplicator, make(options))

@@ -1,0 +1,72 @@
+/**
+ * The Raft replicator's write-ahead log: its records, and its recovery after a restart into
+ * what the core starts from (hard state, latest snapshot, the entries after it), with the
+ * metadata store brought up to the snapshot first.
+ *
+ * One append holds the hard state followed by the entries of a driver turn. A crash can tear
+ * it anywhere, so recovery repairs the two ways a torn turn can contradict itself: a commit
+ * index beyond the entries that survived is lowered to the last entry, and entries of a term
+ * whose hard state was lost raise the term (with no vote: nothing of that term was ever sent,
+ * because messages leave only after the whole turn is durable).
+ */
+import { Effect } from "effect"
+import { encodeReplicatorRecord } from "../../src/raft/walRecords.ts"
+import type { Entry, HardState, Recovered, Snapshot } from "../../src/raft/types.ts"
+import type { MetadataServiceShape, StoreError } from "../../src/services/MetadataService.ts"
+import type { WalRecord } from "../../src/services/WriteAheadLog.ts"
+import { catchUpToSnapshot, lastLogIndex, readLog } from "./logRecovery.ts"
+
+export const entryRecord = (entry: Entry): WalRecord =>
+  encodeReplicatorRecord({ _tag: "RaftEntry", index: entry.index, term: entry.term, type: entry.type, data: entry.data })
+
+export const hardStateRecord = (hardState: HardState): WalRecord =>
+  encodeReplicatorRecord({
+    _tag: "HardState",
+    term: hardState.term,
+    votedFor: hardState.votedFor,
+    commit: hardState.commit
+  })
+
+export const snapshotRecord = (snapshot: Snapshot): WalRecord =>
+  encodeReplicatorRecord({ _tag: "Snapshot", index: snapshot.index, term: snapshot.term, data: snapshot.data })
+
+/** A compacted log: the hard state, the snapshot, and the entries the core still holds after it. */
+export const compactedLog = (
+  hardState: HardState,
+  snapshot: Snapshot,
+  entries: ReadonlyArray<Entry>
+): Array<WalRecord> => [hardStateRecord(hardState), snapshotRecord(snapshot), ...entries.map(entryRecord)]
+
+export interface RaftBoot {
+  readonly recovered: Recovered
+  /** The store's applied index after catching up to the snapshot: the core starts from it. */
+  readonly applied: number
+  /** The term of the entry at `applied` (0 for an empty log). */
+  readonly appliedTerm: number
+}
+
+export const recoverRaftLog = (
+  records: ReadonlyArray<WalRecord>,
+  metadata: MetadataServiceShape
+): Effect.Effect<RaftBoot, StoreError> =>
+  Effect.gen(function*() {
+    const log = yield* readLog(records, "RaftEntry")
+    const applied = yield* catchUpToSnapshot(metadata, log)
+    const entries: Array<Entry> = log.entries.map(({ data, index, term, type }) => ({ index, term, type, data }))
+    const snapshot: Snapshot | null = log.snapshot === undefined
+      ? null
+      : { index: log.snapshot.index, term: log.snapshot.term, data: log.snapshot.data }
+    const last = lastLogIndex(log)
+    const lastTerm = entries[entries.length - 1]?.term ?? snapshot?.term ?? 0
+    const stored = log.hardState
+    const term = Math.max(stored?.term ?? 0, lastTerm)
+    const hardState: HardState = {
+      term,
+      votedFor: stored !== undefined && stored.term === term ? stored.votedFor : null,
+      // Everything applied was committed; a commit index past the surviving log was torn off with it.
+      commit: Math.max(Math.min(stored?.commit ?? 0, last), applied, snapshot?.index ?? 0)
+    }
+    const appliedTerm = entries.find((entry) => entry.index === applied)?.term ??
+      (snapshot !== null && snapshot.index === applied ? snapshot.term : 0)
+    return { recovered: { hardState, snapshot, entries }, applied, appliedTerm }
+  })

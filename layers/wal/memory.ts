@@ -1,0 +1,155 @@
+/**
+ * A simulated disk holding one write-ahead log, for tests and whole-cluster simulation. It
+ * tells written from durable as a real disk does: an append is written at once (in record
+ * format, through the real codec) but becomes durable only at its fsync step, and one fsync
+ * covers every record written before it began (group commit). `crash()` is a power loss:
+ * records not yet fsynced vanish, except those a test says reached the platter anyway, and
+ * the next one may be torn in half. Opening the log again (building `layer` anew, as a
+ * restarted node does) recovers the durable bytes with the real segment decoder, so a torn
+ * tail is truncated exactly as on disk.
+ *
+ * fsyncs can be held (`holdFsync`) to freeze a node between "written" and "durable", and can
+ * take time on the Clock (`fsyncDelay`), so TestClock runs stay deterministic.
+ */
+import { Duration, Effect, Layer } from "effect"
+import { type Corruption, IoError } from "../../src/domain/errors.ts"
+import { decodeSegment, encodeRecords } from "../../src/raft/walCodec.ts"
+import { type WalRecord, WriteAheadLog, type WriteAheadLogShape } from "../../src/services/WriteAheadLog.ts"
+
+export interface SimulatedWalOptions {
+  /** Clock time each fsync takes (default 0). */
+  readonly fsyncDelay?: Duration.DurationInput
+}
+
+export interface CrashOptions {
+  /** How many of the unsynced writes (appends or rewrites, oldest first) reached the disk anyway (default 0). */
+  readonly keep?: number
+  /** Whether half of the next unsynced append reached the disk: a torn tail (default false). */
+  readonly tear?: boolean
+}
+
+export interface SimulatedWal {
+  /** Open the log on this disk: a node booting. Fails with Corruption as the file log would. */
+  readonly layer: Layer.Layer<WriteAheadLog, Corruption>
+  /** From now on fsyncs wait: appends are written but do not become durable or return. */
+  readonly holdFsync: Effect.Effect<void>
+  readonly releaseFsync: Effect.Effect<void>
+  /** Power loss: the open log stops working (its operations fail with IoError) and unsynced writes vanish. */
+  readonly crash: (options?: CrashOptions) => Effect.Effect<void>
+  /** fsyncs performed since the disk was made. */
+  readonly fsyncs: Effect.Effect<number>
+  /** Writes (appends, rewrites) not yet durable. */
+  readonly unsynced: Effect.Effect<number>
+  /** What a log opened now would recover. */
+  readonly durableRecords: Effect.Effect<ReadonlyArray<WalRecord>, Corruption>
+}
+
+const DISK_NAME = "simulated-wal"
+
+/** A write that reached the page cache: appended records, or a whole rewritten log. */
+type Written =
+  | { readonly _tag: "Append"; readonly seq: number; readonly bytes: Uint8Array }
+  | { readonly _tag: "Rewrite"; readonly seq: number; readonly content: Uint8Array }
+
+const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0)
+  const bytes = new Uint8Array(total)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.length
+  }
+  return bytes
+}
+
+export const makeSimulatedWal = (options: SimulatedWalOptions = {}): Effect.Effect<SimulatedWal> =>
+  Effect.gen(function*() {
+    const fsyncDelay = Duration.decode(options.fsyncDelay ?? 0)
+    const fsyncGate = yield* Effect.makeLatch(true)
+    // One fsync at a time, as the file log's writer fiber does them.
+    const fsyncLock = yield* Effect.makeSemaphore(1)
+
+    let durable: Array<Uint8Array> = []
+    let written: Array<Written> = []
+    let writtenSeq = 0
+    let durableSeq = 0
+    let fsyncs = 0
+    // Bumped by every crash and every open: a log opened before it has lost its disk.
+    let generation = 0
+
+    const crashed = new IoError({ message: "the simulated disk of this write-ahead log crashed", path: DISK_NAME })
+
+    /** Put `writes` on the platter in order: a rewrite replaces everything before it. */
+    const land = (writes: ReadonlyArray<Written>) => {
+      for (const write of writes) {
+        if (write._tag === "Append") durable.push(write.bytes)
+        else durable = [write.content]
+      }
+    }
+
+    const recover = Effect.suspend(() => decodeSegment(concat(durable), DISK_NAME, true))
+
+    /** Make everything written so far durable, unless an earlier fsync already covered `seq`. */
+    const fsyncCovering = (seq: number, mine: number) =>
+      fsyncLock.withPermits(1)(
+        Effect.gen(function*() {
+          if (mine !== generation) return yield* crashed
+          if (durableSeq >= seq) return
+          yield* fsyncGate.await
+          if (Duration.toMillis(fsyncDelay) > 0) yield* Effect.sleep(fsyncDelay)
+          if (mine !== generation) return yield* crashed
+          const upTo = writtenSeq
+          land(written.filter((write) => write.seq <= upTo))
+          written = written.filter((write) => write.seq > upTo)
+          durableSeq = upTo
+          fsyncs++
+        })
+      )
+
+    const open = Effect.gen(function*() {
+      const decoded = yield* recover
+      generation++
+      const mine = generation
+      // Recovery truncates a torn tail.
+      durable = [encodeRecords(decoded.records)]
+      written = []
+      writtenSeq = 0
+      durableSeq = 0
+
+      const write = (make: (seq: number) => Written) =>
+        Effect.suspend(() => {
+          if (mine !== generation) return Effect.fail(crashed)
+          const seq = ++writtenSeq
+          written.push(make(seq))
+          return fsyncCovering(seq, mine)
+        })
+
+      const service: WriteAheadLogShape = {
+        recovered: decoded.records,
+        append: (records) =>
+          records.length === 0 ? Effect.void : write((seq) => ({ _tag: "Append", seq, bytes: encodeRecords(records) })),
+        rewrite: (records) => write((seq) => ({ _tag: "Rewrite", seq, content: encodeRecords(records) }))
+      }
+      return service
+    })
+
+    return {
+      layer: Layer.effect(WriteAheadLog, open),
+      holdFsync: fsyncGate.close,
+      releaseFsync: fsyncGate.open,
+      crash: (crashOptions = {}) =>
+        Effect.sync(() => {
+          generation++
+          const keep = Math.max(0, crashOptions.keep ?? 0)
+          land(written.slice(0, keep))
+          const next = written[keep]
+          if (crashOptions.tear === true && next?._tag === "Append" && next.bytes.length > 0) {
+            durable.push(next.bytes.subarray(0, Math.max(1, next.bytes.length >> 1)))
+          }
+          written = []
+        }),
+      fsyncs: Effect.sync(() => fsyncs),
+      unsynced: Effect.sync(() => written.length),
+      durableRecords: Effect.map(recover, (decoded) => decoded.records)
+    } satisfies SimulatedWal
+  })

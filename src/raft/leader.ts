@@ -1,0 +1,246 @@
+/**
+ * What a leader does: append proposals, replicate to each follower by its Progress (probe,
+ * pipelined replicate, chunked snapshot), advance the commit index by counting matches, send
+ * heartbeats and confirm ReadIndex requests.
+ */
+import {
+  append, entriesForMessage, findConflictByTerm, lastIndex, termAt
+} from "./log.ts"
+import {
+  advanceMatch, becomeProbe, becomeReplicate, becomeSnapshot, isPaused, type Progress
+} from "./progress.ts"
+import { quorumIndex } from "./quorum.ts"
+import { takeConfirmed } from "./readIndex.ts"
+import { nextChunk, resumeAt, rewind, startOutgoing } from "./snapshotTransfer.ts"
+import { quorum, type RaftState, send } from "./state.ts"
+import type { Entry, Message, NodeId } from "./types.ts"
+
+type AppendEntriesResponse = Extract<Message, { _tag: "AppendEntriesResponse" }>
+type InstallSnapshotResponse = Extract<Message, { _tag: "InstallSnapshotResponse" }>
+
+/** Append entries of the current term after the last one; returns the first new index. */
+export const appendAsLeader = (
+  state: RaftState,
+  items: ReadonlyArray<{ readonly type: Entry["type"]; readonly data: Uint8Array }>
+): number => {
+  const first = lastIndex(state.log) + 1
+  append(state.log, items.map((item, k) => ({ index: first + k, term: state.term, type: item.type, data: item.data })))
+  if (items.length > 0) state.out.writtenFrom = Math.min(state.out.writtenFrom, first)
+  return first
+}
+
+const sendChunks = (state: RaftState, peer: NodeId, progress: Progress): void => {
+  const transfer = progress.transfer!
+  const { chunkBytes, window } = chunking(state)
+  for (let chunk = nextChunk(transfer, chunkBytes, window); chunk !== null; chunk = nextChunk(transfer, chunkBytes, window)) {
+    send(state, peer, {
+      _tag: "InstallSnapshot",
+      snapshotIndex: transfer.snapshot.index,
+      snapshotTerm: transfer.snapshot.term,
+      offset: chunk.offset,
+      totalBytes: transfer.snapshot.data.byteLength,
+      data: chunk.data,
+      done: chunk.done
+    })
+  }
+}
+
+const chunking = (state: RaftState) => {
+  const chunkBytes = Math.max(1, state.config.snapshotChunkBytes)
+  return { chunkBytes, window: chunkBytes * Math.max(1, state.config.maxInflight) }
+}
+
+/** Stream the latest snapshot to a follower whose next entries are compacted away. */
+const startSnapshot = (state: RaftState, peer: NodeId, progress: Progress): boolean => {
+  if (state.snapshot === null) return false
+  becomeSnapshot(progress, startOutgoing(state.snapshot))
+  sendChunks(state, peer, progress)
+  return true
+}
+
+type SendResult = "paused" | "nothing" | "empty" | "entries" | "snapshot"
+
+/** Send one AppendEntries from `progress.next` if the follower's mode allows it. */
+const sendAppend = (state: RaftState, peer: NodeId, progress: Progress, allowEmpty: boolean): SendResult => {
+  if (isPaused(progress, state.config.maxInflight)) return "paused"
+  const log = state.log
+  const prevLogIndex = Math.min(progress.next - 1, lastIndex(log))
+  const prevLogTerm = termAt(log, prevLogIndex)
+  if (prevLogTerm === undefined) return startSnapshot(state, peer, progress) ? "snapshot" : "nothing"
+  const entries = entriesForMessage(log, prevLogIndex + 1, state.config.maxEntriesPerMessage, state.config.maxBytesPerMessage)
+  if (entries.length === 0 && !allowEmpty) return "nothing"
+  send(state, peer, {
+    _tag: "AppendEntries",
+    prevLogIndex,
+    prevLogTerm,
+    entries,
+    leaderCommit: log.commit,
+    readContext: state.reads.context
+  })
+  if (progress.mode === "probe") {
+    progress.probeSent = true
+  } else if (entries.length > 0) {
+    const last = entries[entries.length - 1]!.index
+    progress.next = last + 1
+    progress.inflight.push(last)
+  }
+  return entries.length > 0 ? "entries" : "empty"
+}
+
+/** Send what this follower can take now: a probe, or a pipeline of batches. */
+const replicateTo = (state: RaftState, peer: NodeId, allowEmpty: boolean): void => {
+  const progress = state.progress.get(peer)!
+  let result = sendAppend(state, peer, progress, allowEmpty)
+  while (result === "entries" && progress.mode === "replicate") result = sendAppend(state, peer, progress, false)
+}
+
+/** Replicate to every follower; `allowEmpty` also sends an empty AppendEntries (to carry a new commit index). */
+export const broadcastAppend = (state: RaftState, allowEmpty: boolean): void => {
+  for (const peer of state.peers) replicateTo(state, peer, allowEmpty)
+}
+
+/**
+ * A heartbeat is an empty AppendEntries at a point the follower is known to hold (its match),
+ * except when a pipeline has not moved for a whole heartbeat: then it is anchored at the last
+ * index sent, so a lost batch shows up as a rejection and replication falls back to probing.
+ * Heartbeats also restart stalled snapshot streams from the follower's offset.
+ */
+export const broadcastHeartbeat = (state: RaftState): void => {
+  const log = state.log
+  for (const peer of state.peers) {
+    const progress = state.progress.get(peer)!
+    const stalled = progress.mode === "replicate" && progress.match < progress.next - 1 &&
+      progress.match === progress.matchAtLastBeat
+    progress.matchAtLastBeat = progress.match
+    let prevLogIndex = stalled ? progress.next - 1 : progress.match
+    let prevLogTerm = termAt(log, prevLogIndex)
+    if (prevLogTerm === undefined) {
+      prevLogIndex = log.snapshotIndex
+      prevLogTerm = log.snapshotTerm
+    }
+    send(state, peer, {
+      _tag: "AppendEntries",
+      prevLogIndex,
+      prevLogTerm,
+      entries: [],
+      leaderCommit: log.commit,
+      readContext: state.reads.context
+    })
+    const transfer = progress.transfer
+    if (progress.mode === "snapshot" && transfer !== null) {
+      if (transfer.acked === transfer.ackedAtLastBeat) rewind(transfer)
+      transfer.ackedAtLastBeat = transfer.acked
+      sendChunks(state, peer, progress)
+    }
+  }
+}
+
+/** Commit the highest index a quorum holds, if it is of the current term (§5.4.2); true if the commit index moved. */
+export const maybeCommit = (state: RaftState): boolean => {
+  const log = state.log
+  const matches = [Math.min(log.stable, lastIndex(log))]
+  for (const peer of state.peers) matches.push(state.progress.get(peer)!.match)
+  const index = quorumIndex(matches)
+  if (index <= log.commit || termAt(log, index) !== state.term) return false
+  log.commit = index
+  releaseAwaitingReads(state)
+  return true
+}
+
+export const hasCommittedInTerm = (state: RaftState): boolean => termAt(state.log, state.log.commit) === state.term
+
+/** Once an entry of this term is committed, reads that waited for it get the commit index. */
+const releaseAwaitingReads = (state: RaftState): void => {
+  const reads = state.reads
+  if (reads.awaitingCommit.length === 0 || !hasCommittedInTerm(state)) return
+  const ids = reads.awaitingCommit
+  reads.awaitingCommit = []
+  if (state.peers.length === 0) {
+    for (const id of ids) state.out.reads.push({ _tag: "ReadReady", id, index: state.log.commit })
+    return
+  }
+  reads.context++
+  for (const id of ids) reads.pending.push({ id, index: state.log.commit, context: reads.context })
+  broadcastHeartbeat(state)
+}
+
+export const requestRead = (state: RaftState, id: number): void => {
+  const reads = state.reads
+  if (!hasCommittedInTerm(state)) {
+    reads.awaitingCommit.push(id)
+  } else if (state.peers.length === 0) {
+    state.out.reads.push({ _tag: "ReadReady", id, index: state.log.commit })
+  } else {
+    reads.context++
+    reads.pending.push({ id, index: state.log.commit, context: reads.context })
+    broadcastHeartbeat(state)
+  }
+}
+
+const confirmReads = (state: RaftState): void => {
+  const confirmed = takeConfirmed(state.reads, (context) => {
+    let acks = 1
+    for (const peer of state.peers) if (state.progress.get(peer)!.readAck >= context) acks++
+    return acks >= quorum(state)
+  })
+  for (const read of confirmed) state.out.reads.push({ _tag: "ReadReady", id: read.id, index: read.index })
+}
+
+const afterMatchAdvanced = (state: RaftState, peer: NodeId): void => {
+  if (maybeCommit(state)) broadcastAppend(state, true)
+  else replicateTo(state, peer, false)
+}
+
+export const handleAppendResponse = (state: RaftState, message: AppendEntriesResponse): void => {
+  const progress = state.progress.get(message.from)
+  if (progress === undefined) return
+  progress.recentActive = true
+  if (message.readContext > progress.readAck) {
+    progress.readAck = message.readContext
+    confirmReads(state)
+  }
+  if (message.success) {
+    const advanced = advanceMatch(progress, message.matchIndex)
+    if (progress.mode === "probe" && advanced) becomeReplicate(progress)
+    else if (progress.mode === "snapshot" && progress.match >= state.log.snapshotIndex) becomeReplicate(progress)
+    else if (progress.mode === "probe") progress.probeSent = false
+    if (advanced) afterMatchAdvanced(state, message.from)
+    else replicateTo(state, message.from, progress.mode === "probe" && progress.match < lastIndex(state.log))
+    return
+  }
+  if (progress.mode === "snapshot") return
+  // The follower's hint: the last index its log may share with ours; find the same point in ours.
+  const hint = message.conflictTerm > 0
+    ? findConflictByTerm(state.log, message.conflictIndex, message.conflictTerm).index
+    : message.conflictIndex
+  // Entries up to match are known to agree, so a legitimate rejection never points below it.
+  if (hint < progress.match) return
+  becomeProbe(progress, Math.min(progress.next, hint + 1))
+  replicateTo(state, message.from, true)
+}
+
+export const handleSnapshotResponse = (state: RaftState, message: InstallSnapshotResponse): void => {
+  const progress = state.progress.get(message.from)
+  if (progress === undefined) return
+  progress.recentActive = true
+  if (message.done) {
+    // The follower holds everything up to the snapshot (installed, or already committed).
+    const advanced = advanceMatch(progress, message.snapshotIndex)
+    if (progress.mode === "snapshot" && progress.match >= state.log.snapshotIndex) becomeReplicate(progress)
+    if (advanced || progress.mode === "replicate") afterMatchAdvanced(state, message.from)
+    return
+  }
+  const transfer = progress.transfer
+  if (progress.mode !== "snapshot" || transfer === null || transfer.snapshot.index !== message.snapshotIndex) return
+  if (resumeAt(transfer, message.nextOffset)) sendChunks(state, message.from, progress)
+}
+
+/** After compaction, transfers of an older snapshot are useless: restart them with the new one. */
+export const restartTransfers = (state: RaftState): void => {
+  for (const peer of state.peers) {
+    const progress = state.progress.get(peer)!
+    if (progress.mode === "snapshot" && progress.transfer!.snapshot.index < state.log.snapshotIndex) {
+      startSnapshot(state, peer, progress)
+    }
+  }
+}

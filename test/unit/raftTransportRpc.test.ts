@@ -1,0 +1,111 @@
+import { Rpc, RpcClient, RpcGroup, RpcServer } from "@effect/rpc"
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, Context, Effect, Layer, Queue, Schema } from "effect"
+import { RaftApiHandlers, RaftTransportRpc } from "../../layers/raftTransport/rpc.ts"
+import { TcpCommunicator } from "../../layers/transport/tcp.ts"
+import { NotFound } from "../../src/domain/errors.ts"
+import { RaftApi } from "../../src/protocol/RaftApi.ts"
+import type { Message } from "../../src/raft/types.ts"
+import { Communicator } from "../../src/services/Communicator.ts"
+import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
+import { RaftTransport } from "../../src/services/RaftTransport.ts"
+
+const envelope = { from: "a", to: "b", term: 7 }
+const bytes = (length: number, seed: number) => Uint8Array.from({ length }, (_, i) => (i * 31 + seed) & 0xff)
+
+/** One message of every variant, with binary payloads that must survive byte for byte. */
+const everyVariant: ReadonlyArray<Message> = [
+  { _tag: "PreVote", ...envelope, lastLogIndex: 10, lastLogTerm: 6 },
+  { _tag: "PreVoteResponse", ...envelope, granted: true },
+  { _tag: "RequestVote", ...envelope, lastLogIndex: 11, lastLogTerm: 7 },
+  { _tag: "RequestVoteResponse", ...envelope, granted: false },
+  {
+    _tag: "AppendEntries", ...envelope, prevLogIndex: 9, prevLogTerm: 6, leaderCommit: 8, readContext: 3,
+    entries: [
+      { index: 10, term: 7, type: "noop", data: new Uint8Array(0) },
+      { index: 11, term: 7, type: "normal", data: bytes(300, 1) },
+      { index: 12, term: 7, type: "normal", data: bytes(70_000, 2) }
+    ]
+  },
+  { _tag: "AppendEntriesResponse", ...envelope, success: false, matchIndex: 4, conflictTerm: 5, conflictIndex: 3, readContext: 2 },
+  {
+    _tag: "InstallSnapshot", ...envelope, snapshotIndex: 1000, snapshotTerm: 6, offset: 4096, totalBytes: 9000,
+    data: bytes(4096, 3), done: false
+  },
+  { _tag: "InstallSnapshotResponse", ...envelope, snapshotIndex: 1000, nextOffset: 8192, done: false }
+]
+
+const resolverOf = (addresses: Record<string, string>) =>
+  Layer.succeed(EndpointResolver, EndpointResolver.of({
+    resolve: (nodeId) =>
+      nodeId in addresses ? Effect.succeed(addresses[nodeId]!) : Effect.fail(new NotFound({ message: `no node ${nodeId}` }))
+  }))
+
+/** Node "b": its transport, and an RpcServer serving RaftApi into its inbox. Resolves with b's transport and address. */
+const receiver = Effect.gen(function*() {
+  const transport = RaftTransportRpc().pipe(Layer.provide(resolverOf({})))
+  const context = yield* Layer.build(transport)
+  const listening = yield* (yield* Communicator).listen("127.0.0.1:0")
+  yield* RpcServer.make(RaftApi, { disableTracing: true }).pipe(
+    Effect.provide(RaftApiHandlers.pipe(Layer.provide(Layer.succeedContext(context)))),
+    Effect.provideService(RpcServer.Protocol, listening.protocol),
+    Effect.forkScoped
+  )
+  return { transport: Context.get(context, RaftTransport), address: listening.address }
+})
+
+const sender = (addresses: Record<string, string>) =>
+  Effect.map(Layer.build(RaftTransportRpc().pipe(Layer.provide(resolverOf(addresses)))), (context) =>
+    Context.get(context, RaftTransport))
+
+const takeN = (queue: Queue.Dequeue<Message>, n: number) =>
+  Effect.map(Queue.takeBetween(queue, n, n), Chunk.toReadonlyArray)
+
+/** The same rpc tag with no schema on its payload: lets a test put anything on the wire. */
+class Unchecked extends Rpc.make("RaftMessage", { payload: Schema.Unknown }) {}
+const UncheckedApi = RpcGroup.make(Unchecked)
+
+describe("RaftApi over TCP", () => {
+  it.scopedLive("carries every message variant intact, including binary data", () =>
+    Effect.gen(function*() {
+      const b = yield* receiver
+      const a = yield* sender({ b: b.address })
+      for (const message of everyVariant) yield* a.send(message)
+      const arrived = yield* takeN(b.transport.incoming, everyVariant.length)
+      expect(arrived).toEqual(everyVariant)
+      const entries = arrived.find((m) => m._tag === "AppendEntries")
+      expect(entries?._tag === "AppendEntries" && entries.entries[2]!.data).toBeInstanceOf(Uint8Array)
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("a peer that cannot be reached or resolved costs the sender nothing; others still get through", () =>
+    Effect.gen(function*() {
+      const b = yield* receiver
+      // c's port is closed and d is unknown to the resolver: their messages are dropped.
+      const a = yield* sender({ b: b.address, c: "127.0.0.1:1" })
+      for (let i = 0; i < 5000; i++) {
+        yield* a.send({ ...everyVariant[1]!, to: "c" })
+        yield* a.send({ ...everyVariant[1]!, to: "d" })
+      }
+      yield* a.send(everyVariant[0]!)
+      expect(yield* takeN(b.transport.incoming, 1)).toEqual([everyVariant[0]])
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("a malformed message is rejected at decode and the connection keeps working", () =>
+    Effect.gen(function*() {
+      const b = yield* receiver
+      const protocol = yield* (yield* Communicator).connect(b.address)
+      const raw = yield* RpcClient.make(UncheckedApi, { disableTracing: true }).pipe(
+        Effect.provideService(RpcClient.Protocol, protocol)
+      )
+      const negativeTerm = { ...everyVariant[0]!, term: -1 }
+      const unknownTag = { ...envelope, _tag: "Gossip" }
+      const missingField = { _tag: "AppendEntries", ...envelope }
+      for (const payload of [negativeTerm, unknownTag, missingField, null]) {
+        const exit = yield* Effect.exit(raw.RaftMessage(payload))
+        expect(exit._tag).toBe("Failure")
+      }
+      yield* raw.RaftMessage(everyVariant[3])
+      expect(yield* takeN(b.transport.incoming, 1)).toEqual([everyVariant[3]])
+      expect(yield* Queue.size(b.transport.incoming)).toBe(0)
+    }).pipe(Effect.provide(TcpCommunicator)))
+})
