@@ -78,7 +78,10 @@ export const HyperconvergedTopology = (options: HyperconvergedOptions) => {
   const chunkPeers = RpcChunkPeers().pipe(Layer.provide(Layer.merge(chunks, cluster)))
 
   // 4. Consensus: Raft over the configured voters, persisting to the WAL, applying to the metadata.
+  // No batch wait: proposals that arrive during an fsync already share the next one; waiting
+  // 10 ms for more cut one client's throughput from ~390 to ~74 commits/s (npm run bench:raft).
   const replicator = RaftReplicator({
+    batchWaitMillis: 0,
     ...options.raft,
     nodeId: options.nodeId,
     voters: options.peers.map((p) => p.id)
