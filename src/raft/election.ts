@@ -5,7 +5,7 @@
  * returns, and a pre-vote round means a failed campaign never bumps anyone's term.
  */
 import { isUpToDate, lastIndex, lastTerm } from "./log.ts"
-import { broadcastAppend, broadcastHeartbeat, appendAsLeader } from "./leader.ts"
+import { appendAsLeader, broadcastAppend, broadcastHeartbeat } from "./leader.ts"
 import { nextInt } from "./prng.ts"
 import { newProgress } from "./progress.ts"
 import { tallyVotes } from "./quorum.ts"

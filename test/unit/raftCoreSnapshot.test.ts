@@ -1,0 +1,112 @@
+/** Log compaction and chunked, resumable InstallSnapshot in the Raft core. */
+import { describe, expect, it } from "vitest"
+import { entriesAfter, latestSnapshot, logTerm, step } from "../../src/raft/core.ts"
+import type { Message, NodeId } from "../../src/raft/types.ts"
+import { Cluster, defaultNodeConfig } from "../support/raftHarness.ts"
+
+const electionTicks = defaultNodeConfig.electionTicks
+
+type InstallSnapshot = Extract<Message, { _tag: "InstallSnapshot" }>
+
+const chunksTo = (messages: ReadonlyArray<Message>, to: NodeId): Array<InstallSnapshot> =>
+  messages.filter((message): message is InstallSnapshot => message._tag === "InstallSnapshot" && message.to === to)
+
+describe("Raft snapshots", () => {
+  it("compaction discards the log prefix up to the snapshot, and only up to what was applied", () => {
+    const cluster = new Cluster({ ids: ["a", "b", "c"], seed: 51 })
+    cluster.elect("a")
+    for (let k = 0; k < 10; k++) cluster.propose("a", `v${k}`)
+    cluster.heartbeat("a")
+    const raft = cluster.raft("a")
+    const before = cluster.status("a")
+    // Above the applied index, or with the wrong term: ignored.
+    step(raft, { _tag: "Compact", snapshot: { index: before.appliedIndex + 1, term: before.term, data: new Uint8Array() } })
+    step(raft, { _tag: "Compact", snapshot: { index: 5, term: before.term + 1, data: new Uint8Array() } })
+    expect(cluster.status("a").snapshotIndex).toBe(0)
+    const snapshot = cluster.compact("a")
+    expect(snapshot.index).toBe(before.appliedIndex)
+    cluster.propose("a", "after")
+    const after = cluster.status("a")
+    expect(after.snapshotIndex).toBe(snapshot.index)
+    expect(after.firstIndex).toBe(snapshot.index + 1)
+    expect(logTerm(raft, snapshot.index)).toBe(snapshot.term)
+    expect(logTerm(raft, snapshot.index - 1)).toBeUndefined()
+    expect(entriesAfter(raft, 0).map((entry) => entry.index)).toEqual([snapshot.index + 1])
+    expect(latestSnapshot(raft)).toBe(snapshot)
+  })
+
+  it("a far-behind follower catches up by chunked snapshot, resuming from its offset after a lost chunk", () => {
+    // "a" leads, is cut off with proposals nobody else sees, and the others move on far
+    // enough that the entries it needs are compacted away.
+    const cluster = new Cluster({
+      ids: ["a", "b", "c"],
+      seed: 52,
+      snapshotEvery: 10,
+      config: { snapshotChunkBytes: 32, maxInflight: 2 }
+    })
+    cluster.elect("a")
+    cluster.propose("a", "common")
+    cluster.heartbeat("a")
+    cluster.isolate("a")
+    cluster.propose("a", "stale")
+    cluster.runUntil(() => cluster.leader() === "b" || cluster.leader() === "c", 20 * electionTicks, "a second leader")
+    const leader = cluster.leader()!
+    for (let k = 0; k < 30; k++) cluster.propose(leader, `value-${k}`)
+    cluster.runUntil(() => cluster.acknowledged.has("value-29"), 20 * electionTicks, "the new leader's commits")
+    const snapshotIndex = cluster.status(leader).snapshotIndex
+    expect(snapshotIndex).toBeGreaterThan(cluster.status("a").lastIndex)
+    let dropped: InstallSnapshot | null = null
+    cluster.addFilter((message) => {
+      if (dropped !== null || message._tag !== "InstallSnapshot" || message.to !== "a" || message.offset !== 64) return false
+      dropped = message
+      return true
+    })
+    const mark = cluster.sent.length
+    cluster.heal()
+    cluster.runUntil(() => cluster.node("a").stateMachine.values.includes("value-29"), 20 * electionTicks, "a's catch-up")
+    const chunks = chunksTo(cluster.sent.slice(mark), "a").filter((chunk) => chunk.snapshotIndex === snapshotIndex)
+    expect(dropped).not.toBeNull()
+    expect(chunks.length).toBeGreaterThan(3)
+    for (const chunk of chunks) expect(chunk.data.byteLength).toBeLessThanOrEqual(32)
+    // The lost chunk was sent again; the transfer resumed rather than starting over.
+    expect(chunks.filter((chunk) => chunk.offset === 64).length).toBeGreaterThanOrEqual(2)
+    expect(chunks.filter((chunk) => chunk.offset === 0)).toHaveLength(1)
+    const answers = cluster.sent.slice(mark).filter((message) => message._tag === "InstallSnapshotResponse" && message.from === "a")
+    expect(answers.some((answer) => answer._tag === "InstallSnapshotResponse" && answer.nextOffset === 64 && !answer.done)).toBe(true)
+    // "a" installed the snapshot in place of its conflicting log and applied nothing of its own.
+    const installed = cluster.node("a").outputs.filter((output) => output.snapshot !== null)
+    expect(installed.map((output) => output.snapshot!.index)).toEqual([snapshotIndex])
+    expect(cluster.node("a").stateMachine.values).toEqual(cluster.node(leader).stateMachine.values)
+    expect(cluster.node("a").stateMachine.values).not.toContain("stale")
+    expect(cluster.logValues("a")).not.toContain("stale")
+  })
+
+  it("a newer snapshot restarts a transfer in progress", () => {
+    const cluster = new Cluster({ ids: ["a", "b", "c"], seed: 53, config: { snapshotChunkBytes: 16, maxInflight: 2 } })
+    cluster.elect("a")
+    for (let k = 0; k < 10; k++) cluster.propose("a", `first-${k}`)
+    cluster.heartbeat("a")
+    cluster.isolate("c")
+    for (let k = 0; k < 10; k++) cluster.propose("a", `second-${k}`)
+    cluster.heartbeat("a")
+    const older = cluster.compact("a")
+    // "c" hears the first chunks but its answers are lost, so the transfer cannot finish.
+    const muteC = cluster.addFilter((message) => message.from === "c" && message._tag === "InstallSnapshotResponse")
+    cluster.heal()
+    cluster.heartbeat("a")
+    cluster.heartbeat("a")
+    expect(chunksTo(cluster.sent, "c").every((chunk) => chunk.snapshotIndex === older.index)).toBe(true)
+    expect(chunksTo(cluster.sent, "c").length).toBeGreaterThan(0)
+    for (let k = 0; k < 5; k++) cluster.propose("a", `third-${k}`)
+    cluster.settle()
+    const mark = cluster.sent.length
+    const newer = cluster.compact("a")
+    expect(newer.index).toBeGreaterThan(older.index)
+    const restarted = chunksTo(cluster.sent.slice(mark), "c")
+    expect(restarted[0]).toMatchObject({ snapshotIndex: newer.index, offset: 0 })
+    muteC()
+    cluster.runUntil(() => cluster.node("c").stateMachine.values.includes("third-4"), 20 * electionTicks, "c's catch-up")
+    const installed = cluster.node("c").outputs.filter((output) => output.snapshot !== null).map((output) => output.snapshot!.index)
+    expect(installed).toEqual([newer.index])
+  })
+})
