@@ -16,6 +16,7 @@ import type { ClientError } from "../client/errors.ts"
 import type { FileHandle } from "../client/FileHandle.ts"
 import { O_CREAT, O_WRONLY } from "../client/OpenFlags.ts"
 import { SandstoreClient, type SandstoreClientShape } from "../client/SandstoreClient.ts"
+import { patternBytes } from "../lib/patternBytes.ts"
 
 export interface StepResult {
   readonly name: string
@@ -93,20 +94,7 @@ const describeError = (error: StepError): string =>
 
 // --- deterministic bytes ------------------------------------------------------------------
 
-/** Deterministic pseudo-random bytes (xorshift32) for `seed`. */
-export const patternBytes = (length: number, seed: number): Uint8Array => {
-  const out = new Uint8Array(length)
-  let x = seed >>> 0 || 1
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    out[i] = x & 0xff
-  }
-  return out
-}
+export { patternBytes } from "../lib/patternBytes.ts"
 
 const hex32 = Effect.map(Random.nextIntBetween(0, 2 ** 32), (n) => n.toString(16).padStart(8, "0"))
 
