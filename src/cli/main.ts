@@ -5,6 +5,7 @@
 import { Command } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Console, Effect } from "effect"
+import { benchCommand } from "./bench/benchCommand.ts"
 import { clusterCommand } from "./clusterCommand.ts"
 import { reportFailure, teardown } from "./exitCodes.ts"
 import { fsCommand } from "./fsCommand.ts"
@@ -19,7 +20,8 @@ const sandstore = Command.make("sandstore").pipe(
     clusterCommand,
     fsCommand,
     statusCommand,
-    smokeCommand
+    smokeCommand,
+    benchCommand
   ])
 )
 

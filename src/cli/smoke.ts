@@ -94,7 +94,6 @@ const describeError = (error: StepError): string =>
 
 // --- deterministic bytes ------------------------------------------------------------------
 
-export { patternBytes } from "../lib/patternBytes.ts"
 
 const hex32 = Effect.map(Random.nextIntBetween(0, 2 ** 32), (n) => n.toString(16).padStart(8, "0"))
 
