@@ -8,11 +8,15 @@ import { Effect, Stream } from "effect"
 import { IsADirectory } from "../domain/errors.ts"
 import { SandstoreClient } from "../client/SandstoreClient.ts"
 import { O_CREAT, O_WRONLY } from "../client/OpenFlags.ts"
+import { MAX_TRANSFER_BYTES } from "../protocol/ClientApi.ts"
 import { join as remoteJoin } from "../client/paths.ts"
 import { makeProgress } from "./progress.ts"
 
-/** Bytes per local read or remote read: a fraction of a chunk, well under MAX_TRANSFER_BYTES. */
-const PIECE_BYTES = 1024 * 1024
+/** Bytes per transfer: a whole chunk (one version written, one replica read per call), capped by the API. */
+const pieceBytes = Effect.map(
+  Effect.flatMap(SandstoreClient, (client) => client.fsInfo),
+  (info) => Math.min(info.chunkSize, MAX_TRANSFER_BYTES)
+)
 
 /** A remote path that names an existing directory means "inside it, under the same name". */
 const remoteTarget = (remote: string, name: string) =>
@@ -38,7 +42,10 @@ export const put = (local: string, remote: string, offset?: number) =>
     const progress = makeProgress(`put ${target}`, Number(info.size))
     const handle = yield* client.open(target, offset === undefined ? "w" : O_WRONLY | O_CREAT)
     let position = offset ?? 0
-    yield* fs.stream(local, { chunkSize: PIECE_BYTES }).pipe(
+    // Whole-chunk pieces go straight through as one new version per chunk; smaller ones would be
+    // buffered and each flush would copy the chunk's earlier bytes into yet another version.
+    const piece = yield* pieceBytes
+    yield* fs.stream(local, { chunkSize: piece }).pipe(
       Stream.runForEach((bytes) =>
         Effect.zipRight(handle.write(bytes, position), Effect.suspend(() => {
           position += bytes.length
@@ -66,10 +73,11 @@ export const get = (remote: string, local: string) =>
     const temporary = `${target}.tmp`
     const progress = makeProgress(`get ${remote}`, stats.size)
     yield* Effect.scoped(Effect.gen(function*() {
+      const piece = yield* pieceBytes
       const handle = yield* client.openScoped(remote, "r")
       const file = yield* fs.open(temporary, { flag: "w" })
       while (true) {
-        const bytes = yield* handle.read(PIECE_BYTES)
+        const bytes = yield* handle.read(piece)
         if (bytes.length === 0) break
         yield* file.writeAll(bytes)
         yield* progress.advance(bytes.length)
@@ -90,11 +98,12 @@ export const cat = (remote: string, offset = 0, length = Number.POSITIVE_INFINIT
   Effect.gen(function*() {
     const client = yield* SandstoreClient
     yield* Effect.scoped(Effect.gen(function*() {
+      const piece = yield* pieceBytes
       const handle = yield* client.openScoped(remote, "r")
       let position = offset
       let remaining = length
       while (remaining > 0) {
-        const bytes = yield* handle.read(Math.min(PIECE_BYTES, remaining), position)
+        const bytes = yield* handle.read(Math.min(piece, remaining), position)
         if (bytes.length === 0) break
         position += bytes.length
         remaining -= bytes.length
