@@ -29,6 +29,10 @@ const options = {
   replication: Options.integer("replication").pipe(
     Options.withDescription("copies of each chunk (hyperconverged; default 3)"),
     Options.optional
+  ),
+  snapshotThreshold: Options.integer("snapshot-threshold").pipe(
+    Options.withDescription("applied log entries between metadata snapshots (the log is compacted behind each; default 1000)"),
+    Options.optional
   )
 }
 
@@ -61,7 +65,13 @@ export const nodeCommand = Command.make("node", options, (o) =>
     let topology
     if (topologyName === "standalone") {
       const { StandaloneTopology } = yield* Effect.promise(() => import("../../topologies/standalone.ts"))
-      topology = StandaloneTopology({ nodeId: o.id, listen: o.listen, dataDir: o.dataDir, ...chunkSize })
+      topology = StandaloneTopology({
+        nodeId: o.id,
+        listen: o.listen,
+        dataDir: o.dataDir,
+        ...chunkSize,
+        ...(Option.isSome(o.snapshotThreshold) ? { snapshotThreshold: o.snapshotThreshold.value } : {})
+      })
     } else {
       if (Option.isNone(o.peers)) return yield* new InvalidArgument({ message: "--topology hyperconverged needs --peers" })
       const peers = yield* parsePeers(o.peers.value)
@@ -79,6 +89,7 @@ export const nodeCommand = Command.make("node", options, (o) =>
         peers,
         ...chunkSize,
         ...(Option.isSome(o.replication) ? { replication: o.replication.value } : {}),
+        ...(Option.isSome(o.snapshotThreshold) ? { raft: { snapshotThreshold: o.snapshotThreshold.value } } : {}),
         ...(o.membership === "etcd" && Option.isSome(o.etcd) ? { etcd: list(o.etcd.value) } : {})
       })
     }
