@@ -1,0 +1,190 @@
+/**
+ * Sandstore next to etcd and next to the disk, in one run on one machine (`npm run bench:compare`):
+ *
+ *  1. a 3-member etcd (loopback, temp dirs): puts of 256-byte values under new keys at each
+ *     client count, then the cluster is stopped;
+ *  2. a 3-node hyperconverged Sandstore cluster with static membership (real `sandstore node`
+ *     processes): creates of new files at the same client counts, then one large file written
+ *     and read sequentially in whole-chunk pieces, then the cluster is stopped;
+ *  3. the disk: the same large file with node:fs, write + fsync, then read.
+ *
+ * The table (ratios Sandstore / etcd and Sandstore / disk) is printed, written to
+ * results/compare/<timestamp>.md and results/compare/latest.md, and copied into the README
+ * between its compare markers. Every process and temp dir is removed at the end, on failure
+ * and on Ctrl-C alike (each lives in a scope).
+ *
+ * Run: npm run bench:compare [-- --duration 10s --warmup 2s --concurrency 1,16,64 --file-size 256MiB]
+ */
+import { FileSystem } from "@effect/platform"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Clock, Console, Duration, Effect, Either } from "effect"
+import { existsSync } from "node:fs"
+import { cpus, platform, release } from "node:os"
+import { join } from "node:path"
+import { TcpCommunicator } from "../layers/transport/tcp.ts"
+import { fileTimestamp } from "../src/cli/bench/report.ts"
+import { CliExit, EXIT_FAILURE, EXIT_USAGE, teardown } from "../src/cli/exitCodes.ts"
+import { crc32c } from "../src/lib/crc32c.ts"
+import { patternBytes } from "../src/lib/patternBytes.ts"
+import { startCluster } from "../test/support/cluster.ts"
+import { diskBaseline } from "./compare/diskBaseline.ts"
+import { ETCD_BIN, etcdVersion, startEtcdCluster } from "./compare/etcdCluster.ts"
+import { measureEtcdPuts } from "./compare/etcdPuts.ts"
+import { FilePieces } from "./compare/filePieces.ts"
+import { replaceSection } from "./compare/readmeSection.ts"
+import type { CompareReport, Machine, SmallWrites } from "./compare/results.ts"
+import { measureSandstoreCreates } from "./compare/sandstoreCreates.ts"
+import { sandstoreLargeFile, sandstorePieceBytes } from "./compare/sandstoreLargeFile.ts"
+import { type CompareSettings, parseCompareArguments, USAGE } from "./compare/settings.ts"
+import { formatBytes, formatCount, formatMibPerSec, formatMillis, renderReport } from "./compare/table.ts"
+
+const ROOT = join(import.meta.dirname, "..")
+const RESULTS = join(ROOT, "results", "compare")
+const README = join(ROOT, "README.md")
+
+const VALUE_BYTES = 256
+/** Fixed, so two runs write the same bytes. */
+const SEED = crc32c(new TextEncoder().encode("bench:compare"))
+
+const log = (line: string) => Console.error(line)
+
+const rowLine = (system: string, clients: number, writes: SmallWrites) =>
+  log(
+    `  ${system} c=${clients}: ${formatCount(writes.opsPerSec)} ops/s, p50 ${formatMillis(writes.p50)} ms, ` +
+      `p99 ${formatMillis(writes.p99)} ms, ${writes.errors} errors`
+  )
+
+const machine = (): Machine => {
+  const cores = cpus()
+  return {
+    cores: cores.length,
+    cpuModel: cores[0]?.model.trim().replace(/\s+/g, " ") ?? "unknown CPU",
+    nodeVersion: process.version,
+    platform: `${platform()} ${release()}`
+  }
+}
+
+/** Failures end the run with their message; a usage error also shows the usage. */
+const fail = (message: string, code = EXIT_FAILURE) =>
+  Effect.zipRight(Console.error(`bench:compare: ${message}`), Effect.fail(new CliExit({ code })))
+
+const measureEtcd = (settings: CompareSettings) =>
+  Effect.scoped(Effect.gen(function*() {
+    yield* log("etcd: starting 3 members")
+    const cluster = yield* startEtcdCluster(3)
+    yield* log(`etcd: up at ${cluster.endpoints.join(",")}; puts of ${VALUE_BYTES} B values`)
+    return yield* measureEtcdPuts({
+      endpoints: cluster.endpoints,
+      concurrency: settings.concurrency,
+      duration: settings.duration,
+      warmup: settings.warmup,
+      value: patternBytes(VALUE_BYTES, SEED),
+      onRow: (clients, writes) => rowLine("etcd put", clients, writes)
+    })
+  }))
+
+const measureSandstore = (settings: CompareSettings) =>
+  Effect.scoped(Effect.gen(function*() {
+    yield* log("sandstore: starting 3 nodes")
+    const cluster = yield* startCluster({ nodes: 3 })
+    const leader = yield* cluster.leader
+    yield* log(`sandstore: up at ${cluster.addresses.join(",")}, leader ${leader}; creates of new files`)
+    const small = yield* measureSandstoreCreates({
+      seeds: cluster.addresses,
+      concurrency: settings.concurrency,
+      duration: settings.duration,
+      warmup: settings.warmup,
+      onRow: (clients, writes) => rowLine("sandstore create", clients, writes)
+    })
+    const pieceBytes = yield* sandstorePieceBytes(cluster.addresses)
+    const pieces = new FilePieces(settings.fileSize, pieceBytes, SEED)
+    yield* log(`sandstore: one ${formatBytes(settings.fileSize)} file in ${formatBytes(pieceBytes)} pieces`)
+    const large = yield* sandstoreLargeFile({ seeds: cluster.addresses, path: "/compare-large-file", pieces })
+    yield* log(
+      `  write ${formatMibPerSec(pieces.fileSize / 2 ** 20 / large.write.seconds)} MiB/s, ` +
+        `read ${formatMibPerSec(large.read.bytes / 2 ** 20 / large.read.seconds)} MiB/s`
+    )
+    return { small, pieces, large }
+  }))
+
+const writeOutputs = (markdown: string, finishedAt: number) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const document = `# Sandstore next to etcd and the disk\n\n${markdown}`
+    yield* fs.makeDirectory(RESULTS, { recursive: true })
+    const file = join(RESULTS, `${fileTimestamp(finishedAt)}.md`)
+    yield* fs.writeFileString(file, document)
+    yield* fs.writeFileString(join(RESULTS, "latest.md"), document)
+    const readme = yield* fs.readFileString(README)
+    const section = [
+      "`npm run bench:compare` runs a 3-member etcd and a 3-node Sandstore cluster on this machine, one after",
+      "the other, and the disk on its own (flags `--duration`, `--warmup`, `--concurrency`, `--file-size`;",
+      "about 2–3 minutes with the defaults). Its latest table (all runs: `results/compare/`):",
+      "",
+      markdown
+    ].join("\n")
+    const updated = replaceSection(readme, section)
+    if (Either.isLeft(updated)) yield* log(`README not updated: ${updated.left}`)
+    else {
+      yield* fs.writeFileString(README, updated.right)
+      yield* log("README: compare section updated")
+    }
+    return file
+  })
+
+const program = Effect.gen(function*() {
+  const parsed = parseCompareArguments(process.argv.slice(2))
+  if (Either.isLeft(parsed)) return yield* fail(`${parsed.left}\n${USAGE}`, EXIT_USAGE)
+  if (parsed.right._tag === "Help") return yield* Console.log(USAGE)
+  const settings = parsed.right.settings
+  if (!existsSync(ETCD_BIN)) {
+    return yield* fail(`no etcd at ${ETCD_BIN}: install Debian's etcd-server (apt-get install etcd-server) or set ETCD_BIN`)
+  }
+  const version = yield* etcdVersion
+  yield* log(
+    `bench:compare: ${settings.concurrency.join(",")} clients, ${Duration.format(settings.duration)} per row after ` +
+      `${Duration.format(settings.warmup)} warm-up; large file ${formatBytes(settings.fileSize)}; etcd ${version}`
+  )
+
+  const etcd = yield* measureEtcd(settings)
+  const sandstore = yield* measureSandstore(settings)
+  yield* log(`disk: ${formatBytes(settings.fileSize)} write + fsync, then read`)
+  const disk = yield* diskBaseline(sandstore.pieces)
+
+  const finishedAt = yield* Clock.currentTimeMillis
+  const report: CompareReport = {
+    finishedAt,
+    machine: machine(),
+    etcdVersion: version,
+    durationSeconds: Duration.toSeconds(settings.duration),
+    warmupSeconds: Duration.toSeconds(settings.warmup),
+    valueBytes: VALUE_BYTES,
+    small: settings.concurrency.map((clients) => ({
+      clients,
+      etcd: etcd.find((row) => row.clients === clients)!.writes,
+      sandstore: sandstore.small.find((row) => row.clients === clients)!.writes
+    })),
+    large: {
+      fileSize: settings.fileSize,
+      pieceBytes: sandstore.pieces.pieceBytes,
+      sandstoreWrite: sandstore.large.write,
+      sandstoreRead: sandstore.large.read,
+      diskWrite: disk.write,
+      diskRead: disk.read
+    }
+  }
+  const markdown = renderReport(report).join("\n")
+  yield* Console.log(`\n${markdown}\n`)
+  const file = yield* writeOutputs(markdown, finishedAt)
+  yield* log(`results: ${file} and ${join(RESULTS, "latest.md")}`)
+}).pipe(
+  Effect.catchAll((error) =>
+    error instanceof CliExit ? Effect.fail(error) : fail("message" in error ? String(error.message) : String(error))
+  )
+)
+
+program.pipe(
+  Effect.provide(TcpCommunicator),
+  Effect.provide(NodeContext.layer),
+  (main) => NodeRuntime.runMain(main, { disableErrorReporting: true, teardown })
+)

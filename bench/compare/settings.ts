@@ -1,0 +1,58 @@
+/**
+ * What one `npm run bench:compare` measures, from its command line. Values use the same
+ * notation as `sandstore bench` (10s, 256MiB, 1,16,64) and go through its parsers.
+ */
+import { Duration, Either } from "effect"
+import { parseConcurrency, parseDuration, parseSize } from "../../src/cli/bench/arguments.ts"
+
+export interface CompareSettings {
+  /** the timed window of each small-write row */
+  readonly duration: Duration.Duration
+  /** the untimed window before it */
+  readonly warmup: Duration.Duration
+  /** concurrent clients of each small-write row, each on its own connection */
+  readonly concurrency: ReadonlyArray<number>
+  /** bytes of the large file written and read */
+  readonly fileSize: number
+}
+
+export const USAGE = [
+  "usage: npm run bench:compare [-- --duration 10s] [--warmup 2s] [--concurrency 1,16,64] [--file-size 256MiB]",
+  "  --duration     timed window of each etcd put / Sandstore create row (ms, s or m)",
+  "  --warmup       untimed window before each row",
+  "  --concurrency  clients per row, each with its own connection",
+  "  --file-size    bytes of the large file (B, KiB, MiB, GiB)"
+].join("\n")
+
+const DEFAULTS: Record<string, string> = { duration: "10s", warmup: "2s", concurrency: "1,16,64", "file-size": "256MiB" }
+
+export type ParsedArguments =
+  | { readonly _tag: "Run"; readonly settings: CompareSettings }
+  | { readonly _tag: "Help" }
+
+/** `--name value` and `--name=value` pairs; anything else is a message for the user. */
+const pairs = (argv: ReadonlyArray<string>): Either.Either<Record<string, string> | "help", string> => {
+  const values: Record<string, string> = { ...DEFAULTS }
+  for (let i = 0; i < argv.length; i++) {
+    const item = argv[i]!
+    if (item === "--help" || item === "-h") return Either.right("help")
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(item)
+    if (match === null || !(match[1]! in DEFAULTS)) return Either.left(`unknown argument "${item}"`)
+    const value = match[2] ?? argv[++i]
+    if (value === undefined) return Either.left(`--${match[1]} needs a value`)
+    values[match[1]!] = value
+  }
+  return Either.right(values)
+}
+
+export const parseCompareArguments = (argv: ReadonlyArray<string>): Either.Either<ParsedArguments, string> =>
+  Either.gen(function*() {
+    const values = yield* pairs(argv)
+    if (values === "help") return { _tag: "Help" } as const
+    const duration = yield* parseDuration(values.duration!)
+    if (!Duration.greaterThan(duration, Duration.zero)) return yield* Either.left("the duration must be positive")
+    const warmup = yield* parseDuration(values.warmup!)
+    const concurrency = yield* parseConcurrency(values.concurrency!)
+    const fileSize = yield* parseSize(values["file-size"]!)
+    return { _tag: "Run", settings: { duration, warmup, concurrency, fileSize } } as const
+  })

@@ -1,0 +1,129 @@
+/**
+ * The comparison as markdown: a line saying when and where it ran, the small-write table
+ * (etcd put vs Sandstore create at each client count), the large-file table (Sandstore vs the
+ * disk it runs on) and the notes a reader needs to interpret them. Columns are padded so the
+ * same text reads well in a terminal.
+ */
+import { DateTime } from "effect"
+import { type CompareReport, type Machine, mibPerSec, type SmallWrites } from "./results.ts"
+
+/** Shown where a number does not exist (no sample, nothing to divide by). */
+export const NONE = "–"
+
+/** `numerator / denominator` as `0.42×`; NONE when the quotient is undefined. */
+export const formatRatio = (numerator: number, denominator: number): string => {
+  if (!(denominator > 0) || !Number.isFinite(numerator) || !Number.isFinite(denominator)) return NONE
+  const ratio = numerator / denominator
+  return `${ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2)}×`
+}
+
+/** A whole number with thin groups of three: 12345.6 → "12,346". */
+export const formatCount = (value: number): string =>
+  Math.round(value).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",")
+
+/** Milliseconds with about three significant digits. */
+export const formatMillis = (value: number | undefined): string =>
+  value === undefined ? NONE : value < 10 ? value.toFixed(2) : value < 100 ? value.toFixed(1) : value.toFixed(0)
+
+export const formatMibPerSec = (value: number): string => value < 100 ? value.toFixed(1) : value.toFixed(0)
+
+/** `256 MiB`, `8 MiB`, `1.5 MiB`, `512 KiB`, `100 B`. */
+export const formatBytes = (bytes: number): string => {
+  const units = [["GiB", 1024 ** 3], ["MiB", 1024 ** 2], ["KiB", 1024]] as const
+  for (const [unit, size] of units) {
+    if (bytes >= size) return `${Number((bytes / size).toFixed(2))} ${unit}`
+  }
+  return `${bytes} B`
+}
+
+export type Align = "left" | "right"
+
+/** A markdown table whose cells are padded to their column's width. */
+export const markdownTable = (
+  header: ReadonlyArray<string>,
+  rows: ReadonlyArray<ReadonlyArray<string>>,
+  align: ReadonlyArray<Align>
+): ReadonlyArray<string> => {
+  const all = [header, ...rows]
+  const widths = header.map((_, column) => Math.max(3, ...all.map((row) => (row[column] ?? "").length)))
+  const pad = (cell: string, column: number) =>
+    align[column] === "right" ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)
+  const line = (row: ReadonlyArray<string>) => `| ${header.map((_, column) => pad(row[column] ?? "", column)).join(" | ")} |`
+  const rule = `|${widths.map((width, column) => align[column] === "right" ? ` ${"-".repeat(width - 1)}: ` : ` ${"-".repeat(width)} `).join("|")}|`
+  return [line(header), rule, ...rows.map(line)]
+}
+
+export const describeMachine = (machine: Machine): string =>
+  `${machine.cores} cores (${machine.cpuModel}), ${machine.platform}, Node ${machine.nodeVersion}`
+
+/** `2025-01-31 09:05 UTC`. */
+export const formatDate = (millisSinceEpoch: number): string =>
+  `${DateTime.formatIso(DateTime.unsafeMake(millisSinceEpoch)).slice(0, 16).replace("T", " ")} UTC`
+
+const smallCells = (writes: SmallWrites): ReadonlyArray<string> => [
+  formatCount(writes.opsPerSec),
+  formatMillis(writes.p50),
+  formatMillis(writes.p99)
+]
+
+const seconds = (value: number): string => `${Number(value.toFixed(3))} s`
+
+/** Every row that had failed operations, one line each. */
+const errorNotes = (report: CompareReport): ReadonlyArray<string> =>
+  report.small.flatMap((row) =>
+    ([["etcd put", row.etcd], ["Sandstore create", row.sandstore]] as const)
+      .filter(([, writes]) => writes.errors > 0)
+      .map(([name, writes]) =>
+        `- ${name} with ${row.clients} client(s): ${formatCount(writes.errors)} failed operation(s), first: ${writes.firstError ?? "?"}`
+      )
+  )
+
+/** The report as markdown lines (no top-level heading, so it fits under any section). */
+export const renderReport = (report: CompareReport): ReadonlyArray<string> => {
+  const { large } = report
+  const small = markdownTable(
+    ["clients", "etcd put ops/s", "p50 ms", "p99 ms", "Sandstore create ops/s", "p50 ms", "p99 ms", "Sandstore / etcd"],
+    report.small.map((row) => [
+      String(row.clients),
+      ...smallCells(row.etcd),
+      ...smallCells(row.sandstore),
+      formatRatio(row.sandstore.opsPerSec, row.etcd.opsPerSec)
+    ]),
+    ["right", "right", "right", "right", "right", "right", "right", "right"]
+  )
+  const throughputRow = (name: string, sandstore: number, disk: number) =>
+    [name, formatMibPerSec(sandstore), formatMibPerSec(disk), formatRatio(sandstore, disk)]
+  const sandstoreWrite = mibPerSec(large.sandstoreWrite)
+  const sandstoreRead = mibPerSec(large.sandstoreRead)
+  const diskWrite = mibPerSec(large.diskWrite)
+  const diskRead = mibPerSec(large.diskRead)
+  const throughput = markdownTable(
+    ["sequential", "Sandstore MiB/s", "disk MiB/s", "Sandstore / disk"],
+    [throughputRow("write", sandstoreWrite, diskWrite), throughputRow("read", sandstoreRead, diskRead)],
+    ["left", "right", "right", "right"]
+  )
+  const errors = errorNotes(report)
+  return [
+    `Run ${formatDate(report.finishedAt)} on ${describeMachine(report.machine)}; etcd ${report.etcdVersion}.`,
+    "",
+    `**Small writes**: etcd put of a ${report.valueBytes}-byte value under a new key vs Sandstore create ` +
+      `(open O_CREAT|O_EXCL + close of a new name), ${seconds(report.durationSeconds)} per row after ` +
+      `${seconds(report.warmupSeconds)} of warm-up, each client on its own connection.`,
+    "",
+    ...small,
+    "",
+    `**One large file**: ${formatBytes(large.fileSize)} written then read sequentially by one client in ` +
+      `${formatBytes(large.pieceBytes)} pieces (Sandstore: 3 replicas, acknowledged once durable on every one; ` +
+      `disk: the same pieces with node:fs in the same temp dir, then one fsync).`,
+    "",
+    ...throughput,
+    "",
+    "- Everything runs on this one machine: 3 etcd members, then 3 Sandstore nodes (each measured " +
+      "with the other stopped), and the bench's clients share its cores. Sandstore's 3 replicas all land " +
+      "on the one disk, so its write puts every byte on it three times.",
+    "- etcd clients are spread round-robin over the members (a follower forwards to the leader); " +
+      "Sandstore clients find the leader and send to it.",
+    "- Both reads come right after the writes, so they are served from the page cache, not the device.",
+    ...errors
+  ]
+}

@@ -1,0 +1,126 @@
+/** bench:compare's markdown: ratios, number formats, padded tables and the whole report. */
+import { describe, expect, it } from "@effect/vitest"
+import type { CompareReport, SmallWrites } from "../../bench/compare/results.ts"
+import {
+  formatBytes, formatCount, formatDate, formatMillis, formatRatio, markdownTable, NONE, renderReport
+} from "../../bench/compare/table.ts"
+
+const writes = (opsPerSec: number, p50: number | undefined, p99: number | undefined, errors = 0): SmallWrites => ({
+  totalOps: Math.round(opsPerSec * 10),
+  opsPerSec,
+  p50,
+  p99,
+  errors,
+  firstError: errors > 0 ? "EAGAIN: no leader" : undefined
+})
+
+const MiB = 1024 * 1024
+
+const report: CompareReport = {
+  finishedAt: Date.UTC(2025, 0, 31, 9, 5, 7),
+  machine: { cores: 2, cpuModel: "AMD EPYC", nodeVersion: "v20.20.2", platform: "linux 6.1" },
+  etcdVersion: "3.4.23",
+  durationSeconds: 10,
+  warmupSeconds: 2,
+  valueBytes: 256,
+  small: [
+    { clients: 1, etcd: writes(800, 1.2345, 5.5), sandstore: writes(400, 2.5, 12.25) },
+    { clients: 64, etcd: writes(12000, 5, 40), sandstore: writes(0, undefined, undefined, 3) }
+  ],
+  large: {
+    fileSize: 256 * MiB,
+    pieceBytes: 8 * MiB,
+    sandstoreWrite: { bytes: 256 * MiB, seconds: 4 },
+    sandstoreRead: { bytes: 256 * MiB, seconds: 1 },
+    diskWrite: { bytes: 256 * MiB, seconds: 0.5 },
+    diskRead: { bytes: 256 * MiB, seconds: 0 }
+  }
+}
+
+describe("number formats", () => {
+  it("ratios are numerator over denominator, with a mark where there is none", () => {
+    expect(formatRatio(1, 4)).toBe("0.25×")
+    expect(formatRatio(3, 2)).toBe("1.50×")
+    expect(formatRatio(250, 10)).toBe("25.0×")
+    expect(formatRatio(5, 0)).toBe(NONE)
+    expect(formatRatio(Number.NaN, 1)).toBe(NONE)
+    expect(formatRatio(1, Number.POSITIVE_INFINITY)).toBe(NONE)
+  })
+
+  it("counts are rounded and grouped by thousands", () => {
+    expect(formatCount(0)).toBe("0")
+    expect(formatCount(999.6)).toBe("1,000")
+    expect(formatCount(1234567)).toBe("1,234,567")
+  })
+
+  it("milliseconds keep about three significant digits", () => {
+    expect(formatMillis(1.23456)).toBe("1.23")
+    expect(formatMillis(12.345)).toBe("12.3")
+    expect(formatMillis(123.45)).toBe("123")
+    expect(formatMillis(undefined)).toBe(NONE)
+  })
+
+  it("sizes use the largest binary unit that fits", () => {
+    expect(formatBytes(256 * MiB)).toBe("256 MiB")
+    expect(formatBytes(1.5 * MiB)).toBe("1.5 MiB")
+    expect(formatBytes(2 * 1024 ** 3)).toBe("2 GiB")
+    expect(formatBytes(512)).toBe("512 B")
+  })
+
+  it("dates are UTC to the minute", () => {
+    expect(formatDate(Date.UTC(2025, 0, 31, 9, 5, 59))).toBe("2025-01-31 09:05 UTC")
+  })
+})
+
+describe("markdownTable", () => {
+  it("pads every cell to its column and marks right-aligned columns in the rule", () => {
+    expect(markdownTable(["name", "n"], [["a", "1000"], ["bb", "2"]], ["left", "right"])).toEqual([
+      "| name |    n |",
+      "| ---- | ---: |",
+      "| a    | 1000 |",
+      "| bb   |    2 |"
+    ])
+  })
+
+  it("every line of a table has the same length", () => {
+    const lines = markdownTable(["x", "yyyyyy"], [["long cell", "1"], ["", ""]], ["right", "left"])
+    expect(new Set(lines.map((line) => line.length)).size).toBe(1)
+  })
+})
+
+describe("renderReport", () => {
+  const lines = renderReport(report)
+  const text = lines.join("\n")
+
+  it("names when, where and against which etcd it ran", () => {
+    expect(lines[0]).toBe("Run 2025-01-31 09:05 UTC on 2 cores (AMD EPYC), linux 6.1, Node v20.20.2; etcd 3.4.23.")
+    expect(text).toContain("10 s per row after 2 s of warm-up")
+    expect(text).toContain("256-byte value")
+  })
+
+  it("has one small-write row per client count with Sandstore / etcd ops/s", () => {
+    const rows = lines.filter((line) => /^\|\s+\d+ \|/.test(line))
+    expect(rows).toHaveLength(2)
+    expect(rows[0]!.split("|").map((cell) => cell.trim())).toEqual(
+      ["", "1", "800", "1.23", "5.50", "400", "2.50", "12.3", "0.50×", ""]
+    )
+    expect(rows[1]!.split("|").map((cell) => cell.trim())).toEqual(
+      ["", "64", "12,000", "5.00", "40.0", "0", NONE, NONE, "0.00×", ""]
+    )
+  })
+
+  it("has write and read rows with Sandstore / disk MiB/s", () => {
+    const row = (name: string) => lines.find((line) => line.startsWith(`| ${name} `))!.split("|").map((cell) => cell.trim())
+    expect(row("write")).toEqual(["", "write", "64.0", "512", "0.13×", ""])
+    expect(row("read")).toEqual(["", "read", "256", "0.0", NONE, ""])
+  })
+
+  it("lists rows with failed operations, and only those", () => {
+    const notes = lines.filter((line) => line.includes("failed operation"))
+    expect(notes).toEqual(["- Sandstore create with 64 client(s): 3 failed operation(s), first: EAGAIN: no leader"])
+  })
+
+  it("says the reads come from the page cache", () => {
+    expect(text).toContain("page cache")
+  })
+})
