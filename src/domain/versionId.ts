@@ -11,8 +11,9 @@ export interface VersionIdParts {
   readonly nonce: string
 }
 
+/** `createdAt` is floored to whole milliseconds: a clock with sub-millisecond precision must not put a '.' in an id. */
 export const formatVersionId = (parts: VersionIdParts): string =>
-  `${parts.inode.toString(36)}-${parts.index.toString(36)}-${parts.createdAt.toString(36)}-${parts.nonce}`
+  `${parts.inode.toString(36)}-${parts.index.toString(36)}-${Math.floor(parts.createdAt).toString(36)}-${parts.nonce}`
 
 export const parseVersionId = (id: string): VersionIdParts | null => {
   const fields = id.split("-")
