@@ -24,7 +24,7 @@ import { ReplicatedControlPlane } from "../layers/orchestrators/replicatedContro
 import { ReplicatedDataPlane } from "../layers/orchestrators/replicatedDataPlane.ts"
 import { SortedPlacement } from "../layers/placement/sorted.ts"
 import { RaftApiHandlers, RaftTransportRpc } from "../layers/raftTransport/rpc.ts"
-import { RaftReplicator, type RaftReplicatorOptions } from "../layers/replicator/raft.ts"
+import { RaftReplicator, type RaftReplicatorOptions, REBUILD_MARKER } from "../layers/replicator/raft.ts"
 import { StaticEndpointResolver } from "../layers/routing/static.ts"
 import { RaftTransactionCoordinator } from "../layers/transaction/raftCoordinator.ts"
 import { TcpCommunicator } from "../layers/transport/tcp.ts"
@@ -83,6 +83,7 @@ export const HyperconvergedTopology = (options: HyperconvergedOptions) => {
   const replicator = RaftReplicator({
     batchWaitMillis: 0,
     ...options.raft,
+    rebuildMarker: join(options.dataDir, REBUILD_MARKER),
     nodeId: options.nodeId,
     voters: options.peers.map((p) => p.id)
   }).pipe(Layer.provide(Layer.mergeAll(wal, raftTransport, cluster)))

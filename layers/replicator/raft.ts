@@ -30,8 +30,15 @@
  *
  * A WAL or store failure stops the replicator (the log and the store may disagree): waiting
  * and later calls fail with that error until the node restarts and recovers.
+ *
+ * Rebuild guard: a node whose WAL and store were wiped (`sandstore rebuild`) has forgotten its
+ * vote, and voting again in a term it already voted in could elect two leaders. While the
+ * `rebuildMarker` file exists the receiver drops PreVote and RequestVote before the core sees
+ * them; the applier removes the file once the node has caught up from a leader: installed its
+ * snapshot, or applied up to the commit index of the first AppendEntries it received.
  */
 import { Cause, Clock, Deferred, Duration, Effect, Layer, Option, ParseResult, Queue, Schema } from "effect"
+import { rm, stat } from "node:fs/promises"
 import type { ReplicatorStatus } from "../../src/domain/cluster.ts"
 import { type CommandResult, LogEntry, type MetadataCommand } from "../../src/domain/commands.ts"
 import {
@@ -77,7 +84,15 @@ export interface RaftReplicatorOptions {
   readonly seed?: number
   /** Longest a proposal or read waits for its outcome before failing with Timeout (default 5 s). */
   readonly proposalTimeout?: Duration.DurationInput
+  /**
+   * Path of the rebuild marker (a data dir's REBUILD_MARKER). If the file exists at start, the
+   * node does not vote until it has caught up from a leader, then removes it (default: no guard).
+   */
+  readonly rebuildMarker?: string
 }
+
+/** The file `sandstore rebuild` leaves in a data dir: the node in it lost its log and its vote. */
+export const REBUILD_MARKER = "REBUILDING"
 
 /** Inputs taken per driver turn at most, so one turn stays short under a flood of messages. */
 const MAX_INPUTS_PER_TURN = 4096
@@ -95,6 +110,16 @@ const nodeSeed = (nodeId: NodeId, seed: number): number => {
   for (let i = 0; i < nodeId.length; i++) hash = Math.imul(hash ^ nodeId.charCodeAt(i), 0x01000193)
   return (hash ^ Math.imul(seed, 0x9e3779b1)) >>> 0
 }
+
+const markerExists = (path: string) =>
+  Effect.tryPromise(() => stat(path)).pipe(
+    Effect.as(true),
+    Effect.catchAll((error) =>
+      (error.error as { code?: unknown } | undefined)?.code === "ENOENT"
+        ? Effect.succeed(false)
+        : Effect.dieMessage(`cannot tell whether the rebuild marker ${path} exists: ${String(error.error)}`)
+    )
+  )
 
 const invalidCommand = (error: ParseResult.ParseError) =>
   new InvalidArgument({ message: `invalid metadata command: ${ParseResult.TreeFormatter.formatErrorSync(error)}` })
@@ -141,6 +166,36 @@ const make = (options: RaftReplicatorOptions) =>
     let appliedTerm = boot.appliedTerm
     let lastSnapshotIndex = boot.recovered.snapshot?.index ?? 0
     const pending = new PendingRequests()
+
+    // ---- rebuild guard ----------------------------------------------------------------------
+
+    const marker = options.rebuildMarker
+    let rebuilding = marker !== undefined && (yield* markerExists(marker))
+    /** The commit index of the first AppendEntries received while rebuilding: caught up once applied. */
+    let catchUpTo: number | undefined
+    if (rebuilding) yield* Effect.logWarning(`${nodeId} is rebuilding (${marker} exists): it will not vote until it has caught up from a leader`)
+
+    /** Whether `message` reaches the core: a rebuilding node takes no part in elections. */
+    const admitted = (message: Message) => {
+      if (!rebuilding) return true
+      if (message._tag === "PreVote" || message._tag === "RequestVote") return false
+      if (message._tag === "AppendEntries" && catchUpTo === undefined) catchUpTo = message.leaderCommit
+      return true
+    }
+
+    /** Lift the guard once caught up; if the marker cannot be removed the guard stays, which is safe. */
+    const endRebuildIfCaughtUp = (installedSnapshot: boolean) =>
+      Effect.suspend(() => {
+        if (!rebuilding || marker === undefined) return Effect.void
+        if (!installedSnapshot && (catchUpTo === undefined || applied < catchUpTo)) return Effect.void
+        return Effect.tryPromise(() => rm(marker, { force: true })).pipe(
+          Effect.zipRight(Effect.sync(() => {
+            rebuilding = false
+          })),
+          Effect.zipRight(Effect.log(`${nodeId} caught up from the leader at index ${applied}: removed ${marker}, voting again`)),
+          Effect.catchAll((error) => Effect.logWarning(`${nodeId} could not remove ${marker}; still not voting`, error))
+        )
+      })
 
     const inputs = yield* Queue.bounded<Input>(INPUT_CAPACITY)
     const proposals = yield* Queue.unbounded<Proposal>()
@@ -310,6 +365,8 @@ const make = (options: RaftReplicatorOptions) =>
         appliedTerm = snapshot.term
         lastSnapshotIndex = snapshot.index
         yield* pending.coveredBySnapshot(snapshot.index)
+        yield* Effect.log(`${nodeId} installed the leader's snapshot at index ${snapshot.index}`)
+        yield* endRebuildIfCaughtUp(true)
       })
 
     const maybeSnapshot = Effect.gen(function*() {
@@ -332,6 +389,7 @@ const make = (options: RaftReplicatorOptions) =>
       }
       yield* pending.releaseReads(applied)
       if (applied !== before) yield* Queue.offer(inputs, { _tag: "Applied", index: applied })
+      yield* endRebuildIfCaughtUp(false)
       yield* maybeSnapshot
     })
 
@@ -372,9 +430,10 @@ const make = (options: RaftReplicatorOptions) =>
       const messages = yield* Queue.takeBetween(transport.incoming, 1, MAX_INPUTS_PER_TURN)
       const received: Array<Input> = []
       for (const message of messages) {
-        if (isForUs(message)) received.push({ _tag: "Receive", message })
+        if (isForUs(message) && admitted(message)) received.push({ _tag: "Receive", message })
       }
       yield* Queue.offerAll(inputs, received)
+      yield* endRebuildIfCaughtUp(false)
     })
 
     const isForUs = (message: Message) => message.to === nodeId && voters.has(message.from)

@@ -213,8 +213,12 @@ export const handleAppendResponse = (state: RaftState, message: AppendEntriesRes
   const hint = message.conflictTerm > 0
     ? findConflictByTerm(state.log, message.conflictIndex, message.conflictTerm).index
     : message.conflictIndex
-  // Entries up to match are known to agree, so a legitimate rejection never points below it.
-  if (hint < progress.match) return
+  // Entries up to match are known to agree, so a rejection pointing below it is stale — unless
+  // the follower reports an empty log: it lost its state (a rebuilt node) and starts over.
+  if (hint < progress.match) {
+    if (message.conflictIndex !== 0 || message.conflictTerm !== 0) return
+    progress.match = 0
+  }
   becomeProbe(progress, Math.min(progress.next, hint + 1))
   replicateTo(state, message.from, true)
 }

@@ -14,12 +14,18 @@ export interface ClusterOptions {
   readonly chunkSize?: number
   /** etcd endpoint for etcd membership (default: the probed static list) */
   readonly etcd?: string
+  /** More `sandstore node` flags for every node, e.g. ["--snapshot-threshold", "100"]. */
+  readonly args?: ReadonlyArray<string>
 }
 
 export interface TestCluster {
   readonly ids: ReadonlyArray<string>
   readonly addresses: ReadonlyArray<string>
   readonly node: (id: string) => NodeProcess
+  /** Node `id`'s data dir. */
+  readonly dataDir: (id: string) => string
+  /** The flags after `sandstore node` that start node `id`, for a test that runs it itself. */
+  readonly argv: (id: string) => ReadonlyArray<string>
   /** (Re)start node `id` on its port and data dir. */
   readonly start: (id: string) => Effect.Effect<NodeProcess, never, Scope.Scope>
   /** The leader's id once exactly one node leads (retried for up to 30 s). */
@@ -38,11 +44,14 @@ export const startCluster = (options: ClusterOptions = {}) =>
     const args = [
       "--peers", peers,
       ...(options.chunkSize === undefined ? [] : ["--chunk-size", String(options.chunkSize)]),
-      ...(options.etcd === undefined ? [] : ["--membership", "etcd", "--etcd", options.etcd])
+      ...(options.etcd === undefined ? [] : ["--membership", "etcd", "--etcd", options.etcd]),
+      ...(options.args ?? [])
     ]
+    const dataDir = (id: string) => `${dir}/${id}`
+    const argv = (id: string) => ["--id", id, "--listen", addresses[ids.indexOf(id)]!, "--data-dir", dataDir(id), ...args]
     const start = (id: string) =>
       Effect.tap(
-        startNode({ id, port: ports[ids.indexOf(id)]!, dataDir: `${dir}/${id}`, args }),
+        startNode({ id, port: ports[ids.indexOf(id)]!, dataDir: dataDir(id), args }),
         (node) => Effect.sync(() => running.set(id, node))
       )
     yield* Effect.forEach(ids, start, { concurrency: "unbounded", discard: true })
@@ -57,6 +66,8 @@ export const startCluster = (options: ClusterOptions = {}) =>
       ids,
       addresses,
       node: (id) => Option.getOrThrow(Option.fromNullable(running.get(id))),
+      dataDir,
+      argv,
       start,
       leader
     }

@@ -88,3 +88,23 @@ describe("Raft restarts", () => {
     }
   })
 })
+
+describe("a follower that lost its state", () => {
+  it("catches up from the leader that kept leading (its empty-log rejection is not taken as stale)", () => {
+    const cluster = new Cluster({ ids: ["a", "b", "c"], seed: 63 })
+    cluster.elect("a")
+    for (let k = 0; k < 10; k++) cluster.propose("a", `v-${k}`)
+    cluster.heartbeat("a")
+    cluster.crash("c")
+    // A rebuilt node: same term and vote (it must not vote again), empty log and state machine.
+    const node = cluster.node("c")
+    node.disk.entries = []
+    node.disk.snapshot = null
+    node.disk.hardState = { ...node.disk.hardState, commit: 0 }
+    Object.assign(node.stateMachine, { appliedIndex: 0, appliedTerm: 0, values: [] })
+    cluster.restart("c")
+    cluster.propose("a", "after")
+    cluster.runUntil(() => node.stateMachine.values.includes("after"), 20 * electionTicks, "c's catch-up from scratch")
+    expect(node.stateMachine.values).toEqual(cluster.node("a").stateMachine.values)
+  })
+})
