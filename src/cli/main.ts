@@ -6,10 +6,13 @@ import { Command } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Console, Effect } from "effect"
 import { benchCommand } from "./bench/benchCommand.ts"
+import { chaosCommand } from "./chaos/chaosCommand.ts"
 import { clusterCommand } from "./clusterCommand.ts"
 import { reportFailure, teardown } from "./exitCodes.ts"
 import { fsCommand } from "./fsCommand.ts"
 import { nodeCommand } from "./nodeCommand.ts"
+import { simCommand } from "./simCommand.ts"
+import { rebuildCommand } from "./rebuildCommand.ts"
 import { smokeCommand } from "./smokeCommand.ts"
 import { statusCommand } from "./statusCommand.ts"
 
@@ -21,7 +24,10 @@ const sandstore = Command.make("sandstore").pipe(
     fsCommand,
     statusCommand,
     smokeCommand,
-    benchCommand
+    benchCommand,
+    chaosCommand,
+    rebuildCommand,
+    simCommand
   ])
 )
 

@@ -1,0 +1,170 @@
+/**
+ * A bounded chaos run against real processes: start a local cluster, run the workload and the
+ * nemesis side by side for the run's duration, heal every node, wait for a leader, read every
+ * path back, and judge: zero lost acknowledged writes (writeAudit.ts), no write acknowledged
+ * without a quorum (quorumAudit.ts), no node that died by itself, and the checkers'
+ * linearizability of the history and of the history followed by the read-back (durability).
+ *
+ * Processes are stopped and the temporary data dir removed when the run's scope closes, on
+ * success, failure or interruption alike.
+ */
+import type { CommandExecutor } from "@effect/platform/CommandExecutor"
+import type { PlatformError } from "@effect/platform/Error"
+import { FileSystem } from "@effect/platform"
+import { Clock, Context, Duration, Effect, Layer, Schedule } from "effect"
+import { SandstoreClient, type SandstoreClientShape } from "../../client/SandstoreClient.ts"
+import type { Unavailable } from "../../domain/errors.ts"
+import { checkDurability, checkLinearizability, type NamedVerdict } from "../../sim/check/index.ts"
+import { identifyContent } from "../../sim/content.ts"
+import type { FileReadBack, FinalState } from "../../sim/finalState.ts"
+import type { History } from "../../sim/history.ts"
+import type { Communicator } from "../../services/Communicator.ts"
+import { makeHistoryLog } from "./historyLog.ts"
+import { type LocalCluster, makeLocalCluster, type NodeCrash } from "./localCluster.ts"
+import { type Fault, runNemesis } from "./nemesis.ts"
+import { writesWithoutQuorum } from "./quorumAudit.ts"
+import { CHAOS_PATHS, journalPath, runWorkload } from "./workload.ts"
+import { auditWrites, type WriteAudit } from "./writeAudit.ts"
+
+export interface ChaosSettings {
+  readonly nodes: number
+  readonly clients: number
+  readonly duration: Duration.Duration
+  readonly seed: number
+  readonly host: string
+  /** 0: a free port for each node. */
+  readonly basePort: number
+  /** Kept after the run; without it a temporary directory is used and removed. */
+  readonly dataDir?: string
+  readonly etcd?: string
+}
+
+/** How long a cluster gets to elect a leader, at the start and after healing. */
+const LEADER_WAIT = "60 seconds"
+
+/** An operation with no outcome by then is recorded as indeterminate. */
+const OPERATION_TIMEOUT = "10 seconds"
+
+export type Recovery =
+  | { readonly _tag: "Recovered"; readonly leaderId: string; readonly millis: number }
+  | { readonly _tag: "NotRecovered"; readonly reason: string }
+
+export interface ChaosReport {
+  readonly settings: ChaosSettings
+  readonly dataDir: string
+  readonly addresses: ReadonlyArray<string>
+  readonly faults: ReadonlyArray<Fault>
+  readonly history: History
+  readonly recovery: Recovery
+  readonly readBack: ReadonlyArray<FileReadBack>
+  readonly writes: WriteAudit
+  readonly withoutQuorum: ReadonlyArray<string>
+  readonly checks: ReadonlyArray<NamedVerdict>
+  readonly crashes: ReadonlyArray<NodeCrash>
+  /** No acknowledged write lost, none without quorum, no crash, recovered, every check valid. */
+  readonly ok: boolean
+}
+
+/** Read back a path: its bytes, absent (not in the result), or why it could not be read. */
+const readPath = (client: SandstoreClientShape, path: string) =>
+  client.readFile(path).pipe(
+    Effect.retry({
+      while: (error) => error._tag !== "NotFound",
+      schedule: Schedule.spaced("1 second").pipe(Schedule.intersect(Schedule.recurs(10)))
+    }),
+    Effect.map((bytes): FileReadBack => ({ _tag: "Read", path, bytes, content: identifyContent(bytes) })),
+    Effect.catchAll((error) =>
+      Effect.succeed(error._tag === "NotFound" ? undefined : ({ _tag: "Failed", path, error: error._tag } as const))
+    )
+  )
+
+/** Every path of the run, read through a fresh client once a leader is confirmed. */
+const readEverything = (cluster: LocalCluster, clients: number) =>
+  Effect.gen(function*() {
+    const context = yield* Layer.build(SandstoreClient.layer({ seeds: [...cluster.addresses] }))
+    const client = Context.get(context, SandstoreClient)
+    const paths = [...CHAOS_PATHS, ...Array.from({ length: clients }, (_, i) => journalPath(i))]
+    const read = yield* Effect.forEach(paths, (path) => readPath(client, path))
+    return read.filter((file): file is FileReadBack => file !== undefined)
+  }).pipe(Effect.scoped)
+
+export const runChaos = (
+  settings: ChaosSettings,
+  say: (line: string) => Effect.Effect<void> = () => Effect.void
+): Effect.Effect<ChaosReport, PlatformError | Unavailable, CommandExecutor | FileSystem.FileSystem | Communicator> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const dataDir = settings.dataDir ?? (yield* fs.makeTempDirectoryScoped({ prefix: "sandstore-chaos-" }))
+    if (settings.dataDir !== undefined) yield* fs.makeDirectory(dataDir, { recursive: true })
+    const cluster = yield* makeLocalCluster({
+      nodes: settings.nodes,
+      host: settings.host,
+      basePort: settings.basePort,
+      dataDir,
+      ...(settings.etcd === undefined ? {} : { etcd: settings.etcd })
+    })
+    yield* say(`started ${settings.nodes} nodes at ${cluster.addresses.join(", ")}, data in ${dataDir}`)
+    const firstLeader = yield* cluster.awaitLeader(LEADER_WAIT)
+    yield* say(`leader ${firstLeader}; running ${settings.clients} clients for ${Duration.format(settings.duration)}`)
+
+    const startedAt = yield* Clock.currentTimeMillis
+    const stopAt = startedAt + Duration.toMillis(settings.duration)
+    const log = makeHistoryLog(startedAt)
+    const [, faults] = yield* Effect.all([
+      runWorkload({
+        clients: settings.clients,
+        seed: settings.seed,
+        addresses: cluster.addresses,
+        log,
+        stopAt,
+        operationTimeout: OPERATION_TIMEOUT
+      }),
+      runNemesis({ cluster, seed: settings.seed, startedAt, stopAt, onFault: (fault) => say(faultLine(fault)) })
+    ], { concurrency: "unbounded" })
+
+    yield* say("healing every node and waiting for a leader")
+    yield* cluster.heal
+    const healedAt = yield* Clock.currentTimeMillis
+    const recovery: Recovery = yield* cluster.awaitLeader(LEADER_WAIT).pipe(
+      Effect.flatMap((leaderId) =>
+        Effect.map(Clock.currentTimeMillis, (now): Recovery => ({ _tag: "Recovered", leaderId, millis: now - healedAt }))
+      ),
+      Effect.catchAll((error) => Effect.succeed<Recovery>({ _tag: "NotRecovered", reason: error.message }))
+    )
+    const readBack = recovery._tag === "Recovered" ? yield* readEverything(cluster, settings.clients) : []
+    const history = yield* log.history
+    yield* say(`checking ${history.length / 2 | 0} operations and the read-back of ${readBack.length} files`)
+
+    const finalState: FinalState = { nodes: [], chunks: [], files: readBack, directories: [] }
+    const writes = auditWrites(history, readBack)
+    const withoutQuorum = writesWithoutQuorum(history, faults)
+    const checks: Array<NamedVerdict> = [
+      { name: "linearizability (history)", verdict: checkLinearizability(history) },
+      { name: "durability (the read-back fits the history)", verdict: checkDurability(history, finalState) }
+    ]
+    const crashes = cluster.crashes()
+    const ok = recovery._tag === "Recovered" && writes.lost.length === 0 && withoutQuorum.length === 0 &&
+      crashes.length === 0 && checks.every((check) => check.verdict.valid)
+    const report: ChaosReport = {
+      settings,
+      dataDir,
+      addresses: cluster.addresses,
+      faults,
+      history,
+      recovery,
+      readBack,
+      writes,
+      withoutQuorum,
+      checks,
+      crashes,
+      ok
+    }
+    return report
+  }).pipe(Effect.scoped)
+
+const seconds = (millis: number) => `${(millis / 1000).toFixed(1)}s`
+
+/** `+12.3s  kill-leader n2 (kill) for 2.1s` */
+export const faultLine = (fault: Fault): string =>
+  `+${seconds(fault.start).padEnd(6)} ${fault.kind} ${fault.targets.map((t) => `${t.nodeId} (${t.action})`).join(", ")} ` +
+  `for ${seconds(fault.end - fault.start)}${fault.note === undefined ? "" : `; ${fault.note}`}`

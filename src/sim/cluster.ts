@@ -1,0 +1,126 @@
+/**
+ * A simulated cluster: N nodes of the simulated topology in one process, on one simulated
+ * network, each with simulated disks that outlive it. A crash is a power loss: the node's disks
+ * lose what was not synced, then its scope closes (every fiber of it interrupted, its listener
+ * gone); a restart builds the topology again on the same disks, as a rebooted machine does.
+ */
+import { Context, Effect, ExecutionStrategy, Exit, Layer, Option, Scope } from "effect"
+import { SimulatedTopology } from "../../topologies/simulated.ts"
+import type { ReplicatorStatus } from "../domain/cluster.ts"
+import { ChunkService } from "../services/ChunkService.ts"
+import { MetadataReplicator } from "../services/MetadataReplicator.ts"
+import { MetadataService, type MetadataServiceShape } from "../services/MetadataService.ts"
+import { type DiskCrash, makeNodeDisks, type NodeDisks } from "./disk.ts"
+import type { SimNetwork } from "./network.ts"
+import type { PlantedBug } from "./plantedBugs.ts"
+
+export interface SimClusterOptions {
+  readonly nodes: number
+  readonly seed: number
+  readonly network: SimNetwork
+  readonly chunkSize: number
+  readonly replication: number
+  /** Clock time each simulated fsync takes. */
+  readonly fsyncDelayMillis: number
+  readonly orphanIntervalMillis: number
+  readonly plantedBug?: PlantedBug
+}
+
+interface Running {
+  readonly scope: Scope.CloseableScope
+  readonly context: Context.Context<MetadataReplicator | MetadataService | ChunkService>
+}
+
+export interface SimNode {
+  readonly id: string
+  readonly address: string
+  readonly disks: NodeDisks
+}
+
+export interface SimCluster {
+  readonly nodes: ReadonlyArray<SimNode>
+  readonly addresses: ReadonlyArray<string>
+  readonly isUp: (id: string) => boolean
+  /** Power loss on node `id`, then its process is gone. No-op when it is down. */
+  readonly crash: (id: string, crash?: DiskCrash) => Effect.Effect<void>
+  /** Boot node `id` again on its disks. No-op when it is up. Boot failures are recorded. */
+  readonly restart: (id: string) => Effect.Effect<void>
+  readonly status: (id: string) => Effect.Effect<Option.Option<ReplicatorStatus>>
+  /** The metadata state machine of a running node, read directly. */
+  readonly metadata: (id: string) => Option.Option<MetadataServiceShape>
+  /** Nodes that failed to boot, with why (a violation: a node must always recover its disks). */
+  readonly bootFailures: ReadonlyArray<string>
+}
+
+export const nodeIdOf = (index: number) => `n${index + 1}`
+
+export const makeSimCluster = (options: SimClusterOptions): Effect.Effect<SimCluster, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const clusterScope = yield* Effect.scope
+    const ids = Array.from({ length: options.nodes }, (_, i) => nodeIdOf(i))
+    const peers = ids.map((id) => ({ id, address: `${id}:7000` }))
+    const nodes: Array<SimNode> = []
+    for (const peer of peers) {
+      nodes.push({ ...peer, disks: yield* makeNodeDisks({ fsyncDelayMillis: options.fsyncDelayMillis }) })
+    }
+    const running = new Map<string, Running>()
+    const bootFailures: Array<string> = []
+
+    const layerOf = (node: SimNode) =>
+      SimulatedTopology({
+        nodeId: node.id,
+        peers,
+        network: options.network,
+        disks: node.disks,
+        chunkSize: options.chunkSize,
+        replication: options.replication,
+        raft: { seed: options.seed },
+        orphanInterval: options.orphanIntervalMillis,
+        ...(options.plantedBug === undefined ? {} : { plantedBug: options.plantedBug })
+      })
+
+    const boot = (node: SimNode) =>
+      Effect.gen(function*() {
+        if (running.has(node.id)) return
+        const scope = yield* Scope.fork(clusterScope, ExecutionStrategy.sequential)
+        const built = yield* Layer.buildWithScope(layerOf(node), scope).pipe(Effect.exit)
+        if (Exit.isFailure(built)) {
+          yield* Scope.close(scope, Exit.void)
+          bootFailures.push(`${node.id}: ${String(built.cause)}`)
+          return
+        }
+        running.set(node.id, { scope, context: built.value })
+      })
+
+    const nodeById = (id: string) =>
+      Effect.suspend(() => {
+        const node = nodes.find((n) => n.id === id)
+        return node === undefined ? Effect.dieMessage(`no simulated node ${id}`) : Effect.succeed(node)
+      })
+
+    yield* Effect.forEach(nodes, boot, { discard: true })
+
+    return {
+      nodes,
+      addresses: peers.map((p) => p.address),
+      isUp: (id) => running.has(id),
+      crash: (id, crash) =>
+        Effect.gen(function*() {
+          const up = running.get(id)
+          if (up === undefined) return
+          running.delete(id)
+          yield* (yield* nodeById(id)).disks.crash(crash)
+          yield* Scope.close(up.scope, Exit.void)
+        }),
+      restart: (id) => Effect.flatMap(nodeById(id), boot),
+      status: (id) =>
+        Effect.suspend(() => {
+          const up = running.get(id)
+          return up === undefined
+            ? Effect.succeedNone
+            : Effect.asSome(Context.get(up.context, MetadataReplicator).status)
+        }),
+      metadata: (id) => Option.map(Option.fromNullable(running.get(id)), (up) => Context.get(up.context, MetadataService)),
+      bootFailures
+    } satisfies SimCluster
+  })

@@ -1,0 +1,132 @@
+/**
+ * The simulated disks of one node, which outlive its crashes: the write-ahead log
+ * (layers/wal/memory.ts), the metadata store and the chunk store.
+ *
+ * Metadata: the state machine writes with `sync: false`, so a power loss may take its most
+ * recent batches. Here each batch lands in the live database at once and in a journal of
+ * unsynced batches; the oldest become durable as the journal fills (the OS writing back), and
+ * a crash keeps only a prefix of the journal. Losing recent batches is legal: the state machine
+ * stores its applied index in each batch, and Raft replays the log from there.
+ *
+ * Chunks: ChunkServiceMemory semantics, durable once stage or commit returns. A boot gets a view
+ * bound to its life, so an operation still running in a crashed node's fibers fails
+ * instead of touching the disk of the node's next life.
+ */
+import { Effect, Layer } from "effect"
+import { MemoryLevel } from "memory-level"
+import { makeChunkServiceMemory } from "../../layers/chunks/memory.ts"
+import { makeNamespace } from "../../layers/metadata/namespace.ts"
+import { type LevelDatabase, makeStore, type Store, type Write } from "../../layers/metadata/store.ts"
+import { type CrashOptions, makeSimulatedWal, type SimulatedWal } from "../../layers/wal/memory.ts"
+import { IoError } from "../domain/errors.ts"
+import { ChunkService, type ChunkServiceShape } from "../services/ChunkService.ts"
+import { MetadataService } from "../services/MetadataService.ts"
+
+/** Unsynced metadata batches beyond this are written back (made durable), oldest first. */
+const WRITEBACK_AFTER = 32
+
+export interface DiskCrash {
+  /** Unsynced WAL writes that reached the platter anyway (oldest first). */
+  readonly walKeep?: number
+  /** Whether the next unsynced WAL append was torn in half. */
+  readonly walTear?: boolean
+  /** Unsynced metadata batches that reached the platter anyway (oldest first; default none). */
+  readonly metadataKeep?: number
+}
+
+export interface NodeDisks {
+  readonly wal: SimulatedWal
+  /** The metadata state machine on this disk: a node booting. */
+  readonly metadata: (options: { readonly chunkSize: number }) => Layer.Layer<MetadataService>
+  /** The chunk store on this disk, for one boot. */
+  readonly chunks: Layer.Layer<ChunkService>
+  /** The chunk store, read directly (for the final state). */
+  readonly chunkStore: ChunkServiceShape
+  /** Power loss: the running node's disks stop working, unsynced data is lost (see DiskCrash). */
+  readonly crash: (options?: DiskCrash) => Effect.Effect<void>
+}
+
+const openDatabase = Effect.promise(async (): Promise<LevelDatabase> => {
+  const db = new MemoryLevel<Buffer, Buffer>({ keyEncoding: "buffer", valueEncoding: "buffer" })
+  await db.open()
+  return db
+})
+
+const writeAll = (db: LevelDatabase, writes: ReadonlyArray<Write>) =>
+  Effect.promise(() => {
+    const batch = db.batch()
+    for (const [key, value] of writes) {
+      if (value === null) batch.del(key)
+      else batch.put(key, value)
+    }
+    return batch.write()
+  })
+
+export const makeNodeDisks = (options: { readonly fsyncDelayMillis: number }): Effect.Effect<NodeDisks> =>
+  Effect.gen(function*() {
+    const wal = yield* makeSimulatedWal({ fsyncDelay: options.fsyncDelayMillis })
+    const durable = yield* openDatabase
+    let journal: Array<ReadonlyArray<Write>> = []
+    // Bumped by every crash: a node's life, which its disk views are bound to.
+    let life = 0
+    const chunkStore = yield* makeChunkServiceMemory
+
+    const crashedError = (what: string) => new IoError({ message: `the simulated ${what} disk crashed` })
+
+    /** A store over a live copy of the durable database; writes also go to the journal. */
+    const bootStore = Effect.gen(function*() {
+      const mine = life
+      // Recovery: what reached the platter is what the node finds.
+      yield* writeAll(durable, journal.flat())
+      journal = []
+      const live = yield* openDatabase
+      const everything = yield* Effect.promise(() => durable.iterator().all())
+      yield* writeAll(live, everything.map(([key, value]) => [key, value] as const))
+      const inner = makeStore(live, { sync: false })
+      const store: Store = {
+        ...inner,
+        write: (writes) =>
+          Effect.suspend(() => {
+            if (mine !== life) return Effect.fail(crashedError("metadata"))
+            const batch = [...writes]
+            journal.push(batch)
+            const writeback = journal.length > WRITEBACK_AFTER ? journal.splice(0, journal.length - WRITEBACK_AFTER) : []
+            return Effect.zipRight(inner.write(batch), writeAll(durable, writeback.flat()))
+          })
+      }
+      return store
+    })
+
+    const metadata = (namespaceOptions: { readonly chunkSize: number }) =>
+      Layer.effect(MetadataService, Effect.flatMap(bootStore, (store) => makeNamespace(store, namespaceOptions)).pipe(Effect.orDie))
+
+    const bound = (mine: number): ChunkServiceShape => {
+      const guard = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | IoError> =>
+        Effect.suspend((): Effect.Effect<A, E | IoError> => (mine === life ? effect : Effect.fail(crashedError("chunk"))))
+      return {
+        stage: (versionId, data, checksum) => guard(chunkStore.stage(versionId, data, checksum)),
+        commit: (versionId) => guard(chunkStore.commit(versionId)),
+        abort: (versionId) => guard(chunkStore.abort(versionId)),
+        read: (versionId, offset, length) => guard(chunkStore.read(versionId, offset, length)),
+        remove: (versionId) => guard(chunkStore.remove(versionId)),
+        list: guard(chunkStore.list)
+      }
+    }
+
+    const crash = (crashOptions: DiskCrash = {}) =>
+      Effect.gen(function*() {
+        life++
+        const walCrash: CrashOptions = { keep: crashOptions.walKeep ?? 0, tear: crashOptions.walTear ?? false }
+        yield* wal.crash(walCrash)
+        const keep = Math.max(0, Math.min(journal.length, crashOptions.metadataKeep ?? 0))
+        journal = journal.slice(0, keep)
+      })
+
+    return {
+      wal,
+      metadata,
+      chunks: Layer.effect(ChunkService, Effect.sync(() => bound(life))),
+      chunkStore,
+      crash
+    } satisfies NodeDisks
+  })

@@ -1,0 +1,177 @@
+/**
+ * The nemesis: a fault schedule drawn from the seed, then carried out against the cluster.
+ * Faults come one at a time — inject, hold, heal, rest — so each heal is followed by a check
+ * that the cluster is available again. Kinds: partitions (a majority from a minority, the
+ * leader isolated, a bridge: two sides that each still see one middle node), crashes and
+ * restarts (one node, the leader, every node; each a power loss that may keep, lose or tear
+ * the unsynced WAL tail and lose unsynced metadata batches), and unreliable links (drops that
+ * reset connections, duplicated requests, long delays with reordering).
+ */
+import { Clock, Duration, Effect, Option, Random } from "effect"
+import type { DiskCrash } from "./disk.ts"
+import type { SimCluster } from "./cluster.ts"
+import type { SimNetwork } from "./network.ts"
+
+export type FaultKind =
+  | "partition-majority"
+  | "isolate-leader"
+  | "bridge"
+  | "crash-one"
+  | "crash-leader"
+  | "crash-all"
+  | "flaky-links"
+
+export interface PlannedFault {
+  readonly kind: FaultKind
+  /** When the fault starts, and how long it holds (simulated milliseconds). */
+  readonly at: number
+  readonly holdMillis: number
+  /** For partitions and crashes of one node: which node (by index, modulo the node count). */
+  readonly pick: number
+  readonly crash: DiskCrash
+}
+
+/** What the nemesis did, for the report and the trace hash. */
+export interface FaultRecord {
+  readonly time: number
+  readonly action: string
+}
+
+const KINDS: ReadonlyArray<FaultKind> = [
+  "partition-majority", "isolate-leader", "bridge", "crash-one", "crash-leader", "crash-all", "flaky-links"
+]
+
+/** The schedule for a run of `durationMillis`: faults from 1 s in, none starting in the last 2 s. */
+export const planFaults = (seed: number, durationMillis: number): Effect.Effect<ReadonlyArray<PlannedFault>> =>
+  Effect.gen(function*() {
+    const random = Random.make(seed * 104729 + 17)
+    const plan: Array<PlannedFault> = []
+    let at = 1000 + (yield* random.nextIntBetween(0, 1000))
+    while (at < durationMillis - 2000) {
+      const kind = KINDS[yield* random.nextIntBetween(0, KINDS.length)]!
+      const holdMillis = yield* random.nextIntBetween(300, 4000)
+      const crash: DiskCrash = {
+        walKeep: yield* random.nextIntBetween(0, 3),
+        walTear: yield* random.nextBoolean,
+        metadataKeep: yield* random.nextIntBetween(0, 40)
+      }
+      plan.push({ kind, at, holdMillis, pick: yield* random.nextIntBetween(0, 1000), crash })
+      at += holdMillis + (yield* random.nextIntBetween(500, 3000))
+    }
+    return plan
+  })
+
+export interface NemesisOptions {
+  readonly cluster: SimCluster
+  readonly network: SimNetwork
+  readonly plan: ReadonlyArray<PlannedFault>
+  /** Seeds the flaky-link parameters. */
+  readonly seed: number
+  readonly faults: Array<FaultRecord>
+  /** Checks the cluster serves a write again after a heal; resolves with an error text when not. */
+  readonly availableAfterHeal: (healedAt: number) => Effect.Effect<Option.Option<string>>
+  readonly livenessViolations: Array<string>
+}
+
+/** The current leader as the running nodes see it (the highest term's claim). */
+export const currentLeader = (cluster: SimCluster) =>
+  Effect.gen(function*() {
+    let best: { readonly id: string; readonly term: number } | undefined
+    for (const node of cluster.nodes) {
+      const status = yield* cluster.status(node.id)
+      if (Option.isSome(status) && status.value.role === "leader" && (best === undefined || status.value.term > best.term)) {
+        best = { id: node.id, term: status.value.term }
+      }
+    }
+    return best?.id
+  })
+
+export const runNemesis = (options: NemesisOptions): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const { cluster, network } = options
+    const ids = cluster.nodes.map((n) => n.id)
+    const random = Random.make(options.seed * 15485863 + 3)
+    const log = (action: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (time) => Effect.sync(() => options.faults.push({ time, action })))
+    const nodeAt = (pick: number) => ids[pick % ids.length]!
+    const crashNode = (id: string, crash: DiskCrash) =>
+      Effect.zipRight(
+        log(`crash ${id} (wal keep ${crash.walKeep}${crash.walTear ? ", torn" : ""}; metadata keep ${crash.metadataKeep})`),
+        cluster.crash(id, crash)
+      )
+
+    for (const fault of options.plan) {
+      const now = yield* Clock.currentTimeMillis
+      if (fault.at > now) yield* Effect.sleep(Duration.millis(fault.at - now))
+      const crashed: Array<string> = []
+      switch (fault.kind) {
+        case "partition-majority": {
+          const shuffled = [...ids].sort((a, b) => ((ids.indexOf(a) * 7 + fault.pick) % 11) - ((ids.indexOf(b) * 7 + fault.pick) % 11))
+          const minority = shuffled.slice(0, Math.floor(ids.length / 2))
+          const majority = shuffled.slice(minority.length)
+          yield* log(`partition [${minority.join(",")}] from [${majority.join(",")}]`)
+          yield* network.partition(minority, majority)
+          break
+        }
+        case "isolate-leader": {
+          const leader = (yield* currentLeader(cluster)) ?? nodeAt(fault.pick)
+          const rest = ids.filter((id) => id !== leader)
+          yield* log(`isolate leader ${leader}`)
+          // Clients stay on the majority side: the old leader may still hear them and must not serve them.
+          yield* network.partition([leader], rest)
+          break
+        }
+        case "bridge": {
+          const middle = nodeAt(fault.pick)
+          const others = ids.filter((id) => id !== middle)
+          const left = others.slice(0, Math.ceil(others.length / 2))
+          const right = others.slice(left.length)
+          yield* log(`bridge: [${left.join(",")}] | ${middle} | [${right.join(",")}]`)
+          yield* network.partition(left, right)
+          break
+        }
+        case "crash-one": {
+          const id = nodeAt(fault.pick)
+          yield* crashNode(id, fault.crash)
+          crashed.push(id)
+          break
+        }
+        case "crash-leader": {
+          const id = (yield* currentLeader(cluster)) ?? nodeAt(fault.pick)
+          yield* crashNode(id, fault.crash)
+          crashed.push(id)
+          break
+        }
+        case "crash-all": {
+          for (const id of ids) {
+            yield* crashNode(id, fault.crash)
+            crashed.push(id)
+          }
+          break
+        }
+        case "flaky-links": {
+          const faults = {
+            dropRate: (yield* random.nextIntBetween(0, 4)) / 100,
+            duplicateRate: (yield* random.nextIntBetween(0, 10)) / 100,
+            minDelayMillis: 1,
+            maxDelayMillis: yield* random.nextIntBetween(5, 60),
+            reorder: yield* random.nextBoolean
+          }
+          yield* log(
+            `flaky links: drop ${faults.dropRate}, duplicate ${faults.duplicateRate}, delay 1-${faults.maxDelayMillis} ms${faults.reorder ? ", reordered" : ""}`
+          )
+          yield* network.setFaults(faults)
+          break
+        }
+      }
+      yield* Effect.sleep(Duration.millis(fault.holdMillis))
+      yield* network.heal
+      for (const id of crashed) {
+        yield* log(`restart ${id}`)
+        yield* cluster.restart(id)
+      }
+      yield* log("heal")
+      const problem = yield* options.availableAfterHeal(yield* Clock.currentTimeMillis)
+      if (Option.isSome(problem)) options.livenessViolations.push(problem.value)
+    }
+  })

@@ -1,0 +1,228 @@
+/**
+ * One whole-cluster simulation run, from a seed: N nodes of the simulated topology, C clients
+ * of the real SDK, the nemesis's faults; then heal everything, let the chunk collector run past
+ * its orphan grace, read the final state back and check it with the history.
+ *
+ * Everything runs in this process on simulated time (src/sim/clock.ts), a seeded Random and
+ * the simulation scheduler (src/sim/scheduler.ts): the same seed gives the same run, and the
+ * same trace hash.
+ */
+import { Context, Duration, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Random, Scope } from "effect"
+import { ORPHAN_GRACE_MILLIS } from "../../layers/orchestrators/chunkCollector.ts"
+import { SandstoreClient } from "../client/SandstoreClient.ts"
+import { type CheckOptions, checkAll } from "./check/index.ts"
+import { SimulatedClock } from "./clock.ts"
+import { makeSimCluster, type SimCluster } from "./cluster.ts"
+import { clusterMetadata, readBack, storedChunks } from "./finalize.ts"
+import type { FinalState } from "./finalState.ts"
+import type { History, Verdict } from "./history.ts"
+import { currentLeader, type FaultRecord, planFaults, runNemesis } from "./nemesis.ts"
+import { makeSimNetwork } from "./network.ts"
+import type { PlantedBug } from "./plantedBugs.ts"
+import { makeRecorder } from "./recorder.ts"
+import { simulationScheduler } from "./scheduler.ts"
+import { traceHash } from "./traceHash.ts"
+import { runWorkload, simulatedClient } from "./workload.ts"
+
+export interface SimulationOptions {
+  readonly seed: number
+  readonly nodes?: number
+  readonly clients?: number
+  /** Simulated time the workload and the nemesis run for (default 20 s). */
+  readonly durationMillis?: number
+  /** Inject faults (default true). */
+  readonly faults?: boolean
+  readonly plantedBug?: PlantedBug
+  /** Bounds of the checkers' searches (their defaults otherwise). */
+  readonly check?: CheckOptions
+  /** Log level of the nodes' own logs (default none). */
+  readonly logLevel?: LogLevel.LogLevel
+}
+
+export interface NamedVerdict {
+  readonly name: string
+  readonly verdict: Verdict
+}
+
+export interface SimulationResult {
+  readonly seed: number
+  readonly simulatedMillis: number
+  readonly operations: number
+  readonly faults: ReadonlyArray<FaultRecord>
+  readonly traceHash: string
+  readonly history: History
+  readonly finalState: FinalState
+  readonly verdicts: ReadonlyArray<NamedVerdict>
+}
+
+export const CHUNK_SIZE = 4096
+const REPLICATION = 3
+const FSYNC_MILLIS = 2
+/** The collector reconciles stored versions this often in a simulation (production: 1 minute). */
+const ORPHAN_INTERVAL_MILLIS = 10_000
+/** After a heal, a write must succeed within this. */
+export const LIVENESS_BOUND_MILLIS = 20_000
+const OPERATION_TIMEOUT = Duration.seconds(10)
+const PROBE_DIRECTORY = "/.probe"
+
+/** A verdict for checks this harness makes itself (liveness, booting). */
+const harnessVerdict = (problems: ReadonlyArray<string>, checked: number): Verdict =>
+  problems.length === 0 ? { valid: true, checked } : { valid: false, reason: problems.join("; "), subHistory: [] }
+
+export const runSimulation = (options: SimulationOptions): Effect.Effect<SimulationResult> => {
+  const clock = new SimulatedClock()
+  const seed = options.seed
+  const nodeCount = options.nodes ?? 3
+  const durationMillis = options.durationMillis ?? 20_000
+
+  /** Run `effect` on simulated time until it completes or `limitMillis` more pass; none on the latter. */
+  const drive = <A, E>(effect: Effect.Effect<A, E>, limitMillis: number) =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.fork(effect)
+      let done = false
+      yield* Effect.fork(Effect.ensuring(Fiber.await(fiber), Effect.sync(() => { done = true })))
+      yield* clock.runUntil(() => done, clock.millis + limitMillis)
+      if (!done) {
+        yield* Fiber.interruptFork(fiber)
+        return Option.none<Exit.Exit<A, E>>()
+      }
+      return Option.some(yield* Fiber.await(fiber))
+    })
+
+  const program = Effect.gen(function*() {
+    const network = yield* makeSimNetwork({ seed })
+    const cluster = yield* makeSimCluster({
+      nodes: nodeCount,
+      seed,
+      network,
+      chunkSize: CHUNK_SIZE,
+      replication: REPLICATION,
+      fsyncDelayMillis: FSYNC_MILLIS,
+      orphanIntervalMillis: ORPHAN_INTERVAL_MILLIS,
+      ...(options.plantedBug === undefined ? {} : { plantedBug: options.plantedBug })
+    })
+    const addresses = cluster.nodes.map((n) => n.address)
+    const recorder = makeRecorder()
+    const faults: Array<FaultRecord> = []
+    const livenessViolations: Array<string> = []
+    let probes = 0
+
+    const probeClient = yield* Layer.build(simulatedClient(network, "probe", addresses, 0)).pipe(
+      Effect.map((context) => Context.get(context, SandstoreClient)),
+      Effect.retry({ times: 20 }),
+      Effect.orDie,
+      Effect.forkScoped
+    )
+
+    /** A write (mkdir + rmdir under the probe directory) succeeds within the bound, else a liveness violation. */
+    const availableAfterHeal = (healedAt: number): Effect.Effect<Option.Option<string>> =>
+      Effect.gen(function*() {
+        const client = yield* Fiber.join(probeClient)
+        const name = `${PROBE_DIRECTORY}/${probes++}`
+        const write = Effect.zipRight(client.mkdir(name, { recursive: true }), client.rmdir(name)).pipe(
+          Effect.retry({ while: () => true, times: 1000 })
+        )
+        const outcome = yield* write.pipe(Effect.timeout(Duration.millis(LIVENESS_BOUND_MILLIS)), Effect.either)
+        return outcome._tag === "Right"
+          ? Option.none()
+          : Option.some(`no write succeeded within ${LIVENESS_BOUND_MILLIS} ms of the heal at ${healedAt} ms (${outcome.left._tag})`)
+      }).pipe(Effect.catchAllCause((cause) => Effect.succeed(Option.some(`liveness probe failed: ${cause}`))))
+
+    // 1. The workload and the nemesis, side by side.
+    const plan = options.faults === false ? [] : yield* planFaults(seed, durationMillis)
+    const workload = runWorkload({
+      clients: options.clients ?? 4,
+      seed,
+      chunkSize: CHUNK_SIZE,
+      addresses,
+      network,
+      recorder,
+      stopAt: durationMillis,
+      operationTimeout: OPERATION_TIMEOUT
+    })
+    const nemesis = runNemesis({ cluster, network, plan, seed, faults, availableAfterHeal, livenessViolations })
+    yield* drive(
+      Effect.all([workload, nemesis], { concurrency: 2, discard: true }),
+      durationMillis + LIVENESS_BOUND_MILLIS + Duration.toMillis(OPERATION_TIMEOUT) * 2
+    )
+
+    // 2. Heal everything, bring every node back, and check the cluster serves writes.
+    yield* network.heal
+    for (const node of cluster.nodes) {
+      if (!cluster.isUp(node.id)) {
+        faults.push({ time: clock.millis, action: `restart ${node.id}` })
+        yield* cluster.restart(node.id)
+      }
+    }
+    const final = yield* drive(availableAfterHeal(clock.millis), LIVENESS_BOUND_MILLIS + 1000)
+    if (Option.isNone(final)) livenessViolations.push("the final liveness probe did not finish")
+    else if (Exit.isSuccess(final.value) && Option.isSome(final.value.value)) livenessViolations.push(final.value.value.value)
+
+    // 3. Let the collector finalize in-doubt versions and delete orphans past the grace; then
+    //    every node catches up with the leader.
+    yield* drive(Effect.never, ORPHAN_GRACE_MILLIS + 2 * ORPHAN_INTERVAL_MILLIS + 5_000)
+    yield* drive(Effect.ignore(Effect.flatMap(Fiber.join(probeClient), (client) => client.rmdir(PROBE_DIRECTORY))), 10_000)
+    yield* drive(caughtUp(cluster), 30_000)
+
+    // 4. The final state, and the verdicts.
+    const readClient = yield* Fiber.join(probeClient)
+    const readOutcome = yield* drive(readBack(readClient, [PROBE_DIRECTORY]), 60_000)
+    const readBackState = Option.isSome(readOutcome) && Exit.isSuccess(readOutcome.value)
+      ? readOutcome.value.value
+      : { files: [], directories: [] }
+    const finalState: FinalState = {
+      nodes: yield* clusterMetadata(cluster),
+      chunks: yield* storedChunks(cluster),
+      ...readBackState
+    }
+    const history = recorder.history()
+    const harness: Array<NamedVerdict> = [
+      { name: "liveness", verdict: harnessVerdict(livenessViolations, plan.length + 1) },
+      { name: "recovery", verdict: harnessVerdict([...cluster.bootFailures, ...(Option.isNone(readOutcome) || Exit.isFailure(readOutcome.value) ? ["the final read-back did not finish"] : [])], nodeCount) }
+    ]
+    const verdicts = [...harness, ...checkAll({ history, finalState }, { chunkSize: CHUNK_SIZE, ...options.check })]
+    return {
+      seed,
+      simulatedMillis: clock.millis,
+      operations: history.filter((e) => e.type === "invoke").length,
+      faults,
+      traceHash: traceHash(history, faults),
+      history,
+      finalState,
+      verdicts
+    } satisfies SimulationResult
+  })
+
+  // The run's scope closes on simulated time too: nodes and clients shutting down may sleep.
+  const closingOnTime = Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const result = yield* program.pipe(Scope.extend(scope))
+    yield* drive(Scope.close(scope, Exit.void), 60_000)
+    return result
+  })
+
+  return closingOnTime.pipe(
+    Effect.withClock(clock),
+    Effect.withRandom(Random.make(seed)),
+    Effect.withScheduler(simulationScheduler),
+    Logger.withMinimumLogLevel(options.logLevel ?? LogLevel.None)
+  )
+}
+
+/** Every running node has applied what the leader has committed. */
+const caughtUp = (cluster: SimCluster): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    while (true) {
+      const leader = yield* currentLeader(cluster)
+      if (leader !== undefined) {
+        const leaderStatus = yield* cluster.status(leader)
+        let behind = false
+        for (const node of cluster.nodes) {
+          const status = yield* cluster.status(node.id)
+          if (Option.isSome(status) && Option.isSome(leaderStatus) && status.value.appliedIndex < leaderStatus.value.commitIndex) behind = true
+        }
+        if (!behind) return
+      }
+      yield* Effect.sleep(Duration.millis(100))
+    }
+  })

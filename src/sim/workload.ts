@@ -1,0 +1,185 @@
+/**
+ * The workload: C concurrent clients, each the real SDK (SandstoreClient over a SeedRouter on
+ * the simulated network), issuing operations on a few paths so they contend, and recording
+ * each one's invocation and completion.
+ *
+ * Every operation the history names must take effect atomically, as the checkers' model says.
+ * So writes are single-piece pwrites (they never cross a chunk boundary: one CommitWrite), and
+ * a whole-file replacement is a pwrite at 0 of WHOLE_LENGTH bytes on a file no longer than
+ * that. The SDK's writeFile (truncate, then write) is two commits, and is not used.
+ *
+ * A completion is `fail` only for refusals that say the operation did not happen (NotFound,
+ * AlreadyExists, the shape errors); a timeout, unavailability or conflict is `info`.
+ */
+import { Clock, Duration, Effect, Layer, Random, Schedule } from "effect"
+import { SandstoreClient, type SandstoreClientShape } from "../client/SandstoreClient.ts"
+import * as SeedRouter from "../client/SeedRouter.ts"
+import { identifyContent, patternBytes } from "./content.ts"
+import type { Operation, Result } from "./history.ts"
+import type { SimNetwork } from "./network.ts"
+import type { Recorder } from "./recorder.ts"
+
+export interface WorkloadOptions {
+  readonly clients: number
+  readonly seed: number
+  readonly chunkSize: number
+  /** Node addresses; client i tries them starting at i, so clients land on different nodes. */
+  readonly addresses: ReadonlyArray<string>
+  readonly network: SimNetwork
+  readonly recorder: Recorder
+  /** Clients start no operation at or after this simulated time. */
+  readonly stopAt: number
+  /** An operation without an outcome by then is recorded as `info` Timeout. */
+  readonly operationTimeout: Duration.DurationInput
+}
+
+export const FILES = ["/a", "/b", "/d/c"]
+export const DIRECTORIES = ["/d", "/e"]
+/** Not "/": the liveness probe works in "/.probe", which no operation of the history may see. */
+const LISTED = ["/d", "/e"]
+/** Length of a whole-file replacement, less than one chunk. */
+export const WHOLE_LENGTH = 600
+
+const DEFINITE = new Set(["NotFound", "AlreadyExists", "NotEmpty", "NotADirectory", "IsADirectory", "InvalidArgument", "PermissionDenied"])
+
+export const clientSettings = {
+  retry: { retries: 6, baseDelay: "50 millis", maxDelay: "1 second", attemptTimeout: "3 seconds" }
+} as const
+
+/** The SDK of simulated client `host`, routed over the simulated network from `first`. */
+export const simulatedClient = (network: SimNetwork, host: string, addresses: ReadonlyArray<string>, first: number) => {
+  const seeds = addresses.map((_, k) => addresses[(first + k) % addresses.length]!)
+  return SandstoreClient.layerFromRouter(clientSettings).pipe(
+    Layer.provide(SeedRouter.layer({ seeds })),
+    Layer.provide(network.communicator(host))
+  )
+}
+
+/** A uniformly drawn element. */
+const pick = <A>(random: Random.Random, items: ReadonlyArray<A>) =>
+  Effect.map(random.nextIntBetween(0, items.length), (i) => items[i]!)
+
+const WEIGHTS: ReadonlyArray<readonly [Operation["f"], number]> = [
+  ["read", 24], ["pwrite", 26], ["create", 10], ["unlink", 6], ["truncate", 8],
+  ["rename", 6], ["mkdir", 6], ["rmdir", 5], ["readdir", 9]
+]
+const TOTAL_WEIGHT = WEIGHTS.reduce((sum, [, w]) => sum + w, 0)
+
+export const nextOperation = (random: Random.Random, chunkSize: number): Effect.Effect<Operation> =>
+  Effect.gen(function*() {
+    let roll = yield* random.nextIntBetween(0, TOTAL_WEIGHT)
+    let f: Operation["f"] = "read"
+    for (const [name, weight] of WEIGHTS) {
+      if (roll < weight) {
+        f = name
+        break
+      }
+      roll -= weight
+    }
+    const file = yield* pick(random, FILES)
+    const seed = yield* random.nextIntBetween(1, 2 ** 31 - 1)
+    switch (f) {
+      case "pwrite": {
+        if (yield* random.nextBoolean) return { f, path: file, offset: 0, seed, length: WHOLE_LENGTH }
+        // Sparse and overlapping ranges, each inside one chunk.
+        const offset = yield* random.nextIntBetween(0, 3 * chunkSize)
+        const room = chunkSize - (offset % chunkSize)
+        return { f, path: file, offset, seed, length: yield* random.nextIntBetween(1, room + 1) }
+      }
+      case "truncate": {
+        const size = (yield* random.nextBoolean) ? 0 : yield* random.nextIntBetween(0, 2 * chunkSize)
+        return { f, path: file, size }
+      }
+      case "rename":
+        return (yield* random.nextIntBetween(0, 5)) === 0
+          ? { f, path: yield* pick(random, DIRECTORIES), to: yield* pick(random, DIRECTORIES) }
+          : { f, path: file, to: yield* pick(random, FILES) }
+      case "mkdir":
+      case "rmdir":
+        return { f, path: yield* pick(random, DIRECTORIES) }
+      case "readdir":
+        return { f, path: yield* pick(random, LISTED) }
+      case "write":
+      case "read":
+      case "create":
+      case "unlink":
+        return { f: f === "write" ? "read" : f, path: file }
+    }
+  })
+
+const pwrite = (client: SandstoreClientShape, path: string, offset: number, data: Uint8Array) =>
+  Effect.acquireUseRelease(
+    client.open(path, "r+"),
+    (handle) => Effect.zipRight(handle.write(data, offset), handle.sync),
+    (handle) => Effect.ignore(handle.close)
+  )
+
+/** Run `op` through the SDK. */
+export const perform = (client: SandstoreClientShape, op: Operation) => {
+  const done = Effect.as<Result>({ _tag: "Done" })
+  switch (op.f) {
+    case "read":
+      return Effect.map(client.readFile(op.path), (bytes): Result => {
+        const content = identifyContent(bytes)
+        return content === undefined ? { _tag: "Bytes", bytes } : { _tag: "Content", content }
+      })
+    case "pwrite":
+      return done(pwrite(client, op.path, op.offset, patternBytes(op.seed, op.length)))
+    case "write":
+      return done(client.writeFile(op.path, op.content === null ? new Uint8Array(0) : patternBytes(op.content.seed, op.content.length)))
+    case "create":
+      return done(Effect.flatMap(client.open(op.path, "wx"), (handle) => handle.close))
+    case "unlink":
+      return done(client.unlink(op.path))
+    case "truncate":
+      return done(client.truncate(op.path, op.size))
+    case "rename":
+      return done(client.rename(op.path, op.to))
+    case "mkdir":
+      return done(client.mkdir(op.path))
+    case "rmdir":
+      return done(client.rmdir(op.path))
+    case "readdir":
+      return Effect.map(client.readdir(op.path), (names): Result => ({ _tag: "Names", names: [...names].sort() }))
+  }
+}
+
+/** Record one operation from invocation to completion. */
+export const recordOperation = (
+  recorder: Recorder,
+  clientIndex: number,
+  client: SandstoreClientShape,
+  op: Operation,
+  timeout: Duration.DurationInput
+) =>
+  Effect.gen(function*() {
+    const id = yield* recorder.invoke(clientIndex, op)
+    const outcome = yield* perform(client, op).pipe(Effect.timeout(timeout), Effect.either)
+    if (outcome._tag === "Right") return yield* recorder.ok(id, clientIndex, outcome.right)
+    const tag = outcome.left._tag === "TimeoutException" ? "Timeout" : outcome.left._tag
+    if (DEFINITE.has(tag)) yield* recorder.fail(id, clientIndex, tag)
+    else yield* recorder.info(id, clientIndex, tag)
+  })
+
+/** One client's life: connect, then operations with pauses until `stopAt`. */
+const runClient = (options: WorkloadOptions, index: number) =>
+  Effect.gen(function*() {
+    const random = Random.make(options.seed * 7919 + index)
+    const client = yield* SandstoreClient
+    while ((yield* Clock.currentTimeMillis) < options.stopAt) {
+      const op = yield* nextOperation(random, options.chunkSize)
+      yield* recordOperation(options.recorder, index, client, op, options.operationTimeout)
+      yield* Effect.sleep(Duration.millis(yield* random.nextIntBetween(0, 40)))
+    }
+  }).pipe(
+    Effect.provide(simulatedClient(options.network, `c${index}`, options.addresses, index)),
+    // A client that cannot connect at all (every seed down at once) tries again.
+    Effect.retry({ while: (error) => error._tag === "Unavailable", schedule: Schedule.spaced("1 second") }),
+    Effect.orDie
+  )
+
+export const runWorkload = (options: WorkloadOptions): Effect.Effect<void> =>
+  Effect.forEach(Array.from({ length: options.clients }, (_, i) => i), (i) => runClient(options, i), {
+    concurrency: "unbounded",
+    discard: true
+  })
