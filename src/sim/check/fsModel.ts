@@ -14,8 +14,17 @@ import { type FileData, fileKey, fromContent, pwrite, truncate } from "./fileDat
 
 export type FsNode = { readonly type: "directory" } | { readonly type: "file"; readonly data: FileData }
 
+/**
+ * What an operation in flight resolved its path to (see handles.ts): the file's current path
+ * (renames carry it along), "dead" once the file was unlinked or replaced, "failed" when the
+ * resolution itself failed.
+ */
+export type Handle = { readonly path: string } | "dead" | "failed"
+
 export interface FsState {
   readonly nodes: ReadonlyMap<string, FsNode>
+  /** Handles of operations that resolved their path and have not acted yet, by operation. */
+  readonly handles: ReadonlyMap<number, Handle>
   /** Canonical text of the state: equal states have equal keys. */
   readonly key: string
 }
@@ -41,12 +50,40 @@ export type Applied =
 
 const nodeKey = (node: FsNode): string => (node.type === "directory" ? "d" : `f${fileKey(node.data)}`)
 
-export const makeState = (nodes: ReadonlyMap<string, FsNode>): FsState => ({
+const handleKey = (handle: Handle): string => (typeof handle === "string" ? handle : `@${handle.path}`)
+
+const noHandles: ReadonlyMap<number, Handle> = new Map()
+
+export const makeState = (nodes: ReadonlyMap<string, FsNode>, handles: ReadonlyMap<number, Handle> = noHandles): FsState => ({
   nodes,
-  key: [...nodes.keys()].sort().map((path) => `${path}=${nodeKey(nodes.get(path)!)}`).join(";")
+  handles,
+  key: [...nodes.keys()].sort().map((path) => `${path}=${nodeKey(nodes.get(path)!)}`).join(";") +
+    (handles.size === 0 ? "" : "|" + [...handles.keys()].sort((a, b) => a - b).map((id) => `${id}:${handleKey(handles.get(id)!)}`).join(";"))
 })
 
 export const emptyState: FsState = makeState(new Map())
+
+/** `state` with handle `id` set, or removed when `handle` is undefined. */
+export const withHandle = (state: FsState, id: number, handle: Handle | undefined): FsState => {
+  const handles = new Map(state.handles)
+  if (handle === undefined) handles.delete(id)
+  else handles.set(id, handle)
+  return makeState(state.nodes, handles)
+}
+
+/** Handles after a change of the namespace: `move` maps a file's path to its new one, or to undefined when the file is gone. */
+const movedHandles = (handles: ReadonlyMap<number, Handle>, move: (path: string) => string | undefined): ReadonlyMap<number, Handle> => {
+  if (handles.size === 0) return handles
+  const out = new Map<number, Handle>()
+  for (const [id, handle] of handles) {
+    if (typeof handle === "string") out.set(id, handle)
+    else {
+      const path = move(handle.path)
+      out.set(id, path === undefined ? "dead" : path === handle.path ? handle : { path })
+    }
+  }
+  return out
+}
 
 /** "/a/b" -> "/a"; "/a" -> "/". */
 export const parentOf = (path: string): string => {
@@ -83,7 +120,9 @@ const withNode = (state: FsState, path: string, node: FsNode | undefined): FsSta
   const nodes = new Map(state.nodes)
   if (node === undefined) nodes.delete(path)
   else nodes.set(path, node)
-  return makeState(nodes)
+  // A removed file takes the handles on it with it; a changed one keeps them (same inode).
+  const handles = node === undefined ? movedHandles(state.handles, (p) => (p === path ? undefined : p)) : state.handles
+  return makeState(nodes, handles)
 }
 
 const file = (data: FileData): FsNode => ({ type: "file", data })
@@ -109,7 +148,9 @@ const rename = (state: FsState, from: string, to: string): Applied => {
       if (path === to) continue
       nodes.set(path === from || isWithin(path, from) ? to + path.slice(from.length) : path, node)
     }
-    return { _tag: "Ok", state: makeState(nodes) }
+    const moved = (path: string): string | undefined =>
+      path === to ? undefined : path === from || isWithin(path, from) ? to + path.slice(from.length) : path
+    return { _tag: "Ok", state: makeState(nodes, movedHandles(state.handles, moved)) }
   })
 }
 

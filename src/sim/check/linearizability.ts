@@ -1,7 +1,8 @@
 /**
  * Linearizability of the filesystem operations of a history against the model in fsModel.ts
  * (whole-file register with modelled bytes per path, namespace existence and types, renames of
- * files and subtrees, directory listings).
+ * files and subtrees, directory listings). A read, pwrite or truncate resolves its path before it
+ * acts on the inode, as the SDK does (steps.ts).
  *
  * The history is split into independent partitions (partition.ts) and each is searched
  * (search.ts) within a step budget. A violation is shrunk by delta debugging to a 1-minimal

@@ -11,52 +11,14 @@
  * rather than one (the power-set construction). Every model application counts one step
  * against the budget; the search gives up, inconclusive, when it is spent.
  */
-import type { Result } from "../history.ts"
-import { equalsBytes, equalsContent } from "./fileData.ts"
-import { type Applied, apply, errorKind, type FsState } from "./fsModel.ts"
+import type { FsState } from "./fsModel.ts"
 import type { HistoryOp } from "./operations.ts"
+import { modelSteps } from "./steps.ts"
 
 export type SearchResult =
   | { readonly _tag: "Linearizable"; readonly steps: number }
   | { readonly _tag: "Violation"; readonly steps: number }
   | { readonly _tag: "BudgetExceeded"; readonly steps: number }
-
-const returned = (result: Result, applied: Extract<Applied, { _tag: "Ok" }>): boolean => {
-  if (applied.file !== undefined) {
-    if (result._tag === "Content") return equalsContent(applied.file, result.content)
-    if (result._tag === "Bytes") return equalsBytes(applied.file, result.bytes)
-    return result._tag === "Done"
-  }
-  if (applied.names !== undefined) {
-    if (result._tag !== "Names") return result._tag === "Done"
-    const names = [...result.names].sort()
-    return names.length === applied.names.length && names.every((name, i) => name === applied.names![i])
-  }
-  return true
-}
-
-/** The states `op`, with its recorded completion, can lead to from any of `states`. */
-const step = (states: ReadonlyArray<FsState>, op: HistoryOp): Array<FsState> => {
-  const next = new Map<string, FsState>()
-  for (const state of states) {
-    const applied = apply(state, op.op)
-    switch (op.completion.type) {
-      case "ok":
-        if (applied._tag === "Ok" && returned(op.completion.result, applied)) next.set(applied.state.key, applied.state)
-        break
-      case "fail": {
-        const kind = errorKind(op.completion.error)
-        if (applied._tag === "Err" && kind !== undefined && applied.kinds.has(kind)) next.set(state.key, state)
-        break
-      }
-      case "open":
-        next.set(state.key, state)
-        if (applied._tag === "Ok") next.set(applied.state.key, applied.state)
-        break
-    }
-  }
-  return [...next.values()]
-}
 
 interface Entry {
   readonly call: boolean
@@ -91,10 +53,11 @@ const sameBits = (a: Uint32Array, b: Uint32Array): boolean => {
 
 /** Is there a linearization of `ops` (one partition) from `initial`? */
 export const searchLinearization = (
-  ops: ReadonlyArray<HistoryOp>,
+  history: ReadonlyArray<HistoryOp>,
   initial: FsState,
   stepBudget: number
 ): SearchResult => {
+  const ops = modelSteps(history)
   const head: Entry = { call: false, op: -1, prev: null, next: null, match: null }
   const events: Array<{ position: number; order: number; entry: Entry }> = []
   ops.forEach((op, i) => {
@@ -122,7 +85,7 @@ export const searchLinearization = (
   while (head.next !== null && entry !== null) {
     if (entry.call) {
       if (++steps > stepBudget) return { _tag: "BudgetExceeded", steps }
-      const next = step(states, ops[entry.op]!)
+      const next = ops[entry.op]!.advance(states)
       if (next.length > 0) {
         const i = entry.op
         bits[i >>> 5]! |= 1 << (i & 31)
