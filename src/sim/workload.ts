@@ -3,8 +3,10 @@
  * the simulated network), issuing operations on a few paths so they contend, and recording
  * each one's invocation and completion.
  *
- * Every operation the history names must take effect atomically, as the checkers' model says.
- * So writes are single-piece pwrites (they never cross a chunk boundary: one CommitWrite), and
+ * Each operation must match the checkers' model: namespace operations take effect in one step;
+ * read, pwrite and truncate look the path up first and then act on that file (the model's
+ * handles), each in one commit. So writes are single-piece pwrites (they never cross a chunk
+ * boundary: one CommitWrite), and
  * a whole-file replacement is a pwrite at 0 of WHOLE_LENGTH bytes on a file no longer than
  * that. The SDK's writeFile (truncate, then write) is two commits, and is not used.
  *
