@@ -71,7 +71,9 @@ export const chaosCommand = Command.make("chaos", options, (o) =>
       return yield* new CliExit({ code: EXIT_USAGE })
     }
     yield* Console.log(`chaos: seed ${settings.seed} (rerun with --seed ${settings.seed})`)
-    const report = yield* runChaos(settings, (line) => Console.log(line))
+    const report = yield* runChaos(settings, { say: (line) => Console.log(line) }).pipe(
+      Effect.onInterrupt(() => Console.error("chaos: interrupted; every node stopped"))
+    )
     yield* Console.log(["", ...reportLines(report)].join("\n"))
     if (settings.dataDir !== undefined) yield* Console.log(`data kept in ${report.dataDir}`)
     if (!report.ok) return yield* new CliExit({ code: EXIT_FAILURE })

@@ -15,7 +15,7 @@ import { Command } from "@effect/platform"
 import { CommandExecutor } from "@effect/platform/CommandExecutor"
 import type { PlatformError } from "@effect/platform/Error"
 import { NodeSocketServer } from "@effect/platform-node"
-import { Clock, Duration, Effect, ExecutionStrategy, Exit, Option, Schedule, Scope, Stream } from "effect"
+import { Clock, Duration, Effect, Either, ExecutionStrategy, Exit, type Option, Schedule, Scope, Stream } from "effect"
 import { fileURLToPath } from "node:url"
 import { Unavailable } from "../../domain/errors.ts"
 import type { Communicator } from "../../services/Communicator.ts"
@@ -216,22 +216,24 @@ export const makeLocalCluster = (
         return signal(running.process.pid, "SIGCONT")
       })
 
-    const currentLeader = askSeeds(addresses).pipe(
+    // Asking a node that is being killed can end in a transport defect; that is no answer, not the end of the run.
+    const leaderNow: Effect.Effect<Either.Either<string, string>> = askSeeds(addresses).pipe(
       Effect.map((answers) => {
         const v = verdict(answers)
-        return v.healthy ? Option.some(v.leaderId) : Option.none()
+        return v.healthy ? Either.right(v.leaderId) : Either.left(v.reason)
       }),
+      Effect.catchAllDefect((defect) => Effect.succeed(Either.left(`asking for the leader failed: ${String(defect)}`))),
       Effect.provide(communicator)
     )
 
+    const currentLeader = Effect.map(leaderNow, Either.getRight)
+
     const awaitLeader = (within: Duration.DurationInput) =>
-      askSeeds(addresses).pipe(
-        Effect.flatMap((answers) => {
-          const v = verdict(answers)
-          return v.healthy ? Effect.succeed(v.leaderId) : Effect.fail(new Unavailable({ message: v.reason }))
-        }),
-        Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo(within))),
-        Effect.provide(communicator)
+      leaderNow.pipe(
+        Effect.flatMap((answer) =>
+          Either.isRight(answer) ? Effect.succeed(answer.right) : Effect.fail(new Unavailable({ message: answer.left }))
+        ),
+        Effect.retry(Schedule.spaced("200 millis").pipe(Schedule.upTo(within)))
       )
 
     yield* Effect.forEach(ids, start, { concurrency: "unbounded", discard: true })

@@ -44,6 +44,18 @@ export const outcomeLines = (history: History): Array<string> => {
   ]
 }
 
+/** `longest time without an acknowledged operation: 4.2s from +21.0s` */
+export const availabilityLine = (history: History): string => {
+  let previous = 0
+  let gap = { from: 0, millis: 0 }
+  for (const event of history) {
+    if (event.type !== "ok") continue
+    if (event.time - previous > gap.millis) gap = { from: previous, millis: event.time - previous }
+    previous = event.time
+  }
+  return `longest time without an acknowledged operation: ${(gap.millis / 1000).toFixed(1)}s from +${(gap.from / 1000).toFixed(1)}s`
+}
+
 const limited = (items: ReadonlyArray<string>): Array<string> => [
   ...items.slice(0, LIST_LIMIT).map((item) => `    ${item}`),
   ...(items.length > LIST_LIMIT ? [`    ... and ${items.length - LIST_LIMIT} more`] : [])
@@ -61,6 +73,7 @@ export const reportLines = (report: ChaosReport): Array<string> => {
   }
   lines.push(...report.faults.map((fault) => `  ${faultLine(fault)}`))
   lines.push(...outcomeLines(report.history))
+  lines.push(availabilityLine(report.history))
   lines.push(
     report.recovery._tag === "Recovered"
       ? `recovery: leader ${report.recovery.leaderId} ${report.recovery.millis} ms after healing; ${report.readBack.length} files read back`
@@ -78,6 +91,8 @@ export const reportLines = (report: ChaosReport): Array<string> => {
     lines.push(`  ${crash.nodeId} at +${(crash.at / 1000).toFixed(1)}s: ${crash.exit}; last output:`)
     lines.push(...crash.lastOutput.map((line) => `    ${line}`))
   }
+  lines.push(`client defects (SDK bugs; their operations count as indeterminate): ${report.clientDefects.length}`)
+  lines.push(...limited(report.clientDefects))
   for (const check of report.checks) {
     const v = check.verdict
     lines.push(

@@ -13,7 +13,7 @@ import type { PlatformError } from "@effect/platform/Error"
 import { FileSystem } from "@effect/platform"
 import { Clock, Context, Duration, Effect, Layer, Schedule } from "effect"
 import { SandstoreClient, type SandstoreClientShape } from "../../client/SandstoreClient.ts"
-import type { Unavailable } from "../../domain/errors.ts"
+import { InvalidArgument, type Unavailable } from "../../domain/errors.ts"
 import { checkDurability, checkLinearizability, type NamedVerdict } from "../../sim/check/index.ts"
 import { identifyContent } from "../../sim/content.ts"
 import type { FileReadBack, FinalState } from "../../sim/finalState.ts"
@@ -23,7 +23,7 @@ import { makeHistoryLog } from "./historyLog.ts"
 import { type LocalCluster, makeLocalCluster, type NodeCrash } from "./localCluster.ts"
 import { type Fault, runNemesis } from "./nemesis.ts"
 import { writesWithoutQuorum } from "./quorumAudit.ts"
-import { CHAOS_PATHS, journalPath, runWorkload } from "./workload.ts"
+import { CHAOS_PATHS, journalPath, makeDefectLog, runWorkload } from "./workload.ts"
 import { auditWrites, type WriteAudit } from "./writeAudit.ts"
 
 export interface ChaosSettings {
@@ -61,6 +61,8 @@ export interface ChaosReport {
   readonly withoutQuorum: ReadonlyArray<string>
   readonly checks: ReadonlyArray<NamedVerdict>
   readonly crashes: ReadonlyArray<NodeCrash>
+  /** The SDK's defects during the workload (their operations are recorded as indeterminate). */
+  readonly clientDefects: ReadonlyArray<string>
   /** No acknowledged write lost, none without quorum, no crash, recovered, every check valid. */
   readonly ok: boolean
 }
@@ -88,12 +90,27 @@ const readEverything = (cluster: LocalCluster, clients: number) =>
     return read.filter((file): file is FileReadBack => file !== undefined)
   }).pipe(Effect.scoped)
 
+/** What a caller can watch while the run goes on. */
+export interface ChaosObserver {
+  /** A line of progress: the cluster started, a fault healed, checking began. */
+  readonly say?: (line: string) => Effect.Effect<void>
+  /** The cluster has a leader and the clients are about to start. */
+  readonly started?: (cluster: { readonly dataDir: string; readonly addresses: ReadonlyArray<string> }) => Effect.Effect<void>
+}
+
 export const runChaos = (
   settings: ChaosSettings,
-  say: (line: string) => Effect.Effect<void> = () => Effect.void
-): Effect.Effect<ChaosReport, PlatformError | Unavailable, CommandExecutor | FileSystem.FileSystem | Communicator> =>
+  observer: ChaosObserver = {}
+): Effect.Effect<ChaosReport, PlatformError | Unavailable | InvalidArgument, CommandExecutor | FileSystem.FileSystem | Communicator> =>
   Effect.gen(function*() {
+    const say = observer.say ?? (() => Effect.void)
     const fs = yield* FileSystem.FileSystem
+    // The checkers' model starts from an empty filesystem: a data dir holding an earlier
+    // cluster would make its files look like lost or phantom writes.
+    if (settings.dataDir !== undefined && (yield* fs.exists(settings.dataDir)) &&
+      (yield* fs.readDirectory(settings.dataDir)).length > 0) {
+      return yield* new InvalidArgument({ message: `--data-dir ${settings.dataDir} is not empty: a chaos run starts from a new cluster` })
+    }
     const dataDir = settings.dataDir ?? (yield* fs.makeTempDirectoryScoped({ prefix: "sandstore-chaos-" }))
     if (settings.dataDir !== undefined) yield* fs.makeDirectory(dataDir, { recursive: true })
     const cluster = yield* makeLocalCluster({
@@ -107,9 +124,11 @@ export const runChaos = (
     const firstLeader = yield* cluster.awaitLeader(LEADER_WAIT)
     yield* say(`leader ${firstLeader}; running ${settings.clients} clients for ${Duration.format(settings.duration)}`)
 
+    if (observer.started) yield* observer.started({ dataDir, addresses: cluster.addresses })
     const startedAt = yield* Clock.currentTimeMillis
     const stopAt = startedAt + Duration.toMillis(settings.duration)
     const log = makeHistoryLog(startedAt)
+    const defects = makeDefectLog()
     const [, faults] = yield* Effect.all([
       runWorkload({
         clients: settings.clients,
@@ -117,8 +136,13 @@ export const runChaos = (
         addresses: cluster.addresses,
         log,
         stopAt,
-        operationTimeout: OPERATION_TIMEOUT
-      }),
+        operationTimeout: OPERATION_TIMEOUT,
+        defects
+      }).pipe(
+        // Interrupted (Ctrl-C), a client closing would first try to flush its open handles,
+        // retrying for seconds against a cluster that may be paused: let it do so on its own.
+        Effect.disconnect
+      ),
       runNemesis({ cluster, seed: settings.seed, startedAt, stopAt, onFault: (fault) => say(faultLine(fault)) })
     ], { concurrency: "unbounded" })
 
@@ -133,7 +157,7 @@ export const runChaos = (
     )
     const readBack = recovery._tag === "Recovered" ? yield* readEverything(cluster, settings.clients) : []
     const history = yield* log.history
-    yield* say(`checking ${history.length / 2 | 0} operations and the read-back of ${readBack.length} files`)
+    yield* say(`checking ${history.filter((event) => event.type === "invoke").length} operations and the read-back of ${readBack.length} files`)
 
     const finalState: FinalState = { nodes: [], chunks: [], files: readBack, directories: [] }
     const writes = auditWrites(history, readBack)
@@ -157,6 +181,7 @@ export const runChaos = (
       withoutQuorum,
       checks,
       crashes,
+      clientDefects: defects.all(),
       ok
     }
     return report

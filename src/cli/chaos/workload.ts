@@ -57,7 +57,23 @@ export interface WorkloadOptions {
   readonly stopAt: number
   /** An operation without an outcome by then is recorded as `info` Timeout. */
   readonly operationTimeout: Duration.DurationInput
+  /** Where defects of the SDK (unexpected errors, not typed answers) are noted. */
+  readonly defects: DefectLog
 }
+
+/** Defects seen by the clients, described, in the order they happened. */
+export interface DefectLog {
+  readonly note: (description: string) => Effect.Effect<void>
+  readonly all: () => ReadonlyArray<string>
+}
+
+export const makeDefectLog = (): DefectLog => {
+  const seen: Array<string> = []
+  return { note: (description) => Effect.sync(() => void seen.push(description)), all: () => [...seen] }
+}
+
+const describeDefect = (defect: unknown): string =>
+  defect instanceof Error ? `${defect.name}: ${defect.message}${defect.cause === undefined ? "" : ` (${String(defect.cause)})`}` : String(defect)
 
 const WEIGHTS: ReadonlyArray<readonly ["read" | "whole" | "pwrite" | "create" | "unlink", number]> = [
   ["read", 25], ["whole", 27], ["pwrite", 22], ["create", 16], ["unlink", 10]
@@ -123,7 +139,15 @@ const recordOperation = (options: WorkloadOptions, index: number, client: Sandst
   Effect.gen(function*() {
     const id = yield* options.log.invoke(index, op)
     // Disconnected: a timed-out call finishes (or not) on its own; `info` says it may land later.
-    const outcome = yield* perform(client, op).pipe(Effect.disconnect, Effect.timeout(options.operationTimeout), Effect.either)
+    const outcome = yield* perform(client, op).pipe(
+      Effect.disconnect,
+      Effect.timeout(options.operationTimeout),
+      // A defect is the SDK's bug, not the cluster's answer: noted, and indeterminate here.
+      Effect.catchAllDefect((defect) =>
+        Effect.zipRight(options.defects.note(`${op.f} ${op.path}: ${describeDefect(defect)}`), Effect.fail({ _tag: "Defect" } as const))
+      ),
+      Effect.either
+    )
     if (outcome._tag === "Right") {
       yield* options.log.ok(id, index, outcome.right)
       return { type: "ok" } as const
@@ -178,7 +202,10 @@ const runClient = (options: WorkloadOptions, index: number) =>
     while (yield* before(options.stopAt)) {
       // No reachable node (quorum lost, every seed down): try again shortly.
       yield* session(options, index, random, journal).pipe(
-        Effect.catchTag("Unavailable", () => Effect.sleep("500 millis"))
+        Effect.catchTag("Unavailable", () => Effect.sleep("500 millis")),
+        Effect.catchAllDefect((defect) =>
+          Effect.zipRight(options.defects.note(`connecting: ${describeDefect(defect)}`), Effect.sleep("500 millis"))
+        )
       )
     }
   }).pipe(Effect.withRandom(Random.make(`chaos/${options.seed}/client/${index}/sdk`)))
