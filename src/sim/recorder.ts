@@ -1,6 +1,8 @@
 /**
  * The history of a run as it happens: each operation's invocation and completion, stamped with
- * simulated time, in the order the simulation saw them.
+ * Clock time since `startedAt` (simulated time in a simulation), in the order they were seen.
+ * Fibers interleave only at yields, so pushing in one synchronous step keeps that order. The
+ * simulation and the chaos run both record through it.
  */
 import { Clock, Effect } from "effect"
 import type { Event, History, Operation, Result } from "./history.ts"
@@ -14,12 +16,12 @@ export interface Recorder {
   readonly history: () => History
 }
 
-export const makeRecorder = (): Recorder => {
+export const makeRecorder = (startedAt = 0): Recorder => {
   const events: Array<Event> = []
   let nextId = 0
   const push = (make: (time: number) => Event) =>
-    Effect.map(Clock.currentTimeMillis, (time) => {
-      events.push(make(time))
+    Effect.map(Clock.currentTimeMillis, (now) => {
+      events.push(make(now - startedAt))
     })
   return {
     invoke: (client, op) =>

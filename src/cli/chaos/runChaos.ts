@@ -19,7 +19,7 @@ import { identifyContent } from "../../sim/content.ts"
 import type { FileReadBack, FinalState } from "../../sim/finalState.ts"
 import type { History } from "../../sim/history.ts"
 import type { Communicator } from "../../services/Communicator.ts"
-import { makeHistoryLog } from "./historyLog.ts"
+import { makeRecorder } from "../../sim/recorder.ts"
 import { type LocalCluster, makeLocalCluster, type NodeCrash } from "./localCluster.ts"
 import { type Fault, runNemesis } from "./nemesis.ts"
 import { writesWithoutQuorum } from "./quorumAudit.ts"
@@ -127,7 +127,7 @@ export const runChaos = (
     if (observer.started) yield* observer.started({ dataDir, addresses: cluster.addresses })
     const startedAt = yield* Clock.currentTimeMillis
     const stopAt = startedAt + Duration.toMillis(settings.duration)
-    const log = makeHistoryLog(startedAt)
+    const log = makeRecorder(startedAt)
     const defects = makeDefectLog()
     const [, faults] = yield* Effect.all([
       runWorkload({
@@ -156,7 +156,7 @@ export const runChaos = (
       Effect.catchAll((error) => Effect.succeed<Recovery>({ _tag: "NotRecovered", reason: error.message }))
     )
     const readBack = recovery._tag === "Recovered" ? yield* readEverything(cluster, settings.clients) : []
-    const history = yield* log.history
+    const history = log.history()
     yield* say(`checking ${history.filter((event) => event.type === "invoke").length} operations and the read-back of ${readBack.length} files`)
 
     const finalState: FinalState = { nodes: [], chunks: [], files: readBack, directories: [] }

@@ -24,7 +24,7 @@ import { SandstoreClient, type SandstoreClientShape } from "../../client/Sandsto
 import { identifyContent, patternBytes } from "../../sim/content.ts"
 import type { Operation, Result } from "../../sim/history.ts"
 import type { Communicator } from "../../services/Communicator.ts"
-import type { HistoryLog } from "./historyLog.ts"
+import type { Recorder } from "../../sim/recorder.ts"
 
 /** The paths the clients contend on (flat, so each is its own partition for the checker). */
 export const CHAOS_PATHS: ReadonlyArray<string> = Array.from({ length: 6 }, (_, i) => `/chaos-${i}`)
@@ -52,7 +52,7 @@ export interface WorkloadOptions {
   readonly clients: number
   readonly seed: number
   readonly addresses: ReadonlyArray<string>
-  readonly log: HistoryLog
+  readonly log: Recorder
   /** Clock time (ms) at or after which no client starts an operation. */
   readonly stopAt: number
   /** An operation without an outcome by then is recorded as `info` Timeout. */
