@@ -15,6 +15,7 @@ import { Duration, Effect, Layer } from "effect"
 import { type Corruption, IoError } from "../../src/domain/errors.ts"
 import { decodeSegment, encodeRecords } from "../../src/raft/walCodec.ts"
 import { type WalRecord, WriteAheadLog, type WriteAheadLogShape } from "../../src/services/WriteAheadLog.ts"
+import { concatBytes } from "../../src/lib/concatBytes.ts"
 
 export interface SimulatedWalOptions {
   /** Clock time each fsync takes (default 0). */
@@ -51,17 +52,6 @@ type Written =
   | { readonly _tag: "Append"; readonly seq: number; readonly bytes: Uint8Array }
   | { readonly _tag: "Rewrite"; readonly seq: number; readonly content: Uint8Array }
 
-const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0)
-  const bytes = new Uint8Array(total)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.length
-  }
-  return bytes
-}
-
 export const makeSimulatedWal = (options: SimulatedWalOptions = {}): Effect.Effect<SimulatedWal> =>
   Effect.gen(function*() {
     const fsyncDelay = Duration.decode(options.fsyncDelay ?? 0)
@@ -87,7 +77,7 @@ export const makeSimulatedWal = (options: SimulatedWalOptions = {}): Effect.Effe
       }
     }
 
-    const recover = Effect.suspend(() => decodeSegment(concat(durable), DISK_NAME, true))
+    const recover = Effect.suspend(() => decodeSegment(concatBytes(durable), DISK_NAME, true))
 
     /** Make everything written so far durable, unless an earlier fsync already covered `seq`. */
     const fsyncCovering = (seq: number, mine: number) =>

@@ -15,6 +15,7 @@ import type { Invoker } from "./Invoker.ts"
 import type { OpenFlags } from "./OpenFlags.ts"
 import { Stats } from "./Stats.ts"
 import { pieces, WriteBuffer } from "./WriteBuffer.ts"
+import { concatBytes } from "../lib/concatBytes.ts"
 
 export interface ReadResult<B extends Uint8Array = Uint8Array> {
   readonly bytesRead: number
@@ -63,17 +64,6 @@ export interface FileHandleOptions {
 /** Attempts of one piece against concurrent writers before the Conflict is reported. */
 const CONFLICT_RETRIES = 5
 
-/** The parts as one array of `total` bytes (the part itself when there is only one). */
-export const concat = (parts: ReadonlyArray<Uint8Array>, total: number): Uint8Array => {
-  if (parts.length === 1) return parts[0]!
-  const out = new Uint8Array(total)
-  let at = 0
-  for (const part of parts) {
-    out.set(part, at)
-    at += part.length
-  }
-  return out
-}
 
 const isCount = (n: number) => Number.isSafeInteger(n) && n >= 0
 
@@ -160,7 +150,7 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
           got += data.length
           if (data.length < want) break
         }
-        return concat(parts, got)
+        return concatBytes(parts, got)
       })
 
     const read = (length: number, position?: number | null) =>

@@ -20,6 +20,7 @@ import { components, normalize, parentAndName } from "./paths.ts"
 import { makeRequestIds } from "./RequestIds.ts"
 import * as SeedRouter from "./SeedRouter.ts"
 import { Dirent, Stats } from "./Stats.ts"
+import { concatBytes } from "../lib/concatBytes.ts"
 
 /** Entries per Readdir call (the REFERENCE listdir page). */
 export const READDIR_PAGE = 100
@@ -287,7 +288,7 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
                 total += part.length
                 if (part.length < MAX_TRANSFER_BYTES) break
               }
-              return FileHandleImpl.concat(parts, total)
+              return concatBytes(parts, total)
             }),
           (handle) => Effect.ignore(handle.close)
         ),

@@ -1,7 +1,7 @@
 /**
  * Simulated time: a Clock whose sleeps wait in a timer queue until the simulation's driver
  * moves time to the earliest of them. Effect's TestClock would do, but `TestClock.adjust`
- * first polls every fiber for suspension across real `setTimeout(0)` turns — about a
+ * first polls every fiber for suspension across real zero-delay timer turns — about a
  * millisecond of wall time per step, and a step whose ordering depends on wall time. Here a
  * step is: move `now` to the whole millisecond at or after the next timer, resume every sleeper
  * due by then (in time order, then the order they went to sleep), and let the event loop

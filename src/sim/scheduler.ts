@@ -1,6 +1,6 @@
 /**
  * Where a simulation's fibers run. Effect's default scheduler yields a busy fiber through
- * `setTimeout(0)`, a real timer whose order against `setImmediate` (which in-memory stores and
+ * a zero-delay real timer, whose order against `setImmediate` (which in-memory stores and
  * the simulation's own settling use) depends on wall-clock time — enough to make two runs of
  * one seed diverge. This scheduler yields through `setImmediate` instead, so every task of a
  * run is ordered by the event loop's queues alone, the same on every run.

@@ -6,7 +6,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { NodeContext } from "@effect/platform-node"
 import { Duration, Effect, Fiber, Layer } from "effect"
-import { execFile } from "node:child_process"
 import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { TcpCommunicator } from "../../layers/transport/tcp.ts"
@@ -19,7 +18,7 @@ import { CSV_HEADER } from "../../src/cli/bench/report.ts"
 import type { FileHandle } from "../../src/client/FileHandle.ts"
 import type { SandstoreClientShape } from "../../src/client/SandstoreClient.ts"
 import { clientOf, standaloneNode } from "../support/client-node.ts"
-import { BIN, freePort } from "../support/nodeProcess.ts"
+import { freePort, runSandstore } from "../support/nodeProcess.ts"
 import { tempDir } from "../support/tempDir.ts"
 
 const BenchEnvironment = Layer.merge(NodeContext.layer, TcpCommunicator)
@@ -49,20 +48,7 @@ const shortRun = (seeds: ReadonlyArray<string>, out: string): BenchRun => ({
   progress: false
 })
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs `sandstore ...args` to completion; the process is killed if the test is interrupted. */
-const sandstore = (...args: Array<string>) =>
-  Effect.async<Run>((resume) => {
-    const child = execFile(process.execPath, [BIN, ...args], (error, stdout, stderr) => {
-      resume(Effect.succeed({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr }))
-    })
-    return Effect.sync(() => child.kill("SIGKILL"))
-  })
+const sandstore = (...args: Array<string>) => runSandstore(args)
 
 describe("sandstore bench", () => {
   it.scopedLive("runs every phase at each level without errors, writes the CSV and removes its directory", () =>

@@ -5,29 +5,15 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { execFile } from "node:child_process"
 import { TcpCommunicator } from "../../layers/transport/tcp.ts"
 import { runSmoke, type StepResult } from "../../src/cli/smoke.ts"
 import { type SeedAnswer, verdict } from "../../src/cli/statusCommand.ts"
 import type { RaftRole, Topology } from "../../src/domain/cluster.ts"
 import { clientOf, standaloneNode } from "../support/client-node.ts"
-import { BIN, freePort, startNode } from "../support/nodeProcess.ts"
+import { freePort, runSandstore, startNode } from "../support/nodeProcess.ts"
 import { tempDir } from "../support/tempDir.ts"
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs `sandstore ...args` to completion; the process is killed if the test is interrupted. */
-const sandstore = (...args: Array<string>) =>
-  Effect.async<Run>((resume) => {
-    const child = execFile(process.execPath, [BIN, ...args], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resume(Effect.succeed({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr }))
-    })
-    return Effect.sync(() => child.kill("SIGKILL"))
-  })
+const sandstore = (...args: Array<string>) => runSandstore(args)
 
 describe("smoke scenario", () => {
   it.scopedLive("every step holds against a standalone node, and the run's directory is removed", () =>

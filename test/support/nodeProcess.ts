@@ -3,7 +3,7 @@
  * on a port chosen free at run time. Every process is killed when the test's scope closes.
  */
 import { Effect, Schedule } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { createServer, connect as netConnect } from "node:net"
 import { join } from "node:path"
 
@@ -71,4 +71,20 @@ const stop = (child: ChildProcess, signal: NodeJS.Signals) =>
     if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
     child.once("exit", () => resume(Effect.void))
     child.kill(signal)
+  })
+
+export interface SandstoreRun {
+  /** exit code; null when the process was ended by a signal */
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs `sandstore ...args` to completion; the process is killed if the test is interrupted or `timeoutMs` passes. */
+export const runSandstore = (args: ReadonlyArray<string>, timeoutMs = 120_000) =>
+  Effect.async<SandstoreRun>((resume) => {
+    const child = execFile(process.execPath, [BIN, ...args], { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      resume(Effect.succeed({ code: error === null ? 0 : typeof error.code === "number" ? error.code : null, stdout, stderr }))
+    })
+    return Effect.sync(() => child.kill("SIGKILL"))
   })
