@@ -235,6 +235,18 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
         return handle
       }).pipe(Effect.mapError(withPath(path)))
 
+    // Unlike acquireRelease, opening stays interruptible (it is only lookups and, for "w", a
+    // truncate), so a timeout around a call cuts a slow open short; once open, the close is
+    // registered before anything can interrupt.
+    const openScoped = (path: string, flags?: OpenFlagString | number, mode?: number) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.tap(restore(open(path, flags, mode)), (handle) =>
+          Effect.addFinalizer(() =>
+            handle.close.pipe(
+              Effect.catchAll((error) => Effect.logWarning(`unflushed data lost closing ${handle.path}: ${error.message}`))
+            )))
+      )
+
     const client: SandstoreClientShape = {
       clientId: requestIds.clientId,
       fsInfo: invoker.query((api) => api.FsInfo()),
@@ -276,22 +288,18 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
             Effect.mapError(withPath(path))
           ),
       readFile: (path) =>
-        Effect.acquireUseRelease(
-          open(path, "r"),
-          (handle) =>
-            Effect.gen(function*() {
-              const parts: Array<Uint8Array> = []
-              let total = 0
-              while (true) {
-                const part = yield* handle.read(MAX_TRANSFER_BYTES)
-                parts.push(part)
-                total += part.length
-                if (part.length < MAX_TRANSFER_BYTES) break
-              }
-              return concatBytes(parts, total)
-            }),
-          (handle) => Effect.ignore(handle.close)
-        ),
+        Effect.scoped(Effect.flatMap(openScoped(path, "r"), (handle) =>
+          Effect.gen(function*() {
+            const parts: Array<Uint8Array> = []
+            let total = 0
+            while (true) {
+              const part = yield* handle.read(MAX_TRANSFER_BYTES)
+              parts.push(part)
+              total += part.length
+              if (part.length < MAX_TRANSFER_BYTES) break
+            }
+            return concatBytes(parts, total)
+          }))),
       writeFile: (path, data, options = {}) =>
         Effect.flatMap(open(path, "w", options.mode), (handle) =>
           handle.write(typeof data === "string" ? utf8.encode(data) : data).pipe(
@@ -306,11 +314,7 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
             Effect.mapError(withPath(path))
           ),
       open,
-      openScoped: (path, flags, mode) =>
-        Effect.acquireRelease(open(path, flags, mode), (handle) =>
-          handle.close.pipe(
-            Effect.catchAll((error) => Effect.logWarning(`unflushed data lost closing ${handle.path}: ${error.message}`))
-          ))
+      openScoped
     }
     return client
   })

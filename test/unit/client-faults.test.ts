@@ -109,4 +109,21 @@ describe("SandstoreClient under faults", () => {
       expect(entries.every((entry) => entry.isFile() && entry.parentPath === "/many" && entry.stats.size === 0)).toBe(true)
       expect(pages.filter((rpc) => rpc === "ReaddirPlus").length).toBe(3)
     }))
+
+  it.scopedLive("a timeout around readFile or a scoped open cuts a hung open short", () =>
+    Effect.gen(function*() {
+      const address = yield* standaloneNode()
+      let hang = false
+      // The node never answers a lookup: the open inside readFile waits on it.
+      const intercept: Intercept = (rpc, _payload, proceed) => (rpc === "LookupPath" && hang ? Effect.never : proceed)
+      const fs = yield* faultyClientOf([address], intercept, fastRetry)
+      yield* fs.writeFile("/hung.txt", "x")
+      hang = true
+      const read = yield* fs.readFile("/hung.txt").pipe(Effect.timeout("200 millis"), Effect.either)
+      expect(Either.isLeft(read) && read.left._tag).toBe("TimeoutException")
+      const opened = yield* Effect.scoped(fs.openScoped("/hung.txt", "r+")).pipe(Effect.timeout("200 millis"), Effect.either)
+      expect(Either.isLeft(opened) && opened.left._tag).toBe("TimeoutException")
+      hang = false
+      expect(new TextDecoder().decode(yield* fs.readFile("/hung.txt"))).toBe("x")
+    }))
 })

@@ -120,11 +120,8 @@ export const perform = (client: SandstoreClientShape, op: Operation) => {
         return content === undefined ? { _tag: "Bytes", bytes } : { _tag: "Content", content }
       })
     case "pwrite":
-      return done(Effect.acquireUseRelease(
-        client.open(op.path, "r+"),
-        (handle) => Effect.zipRight(handle.write(patternBytes(op.seed, op.length), op.offset), handle.sync),
-        (handle) => Effect.ignore(handle.close)
-      ))
+      return done(Effect.scoped(Effect.flatMap(client.openScoped(op.path, "r+"), (handle) =>
+        Effect.zipRight(handle.write(patternBytes(op.seed, op.length), op.offset), handle.sync))))
     case "create":
       return done(Effect.flatMap(client.open(op.path, "wx"), (handle) => handle.close))
     case "unlink":
