@@ -176,7 +176,8 @@ export const makeSimNetwork = (options: { readonly seed: number }): Effect.Effec
               host,
               sessions: new Map(),
               nextClientId: 0,
-              toServer: writeRequest,
+              // Lazy: withRun's writer acts when called, and a message must act only when it lands.
+              toServer: (clientId, message) => Effect.suspend(() => writeRequest(clientId, message)),
               disconnects,
               closed: false
             }
@@ -226,7 +227,9 @@ export const makeSimNetwork = (options: { readonly seed: number }): Effect.Effec
                 broken: false,
                 lastToServer: 0,
                 lastToClient: 0,
-                toClient: (message) => (closed ? Effect.void : writeResponse(message)),
+                // Lazy: RpcClient's response handler drops the request's entry as soon as it is
+                // called, so calling it at send time would lose the request if the message is lost.
+                toClient: (message) => Effect.suspend(() => (closed ? Effect.void : writeResponse(message))),
                 onBreak: () => {
                   if (session === opened) session = undefined
                 }
