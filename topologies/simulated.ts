@@ -40,6 +40,9 @@ export interface SimulatedNodeOptions {
   readonly raft?: Omit<RaftReplicatorOptions, "nodeId" | "voters">
   /** How often the collector reconciles stored versions with the metadata (default 1 minute). */
   readonly orphanInterval?: number
+  /** The metadata's transaction TTL and the collector's orphan grace (production defaults otherwise). */
+  readonly transactionTtlMillis?: number
+  readonly orphanGraceMillis?: number
   readonly plantedBug?: Bugs.PlantedBug
 }
 
@@ -54,7 +57,10 @@ export const SimulatedTopology = (options: SimulatedNodeOptions) => {
   const placement = SortedPlacement({ replication: options.replication }).pipe(Layer.provide(membership))
 
   // 2. This node's durable state, on its simulated disks.
-  const storedMetadata = options.disks.metadata({ chunkSize: options.chunkSize })
+  const storedMetadata = options.disks.metadata({
+    chunkSize: options.chunkSize,
+    ...(options.transactionTtlMillis === undefined ? {} : { transactionTtlMillis: options.transactionTtlMillis })
+  })
   const metadata = bug === "applyTwiceAfterRestart"
     ? Bugs.applyTwiceAfterRestart(storedMetadata)
     : bug === "skipVersionCondition"
@@ -89,6 +95,9 @@ export const SimulatedTopology = (options: SimulatedNodeOptions) => {
   const server = NodeServerLive({ listen: self?.address ?? `${options.nodeId}:7000` }).pipe(
     Layer.provide(Layer.merge(ChunkApiHandlers, RaftApiHandlers))
   )
-  const collector = ChunkCollector(options.orphanInterval === undefined ? {} : { orphanInterval: options.orphanInterval })
+  const collector = ChunkCollector({
+    ...(options.orphanInterval === undefined ? {} : { orphanInterval: options.orphanInterval }),
+    ...(options.orphanGraceMillis === undefined ? {} : { orphanGraceMillis: options.orphanGraceMillis })
+  })
   return Layer.mergeAll(server, collector).pipe(Layer.provideMerge(services))
 }

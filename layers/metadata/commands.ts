@@ -7,7 +7,7 @@
 import { Effect, type Types } from "effect"
 import {
   type ChunkUpdate, type CommandResult, type CommitWrite, type Create, type ForgetGarbage, type MetadataCommand, type Mkdir,
-  type Rename, type Rmdir, type SetAttr, TRANSACTION_TTL_MILLIS, type Unlink
+  type Rename, type Rmdir, type SetAttr, type Unlink
 } from "../../src/domain/commands.ts"
 import {
   AlreadyExists, Conflict, Corruption, type FsError, InvalidArgument, IsADirectory, NotADirectory, NotEmpty, NotFound
@@ -26,6 +26,7 @@ export interface CommandContext {
   /** The counters of the state, updated in place; the caller stores them with the entry. */
   readonly meta: Types.Mutable<MetaRecord>
   readonly chunkSize: number
+  readonly transactionTtlMillis: number
 }
 
 type CommandEffect = Effect.Effect<CommandResult, FsError | StoreError>
@@ -302,10 +303,10 @@ const commitWrite = (ctx: CommandContext, c: typeof CommitWrite.Type): CommandEf
     for (const update of c.updates) {
       // An expired transaction may have had its staged versions collected as orphans.
       const minted = parseVersionId(update.chunk.versionId)
-      if (minted !== null && ctx.meta.clock - minted.createdAt > TRANSACTION_TTL_MILLIS) {
+      if (minted !== null && ctx.meta.clock - minted.createdAt > ctx.transactionTtlMillis) {
         return yield* new Conflict({
           message: `write transaction ${c.txId} expired: chunk version ${update.chunk.versionId} is older than ` +
-            `${TRANSACTION_TTL_MILLIS} ms`
+            `${ctx.transactionTtlMillis} ms`
         })
       }
     }

@@ -5,7 +5,7 @@
  * first outcome. Applies (and restores) are serialized; queries read store snapshots.
  */
 import { Effect, Schema } from "effect"
-import type { CommandOutcome, LogEntry } from "../../src/domain/commands.ts"
+import { type CommandOutcome, type LogEntry, TRANSACTION_TTL_MILLIS } from "../../src/domain/commands.ts"
 import { Corruption, FsError, InvalidArgument } from "../../src/domain/errors.ts"
 import { ROOT_INODE } from "../../src/domain/fs.ts"
 import type { MetadataServiceShape, StoreError } from "../../src/services/MetadataService.ts"
@@ -27,6 +27,11 @@ export interface NamespaceOptions {
   readonly chunkSize: number
   /** Must be equal on every replica; tests shrink it. */
   readonly dedupWindow?: number
+  /**
+   * How old a write transaction's versions may be when it commits (default
+   * TRANSACTION_TTL_MILLIS). Must be equal on every replica; simulations shrink it.
+   */
+  readonly transactionTtlMillis?: number
 }
 
 /** The root directory of an empty store: nothing in it depends on the node that creates it. */
@@ -50,8 +55,10 @@ export const makeNamespace = (
   Effect.gen(function*() {
     const chunkSize = options.chunkSize
     const dedupWindow = options.dedupWindow ?? DEDUP_WINDOW
+    const transactionTtlMillis = options.transactionTtlMillis ?? TRANSACTION_TTL_MILLIS
     if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) return yield* Effect.dieMessage(`invalid chunk size ${chunkSize}`)
     if (!Number.isSafeInteger(dedupWindow) || dedupWindow < 1) return yield* Effect.dieMessage(`invalid dedup window ${dedupWindow}`)
+    if (!(transactionTtlMillis > 0)) return yield* Effect.dieMessage(`invalid transaction TTL ${transactionTtlMillis}`)
 
     if ((yield* Tables.readMeta(store.get)) === undefined) {
       yield* store.write([[Keys.inodeKey(ROOT_INODE), Tables.encodeInode(ROOT)], [Keys.metaKey, Tables.encodeMeta(EMPTY_META)]])
@@ -112,7 +119,7 @@ export const makeNamespace = (
           const tx = makeTransaction(store)
           // The clock advances with every command that applies (a refused one changes nothing).
           const counters = { ...next, clock: Math.max(next.clock, commandTime(entry.command)) }
-          outcome = yield* applyCommand({ tx, meta: counters, chunkSize }, entry.command).pipe(
+          outcome = yield* applyCommand({ tx, meta: counters, chunkSize, transactionTtlMillis }, entry.command).pipe(
             Effect.map((result): CommandOutcome => {
               writes.push(...tx.writes())
               next = counters

@@ -29,6 +29,11 @@ export interface ChunkCollectorOptions {
   readonly orphanInterval?: Duration.DurationInput
   /** Versions examined per garbage sweep. */
   readonly batch?: number
+  /**
+   * Unreferenced versions younger than this are left alone (default ORPHAN_GRACE_MILLIS). Must
+   * exceed the metadata's transaction TTL; simulations shrink both.
+   */
+  readonly orphanGraceMillis?: number
 }
 
 export const ChunkCollector = (options: ChunkCollectorOptions = {}) =>
@@ -38,6 +43,7 @@ export const ChunkCollector = (options: ChunkCollectorOptions = {}) =>
       const replicator = yield* MetadataReplicator
       const peers = yield* ChunkPeers
       const cluster = yield* ClusterService
+      const orphanGraceMillis = options.orphanGraceMillis ?? ORPHAN_GRACE_MILLIS
 
       const isLeader = Effect.map(replicator.status, (s) => s.role === "leader" || s.role === "standalone")
 
@@ -104,7 +110,7 @@ export const ChunkCollector = (options: ChunkCollectorOptions = {}) =>
         const members = yield* cluster.members
         yield* Effect.forEach(members, (member) =>
           peers.forNode(member).pipe(
-            Effect.flatMap((store) => reconcileNode(store, now - ORPHAN_GRACE_MILLIS)),
+            Effect.flatMap((store) => reconcileNode(store, now - orphanGraceMillis)),
             Effect.catchAll((error) => Effect.logDebug(`chunk reconciliation skipped ${member.id}`, error))
           ), { concurrency: 4, discard: true })
       })

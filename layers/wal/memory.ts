@@ -18,8 +18,8 @@ import { type WalRecord, WriteAheadLog, type WriteAheadLogShape } from "../../sr
 import { concatBytes } from "../../src/lib/concatBytes.ts"
 
 export interface SimulatedWalOptions {
-  /** Clock time each fsync takes (default 0). */
-  readonly fsyncDelay?: Duration.DurationInput
+  /** Clock time each fsync takes (default 0), or an effect drawing it per fsync (a disk with latency spikes). */
+  readonly fsyncDelay?: Duration.DurationInput | Effect.Effect<Duration.Duration>
 }
 
 export interface CrashOptions {
@@ -54,7 +54,8 @@ type Written =
 
 export const makeSimulatedWal = (options: SimulatedWalOptions = {}): Effect.Effect<SimulatedWal> =>
   Effect.gen(function*() {
-    const fsyncDelay = Duration.decode(options.fsyncDelay ?? 0)
+    const fixedDelay = options.fsyncDelay ?? 0
+    const fsyncDelay = Effect.isEffect(fixedDelay) ? fixedDelay : Effect.succeed(Duration.decode(fixedDelay))
     const fsyncGate = yield* Effect.makeLatch(true)
     // One fsync at a time, as the file log's writer fiber does them.
     const fsyncLock = yield* Effect.makeSemaphore(1)
@@ -86,7 +87,8 @@ export const makeSimulatedWal = (options: SimulatedWalOptions = {}): Effect.Effe
           if (mine !== generation) return yield* crashed
           if (durableSeq >= seq) return
           yield* fsyncGate.await
-          if (Duration.toMillis(fsyncDelay) > 0) yield* Effect.sleep(fsyncDelay)
+          const delay = yield* fsyncDelay
+          if (Duration.toMillis(delay) > 0) yield* Effect.sleep(delay)
           if (mine !== generation) return yield* crashed
           const upTo = writtenSeq
           land(written.filter((write) => write.seq <= upTo))
