@@ -10,7 +10,7 @@ import type { ReplicatorStatus } from "../domain/cluster.ts"
 import { ChunkService } from "../services/ChunkService.ts"
 import { MetadataReplicator } from "../services/MetadataReplicator.ts"
 import { MetadataService, type MetadataServiceShape } from "../services/MetadataService.ts"
-import { type DiskCrash, makeNodeDisks, type NodeDisks } from "./disk.ts"
+import { type DiskCrash, type DiskLatency, makeNodeDisks, type NodeDisks } from "./disk.ts"
 import type { SimNetwork } from "./network.ts"
 import type { PlantedBug } from "./plantedBugs.ts"
 
@@ -20,9 +20,11 @@ export interface SimClusterOptions {
   readonly network: SimNetwork
   readonly chunkSize: number
   readonly replication: number
-  /** Clock time each simulated fsync takes. */
-  readonly fsyncDelayMillis: number
+  /** How long each node's simulated fsyncs take. */
+  readonly diskLatency: DiskLatency
   readonly orphanIntervalMillis: number
+  readonly transactionTtlMillis: number
+  readonly orphanGraceMillis: number
   readonly plantedBug?: PlantedBug
 }
 
@@ -60,8 +62,8 @@ export const makeSimCluster = (options: SimClusterOptions): Effect.Effect<SimClu
     const ids = Array.from({ length: options.nodes }, (_, i) => nodeIdOf(i))
     const peers = ids.map((id) => ({ id, address: `${id}:7000` }))
     const nodes: Array<SimNode> = []
-    for (const peer of peers) {
-      nodes.push({ ...peer, disks: yield* makeNodeDisks({ fsyncDelayMillis: options.fsyncDelayMillis }) })
+    for (const [index, peer] of peers.entries()) {
+      nodes.push({ ...peer, disks: yield* makeNodeDisks({ latency: options.diskLatency, seed: options.seed * 31 + index }) })
     }
     const running = new Map<string, Running>()
     const bootFailures: Array<string> = []
@@ -76,6 +78,8 @@ export const makeSimCluster = (options: SimClusterOptions): Effect.Effect<SimClu
         replication: options.replication,
         raft: { seed: options.seed },
         orphanInterval: options.orphanIntervalMillis,
+        transactionTtlMillis: options.transactionTtlMillis,
+        orphanGraceMillis: options.orphanGraceMillis,
         ...(options.plantedBug === undefined ? {} : { plantedBug: options.plantedBug })
       })
 

@@ -12,10 +12,10 @@
  * bound to its life, so an operation still running in a crashed node's fibers fails
  * instead of touching the disk of the node's next life.
  */
-import { Effect, Layer } from "effect"
+import { Duration, Effect, Layer, Random } from "effect"
 import { MemoryLevel } from "memory-level"
 import { makeChunkServiceMemory } from "../../layers/chunks/memory.ts"
-import { makeNamespace } from "../../layers/metadata/namespace.ts"
+import { makeNamespace, type NamespaceOptions } from "../../layers/metadata/namespace.ts"
 import { type LevelDatabase, makeStore, type Store, type Write } from "../../layers/metadata/store.ts"
 import { type CrashOptions, makeSimulatedWal, type SimulatedWal } from "../../layers/wal/memory.ts"
 import { IoError } from "../domain/errors.ts"
@@ -37,7 +37,7 @@ export interface DiskCrash {
 export interface NodeDisks {
   readonly wal: SimulatedWal
   /** The metadata state machine on this disk: a node booting. */
-  readonly metadata: (options: { readonly chunkSize: number }) => Layer.Layer<MetadataService>
+  readonly metadata: (options: NamespaceOptions) => Layer.Layer<MetadataService>
   /** The chunk store on this disk, for one boot. */
   readonly chunks: Layer.Layer<ChunkService>
   /** The chunk store, read directly (for the final state). */
@@ -62,9 +62,26 @@ const writeAll = (db: LevelDatabase, writes: ReadonlyArray<Write>) =>
     return batch.write()
   })
 
-export const makeNodeDisks = (options: { readonly fsyncDelayMillis: number }): Effect.Effect<NodeDisks> =>
+export interface DiskLatency {
+  /** Most fsyncs take between these (simulated milliseconds, drawn uniformly). */
+  readonly fsyncMinMillis: number
+  readonly fsyncMaxMillis: number
+  /** Fraction of fsyncs that stall (a device flushing its cache, a noisy neighbour) for `stallMillis`. */
+  readonly stallRate: number
+  readonly stallMillis: number
+}
+
+/** Each fsync's time, drawn from the node's own seeded Random so other draws do not shift it. */
+const fsyncTime = (latency: DiskLatency, random: Random.Random) =>
   Effect.gen(function*() {
-    const wal = yield* makeSimulatedWal({ fsyncDelay: options.fsyncDelayMillis })
+    const stall = (yield* random.nextIntBetween(0, 10_000)) < latency.stallRate * 10_000
+    if (stall) return Duration.millis(latency.stallMillis)
+    return Duration.millis(yield* random.nextIntBetween(latency.fsyncMinMillis, latency.fsyncMaxMillis + 1))
+  })
+
+export const makeNodeDisks = (options: { readonly latency: DiskLatency; readonly seed: number }): Effect.Effect<NodeDisks> =>
+  Effect.gen(function*() {
+    const wal = yield* makeSimulatedWal({ fsyncDelay: fsyncTime(options.latency, Random.make(options.seed)) })
     const durable = yield* openDatabase
     let journal: Array<ReadonlyArray<Write>> = []
     // Bumped by every crash: a node's life, which its disk views are bound to.
@@ -97,7 +114,7 @@ export const makeNodeDisks = (options: { readonly fsyncDelayMillis: number }): E
       return store
     })
 
-    const metadata = (namespaceOptions: { readonly chunkSize: number }) =>
+    const metadata = (namespaceOptions: NamespaceOptions) =>
       Layer.effect(MetadataService, Effect.flatMap(bootStore, (store) => makeNamespace(store, namespaceOptions)).pipe(Effect.orDie))
 
     const bound = (mine: number): ChunkServiceShape => {

@@ -23,8 +23,8 @@ export type FaultKind =
 
 export interface PlannedFault {
   readonly kind: FaultKind
-  /** When the fault starts, and how long it holds (simulated milliseconds). */
-  readonly at: number
+  /** Quiet time before the fault (after the previous one healed and the cluster served again), and how long it holds. */
+  readonly restMillis: number
   readonly holdMillis: number
   /** For partitions and crashes of one node: which node (by index, modulo the node count). */
   readonly pick: number
@@ -37,26 +37,43 @@ export interface FaultRecord {
   readonly action: string
 }
 
-const KINDS: ReadonlyArray<FaultKind> = [
-  "partition-majority", "isolate-leader", "bridge", "crash-one", "crash-leader", "crash-all", "flaky-links"
+/** Kinds by weight: crashes (what loses unsynced data and restarts state machines) most often. */
+const KIND_WEIGHTS: ReadonlyArray<readonly [FaultKind, number]> = [
+  ["partition-majority", 3], ["isolate-leader", 3], ["bridge", 2], ["crash-one", 3], ["crash-leader", 4], ["crash-all", 3],
+  ["flaky-links", 2]
 ]
+const TOTAL_WEIGHT = KIND_WEIGHTS.reduce((sum, [, w]) => sum + w, 0)
 
-/** The schedule for a run of `durationMillis`: faults from 1 s in, none starting in the last 2 s. */
+/** A fault starts no later than this before the end of the run, so it heals inside it. */
+const LAST_START_MARGIN_MILLIS = 500
+
+/**
+ * The schedule for a run of `durationMillis`: short rests and holds, so a few seconds of
+ * simulated time see several faults. More are planned than fit; the nemesis stops at the end.
+ */
 export const planFaults = (seed: number, durationMillis: number): Effect.Effect<ReadonlyArray<PlannedFault>> =>
   Effect.gen(function*() {
     const random = Random.make(seed * 104729 + 17)
     const plan: Array<PlannedFault> = []
-    let at = 1000 + (yield* random.nextIntBetween(0, 1000))
-    while (at < durationMillis - 2000) {
-      const kind = KINDS[yield* random.nextIntBetween(0, KINDS.length)]!
-      const holdMillis = yield* random.nextIntBetween(300, 4000)
+    for (let planned = 0; planned < durationMillis; ) {
+      let roll = yield* random.nextIntBetween(0, TOTAL_WEIGHT)
+      let kind: FaultKind = "crash-one"
+      for (const [name, weight] of KIND_WEIGHTS) {
+        if (roll < weight) {
+          kind = name
+          break
+        }
+        roll -= weight
+      }
+      const restMillis = yield* random.nextIntBetween(100, 800)
+      const holdMillis = yield* random.nextIntBetween(100, 1500)
       const crash: DiskCrash = {
         walKeep: yield* random.nextIntBetween(0, 3),
         walTear: yield* random.nextBoolean,
         metadataKeep: yield* random.nextIntBetween(0, 40)
       }
-      plan.push({ kind, at, holdMillis, pick: yield* random.nextIntBetween(0, 1000), crash })
-      at += holdMillis + (yield* random.nextIntBetween(500, 3000))
+      plan.push({ kind, restMillis, holdMillis, pick: yield* random.nextIntBetween(0, 1000), crash })
+      planned += restMillis + holdMillis
     }
     return plan
   })
@@ -65,6 +82,10 @@ export interface NemesisOptions {
   readonly cluster: SimCluster
   readonly network: SimNetwork
   readonly plan: ReadonlyArray<PlannedFault>
+  /** The workload's client hosts: partitions split them too. */
+  readonly clients: ReadonlyArray<string>
+  /** No fault starts after this simulated time (less a margin to heal in). */
+  readonly stopAt: number
   /** Seeds the flaky-link parameters. */
   readonly seed: number
   readonly faults: Array<FaultRecord>
@@ -94,6 +115,9 @@ export const runNemesis = (options: NemesisOptions): Effect.Effect<void> =>
     const log = (action: string) =>
       Effect.flatMap(Clock.currentTimeMillis, (time) => Effect.sync(() => options.faults.push({ time, action })))
     const nodeAt = (pick: number) => ids[pick % ids.length]!
+    /** Half the clients (which half from `pick`) lose the minority side of a partition too. */
+    const clientsCutFrom = (pick: number) => options.clients.filter((_, index) => (index + pick) % 2 === 0)
+    const cutNote = (cut: ReadonlyArray<string>) => (cut.length === 0 ? "" : ` (and clients ${cut.join(",")})`)
     const crashNode = (id: string, crash: DiskCrash) =>
       Effect.zipRight(
         log(`crash ${id} (wal keep ${crash.walKeep}${crash.walTear ? ", torn" : ""}; metadata keep ${crash.metadataKeep})`),
@@ -101,24 +125,27 @@ export const runNemesis = (options: NemesisOptions): Effect.Effect<void> =>
       )
 
     for (const fault of options.plan) {
-      const now = yield* Clock.currentTimeMillis
-      if (fault.at > now) yield* Effect.sleep(Duration.millis(fault.at - now))
+      yield* Effect.sleep(Duration.millis(fault.restMillis))
+      if ((yield* Clock.currentTimeMillis) + fault.holdMillis > options.stopAt - LAST_START_MARGIN_MILLIS) return
       const crashed: Array<string> = []
       switch (fault.kind) {
         case "partition-majority": {
           const shuffled = [...ids].sort((a, b) => ((ids.indexOf(a) * 7 + fault.pick) % 11) - ((ids.indexOf(b) * 7 + fault.pick) % 11))
           const minority = shuffled.slice(0, Math.floor(ids.length / 2))
           const majority = shuffled.slice(minority.length)
-          yield* log(`partition [${minority.join(",")}] from [${majority.join(",")}]`)
-          yield* network.partition(minority, majority)
+          const cut = clientsCutFrom(fault.pick)
+          yield* log(`partition [${minority.join(",")}] from [${majority.join(",")}]${cutNote(cut)}`)
+          yield* network.partition(minority, [...majority, ...cut])
           break
         }
         case "isolate-leader": {
           const leader = (yield* currentLeader(cluster)) ?? nodeAt(fault.pick)
           const rest = ids.filter((id) => id !== leader)
-          yield* log(`isolate leader ${leader}`)
-          // Clients stay on the majority side: the old leader may still hear them and must not serve them.
-          yield* network.partition([leader], rest)
+          const cut = clientsCutFrom(fault.pick)
+          yield* log(`isolate leader ${leader}${cutNote(cut)}`)
+          // The other clients still reach the old leader, which must not serve them stale reads
+          // while the cut ones move to the new leader and write.
+          yield* network.partition([leader], [...rest, ...cut])
           break
         }
         case "bridge": {

@@ -8,11 +8,11 @@
  * same trace hash.
  */
 import { Context, Duration, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Random, Scope } from "effect"
-import { ORPHAN_GRACE_MILLIS } from "../../layers/orchestrators/chunkCollector.ts"
 import { SandstoreClient } from "../client/SandstoreClient.ts"
 import { type CheckOptions, checkAll } from "./check/index.ts"
 import { SimulatedClock } from "./clock.ts"
 import { makeSimCluster, type SimCluster } from "./cluster.ts"
+import type { DiskLatency } from "./disk.ts"
 import { clusterMetadata, readBack, storedChunks } from "./finalize.ts"
 import type { FinalState } from "./finalState.ts"
 import type { History, Verdict } from "./history.ts"
@@ -22,7 +22,7 @@ import type { PlantedBug } from "./plantedBugs.ts"
 import { makeRecorder } from "./recorder.ts"
 import { simulationScheduler } from "./scheduler.ts"
 import { traceHash } from "./traceHash.ts"
-import { runWorkload, simulatedClient } from "./workload.ts"
+import { clientHost, runWorkload, simulatedClient } from "./workload.ts"
 
 export interface SimulationOptions {
   readonly seed: number
@@ -57,12 +57,19 @@ export interface SimulationResult {
 
 export const CHUNK_SIZE = 4096
 const REPLICATION = 3
-const FSYNC_MILLIS = 2
+/** A busy SSD under the WAL: 1–8 ms fsyncs, and one in 20 stalls for 40 ms. */
+const DISK_LATENCY: DiskLatency = { fsyncMinMillis: 1, fsyncMaxMillis: 8, stallRate: 0.05, stallMillis: 40 }
 /** The collector reconciles stored versions this often in a simulation (production: 1 minute). */
-const ORPHAN_INTERVAL_MILLIS = 10_000
+const ORPHAN_INTERVAL_MILLIS = 2_000
+/**
+ * Write transactions expire after this (production: 1 minute), and unreferenced versions are
+ * orphans after twice it: short, so a run need not idle long for the collector to finish.
+ */
+const TRANSACTION_TTL_MILLIS = 5_000
+const ORPHAN_GRACE_MILLIS = 2 * TRANSACTION_TTL_MILLIS
 /** After a heal, a write must succeed within this. */
 export const LIVENESS_BOUND_MILLIS = 20_000
-const OPERATION_TIMEOUT = Duration.seconds(10)
+const OPERATION_TIMEOUT = Duration.seconds(5)
 const PROBE_DIRECTORY = "/.probe"
 
 /** A verdict for checks this harness makes itself (liveness, booting). */
@@ -84,6 +91,8 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
       yield* clock.runUntil(() => done, clock.millis + limitMillis)
       if (!done) {
         yield* Fiber.interruptFork(fiber)
+        // Its finalizers may sleep too: drive them, or the run would wait on them forever.
+        yield* clock.runUntil(() => done, clock.millis + limitMillis)
         return Option.none<Exit.Exit<A, E>>()
       }
       return Option.some(yield* Fiber.await(fiber))
@@ -97,8 +106,10 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
       network,
       chunkSize: CHUNK_SIZE,
       replication: REPLICATION,
-      fsyncDelayMillis: FSYNC_MILLIS,
+      diskLatency: DISK_LATENCY,
       orphanIntervalMillis: ORPHAN_INTERVAL_MILLIS,
+      transactionTtlMillis: TRANSACTION_TTL_MILLIS,
+      orphanGraceMillis: ORPHAN_GRACE_MILLIS,
       ...(options.plantedBug === undefined ? {} : { plantedBug: options.plantedBug })
     })
     const addresses = cluster.nodes.map((n) => n.address)
@@ -128,23 +139,38 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
           : Option.some(`no write succeeded within ${LIVENESS_BOUND_MILLIS} ms of the heal at ${healedAt} ms (${outcome.left._tag})`)
       }).pipe(Effect.catchAllCause((cause) => Effect.succeed(Option.some(`liveness probe failed: ${cause}`))))
 
-    // 1. The workload and the nemesis, side by side.
+    // 1. Once the first leader is elected, the workload and the nemesis, side by side.
+    const elected = yield* drive(awaitLeader(cluster), LIVENESS_BOUND_MILLIS)
+    if (Option.isNone(elected)) livenessViolations.push(`no leader was elected within ${LIVENESS_BOUND_MILLIS} ms of booting`)
+    const startedAt = clock.millis
     const plan = options.faults === false ? [] : yield* planFaults(seed, durationMillis)
+    const clients = options.clients ?? 4
     const workload = runWorkload({
-      clients: options.clients ?? 4,
+      clients,
       seed,
       chunkSize: CHUNK_SIZE,
       addresses,
       network,
       recorder,
-      stopAt: durationMillis,
+      stopAt: startedAt + durationMillis,
       operationTimeout: OPERATION_TIMEOUT
     })
-    const nemesis = runNemesis({ cluster, network, plan, seed, faults, availableAfterHeal, livenessViolations })
-    yield* drive(
+    const nemesis = runNemesis({
+      cluster,
+      network,
+      plan,
+      clients: Array.from({ length: clients }, (_, i) => clientHost(i)),
+      stopAt: startedAt + durationMillis,
+      seed,
+      faults,
+      availableAfterHeal,
+      livenessViolations
+    })
+    const ran = yield* drive(
       Effect.all([workload, nemesis], { concurrency: 2, discard: true }),
       durationMillis + LIVENESS_BOUND_MILLIS + Duration.toMillis(OPERATION_TIMEOUT) * 2
     )
+    if (Option.isNone(ran)) livenessViolations.push("the workload and the nemesis did not finish in time")
 
     // 2. Heal everything, bring every node back, and check the cluster serves writes.
     yield* network.heal
@@ -177,7 +203,7 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
     }
     const history = recorder.history()
     const harness: Array<NamedVerdict> = [
-      { name: "liveness", verdict: harnessVerdict(livenessViolations, plan.length + 1) },
+      { name: "liveness", verdict: harnessVerdict(livenessViolations, faults.filter((f) => f.action === "heal").length + 1) },
       { name: "recovery", verdict: harnessVerdict([...cluster.bootFailures, ...(Option.isNone(readOutcome) || Exit.isFailure(readOutcome.value) ? ["the final read-back did not finish"] : [])], nodeCount) }
     ]
     const verdicts = [...harness, ...checkAll({ history, finalState }, { chunkSize: CHUNK_SIZE, ...options.check })]
@@ -208,6 +234,11 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
     Logger.withMinimumLogLevel(options.logLevel ?? LogLevel.None)
   )
 }
+
+const awaitLeader = (cluster: SimCluster): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    while ((yield* currentLeader(cluster)) === undefined) yield* Effect.sleep(Duration.millis(10))
+  })
 
 /** Every running node has applied what the leader has committed. */
 const caughtUp = (cluster: SimCluster): Effect.Effect<void> =>

@@ -84,7 +84,7 @@ export const nextOperation = (random: Random.Random, chunkSize: number): Effect.
       case "pwrite": {
         if (yield* random.nextBoolean) return { f, path: file, offset: 0, seed, length: WHOLE_LENGTH }
         // Sparse and overlapping ranges, each inside one chunk.
-        const offset = yield* random.nextIntBetween(0, 3 * chunkSize)
+        const offset = yield* random.nextIntBetween(0, 2 * chunkSize)
         const room = chunkSize - (offset % chunkSize)
         return { f, path: file, offset, seed, length: yield* random.nextIntBetween(1, room + 1) }
       }
@@ -110,11 +110,7 @@ export const nextOperation = (random: Random.Random, chunkSize: number): Effect.
   })
 
 const pwrite = (client: SandstoreClientShape, path: string, offset: number, data: Uint8Array) =>
-  Effect.acquireUseRelease(
-    client.open(path, "r+"),
-    (handle) => Effect.zipRight(handle.write(data, offset), handle.sync),
-    (handle) => Effect.ignore(handle.close)
-  )
+  Effect.scoped(Effect.flatMap(client.openScoped(path, "r+"), (handle) => Effect.zipRight(handle.write(data, offset), handle.sync)))
 
 /** Run `op` through the SDK. */
 export const perform = (client: SandstoreClientShape, op: Operation) => {
@@ -163,6 +159,9 @@ export const recordOperation = (
     else yield* recorder.info(id, clientIndex, tag)
   })
 
+/** The network host of workload client `index`. */
+export const clientHost = (index: number) => `c${index}`
+
 /** One client's life: connect, then operations with pauses until `stopAt`. */
 const runClient = (options: WorkloadOptions, index: number) =>
   Effect.gen(function*() {
@@ -171,10 +170,10 @@ const runClient = (options: WorkloadOptions, index: number) =>
     while ((yield* Clock.currentTimeMillis) < options.stopAt) {
       const op = yield* nextOperation(random, options.chunkSize)
       yield* recordOperation(options.recorder, index, client, op, options.operationTimeout)
-      yield* Effect.sleep(Duration.millis(yield* random.nextIntBetween(0, 40)))
+      yield* Effect.sleep(Duration.millis(yield* random.nextIntBetween(0, 15)))
     }
   }).pipe(
-    Effect.provide(simulatedClient(options.network, `c${index}`, options.addresses, index)),
+    Effect.provide(simulatedClient(options.network, clientHost(index), options.addresses, index)),
     // A client that cannot connect at all (every seed down at once) tries again.
     Effect.retry({ while: (error) => error._tag === "Unavailable", schedule: Schedule.spaced("1 second") }),
     Effect.orDie
