@@ -113,7 +113,20 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
 
       const attemptWrite = (inode: number, at: WriteOffset, data: Uint8Array, requestId: string | null, attempt: number) =>
         Effect.gen(function*() {
-          const plan = yield* control.prepareWrite(inode, at, data.length)
+          // each attempt is its own deduplicated request: a retried write replays the same attempts
+          const attemptId = requestId === null ? null : `${requestId}#${attempt}`
+          const prepared = yield* Effect.either(control.prepareWrite(inode, at, data.length))
+          if (prepared._tag === "Left") {
+            const error = prepared.left
+            if (attemptId === null || (error._tag !== "NotFound" && error._tag !== "IsADirectory")) return yield* error
+            // The file is gone, but this may be a retry of an attempt that committed before its reply
+            // was lost: only the log knows. An empty commit under the attempt's id returns the outcome
+            // recorded for it, or records the same refusal (inodes are never reused or change type).
+            return yield* coordinator.commit({
+              txId: `${inode.toString(36)}-replay`, inode, end: 0, updates: [], expectedSize: null, requestId: attemptId
+            })
+          }
+          const plan = prepared.right
           if (plan.chunks.length === 0) return yield* control.getattr(inode)
           const updates = yield* stage(plan, data).pipe(Effect.tapError(() => abandon(plan)))
           return yield* coordinator.commit({
@@ -122,8 +135,7 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
             end: plan.offset + data.length,
             updates,
             expectedSize: at === "end" ? plan.size : null,
-            // each attempt is its own deduplicated request: a retried write replays the same attempts
-            requestId: requestId === null ? null : `${requestId}#${attempt}`
+            requestId: attemptId
           })
         })
 

@@ -132,6 +132,19 @@ describe("data plane on a standalone node", () => {
       expect((yield* control.getattr(file.inode)).size).toBe(10)
     })))
 
+  it.scoped("a retried write whose file was removed since returns the first attempt's outcome", () =>
+    withNode(Effect.gen(function*() {
+      const data = yield* DataPlaneOrchestrator
+      const control = yield* ControlPlaneOrchestrator
+      const file = yield* newFile("gone")
+      // The first attempt commits but its reply is lost; the file is unlinked before the retry.
+      const first = yield* data.write(file.inode, 0, patternBytes(10, 1), "client-b:1")
+      yield* control.unlink(ROOT_INODE, "gone", null)
+      expect(yield* data.write(file.inode, 0, patternBytes(10, 1), "client-b:1")).toEqual(first)
+      // A write that never ran on the removed file is still refused.
+      expect((yield* Effect.flip(data.write(file.inode, 0, patternBytes(10, 1), "client-b:2")))._tag).toBe("NotFound")
+    })))
+
   it.scoped("reading or writing a directory is EISDIR", () =>
     withNode(Effect.gen(function*() {
       const data = yield* DataPlaneOrchestrator
