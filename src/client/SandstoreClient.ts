@@ -24,6 +24,8 @@ import { concatBytes } from "../lib/concatBytes.ts"
 
 /** Entries per Readdir call (the REFERENCE listdir page). */
 export const READDIR_PAGE = 100
+/** Lookups a readdir makes when the directory it looked up is gone before it is listed. */
+const READDIR_LOOKUPS = 3
 
 export interface MkdirOptions {
   readonly recursive?: boolean
@@ -178,6 +180,10 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
         return all
       })
 
+    /**
+     * Lists by inode after a lookup: the directory can be removed, or replaced by a rename over
+     * it, in between. That NotFound is about the old inode, not the path, so look it up again.
+     */
     const readdir = (path: string, options?: ReaddirOptions) =>
       Effect.gen(function*() {
         const dir = yield* Effect.flatMap(lookup(path), (attributes) => requireDirectory(attributes, path))
@@ -195,7 +201,7 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
         return entries.map((entry) =>
           new Dirent(entry.name, parentPath, entry.inode, entry.type, new Stats(entry.attributes, size))
         )
-      })
+      }).pipe(Effect.retry({ times: READDIR_LOOKUPS - 1, while: (error) => error._tag === "NotFound" }))
 
     const open = (path: string, flagsInput: OpenFlagString | number = "r", mode = 0o666) =>
       Effect.gen(function*() {

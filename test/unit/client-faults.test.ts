@@ -126,4 +126,24 @@ describe("SandstoreClient under faults", () => {
       hang = false
       expect(new TextDecoder().decode(yield* fs.readFile("/hung.txt"))).toBe("x")
     }))
+
+  it.scopedLive("readdir of a directory replaced by a rename between its lookup and its listing lists the new one", () =>
+    Effect.gen(function*() {
+      const address = yield* standaloneNode()
+      let replaceBeforeListing = false
+      let fs!: Effect.Effect.Success<ReturnType<typeof faultyClientOf>>
+      const intercept: Intercept = (rpc, _payload, proceed) => {
+        if (rpc !== "Readdir" || !replaceBeforeListing) return proceed
+        replaceBeforeListing = false
+        // The lookup saw the old /d; by the time it is listed, /e has been renamed over it.
+        return Effect.zipRight(Effect.orDie(fs.rename("/e", "/d")), proceed)
+      }
+      fs = yield* faultyClientOf([address], intercept, fastRetry)
+      yield* fs.mkdir("/d")
+      yield* fs.mkdir("/e")
+      yield* fs.writeFile("/e/x", "x")
+      replaceBeforeListing = true
+      expect(yield* fs.readdir("/d")).toEqual(["x"])
+      expect(replaceBeforeListing).toBe(false)
+    }))
 })
