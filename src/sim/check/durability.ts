@@ -19,6 +19,7 @@ import { describeHistoryOp } from "./describe.ts"
 import { isWithin } from "./fsModel.ts"
 import { checkOperations, type LinearizabilityOptions } from "./linearizability.ts"
 import { type HistoryOp, pathsOf, toHistory, toOperations } from "./operations.ts"
+import { resolvesFirst } from "./steps.ts"
 import { type CheckVerdict, failed, passed } from "./verdict.ts"
 
 const MUTATIONS = new Set<Operation["f"]>(["write", "pwrite", "truncate", "create", "unlink", "mkdir", "rmdir", "rename"])
@@ -27,10 +28,27 @@ const REMOVALS = new Set<Operation["f"]>(["unlink", "rmdir", "rename"])
 const covers = (op: Operation, path: string): boolean =>
   pathsOf(op).some((p) => p === path || isWithin(path, p))
 
+/**
+ * Can `other` act on the file at `path`? By naming it, or (a pwrite or truncate, which resolve
+ * their path before they act, steps.ts) by holding a file that a rename moved there meanwhile.
+ */
+const reaches = (other: HistoryOp, path: string, ops: ReadonlyArray<HistoryOp>): boolean =>
+  covers(other.op, path) ||
+  (resolvesFirst(other.op) && ops.some((r) =>
+    r.op.f === "rename" && r.completion.type !== "fail" && r.ret > other.call && r.call < other.ret &&
+    (path === r.op.to || isWithin(path, r.op.to))
+  ))
+
 /** Can `other` take effect after `op` on `path`? */
-const canFollow = (other: HistoryOp, op: HistoryOp, path: string, kinds: ReadonlySet<Operation["f"]>): boolean =>
+const canFollow = (
+  other: HistoryOp,
+  op: HistoryOp,
+  path: string,
+  kinds: ReadonlySet<Operation["f"]>,
+  ops: ReadonlyArray<HistoryOp>
+): boolean =>
   other !== op && other.completion.type !== "fail" && kinds.has(other.op.f) && other.ret > op.call &&
-  covers(other.op, path)
+  reaches(other, path, ops)
 
 const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
   a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0
@@ -112,7 +130,7 @@ export const checkDurability = (
     const f = op.op.f
     const kinds = f === "create" || f === "mkdir" ? REMOVALS : f === "write" || f === "pwrite" || f === "truncate" ? MUTATIONS : undefined
     if (kinds === undefined) continue
-    if (ops.some((other) => canFollow(other, op, op.op.path, kinds))) continue
+    if (ops.some((other) => canFollow(other, op, op.op.path, kinds, ops))) continue
     checked++
     const why = lostEffect(op, files.get(op.op.path), directories)
     if (why !== undefined) losses.push({ op, why })

@@ -70,7 +70,7 @@ const atomic = (op: HistoryOp): ModelStep => ({
 })
 
 /** Operations that resolve their path before they act on the inode. */
-const resolvesFirst = (op: Operation): boolean => op.f === "read" || op.f === "pwrite" || op.f === "truncate"
+export const resolvesFirst = (op: Operation): boolean => op.f === "read" || op.f === "pwrite" || op.f === "truncate"
 
 /** Resolving `op.path`: the same refusals as the operation itself up to the lookup (a read of the path). */
 const resolution = (state: FsState, op: Operation): Applied => apply(state, { f: "read", path: op.path })
