@@ -66,11 +66,13 @@ describe("sandstore bench", () => {
         expect(result.totalOps).toBeGreaterThan(0)
         expect(result.latency!.p50).toBeLessThanOrEqual(result.latency!.p100)
       }
-      // Reads move whole blocks except the one short read per pass that finds the end of a file
-      // (1 in 17 for 16-block files): a reader that never detected the end would read nothing.
+      // Reads move whole blocks except the one short read per pass that finds the end of a file.
+      // The files are the write phase's, each at least one block (how many depends on how fast
+      // the machine wrote), so at most every other read is short: a reader that never detected
+      // the end would read nothing.
       for (const read of report.results.filter((result) => result.operation === "read")) {
         const bytes = read.mibPerSec! * 1024 * 1024 * read.elapsedSeconds
-        expect(bytes / read.totalOps).toBeGreaterThan(4 * KiB * 0.9)
+        expect(bytes / read.totalOps).toBeGreaterThanOrEqual(4 * KiB / 2)
       }
 
       expect(csvPath.startsWith(out)).toBe(true)
