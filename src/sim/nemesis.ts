@@ -39,7 +39,7 @@ export interface FaultRecord {
 
 /** Kinds by weight: crashes (what loses unsynced data and restarts state machines) most often. */
 const KIND_WEIGHTS: ReadonlyArray<readonly [FaultKind, number]> = [
-  ["partition-majority", 3], ["isolate-leader", 3], ["bridge", 2], ["crash-one", 3], ["crash-leader", 4], ["crash-all", 3],
+  ["partition-majority", 3], ["isolate-leader", 3], ["bridge", 2], ["crash-one", 3], ["crash-leader", 4], ["crash-all", 5],
   ["flaky-links", 2]
 ]
 const TOTAL_WEIGHT = KIND_WEIGHTS.reduce((sum, [, w]) => sum + w, 0)
@@ -66,9 +66,14 @@ export const planFaults = (seed: number, durationMillis: number): Effect.Effect<
         roll -= weight
       }
       const restMillis = yield* random.nextIntBetween(100, 800)
-      const holdMillis = yield* random.nextIntBetween(100, 1500)
+      // A partition holds long enough, often, for the majority to elect a leader and write while
+      // the old one still hears some clients; a crash may be brief.
+      const holdMillis = kind === "crash-one" || kind === "crash-leader" || kind === "crash-all"
+        ? yield* random.nextIntBetween(100, 1500)
+        : yield* random.nextIntBetween(1200, 2500)
       const crash: DiskCrash = {
-        walKeep: yield* random.nextIntBetween(0, 3),
+        // Power loss usually takes the whole page cache; sometimes a write or two got out first.
+        walKeep: Math.max(0, (yield* random.nextIntBetween(0, 6)) - 3),
         walTear: yield* random.nextBoolean,
         metadataKeep: yield* random.nextIntBetween(0, 40)
       }
@@ -126,7 +131,7 @@ export const runNemesis = (options: NemesisOptions): Effect.Effect<void> =>
 
     for (const fault of options.plan) {
       yield* Effect.sleep(Duration.millis(fault.restMillis))
-      if ((yield* Clock.currentTimeMillis) + fault.holdMillis > options.stopAt - LAST_START_MARGIN_MILLIS) return
+      if ((yield* Clock.currentTimeMillis) + fault.holdMillis > options.stopAt - LAST_START_MARGIN_MILLIS) continue
       const crashed: Array<string> = []
       switch (fault.kind) {
         case "partition-majority": {

@@ -57,8 +57,8 @@ export interface SimulationResult {
 
 export const CHUNK_SIZE = 4096
 const REPLICATION = 3
-/** A busy SSD under the WAL: 1–8 ms fsyncs, and one in 20 stalls for 40 ms. */
-const DISK_LATENCY: DiskLatency = { fsyncMinMillis: 1, fsyncMaxMillis: 8, stallRate: 0.05, stallMillis: 40 }
+/** A busy SSD under the WAL: 2–12 ms fsyncs, and one in 10 stalls for 50 ms. */
+const DISK_LATENCY: DiskLatency = { fsyncMinMillis: 2, fsyncMaxMillis: 12, stallRate: 0.1, stallMillis: 50 }
 /** The collector reconciles stored versions this often in a simulation (production: 1 minute). */
 const ORPHAN_INTERVAL_MILLIS = 2_000
 /**
@@ -69,7 +69,11 @@ const TRANSACTION_TTL_MILLIS = 5_000
 const ORPHAN_GRACE_MILLIS = 2 * TRANSACTION_TTL_MILLIS
 /** After a heal, a write must succeed within this. */
 export const LIVENESS_BOUND_MILLIS = 20_000
-const OPERATION_TIMEOUT = Duration.seconds(5)
+/**
+ * A client gives up on an operation after this (its outcome is then indeterminate): short, so a
+ * client stuck on a deposed leader moves on to reads that leader must not serve.
+ */
+const OPERATION_TIMEOUT = Duration.seconds(1)
 const PROBE_DIRECTORY = "/.probe"
 
 /** A verdict for checks this harness makes itself (liveness, booting). */

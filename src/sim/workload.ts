@@ -45,7 +45,7 @@ export const WHOLE_LENGTH = 600
 const DEFINITE = new Set(["NotFound", "AlreadyExists", "NotEmpty", "NotADirectory", "IsADirectory", "InvalidArgument", "PermissionDenied"])
 
 export const clientSettings = {
-  retry: { retries: 6, baseDelay: "50 millis", maxDelay: "1 second", attemptTimeout: "3 seconds" }
+  retry: { retries: 6, baseDelay: "50 millis", maxDelay: "500 millis", attemptTimeout: "1 second" }
 } as const
 
 /** The SDK of simulated client `host`, routed over the simulated network from `first`. */
