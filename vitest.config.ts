@@ -5,6 +5,9 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    pool: "forks"
+    pool: "forks",
+    // Vitest's default on 2 cores is one worker; the simulation seeds are CPU-bound and split
+    // over several files, so two run side by side.
+    maxWorkers: 2
   }
 })

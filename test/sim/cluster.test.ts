@@ -1,7 +1,6 @@
 /**
  * The whole-cluster simulation is deterministic: one seed run twice gives the same trace hash.
- * (The seed sweep and the planted-bug checks are `npm run test:sim-sweep` until every seed is
- * green — issue 5.)
+ * (The seeds themselves: clusterSeeds*.test.ts; the planted bugs: clusterPlantedBugs.test.ts.)
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
