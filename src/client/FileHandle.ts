@@ -78,6 +78,8 @@ export const bufferRange = (
     ? Effect.succeed(buffer.subarray(offset, offset + length))
     : Effect.fail(new InvalidArgument({ message: `offset ${offset} and length ${length} do not fit a ${buffer.length}-byte buffer`, path }))
 
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((byte, i) => byte === b[i])
+
 export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
   Effect.gen(function*() {
     const { chunkSize, flags, invoker, path } = options
@@ -88,6 +90,8 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
     let cursor = 0
     /** the file's size as far as this handle knows: the node's last answer and our own writes */
     let knownSize = options.attributes.size
+    /** The piece last sent whose outcome is unknown (its call failed or was cut short), and its request id. */
+    let unacknowledged: { readonly offset: number; readonly data: Uint8Array; readonly requestId: string } | null = null
 
     const serialized = <A>(effect: Effect.Effect<A, ClientError>) =>
       lock.withPermits(1)(Effect.suspend(() => effect)).pipe(Effect.mapError(withPath(path)))
@@ -111,9 +115,23 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
      * this handle's guess and the answer's size is the truth.
      */
     const sendPiece = (offset: number, data: Uint8Array) =>
-      invoker.mutate((api, requestId) => api.Write({ inode, offset, data, requestId, append: flags.append })).pipe(
-        // A Conflict is recorded under its request id; a fresh attempt (new id) rewrites the same bytes.
+      Effect.suspend(() =>
+        // The same bytes at the same offset as a piece whose outcome is unknown go again under its
+        // request id: if it did commit, the node answers with that outcome instead of applying it
+        // a second time, after other clients' writes.
+        unacknowledged !== null && unacknowledged.offset === offset && sameBytes(unacknowledged.data, data)
+          ? Effect.succeed(unacknowledged.requestId)
+          : Effect.tap(invoker.nextRequestId, (requestId) => {
+            unacknowledged = { offset, data: data.slice(), requestId }
+          })
+      ).pipe(
+        Effect.flatMap((id) =>
+          invoker.mutateAs(id, (api, requestId) => api.Write({ inode, offset, data, requestId, append: flags.append }))
+        ),
+        // A Conflict is a refusal recorded under its request id; a fresh attempt (new id) rewrites the same bytes.
+        Effect.tapError((error) => Effect.sync(() => { if (error._tag === "Conflict") unacknowledged = null })),
         Effect.retry({ while: (error) => error._tag === "Conflict", times: CONFLICT_RETRIES }),
+        Effect.tap(() => Effect.sync(() => { unacknowledged = null })),
         Effect.tap((attributes) => {
           if (flags.append) {
             knownSize = attributes.size
@@ -126,7 +144,11 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
 
     const flush = Effect.gen(function*() {
       while (!buffer.isEmpty) {
-        const [piece] = pieces(buffer.offset, buffer.length, chunkSize, MAX_TRANSFER_BYTES)
+        // A piece whose outcome is unknown goes again first, cut exactly as it was sent.
+        const [piece] = unacknowledged !== null && unacknowledged.offset === buffer.offset &&
+            unacknowledged.data.length <= buffer.length
+          ? [{ offset: unacknowledged.offset, length: unacknowledged.data.length }]
+          : pieces(buffer.offset, buffer.length, chunkSize, MAX_TRANSFER_BYTES)
         yield* sendPiece(piece!.offset, buffer.peek(piece!.length))
         buffer.consume(piece!.length)
       }

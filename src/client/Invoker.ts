@@ -20,6 +20,10 @@ export interface Invoker {
   readonly query: <A>(call: (api: ApiClient) => Call<A>) => Effect.Effect<A, SandstoreError>
   /** A mutation: `call` receives the request id to send, the same one on every attempt. */
   readonly mutate: <A>(call: (api: ApiClient, requestId: string) => Call<A>) => Effect.Effect<A, SandstoreError>
+  /** A fresh request id, for a caller that may resend a mutation under it later (`mutateAs`). */
+  readonly nextRequestId: Effect.Effect<string>
+  /** `mutate` under a request id the caller holds (from `nextRequestId`). */
+  readonly mutateAs: <A>(requestId: string, call: (api: ApiClient, requestId: string) => Call<A>) => Effect.Effect<A, SandstoreError>
 }
 
 export interface RetryOptions {
@@ -71,9 +75,14 @@ export const makeInvoker = (
   const retrying = <A>(effect: Effect.Effect<A, SandstoreError>) =>
     Effect.retry(effect, { schedule, while: isTransient })
 
+  const mutateAs = <A>(requestId: string, call: (api: ApiClient, requestId: string) => Call<A>) =>
+    retrying(attempt((api) => call(api, requestId)))
+
   return {
     connection: retrying(router.current),
     query: (call) => retrying(attempt(call)),
-    mutate: (call) => Effect.flatMap(requestIds.next, (requestId) => retrying(attempt((api) => call(api, requestId))))
+    mutate: (call) => Effect.flatMap(requestIds.next, (requestId) => mutateAs(requestId, call)),
+    nextRequestId: requestIds.next,
+    mutateAs
   }
 }

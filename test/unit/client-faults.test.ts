@@ -146,4 +146,33 @@ describe("SandstoreClient under faults", () => {
       expect(yield* fs.readdir("/d")).toEqual(["x"])
       expect(replaceBeforeListing).toBe(false)
     }))
+
+  it.scopedLive("a flush whose outcome was unknown is resent under the same request id, so it applies once", () =>
+    Effect.gen(function*() {
+      const address = yield* standaloneNode()
+      const writeIds: Array<unknown> = []
+      let loseNextReply = false
+      const intercept: Intercept = (rpc, payload, proceed) => {
+        if (rpc !== "Write") return proceed
+        writeIds.push(payload.requestId)
+        if (!loseNextReply) return proceed
+        loseNextReply = false
+        // The node applies the write; the client hears a failure it does not retry by itself.
+        return Effect.zipRight(proceed, Effect.fail(new IoError({ message: "reply lost" })))
+      }
+      const fs = yield* faultyClientOf([address], intercept, fastRetry)
+      const other = yield* faultyClientOf([address], (_rpc, _payload, proceed) => proceed, fastRetry)
+      yield* fs.writeFile("/once.bin", patternBytes(600, 1))
+      const handle = yield* fs.open("/once.bin", "r+")
+      yield* handle.write(patternBytes(600, 2), 0)
+      loseNextReply = true
+      expect(Either.isLeft(yield* Effect.either(handle.sync))).toBe(true)
+      // Another client writes the range after the lost-reply write took effect.
+      yield* other.writeFile("/once.bin", patternBytes(600, 3))
+      // The retried flush must not apply the first write a second time, over the other client's.
+      yield* handle.sync
+      expect(writeIds.at(-1)).toBe(writeIds.at(-2))
+      expect(firstDifference(yield* fs.readFile("/once.bin"), patternBytes(600, 3))).toBe(-1)
+      yield* handle.close
+    }))
 })
