@@ -4,7 +4,7 @@
  * the search, so a bug caught early costs one run.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Console, Effect } from "effect"
 import { PLANTED_BUGS } from "../../src/sim/plantedBugs.ts"
 import { passed } from "../../src/sim/report.ts"
 import { runSimulation } from "../../src/sim/run.ts"
@@ -25,6 +25,7 @@ describe("planted bugs are caught", () => {
           }
         }
         expect(caught, `no seed in 1..${SEED_BUDGET} caught ${bug}`).toBeDefined()
+        yield* Console.log(`${bug} caught by ${caught}`)
       }), 600_000)
   }
 })

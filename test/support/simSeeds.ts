@@ -12,22 +12,8 @@ import { runSimulation } from "../../src/sim/run.ts"
 /** Simulated workload time of each run: long enough for a partition to outlast an election. */
 export const SEED_MILLIS = 4000
 
-/**
- * Seeds that found violations not yet explained, skipped (and listed as skipped) until they
- * are fixed — issue 5. Each is a real finding, not noise: the run is deterministic.
- */
-const QUARANTINED: ReadonlyMap<number, string> = new Map([
-  [3, "linearizability: 283 operations, not yet shrunk (issue 5)"],
-  [30, "linearizability: 225 operations, not yet shrunk (issue 5)"]
-])
-
 export const simulationSeeds = (first: number, last: number) => {
   for (let seed = first; seed <= last; seed++) {
-    const quarantined = QUARANTINED.get(seed)
-    if (quarantined !== undefined) {
-      it.skip(`seed ${seed}: quarantined — ${quarantined}`, () => {})
-      continue
-    }
     it.effect(`seed ${seed}: every checker finds the run valid`, () =>
       Effect.gen(function*() {
         const result = yield* runSimulation({ seed, durationMillis: SEED_MILLIS })
