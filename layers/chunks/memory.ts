@@ -7,16 +7,11 @@ import { Effect, Layer, Ref } from "effect"
 import { InvalidArgument, NotFound } from "../../src/domain/errors.ts"
 import { ChunkService, type ChunkServiceShape } from "../../src/services/ChunkService.ts"
 import { checkRange, checkStagedData, checkVersionId } from "./validation.ts"
+import { sameBytes } from "../../src/lib/sameBytes.ts"
 
 interface Store {
   readonly staged: ReadonlyMap<string, Uint8Array>
   readonly committed: ReadonlyMap<string, Uint8Array>
-}
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
 }
 
 const without = (map: ReadonlyMap<string, Uint8Array>, key: string): ReadonlyMap<string, Uint8Array> => {

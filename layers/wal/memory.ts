@@ -54,8 +54,8 @@ type Written =
 
 export const makeSimulatedWal = (options: SimulatedWalOptions = {}): Effect.Effect<SimulatedWal> =>
   Effect.gen(function*() {
-    const fixedDelay = options.fsyncDelay ?? 0
-    const fsyncDelay = Effect.isEffect(fixedDelay) ? fixedDelay : Effect.succeed(Duration.decode(fixedDelay))
+    const configured = options.fsyncDelay ?? 0
+    const fsyncDelay = Effect.isEffect(configured) ? configured : Effect.succeed(Duration.decode(configured))
     const fsyncGate = yield* Effect.makeLatch(true)
     // One fsync at a time, as the file log's writer fiber does them.
     const fsyncLock = yield* Effect.makeSemaphore(1)

@@ -16,6 +16,7 @@ import type { OpenFlags } from "./OpenFlags.ts"
 import { Stats } from "./Stats.ts"
 import { pieces, WriteBuffer } from "./WriteBuffer.ts"
 import { concatBytes } from "../lib/concatBytes.ts"
+import { sameBytes } from "../lib/sameBytes.ts"
 
 export interface ReadResult<B extends Uint8Array = Uint8Array> {
   readonly bytesRead: number
@@ -77,8 +78,6 @@ export const bufferRange = (
   isCount(offset) && isCount(length) && offset + length <= buffer.length
     ? Effect.succeed(buffer.subarray(offset, offset + length))
     : Effect.fail(new InvalidArgument({ message: `offset ${offset} and length ${length} do not fit a ${buffer.length}-byte buffer`, path }))
-
-const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((byte, i) => byte === b[i])
 
 export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
   Effect.gen(function*() {

@@ -48,8 +48,8 @@ const TOTAL_WEIGHT = KIND_WEIGHTS.reduce((sum, [, w]) => sum + w, 0)
 const LAST_START_MARGIN_MILLIS = 500
 
 /**
- * The schedule for a run of `durationMillis`: short rests and holds, so a few seconds of
- * simulated time see several faults. More are planned than fit; the nemesis stops at the end.
+ * The schedule for a run of `durationMillis`: faults back to back after short rests. More are
+ * planned than fit; the nemesis skips those that would not heal before the end.
  */
 export const planFaults = (seed: number, durationMillis: number): Effect.Effect<ReadonlyArray<PlannedFault>> =>
   Effect.gen(function*() {

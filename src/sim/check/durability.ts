@@ -21,6 +21,7 @@ import { checkOperations, type LinearizabilityOptions } from "./linearizability.
 import { type HistoryOp, pathsOf, toHistory, toOperations } from "./operations.ts"
 import { resolvesFirst } from "./steps.ts"
 import { type CheckVerdict, failed, passed } from "./verdict.ts"
+import { sameBytes } from "../../lib/sameBytes.ts"
 
 const MUTATIONS = new Set<Operation["f"]>(["write", "pwrite", "truncate", "create", "unlink", "mkdir", "rmdir", "rename"])
 const REMOVALS = new Set<Operation["f"]>(["unlink", "rmdir", "rename"])
@@ -49,9 +50,6 @@ const canFollow = (
 ): boolean =>
   other !== op && other.completion.type !== "fail" && kinds.has(other.op.f) && other.ret > op.call &&
   reaches(other, path, ops)
-
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean =>
-  a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.length), Buffer.from(b.buffer, b.byteOffset, b.length)) === 0
 
 /** Why the read-back of `op`'s path does not hold its acknowledged effect, or undefined when it does. */
 const lostEffect = (op: HistoryOp, readBack: FileReadBack | undefined, directories: ReadonlySet<string>): string | undefined => {
