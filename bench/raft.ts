@@ -9,7 +9,6 @@
  * Run: npm run bench:raft [-- --seconds 5 --concurrency 1,16,64 --transports memory,tcp]
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { RpcServer } from "@effect/rpc"
 import { Console, Context, Effect, Layer, Schedule } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -74,16 +73,14 @@ const memoryCluster = (dir: string) =>
 const tcpCluster = (dir: string) =>
   Effect.gen(function*() {
     const communicator = yield* Communicator
-    const listeners = yield* Effect.forEach(ids, () => communicator.listen("127.0.0.1:0"))
-    const addresses = Object.fromEntries(ids.map((id, i) => [id, listeners[i]!.address]))
+    // Filled in as each node binds its port; senders resolve a peer on their first message.
+    const addresses: Record<string, string> = {}
     const resolver = staticResolver(addresses)
-    return yield* Effect.forEach(ids, (id, i) =>
+    return yield* Effect.forEach(ids, (id) =>
       Effect.gen(function*() {
         const transport = yield* Layer.build(RaftTransportRpc().pipe(Layer.provide(resolver)))
-        yield* RpcServer.make(RaftApi, { disableTracing: true }).pipe(
-          Effect.provide(RaftApiHandlers.pipe(Layer.provide(Layer.succeedContext(transport)))),
-          Effect.provideService(RpcServer.Protocol, listeners[i]!.protocol),
-          Effect.forkScoped
+        addresses[id] = yield* communicator.serve(RaftApi, "127.0.0.1:0").pipe(
+          Effect.provide(RaftApiHandlers.pipe(Layer.provide(Layer.succeedContext(transport))))
         )
         return yield* replicatorOf(nodeLayer(dir, id, Layer.succeedContext(transport), resolver))
       }))

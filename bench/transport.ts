@@ -26,40 +26,39 @@ const concurrency = 8
 const pings = 5_000
 
 /** The stock serializer wired exactly like TcpCommunicator, for comparison only. */
-const stockMsgpackCommunicator: CommunicatorShape = {
-  listen: (address) =>
+const stockMsgpackCommunicator = {
+  serve: (address: string) =>
     Effect.gen(function*() {
       const [host, port] = address.split(":")
       const server = yield* Effect.orDie(NodeSocketServer.make({ host, port: Number(port), noDelay: true }))
       const protocol = yield* RpcServer.makeProtocolSocketServer.pipe(
         Effect.provideService(SocketServer.SocketServer, server)
       )
+      yield* RpcServer.make(BenchApi, { disableTracing: true }).pipe(Effect.provideService(RpcServer.Protocol, protocol), Effect.forkScoped)
       const bound = server.address
-      return { protocol, address: bound._tag === "TcpAddress" ? `${bound.hostname}:${bound.port}` : bound.path }
+      return bound._tag === "TcpAddress" ? `${bound.hostname}:${bound.port}` : bound.path
     }).pipe(Effect.provideService(RpcSerialization.RpcSerialization, RpcSerialization.msgPack)),
-  connect: (address) =>
+  client: (address: string) =>
     Effect.gen(function*() {
       const [host, port] = address.split(":")
       const socket = yield* Effect.orDie(NodeSocket.makeNet({ host, port: Number(port), noDelay: true }))
-      return yield* RpcClient.makeProtocolSocket().pipe(Effect.provideService(Socket.Socket, socket))
+      const protocol = yield* RpcClient.makeProtocolSocket().pipe(Effect.provideService(Socket.Socket, socket))
+      return yield* RpcClient.make(BenchApi, { disableTracing: true }).pipe(Effect.provideService(RpcClient.Protocol, protocol))
     }).pipe(Effect.provideService(RpcSerialization.RpcSerialization, RpcSerialization.msgPack))
 }
+
+const framedCommunicator = (communicator: CommunicatorShape) => ({
+  serve: (address: string) => Effect.orDie(communicator.serve(BenchApi, address)),
+  client: (address: string) => communicator.client(BenchApi, address)
+})
 
 const nearestRank = (sorted: ReadonlyArray<number>, p: number) =>
   sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]
 
-const measure = (label: string, communicator: CommunicatorShape) =>
+const measure = (label: string, communicator: typeof stockMsgpackCommunicator) =>
   Effect.scoped(Effect.gen(function*() {
-    const listening = yield* communicator.listen("127.0.0.1:0")
-    yield* RpcServer.make(BenchApi, { disableTracing: true }).pipe(
-      Effect.provide(handlers),
-      Effect.provideService(RpcServer.Protocol, listening.protocol),
-      Effect.forkScoped
-    )
-    const protocol = yield* communicator.connect(listening.address)
-    const client = yield* RpcClient.make(BenchApi, { disableTracing: true }).pipe(
-      Effect.provideService(RpcClient.Protocol, protocol)
-    )
+    const address = yield* communicator.serve("127.0.0.1:0").pipe(Effect.provide(handlers))
+    const client = yield* communicator.client(address)
     const block = new Uint8Array(MiB).map((_, i) => (i * 2654435761) >>> 24)
     const empty = new Uint8Array(0)
 
@@ -99,7 +98,7 @@ const measure = (label: string, communicator: CommunicatorShape) =>
 
 const program = Effect.gen(function*() {
   yield* Console.log("payload MiB echoed per second over loopback; ping = empty Echo round trip")
-  yield* measure("TcpCommunicator (framed)", yield* Communicator)
+  yield* measure("TcpCommunicator (framed)", framedCommunicator(yield* Communicator))
   yield* measure("stock @effect/rpc msgPack", stockMsgpackCommunicator)
 })
 

@@ -5,7 +5,7 @@
  * does not answer within the call timeout is `Timeout`. `ChunkApiHandlers` serves this node's
  * ChunkService to the others.
  */
-import { RpcClient, type RpcClientError } from "@effect/rpc"
+import { type RpcClientError } from "@effect/rpc"
 import { Duration, Effect, Layer, Scope, SynchronizedRef } from "effect"
 import { Timeout, Unavailable } from "../../src/domain/errors.ts"
 import { ChunkApi } from "../../src/protocol/ChunkApi.ts"
@@ -34,10 +34,7 @@ export const RpcChunkPeers = (options: RpcChunkPeersOptions = {}) =>
 
       const connect = (address: string) =>
         Effect.gen(function*() {
-          const protocol = yield* communicator.connect(address)
-          const api = yield* RpcClient.make(ChunkApi, { disableTracing: true }).pipe(
-            Effect.provideService(RpcClient.Protocol, protocol)
-          )
+          const api = yield* communicator.client(ChunkApi, address)
           /** Transport failures become Unavailable; a silent peer becomes Timeout. */
           const call = <A, E>(effect: Effect.Effect<A, E | RpcClientError.RpcClientError>) =>
             effect.pipe(

@@ -4,7 +4,6 @@
  * than `suspectAfter`. This node is always alive. The default membership of a hyperconverged
  * cluster without etcd, so placement never picks a node that stopped answering.
  */
-import { RpcClient } from "@effect/rpc"
 import { Clock, Duration, Effect, Layer, Schedule, SubscriptionRef } from "effect"
 import type { NodeInfo } from "../../src/domain/cluster.ts"
 import { InvalidArgument } from "../../src/domain/errors.ts"
@@ -48,10 +47,7 @@ export const ProbingClusterService = (options: ProbingOptions) =>
 
       const probe = (member: StaticMember) =>
         Effect.gen(function*() {
-          const protocol = yield* communicator.connect(member.address)
-          const api = yield* RpcClient.make(ChunkApi, { disableTracing: true }).pipe(
-            Effect.provideService(RpcClient.Protocol, protocol)
-          )
+          const api = yield* communicator.client(ChunkApi, member.address)
           const once = api.Ping().pipe(
             Effect.timeout(interval),
             Effect.flatMap(() => Clock.currentTimeMillis),

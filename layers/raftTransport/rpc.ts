@@ -12,7 +12,6 @@
  * message into this node's inbox (`RaftInbox`, the write side of `RaftTransport.incoming`).
  * Provide both from the same `RaftTransportRpc` layer value, so they share one inbox.
  */
-import { RpcClient } from "@effect/rpc"
 import { Context, Effect, Layer, Queue, Schedule, Scope } from "effect"
 import { RaftApi } from "../../src/protocol/RaftApi.ts"
 import type { Message, NodeId } from "../../src/raft/types.ts"
@@ -51,10 +50,7 @@ const make = (options: RaftTransportRpcOptions) =>
     const runSender = (peer: NodeId, queue: Queue.Dequeue<Message>) =>
       Effect.gen(function*() {
         const address = yield* resolver.resolve(peer).pipe(Effect.retry(resolveRetry))
-        const protocol = yield* communicator.connect(address)
-        const client = yield* RpcClient.make(RaftApi, { disableTracing: true }).pipe(
-          Effect.provideService(RpcClient.Protocol, protocol)
-        )
+        const client = yield* communicator.client(RaftApi, address)
         while (true) {
           const batch = yield* Queue.takeBetween(queue, 1, SEND_BATCH)
           for (const message of batch) {

@@ -1,16 +1,16 @@
 /**
- * The Communicator over TCP: @effect/rpc's socket protocols on node:net sockets, framed by
- * `framedMsgpack`. Callers of RpcServer.make / RpcClient.make on these protocols should pass
- * `disableTracing: true`: spans on every request cost about 70 µs per round trip and node
- * traffic (Raft heartbeats, chunk transfers) is too frequent to trace per call.
+ * The Communicator over TCP: @effect/rpc's server and client on node:net sockets, framed by
+ * `framedMsgpack`. Both run with `disableTracing: true`: spans on every request cost about
+ * 70 µs per round trip and node traffic (Raft heartbeats, chunk transfers) is too frequent to
+ * trace per call.
  */
 import * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
 import { NodeSocket, NodeSocketServer } from "@effect/platform-node"
-import { RpcClient, RpcSerialization, RpcServer } from "@effect/rpc"
-import { Effect, Layer, Schedule } from "effect"
+import { type Rpc, RpcClient, type RpcGroup, RpcSerialization, RpcServer } from "@effect/rpc"
+import { Effect, Layer, Schedule, type Scope } from "effect"
 import { Unavailable } from "../../src/domain/errors.ts"
-import { Communicator } from "../../src/services/Communicator.ts"
+import { Communicator, type GroupClient } from "../../src/services/Communicator.ts"
 import { framedMsgpack } from "./framedMsgpack.ts"
 
 interface Endpoint {
@@ -100,7 +100,25 @@ const connect = (address: string) =>
     )
   })
 
+const serve = <Rpcs extends Rpc.Any>(group: RpcGroup.RpcGroup<Rpcs>, address: string) =>
+  Effect.gen(function*() {
+    const listening = yield* listen(address)
+    yield* RpcServer.make(group, { disableTracing: true, concurrency: "unbounded" }).pipe(
+      Effect.provideService(RpcServer.Protocol, listening.protocol),
+      Effect.interruptible,
+      Effect.forkScoped
+    )
+    return listening.address
+  })
+
+const client = <Rpcs extends Rpc.Any>(group: RpcGroup.RpcGroup<Rpcs>, address: string) =>
+  Effect.flatMap(connect(address), (protocol) =>
+    // The groups served here have no client middleware, so the client needs nothing more.
+    (RpcClient.make(group, { disableTracing: true }) as Effect.Effect<GroupClient<Rpcs>, never, RpcClient.Protocol | Scope.Scope>).pipe(
+      Effect.provideService(RpcClient.Protocol, protocol)
+    ))
+
 export const TcpCommunicator: Layer.Layer<Communicator> = Layer.succeed(
   Communicator,
-  Communicator.of({ listen, connect })
+  Communicator.of({ serve, client })
 )

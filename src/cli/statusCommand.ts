@@ -5,7 +5,6 @@
  * stalls the report. Healthy means: some node answered and exactly one node leads.
  */
 import { Command, Options } from "@effect/cli"
-import { RpcClient } from "@effect/rpc"
 import { Console, Effect } from "effect"
 import { TcpCommunicator } from "../../layers/transport/tcp.ts"
 import { unreachable } from "../client/errors.ts"
@@ -27,10 +26,7 @@ export type SeedAnswer =
 export const askSeed = (seed: string): Effect.Effect<SeedAnswer, never, Communicator> =>
   Effect.gen(function*() {
     const communicator = yield* Communicator
-    const protocol = yield* communicator.connect(seed)
-    const api = yield* RpcClient.make(ClientApi, { disableTracing: true }).pipe(
-      Effect.provideService(RpcClient.Protocol, protocol)
-    )
+    const api = yield* communicator.client(ClientApi, seed)
     return yield* api.Topology().pipe(
       Effect.timeoutFail({ duration: ANSWER_TIMEOUT, onTimeout: () => new Timeout({ message: `no answer within ${ANSWER_TIMEOUT}` }) })
     )

@@ -3,7 +3,6 @@
  * that stops answering is dropped and the seeds are probed again; a NotLeader hint moves the
  * client to the named leader. Every connection lives in its own scope, closed when dropped.
  */
-import { RpcClient } from "@effect/rpc"
 import { Effect, ExecutionStrategy, Exit, Layer, Option, Schedule, Scope, SynchronizedRef } from "effect"
 import { Unavailable } from "../domain/errors.ts"
 import { ClientApi } from "../protocol/ClientApi.ts"
@@ -39,10 +38,7 @@ export const make = (options: SeedRouterOptions): Effect.Effect<NodeRouterShape,
       Effect.gen(function*() {
         const scope = yield* Scope.fork(routerScope, ExecutionStrategy.sequential)
         return yield* Effect.gen(function*() {
-          const protocol = yield* communicator.connect(address)
-          const api = yield* RpcClient.make(ClientApi, { disableTracing: true }).pipe(
-            Effect.provideService(RpcClient.Protocol, protocol)
-          )
+          const api = yield* communicator.client(ClientApi, address)
           const info = yield* api.FsInfo().pipe(
             Effect.timeoutFail({
               duration: PROBE_TIMEOUT,

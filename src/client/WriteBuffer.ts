@@ -29,10 +29,23 @@ export class WriteBuffer {
   /** Adds bytes; the caller has checked `fits`. */
   append(offset: number, data: Uint8Array): void {
     if (!this.fits(offset, data.length)) throw new RangeError("write buffer: append that does not fit")
-    if (this.bytes === null) this.bytes = new Uint8Array(this.capacity)
     if (this.size === 0) this.start = offset
-    this.bytes.set(data, this.size)
+    this.reserve(this.size + data.length)
+    this.bytes!.set(data, this.size)
     this.size += data.length
+  }
+
+  /**
+   * Room for `needed` bytes. The storage grows by doubling up to the capacity, so a handle that
+   * writes a few bytes holds a few bytes, not a whole buffer's worth.
+   */
+  private reserve(needed: number): void {
+    if (this.bytes !== null && this.bytes.length >= needed) return
+    let length = Math.max(4096, this.bytes?.length ?? 0)
+    while (length < needed) length *= 2
+    const grown = new Uint8Array(Math.min(this.capacity, length))
+    if (this.bytes !== null) grown.set(this.bytes.subarray(0, this.size))
+    this.bytes = grown
   }
 
   /** A copy of the first `length` buffered bytes (copied: the buffer is reused after a flush). */

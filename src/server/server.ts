@@ -4,7 +4,7 @@
  * the same for every topology. A multi-node topology also serves its node-to-node APIs (chunk
  * transfer, Raft messages) on the same address: their handlers come from the topology's layers.
  */
-import { type Rpc, type RpcGroup, RpcServer } from "@effect/rpc"
+import type { Rpc, RpcGroup } from "@effect/rpc"
 import { Effect, Layer } from "effect"
 import { ChunkApi } from "../protocol/ChunkApi.ts"
 import { ClientApi } from "../protocol/ClientApi.ts"
@@ -18,12 +18,7 @@ const serve = <Rpcs extends Rpc.Any>(group: RpcGroup.RpcGroup<Rpcs>, listen: str
     Server,
     Effect.gen(function*() {
       const communicator = yield* Communicator
-      const { protocol, address } = yield* communicator.listen(listen)
-      yield* RpcServer.make(group, { disableTracing: true, concurrency: "unbounded" }).pipe(
-        Effect.provideService(RpcServer.Protocol, protocol),
-        Effect.interruptible,
-        Effect.forkScoped
-      )
+      const address = yield* communicator.serve(group, listen)
       return Server.of({ address })
     })
   )

@@ -1,20 +1,32 @@
 /**
- * Communicator: the network. It turns an address into an `@effect/rpc` protocol, either side:
- * `listen` gives the server protocol for RpcServer, `connect` the client protocol for
- * RpcClient. The TCP implementation frames msgpack with a length prefix; a simulated one
- * delivers in memory and can drop, delay and partition. Both close with their scope.
+ * Communicator: the network, at the level of RPC groups. `serve` answers a group's requests on
+ * an address with the handlers in context; `client` gives a typed client of a group at an
+ * address. The TCP implementation runs @effect/rpc's server and client over length-prefixed
+ * msgpack frames; the simulated one (src/sim/network.ts) carries each request and reply in
+ * memory, through the same payload and exit Schemas, and can drop, delay and partition. A
+ * client's calls fail with `RpcClientError` while the server cannot be reached. Both close
+ * with their scope.
  */
-import type { RpcClient, RpcServer } from "@effect/rpc"
+import type { Rpc, RpcClient, RpcClientError, RpcGroup } from "@effect/rpc"
 import { Context, type Effect, type Scope } from "effect"
 import type { Unavailable } from "../domain/errors.ts"
 
+/** What serving a group needs from context: its handlers (`group.toLayer`). */
+export type Served<Rpcs extends Rpc.Any> = Rpc.ToHandler<Rpcs> | Rpc.Middleware<Rpcs> | Rpc.Context<Rpcs>
+
+export type GroupClient<Rpcs extends Rpc.Any> = RpcClient.RpcClient<Rpcs, RpcClientError.RpcClientError>
+
 export interface CommunicatorShape {
-  /** Serve on `address` (host:port; port 0 picks a free one). Resolves with the bound address. */
-  readonly listen: (
+  /** Serve `group` on `address` (host:port; port 0 picks a free one). Resolves with the bound address. */
+  readonly serve: <Rpcs extends Rpc.Any>(
+    group: RpcGroup.RpcGroup<Rpcs>,
     address: string
-  ) => Effect.Effect<{ readonly protocol: RpcServer.Protocol["Type"]; readonly address: string }, Unavailable, Scope.Scope>
-  /** A client protocol to the server at `address`; reconnects on failure. */
-  readonly connect: (address: string) => Effect.Effect<RpcClient.Protocol["Type"], never, Scope.Scope>
+  ) => Effect.Effect<string, Unavailable, Scope.Scope | Served<Rpcs>>
+  /** A client of `group` on the server at `address`; reconnects on failure. */
+  readonly client: <Rpcs extends Rpc.Any>(
+    group: RpcGroup.RpcGroup<Rpcs>,
+    address: string
+  ) => Effect.Effect<GroupClient<Rpcs>, never, Scope.Scope>
 }
 
 export class Communicator extends Context.Tag("sandstore/Communicator")<Communicator, CommunicatorShape>() {}

@@ -91,6 +91,11 @@ export class SimulatedClock implements Clock.Clock {
     })
   }
 
+  /** Call `callback` when time reaches `at` (simulated milliseconds), in order with the sleepers due then. */
+  schedule(at: number, callback: () => void): void {
+    this.timers.push({ at: Math.max(at, this.now), seq: this.seq++, wake: callback, cancelled: false })
+  }
+
   /** The time of the earliest pending sleep, if any. */
   private nextTime(): number | undefined {
     while (this.timers.peek()?.cancelled === true) this.timers.pop()

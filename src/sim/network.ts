@@ -1,24 +1,32 @@
 /**
- * The simulated network: a Communicator per host (node or client) whose RPC protocols carry
- * messages in memory. Every message sleeps on the Clock for a delay drawn from the network's
- * seeded Random, so a run under TestClock with one seed sees the same traffic every time.
+ * The simulated network: a Communicator per host (node or client) that carries RPC requests
+ * and replies in memory. Each call goes through the same Schemas as on the wire — the payload
+ * is encoded by the caller and decoded by the server, the handler's Exit is encoded by the
+ * server and decoded by the caller — and the server runs the real handlers from its context.
+ * What it leaves out is @effect/rpc's framing and bookkeeping, which cost most of a simulated
+ * message: a message is a callback on the simulated clock's timer queue, landing after a delay
+ * drawn from the network's seeded PRNG, so one seed sees the same traffic every time.
  *
  * A connection behaves like TCP under faults: in order (unless reordering is on), and a lost
- * message breaks the whole connection (a reset), failing the client's in-flight requests with
+ * message breaks the whole connection (a reset), failing the caller's in-flight requests with
  * an RpcClientError — which the SDK, the Raft transport and the chunk peers treat as
- * "unreachable" and retry. A cut link refuses new sends and breaks connections across it; a
- * listener that closes (its node crashed) breaks every connection to it. The next send after a
- * break opens a new connection, as a reconnecting socket does.
+ * "unreachable" and retry — and interrupting the server's handlers for it, as a server does
+ * when a socket closes. A cut link refuses new sends and breaks connections across it; a
+ * server whose scope closes (its node crashed) breaks every connection to it. The next send
+ * after a break opens a new connection, as a reconnecting socket does. A caller that stops
+ * waiting (interrupted, timed out) tells the server, which interrupts the handler.
  *
- * Duplication models an at-least-once path: the server receives a request twice under two
- * RPC ids; the copy's response matches no caller and is ignored by the client.
+ * Duplication models an at-least-once path: the server receives a request twice; the copy's
+ * reply matches no caller and is ignored.
  */
-import { RpcClientError } from "@effect/rpc/RpcClientError"
-import { type FromClientEncoded, type FromServerEncoded } from "@effect/rpc/RpcMessage"
-import { RpcClient, RpcServer } from "@effect/rpc"
-import { Clock, Duration, Effect, FiberSet, Layer, Mailbox, Random, type Scope } from "effect"
+import { Rpc, RpcClientError, type RpcGroup } from "@effect/rpc"
+import * as Headers from "@effect/platform/Headers"
+import { Context, Effect, Exit, FiberId, Layer, Runtime, Schema } from "effect"
+import type { RuntimeFiber } from "effect/Fiber"
 import { Unavailable } from "../domain/errors.ts"
-import { Communicator } from "../services/Communicator.ts"
+import { makePrng, nextFloat } from "../raft/prng.ts"
+import { Communicator, type GroupClient } from "../services/Communicator.ts"
+import type { SimulatedClock } from "./clock.ts"
 
 /** The message-level faults of working links. */
 export interface LinkFaults {
@@ -43,7 +51,7 @@ export interface SimNetworkStats {
 }
 
 export interface SimNetwork {
-  /** The Communicator of `host`: it listens on and connects to "host:port" addresses. */
+  /** The Communicator of `host`: it serves on and calls "host:port" addresses. */
   readonly communicator: (host: string) => Layer.Layer<Communicator>
   /** Cut both directions between every host of `a` and every host of `b`. */
   readonly partition: (a: ReadonlyArray<string>, b: ReadonlyArray<string>) => Effect.Effect<void>
@@ -61,44 +69,60 @@ const hostOf = (address: string) => {
 
 const linkKey = (from: string, to: string) => `${from}\u0000${to}`
 
-/** Messages are copied as a serializer would, so no side shares a buffer with the other. */
+/** Encoded messages are copied as a serializer would, so no side shares a buffer with the other. */
 const copy = (value: unknown): unknown => {
   if (value instanceof Uint8Array) return value.slice()
   if (Array.isArray(value)) return value.map(copy)
   if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
     const out: Record<string, unknown> = {}
-    for (const [key, field] of Object.entries(value)) out[key] = copy(field)
+    for (const key in value) out[key] = copy((value as Record<string, unknown>)[key])
     return out
   }
   return value
 }
 
-/** One connection's life: a server-side client id, broken once either side sees a fault. */
-interface Session {
-  readonly serverClientId: number
-  readonly listener: Listener
-  broken: boolean
-  lastToServer: number
-  lastToClient: number
-  /** The client side's response writer. */
-  readonly toClient: (message: FromServerEncoded) => Effect.Effect<void>
-  readonly onBreak: () => void
+/** How a server answers one rpc: its handler, run in a runtime holding the handler's context. */
+interface ServedRpc {
+  readonly decodePayload: (encoded: unknown) => unknown
+  readonly encodeExit: (exit: Exit.Exit<unknown, unknown>) => unknown
+  readonly run: (payload: unknown, connectionId: number) => RuntimeFiber<unknown, unknown>
 }
 
 interface Listener {
   readonly host: string
-  readonly sessions: Map<number, Session>
-  nextClientId: number
-  /** Set once RpcServer runs the protocol; until then deliveries wait in withRun's buffer. */
-  readonly toServer: (clientId: number, message: FromClientEncoded) => Effect.Effect<void>
-  readonly disconnects: Mailbox.Mailbox<number>
+  readonly rpcs: ReadonlyMap<string, ServedRpc>
+  readonly connections: Set<Connection>
   closed: boolean
+  nextConnectionId: number
 }
 
-export const makeSimNetwork = (options: { readonly seed: number }): Effect.Effect<SimNetwork, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const random = Random.make(options.seed)
-    const inFlight = yield* FiberSet.make<void>()
+/** A caller waiting for a reply. */
+interface PendingCall {
+  readonly decodeExit: (encoded: unknown) => Exit.Exit<unknown, unknown>
+  readonly resume: (exit: Exit.Exit<unknown, unknown>) => void
+}
+
+/** One connection's life, from its first send to a break. */
+interface Connection {
+  readonly id: number
+  readonly listener: Listener
+  readonly clientHost: string
+  broken: boolean
+  lastToServer: number
+  lastToClient: number
+  /** Client side: calls waiting for their reply, by request id. */
+  readonly pending: Map<number, PendingCall>
+  /** Server side: handlers running for this connection, by request id. */
+  readonly running: Map<number, RuntimeFiber<unknown, unknown>>
+  readonly onBreak: () => void
+}
+
+const reset = (message: string) => new RpcClientError.RpcClientError({ reason: "Protocol", message })
+
+export const makeSimNetwork = (options: { readonly seed: number; readonly clock: SimulatedClock }): Effect.Effect<SimNetwork> =>
+  Effect.sync(() => {
+    const clock = options.clock
+    const prng = makePrng(options.seed, "network")
     const listeners = new Map<string, Listener>()
     const cut = new Set<string>()
     let faults = CALM_LINKS
@@ -106,60 +130,94 @@ export const makeSimNetwork = (options: { readonly seed: number }): Effect.Effec
     let dropped = 0
     let duplicated = 0
     let resets = 0
-    let duplicateIds = 0
+    let nextRequestId = 0
 
-    const linkUp = (from: string, to: string) => !cut.has(linkKey(from, to))
+    const linkUp = (from: string, to: string) => cut.size === 0 || !cut.has(linkKey(from, to))
 
-    const breakSession = (session: Session): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        if (session.broken) return Effect.void
-        session.broken = true
-        resets++
-        session.onBreak()
-        session.listener.sessions.delete(session.serverClientId)
-        return Effect.zipRight(
-          session.listener.disconnects.offer(session.serverClientId),
-          session.toClient({
-            _tag: "ClientProtocolError",
-            error: new RpcClientError({ reason: "Protocol", message: "simulated connection reset" })
-          })
-        )
-      })
+    const breakConnection = (connection: Connection) => {
+      if (connection.broken) return
+      connection.broken = true
+      resets++
+      connection.onBreak()
+      connection.listener.connections.delete(connection)
+      const pending = [...connection.pending.values()]
+      connection.pending.clear()
+      const failure = Exit.fail(reset("simulated connection reset"))
+      for (const call of pending) call.resume(failure)
+      for (const fiber of connection.running.values()) fiber.unsafeInterruptAsFork(FiberId.none)
+      connection.running.clear()
+    }
 
-    /** Send one message across `session`: lost (reset), or delivered after its delay while the link holds. */
-    const transmit = (
-      session: Session,
-      from: string,
-      to: string,
-      direction: "toServer" | "toClient",
-      deliver: Effect.Effect<void>
-    ) =>
-      Effect.gen(function*() {
-        if (session.broken) return
-        if (!linkUp(from, to) || (faults.dropRate > 0 && (yield* random.next) < faults.dropRate)) {
+    /** Send one message across `connection`: lost (a reset), or landing after its delay while the link holds. */
+    const transmit = (connection: Connection, direction: "toServer" | "toClient", land: () => void) => {
+      if (connection.broken) return
+      const [from, to] = direction === "toServer"
+        ? [connection.clientHost, connection.listener.host]
+        : [connection.listener.host, connection.clientHost]
+      if (!linkUp(from, to) || (faults.dropRate > 0 && nextFloat(prng) < faults.dropRate)) {
+        dropped++
+        return breakConnection(connection)
+      }
+      const now = clock.millis
+      const span = Math.max(0, faults.maxDelayMillis - faults.minDelayMillis)
+      let at = now + faults.minDelayMillis + nextFloat(prng) * span
+      // In order unless reordering: a message never lands before the one sent ahead of it.
+      if (!faults.reorder) at = Math.max(at, direction === "toServer" ? connection.lastToServer : connection.lastToClient)
+      if (direction === "toServer") connection.lastToServer = at
+      else connection.lastToClient = at
+      clock.schedule(at, () => {
+        if (connection.broken) return
+        if (!linkUp(from, to) || connection.listener.closed) {
           dropped++
-          return yield* breakSession(session)
+          return breakConnection(connection)
         }
-        const now = yield* Clock.currentTimeMillis
-        const span = Math.max(0, faults.maxDelayMillis - faults.minDelayMillis)
-        let at = now + faults.minDelayMillis + (yield* random.next) * span
-        // In order unless reordering: a message never lands before the one sent ahead of it.
-        if (!faults.reorder) at = Math.max(at, direction === "toServer" ? session.lastToServer : session.lastToClient)
-        if (direction === "toServer") session.lastToServer = at
-        else session.lastToClient = at
-        const land = Effect.suspend(() => {
-          if (session.broken) return Effect.void
-          if (!linkUp(from, to) || session.listener.closed) {
-            dropped++
-            return breakSession(session)
-          }
-          delivered++
-          return deliver
-        })
-        yield* FiberSet.run(inFlight, Effect.zipRight(Effect.sleep(Duration.millis(at - now)), land))
+        delivered++
+        land()
       })
+    }
 
-    const listen = (host: string) => (address: string) =>
+    /** The server side of a request landing: run the handler, then send its Exit back (unless discarded). */
+    const receive = (connection: Connection, requestId: number, tag: string, encoded: unknown, discard: boolean) => {
+      const rpc = connection.listener.rpcs.get(tag)
+      const reply = (exit: Exit.Exit<unknown, unknown>) => {
+        if (discard) return
+        let message: unknown
+        try {
+          message = copy(rpc === undefined ? exit : rpc.encodeExit(exit))
+        } catch (error) {
+          message = Exit.die(error)
+        }
+        transmit(connection, "toClient", () => {
+          const call = connection.pending.get(requestId)
+          if (call === undefined) return
+          connection.pending.delete(requestId)
+          let decoded: Exit.Exit<unknown, unknown>
+          try {
+            decoded = call.decodeExit(message)
+          } catch (error) {
+            decoded = Exit.die(error)
+          }
+          call.resume(decoded)
+        })
+      }
+      if (rpc === undefined) return reply(Exit.die(`Unknown request tag: ${tag}`))
+      let payload: unknown
+      try {
+        payload = rpc.decodePayload(encoded)
+      } catch (error) {
+        return reply(Exit.die(error))
+      }
+      const fiber = rpc.run(payload, connection.id)
+      connection.running.set(requestId, fiber)
+      fiber.addObserver((exit) => {
+        if (connection.running.get(requestId) === fiber) connection.running.delete(requestId)
+        // An interrupted handler (its connection broke, or its caller gave up) answers nothing.
+        if (Exit.isFailure(exit) && Exit.isInterrupted(exit)) return
+        reply(exit)
+      })
+    }
+
+    const serve = (host: string) => <Rpcs extends Rpc.Any>(group: RpcGroup.RpcGroup<Rpcs>, address: string) =>
       Effect.gen(function*() {
         if (hostOf(address) !== host) {
           return yield* new Unavailable({ message: `${host} cannot listen on ${address}: not its host` })
@@ -168,120 +226,143 @@ export const makeSimNetwork = (options: { readonly seed: number }): Effect.Effec
         if (existing !== undefined && !existing.closed) {
           return yield* new Unavailable({ message: `cannot listen on ${address}: address in use` })
         }
-        const disconnects = yield* Mailbox.make<number>()
-        let listener!: Listener
-        const protocol = yield* RpcServer.Protocol.make((writeRequest) =>
-          Effect.sync(() => {
-            listener = {
-              host,
-              sessions: new Map(),
-              nextClientId: 0,
-              // Lazy: withRun's writer acts when called, and a message must act only when it lands.
-              toServer: (clientId, message) => Effect.suspend(() => writeRequest(clientId, message)),
-              disconnects,
-              closed: false
-            }
-            return {
-              disconnects,
-              send: (clientId: number, response: FromServerEncoded) =>
-                Effect.suspend(() => {
-                  const session = listener.sessions.get(clientId)
-                  if (session === undefined) return Effect.void
-                  const message = copy(response) as FromServerEncoded
-                  return transmit(session, host, sessionClientHost.get(session) ?? "", "toClient", session.toClient(message))
-                }),
-              end: (_clientId: number) => Effect.void,
-              clientIds: Effect.sync(() => new Set(listener.sessions.keys())),
-              initialMessage: Effect.succeedNone,
-              supportsAck: true,
-              supportsTransferables: false,
-              supportsSpanPropagation: false
+        const runtime = yield* Effect.runtime<never>()
+        const rpcs = new Map<string, ServedRpc>()
+        for (const rpc of group.requests.values() as Iterable<Rpc.AnyWithProps>) {
+          const entry = runtime.context.unsafeMap.get(rpc.key) as Rpc.Handler<string> | undefined
+          if (entry === undefined) return yield* Effect.dieMessage(`no handler for ${rpc._tag} in context`)
+          const handlerRuntime = Runtime.make({
+            context: Context.merge(runtime.context, entry.context),
+            fiberRefs: runtime.fiberRefs,
+            runtimeFlags: runtime.runtimeFlags
+          })
+          const fork = Runtime.runFork(handlerRuntime)
+          const decodePayload = Schema.decodeUnknownSync(rpc.payloadSchema as Schema.Schema<unknown, unknown>)
+          const exitSchema = Schema.encodeUnknownSync(Rpc.exitSchema(rpc as unknown as Rpc.Any))
+          rpcs.set(rpc._tag, {
+            decodePayload,
+            encodeExit: exitSchema,
+            run: (payload, connectionId) => {
+              const result = entry.handler(payload, { clientId: connectionId, headers: Headers.empty })
+              const effect = (Rpc.isWrapper(result) ? result.value : result) as Effect.Effect<unknown, unknown>
+              return fork(Effect.interruptible(effect))
             }
           })
-        )
+        }
+        const listener: Listener = { host, rpcs, connections: new Set(), closed: false, nextConnectionId: 0 }
         listeners.set(address, listener)
         yield* Effect.addFinalizer(() =>
-          Effect.suspend(() => {
+          Effect.sync(() => {
             listener.closed = true
             if (listeners.get(address) === listener) listeners.delete(address)
-            return Effect.forEach([...listener.sessions.values()], breakSession, { discard: true })
+            for (const connection of [...listener.connections]) breakConnection(connection)
           })
         )
-        return { protocol, address }
+        return address
       })
 
-    // Which host opened each session (for the link check of responses).
-    const sessionClientHost = new WeakMap<Session, string>()
-
-    const connect = (host: string) => (address: string) =>
+    const client = (host: string) => <Rpcs extends Rpc.Any>(group: RpcGroup.RpcGroup<Rpcs>, address: string) =>
       Effect.gen(function*() {
         const target = hostOf(address)
-        let session: Session | undefined
+        let current: Connection | undefined
         let closed = false
-        const protocol = yield* RpcClient.Protocol.make((writeResponse) =>
-          Effect.sync(() => {
-            const open = (listener: Listener): Session => {
-              const opened: Session = {
-                serverClientId: listener.nextClientId++,
-                listener,
-                broken: false,
-                lastToServer: 0,
-                lastToClient: 0,
-                // Lazy: RpcClient's response handler drops the request's entry as soon as it is
-                // called, so calling it at send time would lose the request if the message is lost.
-                toClient: (message) => Effect.suspend(() => (closed ? Effect.void : writeResponse(message))),
-                onBreak: () => {
-                  if (session === opened) session = undefined
-                }
-              }
-              listener.sessions.set(opened.serverClientId, opened)
-              sessionClientHost.set(opened, host)
-              return opened
-            }
-            const unreachable = (why: string) =>
-              new RpcClientError({ reason: "Protocol", message: `simulated: ${address} ${why}` })
-            return {
-              send: (request: FromClientEncoded) =>
-                Effect.gen(function*() {
-                  if (request._tag === "Ping") return
-                  const listener = listeners.get(address)
-                  if (listener === undefined || listener.closed) {
-                    if (session !== undefined) yield* breakSession(session)
-                    return yield* Effect.fail(unreachable("refused the connection"))
-                  }
-                  if (!linkUp(host, target)) {
-                    if (session !== undefined) yield* breakSession(session)
-                    return yield* Effect.fail(unreachable("is unreachable"))
-                  }
-                  if (session === undefined || session.listener !== listener) session = open(listener)
-                  const current = session
-                  const message = copy(request) as FromClientEncoded
-                  yield* transmit(current, host, target, "toServer", listener.toServer(current.serverClientId, message))
-                  if (
-                    message._tag === "Request" && faults.duplicateRate > 0 &&
-                    (yield* random.next) < faults.duplicateRate
-                  ) {
-                    duplicated++
-                    const twin = { ...(copy(message) as typeof message), id: String(10n ** 15n + BigInt(++duplicateIds)) }
-                    yield* transmit(current, host, target, "toServer", listener.toServer(current.serverClientId, twin))
-                  }
-                }),
-              supportsAck: true,
-              supportsTransferables: false
-            }
-          })
-        )
         yield* Effect.addFinalizer(() =>
-          Effect.suspend(() => {
+          Effect.sync(() => {
             closed = true
-            return session === undefined ? Effect.void : breakSession(session)
+            if (current !== undefined) breakConnection(current)
           })
         )
-        return protocol
+
+        const open = (listener: Listener): Connection => {
+          const connection: Connection = {
+            id: listener.nextConnectionId++,
+            listener,
+            clientHost: host,
+            broken: false,
+            lastToServer: 0,
+            lastToClient: 0,
+            pending: new Map(),
+            running: new Map(),
+            onBreak: () => {
+              if (current === connection) current = undefined
+            }
+          }
+          listener.connections.add(connection)
+          return connection
+        }
+
+        /** The connection to send on, or why there is none. */
+        const connectionFor = (): Connection | RpcClientError.RpcClientError => {
+          const listener = listeners.get(address)
+          if (closed) return reset(`simulated: the client of ${address} is closed`)
+          if (listener === undefined || listener.closed) {
+            if (current !== undefined) breakConnection(current)
+            return reset(`simulated: ${address} refused the connection`)
+          }
+          if (!linkUp(host, target)) {
+            if (current !== undefined) breakConnection(current)
+            return reset(`simulated: ${address} is unreachable`)
+          }
+          if (current === undefined || current.listener !== listener) current = open(listener)
+          return current
+        }
+
+        const sendRequest = (connection: Connection, requestId: number, tag: string, encoded: unknown, discard: boolean) => {
+          const message = copy(encoded)
+          transmit(connection, "toServer", () => receive(connection, requestId, tag, message, discard))
+          if (!discard && faults.duplicateRate > 0 && nextFloat(prng) < faults.duplicateRate) {
+            duplicated++
+            const twin = nextRequestId++
+            transmit(connection, "toServer", () => receive(connection, twin, tag, copy(message), false))
+          }
+        }
+
+        const api: Record<string, unknown> = {}
+        for (const rpc of group.requests.values() as Iterable<Rpc.AnyWithProps>) {
+          const encodePayload = Schema.encodeUnknownSync(rpc.payloadSchema as Schema.Schema<unknown, unknown>)
+          const decodeExit = Schema.decodeUnknownSync(Rpc.exitSchema(rpc as unknown as Rpc.Any)) as (u: unknown) => Exit.Exit<unknown, unknown>
+          api[rpc._tag] = (payload: unknown, callOptions?: { readonly discard?: boolean }) =>
+            Effect.suspend(() => {
+              const discard = callOptions?.discard === true
+              let encoded: unknown
+              try {
+                encoded = encodePayload(payload)
+              } catch (error) {
+                return Effect.die(error)
+              }
+              const connection = connectionFor()
+              if (connection instanceof RpcClientError.RpcClientError) return Effect.fail(connection)
+              const requestId = nextRequestId++
+              if (discard) {
+                sendRequest(connection, requestId, rpc._tag, encoded, true)
+                return Effect.void
+              }
+              return Effect.async<unknown, unknown>((resume) => {
+                connection.pending.set(requestId, { decodeExit, resume })
+                sendRequest(connection, requestId, rpc._tag, encoded, false)
+                // A caller that stops waiting tells the server, which interrupts the handler.
+                return Effect.sync(() => {
+                  if (!connection.pending.delete(requestId)) return
+                  transmit(connection, "toServer", () => {
+                    const fiber = connection.running.get(requestId)
+                    if (fiber !== undefined) fiber.unsafeInterruptAsFork(FiberId.none)
+                  })
+                })
+              })
+            })
+        }
+        return api as unknown as GroupClient<Rpcs>
       })
 
     return {
-      communicator: (host) => Layer.succeed(Communicator, Communicator.of({ listen: listen(host), connect: connect(host) })),
+      communicator: (host) =>
+        Layer.succeed(
+          Communicator,
+          Communicator.of({
+            serve: serve(host) as Communicator["Type"]["serve"],
+            client: client(host)
+          })
+        ),
       partition: (a, b) =>
         Effect.sync(() => {
           for (const x of a) {

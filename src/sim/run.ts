@@ -103,7 +103,7 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
     })
 
   const program = Effect.gen(function*() {
-    const network = yield* makeSimNetwork({ seed })
+    const network = yield* makeSimNetwork({ seed, clock })
     const cluster = yield* makeSimCluster({
       nodes: nodeCount,
       seed,

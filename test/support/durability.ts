@@ -4,7 +4,6 @@
  * up, pausing processes with SIGSTOP (always resumed before the scope kills them), running
  * `sandstore` commands to their exit, and damaging WAL segments the ways a disk or a crash does.
  */
-import { RpcClient } from "@effect/rpc"
 import { type Duration, Effect, Schedule, type Scope } from "effect"
 import { execFile, spawn } from "node:child_process"
 import { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -92,8 +91,7 @@ export const failFastClient = (addresses: ReadonlyArray<string>) =>
 export const createInRoot = (address: string, name: string) =>
   Effect.gen(function*() {
     const communicator = yield* Communicator
-    const protocol = yield* communicator.connect(address)
-    const api = yield* RpcClient.make(ClientApi, { disableTracing: true }).pipe(Effect.provideService(RpcClient.Protocol, protocol))
+    const api = yield* communicator.client(ClientApi, address)
     return yield* api.Create({ parent: ROOT_INODE, name, mode: 0o644, uid: 0, gid: 0, exclusive: false, requestId: `durability-${name}` })
   }).pipe(Effect.scoped, Effect.either, Effect.provide(TcpCommunicator))
 

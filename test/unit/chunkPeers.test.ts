@@ -1,5 +1,4 @@
 import { describe, expect, it } from "@effect/vitest"
-import { RpcServer } from "@effect/rpc"
 import { Context, Effect, Layer, Option, Stream } from "effect"
 import { ProbingClusterService } from "../../layers/membership/probing.ts"
 import { ClusterService } from "../../src/services/ClusterService.ts"
@@ -19,16 +18,12 @@ import { freePort } from "../support/nodeProcess.ts"
 const servingNode = Effect.gen(function*() {
   const port = yield* freePort
   const communicator = yield* Communicator
-  const { address, protocol } = yield* communicator.listen(`127.0.0.1:${port}`)
-  yield* RpcServer.make(ChunkApi, { disableTracing: true }).pipe(
-    Effect.provideService(RpcServer.Protocol, protocol),
+  return yield* communicator.serve(ChunkApi, `127.0.0.1:${port}`).pipe(
     Effect.provide(ChunkApiHandlers.pipe(
       Layer.provide(ChunkServiceMemory),
       Layer.provide(StaticClusterService({ selfId: "a", members: [{ id: "a", address: "127.0.0.1:1" }] }))
-    )),
-    Effect.forkScoped
+    ))
   )
-  return address
 })
 
 /** Node "b"'s ChunkPeers, knowing "a" at `address` and "c" at an address nobody serves. */

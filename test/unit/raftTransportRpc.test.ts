@@ -1,4 +1,4 @@
-import { Rpc, RpcClient, RpcGroup, RpcServer } from "@effect/rpc"
+import { Rpc, RpcGroup } from "@effect/rpc"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Context, Effect, Layer, Queue, Schema } from "effect"
 import { RaftApiHandlers, RaftTransportRpc } from "../../layers/raftTransport/rpc.ts"
@@ -45,13 +45,10 @@ const resolverOf = (addresses: Record<string, string>) =>
 const receiver = Effect.gen(function*() {
   const transport = RaftTransportRpc().pipe(Layer.provide(resolverOf({})))
   const context = yield* Layer.build(transport)
-  const listening = yield* (yield* Communicator).listen("127.0.0.1:0")
-  yield* RpcServer.make(RaftApi, { disableTracing: true }).pipe(
-    Effect.provide(RaftApiHandlers.pipe(Layer.provide(Layer.succeedContext(context)))),
-    Effect.provideService(RpcServer.Protocol, listening.protocol),
-    Effect.forkScoped
+  const address = yield* (yield* Communicator).serve(RaftApi, "127.0.0.1:0").pipe(
+    Effect.provide(RaftApiHandlers.pipe(Layer.provide(Layer.succeedContext(context))))
   )
-  return { transport: Context.get(context, RaftTransport), address: listening.address }
+  return { transport: Context.get(context, RaftTransport), address }
 })
 
 const sender = (addresses: Record<string, string>) =>
@@ -93,10 +90,7 @@ describe("RaftApi over TCP", () => {
   it.scopedLive("a malformed message is rejected at decode and the connection keeps working", () =>
     Effect.gen(function*() {
       const b = yield* receiver
-      const protocol = yield* (yield* Communicator).connect(b.address)
-      const raw = yield* RpcClient.make(UncheckedApi, { disableTracing: true }).pipe(
-        Effect.provideService(RpcClient.Protocol, protocol)
-      )
+      const raw = yield* (yield* Communicator).client(UncheckedApi, b.address)
       const negativeTerm = { ...everyVariant[0]!, term: -1 }
       const unknownTag = { ...envelope, _tag: "Gossip" }
       const missingField = { _tag: "AppendEntries", ...envelope }

@@ -1,5 +1,5 @@
 import { NodeSocket } from "@effect/platform-node"
-import { Rpc, RpcClient, RpcClientError, RpcGroup, RpcServer } from "@effect/rpc"
+import { Rpc, RpcClientError, RpcGroup } from "@effect/rpc"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Schedule, Schema, Scope } from "effect"
 import { NotFound, Unavailable } from "../../src/domain/errors.ts"
@@ -22,22 +22,11 @@ const handlers = TestApi.toLayer({
 const serve = (address: string) =>
   Effect.gen(function*() {
     const communicator = yield* Communicator
-    const listening = yield* communicator.listen(address)
-    yield* RpcServer.make(TestApi, { disableTracing: true }).pipe(
-      Effect.provide(handlers),
-      Effect.provideService(RpcServer.Protocol, listening.protocol),
-      Effect.forkScoped
-    )
-    return listening.address
+    return yield* communicator.serve(TestApi, address).pipe(Effect.provide(handlers))
   })
 
 const clientOf = (address: string) =>
-  Effect.gen(function*() {
-    const protocol = yield* (yield* Communicator).connect(address)
-    return yield* RpcClient.make(TestApi, { disableTracing: true }).pipe(
-      Effect.provideService(RpcClient.Protocol, protocol)
-    )
-  })
+  Effect.flatMap(Communicator, (communicator) => communicator.client(TestApi, address))
 
 const portOf = (address: string) => Number(address.slice(address.lastIndexOf(":") + 1))
 
@@ -100,7 +89,7 @@ describe("TcpCommunicator", () => {
   it.scopedLive("fails a listen on a port in use with Unavailable naming the address", () =>
     Effect.gen(function*() {
       const address = yield* serve("127.0.0.1:0")
-      const error = yield* Effect.flip((yield* Communicator).listen(address))
+      const error = yield* Effect.flip(serve(address))
       expect(error).toBeInstanceOf(Unavailable)
       expect(error.message).toContain(address)
       expect(error.message).toContain("EADDRINUSE")
@@ -108,7 +97,7 @@ describe("TcpCommunicator", () => {
 
   it.scopedLive("fails a listen on a malformed address with Unavailable", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip((yield* Communicator).listen("localhost"))
+      const error = yield* Effect.flip(serve("localhost"))
       expect(error).toBeInstanceOf(Unavailable)
       expect(error.message).toContain("expected host:port")
     }).pipe(Effect.provide(TcpCommunicator)))
