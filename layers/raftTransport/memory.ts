@@ -9,7 +9,8 @@
  * closes (the node crashed or stopped), messages to it are dropped, and a restarted node
  * attaches again with an empty inbox, as after a real restart.
  */
-import { Duration, Effect, FiberSet, Layer, Queue, Random, type Scope } from "effect"
+import { Duration, Effect, FiberSet, Layer, Random, type Scope } from "effect"
+import { Inbox } from "../../src/lib/inbox.ts"
 import type { Message, NodeId } from "../../src/raft/types.ts"
 import { RaftTransport } from "../../src/services/RaftTransport.ts"
 
@@ -60,7 +61,7 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}): Effect.Ef
     // Deliveries in flight (delayed): interrupted when the network's scope closes.
     const inFlight = yield* FiberSet.make<void>()
 
-    const inboxes = new Map<NodeId, Queue.Queue<Message>>()
+    const inboxes = new Map<NodeId, Inbox<Message>>()
     const cutLinks = new Set<string>()
     const isolated = new Set<NodeId>()
     let dropRate = 0
@@ -80,16 +81,13 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}): Effect.Ef
           dropped++
           return Effect.void
         }
-        return Queue.offer(inbox, message).pipe(
-          Effect.map((accepted) => {
-            if (!accepted) {
-              dropped++
-              return
-            }
-            delivered++
-            deliveredByTag[message._tag] = (deliveredByTag[message._tag] ?? 0) + 1
-          })
-        )
+        if (!inbox.offer(message)) {
+          dropped++
+          return Effect.void
+        }
+        delivered++
+        deliveredByTag[message._tag] = (deliveredByTag[message._tag] ?? 0) + 1
+        return Effect.void
       })
 
     const send = (message: Message): Effect.Effect<void> =>
@@ -112,15 +110,15 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}): Effect.Ef
         RaftTransport,
         Effect.gen(function*() {
           const inbox = yield* Effect.acquireRelease(
-            Effect.gen(function*() {
-              const queue = yield* Queue.dropping<Message>(inboxCapacity)
-              inboxes.set(nodeId, queue)
-              return queue
+            Effect.sync(() => {
+              const inbox = new Inbox<Message>({ capacity: inboxCapacity, overflow: "dropping" })
+              inboxes.set(nodeId, inbox)
+              return inbox
             }),
-            (queue) =>
-              Effect.suspend(() => {
-                if (inboxes.get(nodeId) === queue) inboxes.delete(nodeId)
-                return Queue.shutdown(queue)
+            (inbox) =>
+              Effect.sync(() => {
+                if (inboxes.get(nodeId) === inbox) inboxes.delete(nodeId)
+                inbox.shutdown()
               })
           )
           return RaftTransport.of({ send, incoming: inbox })

@@ -12,7 +12,8 @@
  * message into this node's inbox (`RaftInbox`, the write side of `RaftTransport.incoming`).
  * Provide both from the same `RaftTransportRpc` layer value, so they share one inbox.
  */
-import { Context, Effect, Layer, Queue, Schedule, Scope } from "effect"
+import { Context, Effect, Layer, Schedule, Scope } from "effect"
+import { Inbox } from "../../src/lib/inbox.ts"
 import { RaftApi } from "../../src/protocol/RaftApi.ts"
 import type { Message, NodeId } from "../../src/raft/types.ts"
 import { Communicator } from "../../src/services/Communicator.ts"
@@ -27,10 +28,7 @@ export interface RaftTransportRpcOptions {
 }
 
 /** The write side of this node's Raft inbox, for the RaftApi handlers. */
-export class RaftInbox extends Context.Tag("sandstore/RaftInbox")<RaftInbox, Queue.Enqueue<Message>>() {}
-
-/** Messages one sender takes from its queue per turn. */
-const SEND_BATCH = 256
+export class RaftInbox extends Context.Tag("sandstore/RaftInbox")<RaftInbox, Inbox<Message>>() {}
 
 /** How often a sender retries resolving a peer the resolver does not know (yet). */
 const resolveRetry = Schedule.spaced("1 second")
@@ -42,25 +40,24 @@ const make = (options: RaftTransportRpcOptions) =>
     const resolver = yield* EndpointResolver
     const scope = yield* Effect.scope
     const inbox = yield* Effect.acquireRelease(
-      Queue.dropping<Message>(Math.max(1, options.inboxCapacity ?? 10_000)),
-      Queue.shutdown
+      Effect.sync(() => new Inbox<Message>({ capacity: Math.max(1, options.inboxCapacity ?? 10_000), overflow: "dropping" })),
+      (inbox) => Effect.sync(() => inbox.shutdown())
     )
 
     /** Connect to `peer` and write its queue's messages, in order, for the life of the layer. */
-    const runSender = (peer: NodeId, queue: Queue.Dequeue<Message>) =>
+    const runSender = (peer: NodeId, queue: Inbox<Message>) =>
       Effect.gen(function*() {
         const address = yield* resolver.resolve(peer).pipe(Effect.retry(resolveRetry))
         const client = yield* communicator.client(RaftApi, address)
         while (true) {
-          const batch = yield* Queue.takeBetween(queue, 1, SEND_BATCH)
-          for (const message of batch) {
+          for (const message of yield* queue.takeAll) {
             // While the peer is unreachable the call fails at once: the message is dropped.
             yield* Effect.exit(client.RaftMessage(message, { discard: true }))
           }
         }
       }).pipe(Effect.scoped)
 
-    const peers = new Map<NodeId, Queue.Queue<Message>>()
+    const peers = new Map<NodeId, Inbox<Message>>()
     const creating = yield* Effect.makeSemaphore(1)
 
     const peerQueue = (peer: NodeId) =>
@@ -70,8 +67,8 @@ const make = (options: RaftTransportRpcOptions) =>
         return creating.withPermits(1)(Effect.gen(function*() {
           const again = peers.get(peer)
           if (again !== undefined) return again
-          const queue = yield* Queue.sliding<Message>(peerQueueCapacity)
-          yield* Scope.addFinalizer(scope, Queue.shutdown(queue))
+          const queue = new Inbox<Message>({ capacity: peerQueueCapacity, overflow: "sliding" })
+          yield* Scope.addFinalizer(scope, Effect.sync(() => queue.shutdown()))
           yield* Effect.forkIn(runSender(peer, queue), scope)
           peers.set(peer, queue)
           return queue
@@ -79,7 +76,14 @@ const make = (options: RaftTransportRpcOptions) =>
       })
 
     const send = (message: Message) =>
-      Effect.flatMap(peerQueue(message.to), (queue) => Queue.offer(queue, message)).pipe(Effect.asVoid)
+      Effect.suspend(() => {
+        const queue = peers.get(message.to)
+        if (queue !== undefined) {
+          queue.offer(message)
+          return Effect.void
+        }
+        return Effect.flatMap(peerQueue(message.to), (created) => Effect.sync(() => created.offer(message)))
+      })
 
     return Context.make(RaftTransport, RaftTransport.of({ send, incoming: inbox })).pipe(
       Context.add(RaftInbox, inbox)
@@ -94,6 +98,6 @@ export const RaftTransportRpc = (
 /** RaftApi's handlers for the node's RPC server: every message received goes into the inbox. */
 export const RaftApiHandlers = RaftApi.toLayer(
   Effect.map(RaftInbox, (inbox) => ({
-    RaftMessage: (message: Message) => Effect.asVoid(Queue.offer(inbox, message))
+    RaftMessage: (message: Message) => Effect.sync(() => void inbox.offer(message))
   }))
 )

@@ -12,12 +12,14 @@ import type { Entry } from "../../src/raft/types.ts"
 
 // Maps, not records: an entry decodes on its own, on any node, without shared structures.
 const packr = new Packr({ useRecords: false, int64AsType: "number" })
-const encodeLogEntry = Schema.encodeSync(LogEntry)
+const encodeLogEntry = Schema.encodeEither(LogEntry)
 const decodeLogEntry = Schema.decodeUnknownEither(LogEntry)
 
 const noop: LogEntry = { requestId: null, command: { _tag: "Noop" } }
 
-export const encodeEntryData = (entry: LogEntry): Uint8Array => packr.pack(encodeLogEntry(entry))
+/** The entry's bytes; encoding checks it against the schema, so an invalid command is refused here. */
+export const encodeEntryData = (entry: LogEntry): Either.Either<Uint8Array, ParseResult.ParseError> =>
+  Either.map(encodeLogEntry(entry), (fields) => packr.pack(fields))
 
 /** The LogEntry that the committed `entry` applies. */
 export const decodeEntryData = (entry: Entry): Either.Either<LogEntry, Corruption> => {

@@ -37,10 +37,10 @@
  * them; the applier removes the file once the node has caught up from a leader: installed its
  * snapshot, or applied up to the commit index of the first AppendEntries it received.
  */
-import { Cause, Clock, Deferred, Duration, Effect, Layer, Option, ParseResult, Queue, Schema } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Either, Layer, Option, ParseResult } from "effect"
 import { rm, stat } from "node:fs/promises"
 import type { ReplicatorStatus } from "../../src/domain/cluster.ts"
-import { type CommandResult, LogEntry, type MetadataCommand } from "../../src/domain/commands.ts"
+import type { CommandResult, MetadataCommand } from "../../src/domain/commands.ts"
 import {
   Corruption, type FsError, InvalidArgument, type IoError, NotLeader, Timeout, Unavailable
 } from "../../src/domain/errors.ts"
@@ -51,6 +51,7 @@ import { MetadataReplicator, type ReplicationError } from "../../src/services/Me
 import { MetadataService } from "../../src/services/MetadataService.ts"
 import { RaftTransport } from "../../src/services/RaftTransport.ts"
 import { WriteAheadLog } from "../../src/services/WriteAheadLog.ts"
+import { Inbox } from "../../src/lib/inbox.ts"
 import { decodeEntryData, encodeEntryData } from "./entryData.ts"
 import { PendingRequests, type Proposal, type ReadDone } from "./pendingRequests.ts"
 import { compactedLog, entryRecord, hardStateRecord, recoverRaftLog } from "./raftLog.ts"
@@ -94,14 +95,11 @@ export interface RaftReplicatorOptions {
 /** The file `sandstore rebuild` leaves in a data dir: the node in it lost its log and its vote. */
 export const REBUILD_MARKER = "REBUILDING"
 
-/** Inputs taken per driver turn at most, so one turn stays short under a flood of messages. */
-const MAX_INPUTS_PER_TURN = 4096
 /**
- * Inputs waiting for the driver. When it falls behind, offers wait: the receiver stops taking
- * from the transport, whose bounded inbox then drops messages (Raft resends), instead of
- * memory growing without bound. Nothing the driver waits for offers here, so this cannot deadlock.
+ * Network messages waiting for the driver, at most. When it falls behind, the receiver drops
+ * further messages (Raft resends what matters) instead of memory growing without bound.
  */
-const INPUT_CAPACITY = 4 * MAX_INPUTS_PER_TURN
+const INPUT_CAPACITY = 16_384
 const TICK: Input = { _tag: "Tick" }
 
 /** FNV-1a of the node id: voters sharing one configured seed still draw different timeouts. */
@@ -197,11 +195,9 @@ const make = (options: RaftReplicatorOptions) =>
         )
       })
 
-    const inputs = yield* Queue.bounded<Input>(INPUT_CAPACITY)
-    const proposals = yield* Queue.unbounded<Proposal>()
-    const applyQueue = yield* Queue.unbounded<ApplyItem>()
-    // Opened by every proposal, so a lingering batch wakes as soon as there is more to take.
-    const arrivals = yield* Effect.makeLatch(false)
+    const inputs = new Inbox<Input>()
+    const proposals = new Inbox<Proposal>()
+    const applyQueue = new Inbox<ApplyItem>()
 
     const notLeader = (leaderId: NodeId | null) =>
       new NotLeader({
@@ -212,7 +208,7 @@ const make = (options: RaftReplicatorOptions) =>
 
     /** Fail everything waiting; used when the layer closes or the replicator breaks. */
     const failAllPending = (error: ReplicationError) =>
-      Effect.flatMap(Queue.takeAll(proposals), (queued) => pending.failAll(error, queued))
+      Effect.suspend(() => pending.failAll(error, proposals.poll()))
 
     /** A failed or crashed fiber stops the replicator: its state and the disk may disagree now. */
     const breakDown = (cause: Cause.Cause<ReplicationError>) =>
@@ -231,7 +227,7 @@ const make = (options: RaftReplicatorOptions) =>
 
     /** Run `body` over and over until the replicator breaks; a failure breaks it. */
     const loop = <E extends ReplicationError>(body: Effect.Effect<void, E>) =>
-      Effect.repeat(body, { while: healthy }).pipe(Effect.catchAllCause(breakDown), Effect.asVoid)
+      Effect.whileLoop({ while: healthy, body: () => body, step: () => {} }).pipe(Effect.catchAllCause(breakDown))
 
     // ---- driver -------------------------------------------------------------------------
 
@@ -270,7 +266,7 @@ const make = (options: RaftReplicatorOptions) =>
       })
 
     const settleResults = (turn: RoundOutput) =>
-      Effect.zipRight(
+      turn.proposals.length === 0 && turn.reads.length === 0 ? Effect.void : Effect.zipRight(
         Effect.forEach(turn.proposals, (result) => pending.proposalResult(result, notLeader), { discard: true }),
         Effect.forEach(turn.reads, (result) => pending.readResult(result, applied, notLeader), { discard: true })
       )
@@ -309,9 +305,7 @@ const make = (options: RaftReplicatorOptions) =>
     const isReplication = (message: Message) => message._tag === "AppendEntries" || message._tag === "InstallSnapshot"
 
     const driverTurn = Effect.gen(function*() {
-      const taken = carried === null
-        ? yield* Queue.takeBetween(inputs, 1, MAX_INPUTS_PER_TURN)
-        : yield* Queue.takeUpTo(inputs, MAX_INPUTS_PER_TURN)
+      const taken = carried === null ? yield* inputs.takeAll : inputs.poll()
       const turn = new RoundOutput()
       if (carried !== null) turn.add(carried)
       carried = null
@@ -329,7 +323,7 @@ const make = (options: RaftReplicatorOptions) =>
       const persisted = yield* persist(turn)
       for (const message of afterPersist) yield* transport.send(message)
       yield* settleResults(turn)
-      if (turn.applies.length > 0) yield* Queue.offerAll(applyQueue, turn.applies)
+      applyQueue.offerAll(turn.applies)
       if (persisted !== undefined) {
         carried = step(core, { _tag: "Persisted", index: persisted.index, term: persisted.term })
       }
@@ -374,21 +368,21 @@ const make = (options: RaftReplicatorOptions) =>
       const taken = yield* metadata.snapshot
       lastSnapshotIndex = taken.appliedIndex
       // The applier is the only writer of the store, so `appliedTerm` is the term at taken.appliedIndex.
-      yield* Queue.offer(inputs, {
+      inputs.offer({
         _tag: "Compact",
         snapshot: { index: taken.appliedIndex, term: appliedTerm, data: taken.data }
       })
     })
 
     const applierTurn = Effect.gen(function*() {
-      const items = yield* Queue.takeBetween(applyQueue, 1, MAX_INPUTS_PER_TURN)
+      const items = yield* applyQueue.takeAll
       const before = applied
       for (const item of items) {
         if (item._tag === "Restore") yield* restore(item.snapshot)
         else for (const entry of item.entries) yield* applyEntry(entry)
       }
       yield* pending.releaseReads(applied)
-      if (applied !== before) yield* Queue.offer(inputs, { _tag: "Applied", index: applied })
+      if (applied !== before) inputs.offer({ _tag: "Applied", index: applied })
       yield* endRebuildIfCaughtUp(false)
       yield* maybeSnapshot
     })
@@ -399,40 +393,55 @@ const make = (options: RaftReplicatorOptions) =>
     const fill = (batch: Array<Proposal>) =>
       Effect.gen(function*() {
         const deadline = (yield* Clock.currentTimeMillis) + batchWaitMillis
-        while (true) {
-          yield* arrivals.close
-          for (const proposal of yield* Queue.takeUpTo(proposals, batchSize - batch.length)) batch.push(proposal)
-          if (batch.length >= batchSize) return
+        while (batch.length < batchSize) {
           const now = yield* Clock.currentTimeMillis
           if (now >= deadline) return
-          yield* Effect.race(arrivals.await, Effect.sleep(deadline - now))
+          const more = yield* Effect.timeoutOption(proposals.takeAll, Duration.millis(deadline - now))
+          if (Option.isSome(more)) for (const proposal of more.value) batch.push(proposal)
         }
       })
 
     const closing = new Unavailable({ message: `Raft replicator on ${nodeId} is shutting down` })
 
+    /** Hand `batch` to the driver, at most `batchSize` proposals per core proposal. */
+    const submit = (batch: ReadonlyArray<Proposal>) => {
+      for (let start = 0; start < batch.length; start += batchSize) {
+        const part = batch.slice(start, start + batchSize)
+        const id = pending.addBatch(part)
+        inputs.offer({ _tag: "Propose", id, data: part.map((proposal) => proposal.data) })
+      }
+    }
+
     // A batch taken is always somewhere the closing finalizer finds it: failed here while it
-    // fills, registered in `pending` from then on.
+    // fills (with a batch wait), registered in `pending` from then on.
     const batcherTurn = Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
-        const batch = [yield* restore(Queue.take(proposals))]
-        yield* restore(fill(batch)).pipe(
-          Effect.onInterrupt(() => Effect.forEach(batch, (p) => Deferred.fail(p.done, closing), { discard: true }))
-        )
-        const id = pending.addBatch(batch)
-        yield* restore(Queue.offer(inputs, { _tag: "Propose", id, data: batch.map((proposal) => proposal.data) }))
+        const batch = yield* restore(proposals.takeAll)
+        if (batchWaitMillis > 0 && batch.length < batchSize) {
+          yield* restore(fill(batch)).pipe(
+            Effect.onInterrupt(() => Effect.forEach(batch, (p) => Deferred.fail(p.done, closing), { discard: true }))
+          )
+        }
+        submit(batch)
       })
     )
 
-    const tickerTurn = Effect.zipRight(Effect.sleep(Duration.millis(tickMillis)), Queue.offer(inputs, TICK))
+    const timedOut = (what: string) =>
+      new Timeout({ message: `${what} got no outcome in time on ${nodeId}; its outcome is unknown` })
+
+    /** A tick for the core; also where callers past their deadline are answered. */
+    const tickerTurn = Effect.gen(function*() {
+      yield* Effect.sleep(Duration.millis(tickMillis))
+      inputs.offer(TICK)
+      pending.expire(yield* Clock.currentTimeMillis, timedOut)
+      yield* endRebuildIfCaughtUp(false)
+    })
 
     const receiverTurn = Effect.gen(function*() {
-      const messages = yield* Queue.takeBetween(transport.incoming, 1, MAX_INPUTS_PER_TURN)
-      const received: Array<Input> = []
-      for (const message of messages) {
-        if (isForUs(message) && admitted(message)) received.push({ _tag: "Receive", message })
+      for (const message of yield* transport.incoming.takeAll) {
+        // Past the driver's backlog bound a message is dropped; Raft resends what matters.
+        if (isForUs(message) && admitted(message) && inputs.size < INPUT_CAPACITY) inputs.offer({ _tag: "Receive", message })
       }
-      yield* Queue.offerAll(inputs, received)
       yield* endRebuildIfCaughtUp(false)
     })
 
@@ -469,32 +478,24 @@ const make = (options: RaftReplicatorOptions) =>
       return status.role === "leader" ? Effect.void : Effect.fail(notLeader(status.leaderId))
     })
 
-    const timedOut = (what: string) => () =>
-      new Timeout({ message: `${what} got no outcome within ${Duration.format(proposalTimeout)}; its outcome is unknown` })
+    /** When a request made now must be answered by: the proposal timeout from now. */
+    const expiry = Effect.map(Clock.currentTimeMillis, (now) => now + Duration.toMillis(proposalTimeout))
 
     const propose = (command: MetadataCommand, requestId?: string | null) =>
       withLeaderAddress(Effect.gen(function*() {
         yield* precheck
-        const entry = yield* Schema.validate(LogEntry)({ requestId: requestId ?? null, command }).pipe(
-          Effect.mapError(invalidCommand)
-        )
+        const data = yield* Either.mapLeft(encodeEntryData({ requestId: requestId ?? null, command }), invalidCommand)
         const done = yield* Deferred.make<CommandResult, FsError | ReplicationError>()
-        yield* Queue.offer(proposals, { data: encodeEntryData(entry), done })
-        yield* arrivals.open
-        return yield* Deferred.await(done).pipe(
-          Effect.timeoutFail({ duration: proposalTimeout, onTimeout: timedOut(`proposal ${command._tag}`) })
-        )
+        proposals.offer({ data, done, expiresAt: yield* expiry })
+        return yield* Deferred.await(done)
       }))
 
     const readIndex = withLeaderAddress(Effect.gen(function*() {
       yield* precheck
       const done: ReadDone = yield* Deferred.make<void, ReplicationError>()
-      const id = pending.addRead(done)
-      yield* Queue.offer(inputs, { _tag: "ReadIndex", id })
-      yield* Deferred.await(done).pipe(
-        Effect.timeoutFail({ duration: proposalTimeout, onTimeout: timedOut("linearizable read") }),
-        Effect.ensuring(Effect.sync(() => pending.forgetRead(id)))
-      )
+      const id = pending.addRead({ done, expiresAt: yield* expiry })
+      inputs.offer({ _tag: "ReadIndex", id })
+      yield* Deferred.await(done)
     }))
 
     const linearizable = <A, E, R>(read: Effect.Effect<A, E, R>) => Effect.zipRight(readIndex, read)

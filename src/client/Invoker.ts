@@ -5,7 +5,7 @@
  * their attempts, so a retry after a lost reply is deduplicated by the node, never applied twice.
  */
 import type { RpcClientError } from "@effect/rpc"
-import { Duration, Effect, Schedule } from "effect"
+import { Duration, Effect, Random } from "effect"
 import { type SandstoreError, Timeout } from "../domain/errors.ts"
 import { unreachable } from "./errors.ts"
 import type { ApiClient, Connection, NodeRouterShape } from "./NodeRouter.ts"
@@ -51,11 +51,12 @@ export const makeInvoker = (
   requestIds: RequestIds,
   options: RetryOptions = defaultRetryOptions
 ): Invoker => {
-  const schedule = Schedule.exponential(options.baseDelay).pipe(
-    Schedule.union(Schedule.spaced(options.maxDelay)),
-    Schedule.jittered,
-    Schedule.intersect(Schedule.recurs(options.retries))
-  )
+  const baseMillis = Duration.toMillis(options.baseDelay)
+  const maxMillis = Duration.toMillis(options.maxDelay)
+  /** Before retry n (from 0): baseDelay doubled n times, at most maxDelay, jittered by ±20%. */
+  const backoff = (retry: number) =>
+    Effect.flatMap(Random.nextRange(0.8, 1.2), (jitter) =>
+      Effect.sleep(Duration.millis(Math.min(maxMillis, baseMillis * 2 ** retry) * jitter)))
 
   const attempt = <A>(call: (api: ApiClient) => Call<A>): Effect.Effect<A, SandstoreError> =>
     Effect.flatMap(router.current, (connection) =>
@@ -72,8 +73,13 @@ export const makeInvoker = (
         })
       ))
 
-  const retrying = <A>(effect: Effect.Effect<A, SandstoreError>) =>
-    Effect.retry(effect, { schedule, while: isTransient })
+  /** `effect`, then again after a backoff while it fails transiently, up to `retries` more times. */
+  const retrying = <A>(effect: Effect.Effect<A, SandstoreError>) => {
+    const attempt = (retry: number): Effect.Effect<A, SandstoreError> =>
+      Effect.catchIf(effect, (error) => retry < options.retries && isTransient(error), () =>
+        Effect.zipRight(backoff(retry), attempt(retry + 1)))
+    return attempt(0)
+  }
 
   const mutateAs = <A>(requestId: string, call: (api: ApiClient, requestId: string) => Call<A>) =>
     retrying(attempt((api) => call(api, requestId)))

@@ -66,14 +66,23 @@ export const make = (options: SeedRouterOptions): Effect.Effect<NodeRouterShape,
       )
     )
 
-    const drop = (current: Held) => Scope.close(current.scope, Exit.void).pipe(Effect.as(Option.none<Held>()))
+    /** The connection `held` holds, readable without taking its lock: every request asks for it. */
+    let settled: Connection | undefined
+    const hold = (state: Option.Option<Held>) => {
+      settled = Option.isSome(state) ? state.value.connection : undefined
+      return state
+    }
+
+    const drop = (current: Held) => Scope.close(current.scope, Exit.void).pipe(Effect.map(() => hold(Option.none<Held>())))
+
+    const connectOrWait = SynchronizedRef.modifyEffect(held, (state) =>
+      Option.match(state, {
+        onSome: (current) => Effect.succeed([current.connection, state] as const),
+        onNone: () => probeSeeds.pipe(Effect.map((fresh) => [fresh.connection, hold(Option.some(fresh))] as const))
+      }))
 
     const router: NodeRouterShape = {
-      current: SynchronizedRef.modifyEffect(held, (state) =>
-        Option.match(state, {
-          onSome: (current) => Effect.succeed([current.connection, state] as const),
-          onNone: () => probeSeeds.pipe(Effect.map((fresh) => [fresh.connection, Option.some(fresh)] as const))
-        })),
+      current: Effect.suspend(() => (settled === undefined ? connectOrWait : Effect.succeed(settled))),
       reportUnreachable: (connection) =>
         SynchronizedRef.updateEffect(held, (state) =>
           Option.isSome(state) && state.value.connection === connection ? drop(state.value) : Effect.succeed(state)),
@@ -85,7 +94,7 @@ export const make = (options: SeedRouterOptions): Effect.Effect<NodeRouterShape,
           const previous = state.value
           return probe(hint.address).pipe(
             Effect.matchEffect({
-              onSuccess: (leader) => drop(previous).pipe(Effect.as(Option.some(leader))),
+              onSuccess: (leader) => drop(previous).pipe(Effect.map(() => hold(Option.some(leader)))),
               onFailure: () => drop(previous)
             })
           )

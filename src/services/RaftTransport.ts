@@ -2,15 +2,17 @@
  * RaftTransport: carries Raft messages between the voters of one cluster, best effort, which
  * is all Raft asks of a network. `send` never fails and never waits for the peer: a message
  * to an unreachable or overloaded peer is dropped, and Raft's heartbeats and retries repair
- * the gap. Messages addressed to this node arrive on `incoming`, in no guaranteed order.
+ * the gap. Messages addressed to this node arrive in `incoming`, in no guaranteed order, for
+ * its one consumer (the replicator).
  */
-import { Context, type Effect, type Queue } from "effect"
+import { Context, type Effect } from "effect"
+import type { Inbox } from "../lib/inbox.ts"
 import type { Message } from "../raft/types.ts"
 
 export interface RaftTransportShape {
   /** Hand `message` to the network for `message.to`; returns at once. */
   readonly send: (message: Message) => Effect.Effect<void>
-  readonly incoming: Queue.Dequeue<Message>
+  readonly incoming: Inbox<Message>
 }
 
 export class RaftTransport extends Context.Tag("sandstore/RaftTransport")<RaftTransport, RaftTransportShape>() {}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Context, Effect, Exit, Layer, Queue, Scope, TestClock } from "effect"
+import { Context, Effect, Exit, Layer, Scope, TestClock } from "effect"
 import { makeMemoryNetwork, type MemoryNetwork } from "../../layers/raftTransport/memory.ts"
 import type { Message } from "../../src/raft/types.ts"
 import { RaftTransport, type RaftTransportShape } from "../../src/services/RaftTransport.ts"
@@ -12,8 +12,7 @@ const attach = (network: MemoryNetwork, nodeId: string) =>
   Effect.map(Layer.build(network.transport(nodeId)), (context) => Context.get(context, RaftTransport))
 
 const received = (transport: RaftTransportShape) =>
-  Effect.map(Queue.takeAll(transport.incoming), (messages) =>
-    Chunk.toReadonlyArray(messages).map((m) => m._tag === "AppendEntries" ? m.leaderCommit : -1))
+  Effect.sync(() => transport.incoming.poll().map((m) => m._tag === "AppendEntries" ? m.leaderCommit : -1))
 
 const sendAll = (transport: RaftTransportShape, from: string, to: string, count: number) =>
   Effect.forEach(Array.from({ length: count }, (_, i) => heartbeat(from, to, i)), transport.send, { discard: true })

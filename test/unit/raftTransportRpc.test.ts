@@ -1,6 +1,7 @@
 import { Rpc, RpcGroup } from "@effect/rpc"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Context, Effect, Layer, Queue, Schema } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
+import type { Inbox } from "../../src/lib/inbox.ts"
 import { RaftApiHandlers, RaftTransportRpc } from "../../layers/raftTransport/rpc.ts"
 import { TcpCommunicator } from "../../layers/transport/tcp.ts"
 import { NotFound } from "../../src/domain/errors.ts"
@@ -55,8 +56,13 @@ const sender = (addresses: Record<string, string>) =>
   Effect.map(Layer.build(RaftTransportRpc().pipe(Layer.provide(resolverOf(addresses)))), (context) =>
     Context.get(context, RaftTransport))
 
-const takeN = (queue: Queue.Dequeue<Message>, n: number) =>
-  Effect.map(Queue.takeBetween(queue, n, n), Chunk.toReadonlyArray)
+/** The next `n` messages of `inbox`, waiting for them to arrive. */
+const takeN = (inbox: Inbox<Message>, n: number) =>
+  Effect.gen(function*() {
+    const taken: Array<Message> = []
+    while (taken.length < n) taken.push(...yield* inbox.takeAll)
+    return taken
+  })
 
 /** The same rpc tag with no schema on its payload: lets a test put anything on the wire. */
 class Unchecked extends Rpc.make("RaftMessage", { payload: Schema.Unknown }) {}
@@ -100,6 +106,6 @@ describe("RaftApi over TCP", () => {
       }
       yield* raw.RaftMessage(everyVariant[3])
       expect(yield* takeN(b.transport.incoming, 1)).toEqual([everyVariant[3]])
-      expect(yield* Queue.size(b.transport.incoming)).toBe(0)
+      expect(b.transport.incoming.size).toBe(0)
     }).pipe(Effect.provide(TcpCommunicator)))
 })
