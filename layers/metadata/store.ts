@@ -1,8 +1,10 @@
 /**
- * The few operations the state machine needs from an abstract-level database (classic-level
- * on disk, memory-level in memory), as Effects with `IoError`. Point reads are synchronous
- * (`getSync`, supported by both); writes go through one chained batch, which is atomic and
- * several times faster than the array form.
+ * The few operations the state machine needs from an ordered key-value store, as Effects with
+ * `IoError`: point reads, range scans, atomic batches and consistent read views. `makeStore`
+ * gives them over an abstract-level database (classic-level on disk, memory-level in memory):
+ * point reads are synchronous (`getSync`, supported by both); writes go through one chained
+ * batch, which is atomic and several times faster than the array form. (treeStore.ts gives
+ * them over an in-memory persistent tree.)
  */
 import { Effect } from "effect"
 import type { AbstractLevel, AbstractSnapshot } from "abstract-level"
@@ -11,8 +13,10 @@ import { IoError } from "../../src/domain/errors.ts"
 /** A database opened with `keyEncoding: "buffer"` and `valueEncoding: "buffer"`. */
 export type LevelDatabase = AbstractLevel<string | Buffer | Uint8Array, Buffer, Buffer>
 
-/** A consistent read view: every read through it sees the same committed state. */
-export type ReadView = AbstractSnapshot
+/** A consistent read view: every read through it sees the same committed state. Opaque to its users. */
+export interface ReadView {
+  readonly _readView: unique symbol
+}
 
 export interface ScanRange {
   readonly gt?: Buffer
@@ -38,15 +42,17 @@ export interface Store {
 const ioError = (operation: string) => (cause: unknown) =>
   new IoError({ message: `metadata store: ${operation} failed: ${cause instanceof Error ? cause.message : String(cause)}` })
 
+const snapshotOf = (view: ReadView) => view as unknown as AbstractSnapshot
+
 export const makeStore = (db: LevelDatabase, options: { readonly sync: boolean }): Store => ({
   get: (key, view) =>
     Effect.try({
-      try: () => (view === undefined ? db.getSync(key) : db.getSync(key, { snapshot: view })),
+      try: () => (view === undefined ? db.getSync(key) : db.getSync(key, { snapshot: snapshotOf(view) })),
       catch: ioError("get")
     }),
   scan: (range, view) =>
     Effect.tryPromise({
-      try: () => db.iterator({ ...range, ...(view === undefined ? {} : { snapshot: view }) }).all(),
+      try: () => db.iterator({ ...range, ...(view === undefined ? {} : { snapshot: snapshotOf(view) }) }).all(),
       catch: ioError("scan")
     }),
   scanKeys: (range) => Effect.tryPromise({ try: () => db.keys(range).all(), catch: ioError("scan") }),
@@ -66,7 +72,7 @@ export const makeStore = (db: LevelDatabase, options: { readonly sync: boolean }
   withView: (use) =>
     Effect.acquireUseRelease(
       Effect.try({ try: () => db.snapshot(), catch: ioError("snapshot") }),
-      use,
+      (snapshot) => use(snapshot as unknown as ReadView),
       // close() releases the snapshot at once; what it returns only settles the bookkeeping.
       (snapshot) => Effect.sync(() => void snapshot.close().catch(() => undefined))
     )

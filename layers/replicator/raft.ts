@@ -206,9 +206,19 @@ const make = (options: RaftReplicatorOptions) =>
         address: null
       })
 
-    /** Fail everything waiting; used when the layer closes or the replicator breaks. */
-    const failAllPending = (error: ReplicationError) =>
-      Effect.suspend(() => pending.failAll(error, proposals.poll()))
+    const closing = new Unavailable({ message: `Raft replicator on ${nodeId} is shutting down` })
+
+    /**
+     * Stop for good: fail everything waiting and refuse what comes later (the inboxes shut, so a
+     * proposal or read that raced past the checks fails instead of waiting for fibers that are gone).
+     */
+    const stop = (error: ReplicationError) =>
+      Effect.suspend(() => {
+        if (broken === undefined) broken = error
+        inputs.shutdown()
+        applyQueue.shutdown()
+        return pending.failAll(error, proposals.shutdown())
+      })
 
     /** A failed or crashed fiber stops the replicator: its state and the disk may disagree now. */
     const breakDown = (cause: Cause.Cause<ReplicationError>) =>
@@ -219,8 +229,7 @@ const make = (options: RaftReplicatorOptions) =>
           ? failure.value
           : new Unavailable({ message: `Raft replicator on ${nodeId} stopped after an internal error` })
         yield* Effect.logError(`Raft replicator on ${nodeId} stopped`, cause)
-        if (broken === undefined) broken = error
-        yield* failAllPending(error)
+        yield* stop(error)
       })
 
     const healthy = () => broken === undefined
@@ -401,7 +410,6 @@ const make = (options: RaftReplicatorOptions) =>
         }
       })
 
-    const closing = new Unavailable({ message: `Raft replicator on ${nodeId} is shutting down` })
 
     /** Hand `batch` to the driver, at most `batchSize` proposals per core proposal. */
     const submit = (batch: ReadonlyArray<Proposal>) => {
@@ -448,7 +456,7 @@ const make = (options: RaftReplicatorOptions) =>
     const isForUs = (message: Message) => message.to === nodeId && voters.has(message.from)
 
     // Registered before the fibers start, so it runs after they are interrupted.
-    yield* Effect.addFinalizer(() => failAllPending(closing))
+    yield* Effect.addFinalizer(() => stop(closing))
     yield* Effect.forkScoped(loop(driverTurn))
     yield* Effect.forkScoped(loop(applierTurn))
     yield* Effect.forkScoped(loop(batcherTurn))
@@ -486,7 +494,7 @@ const make = (options: RaftReplicatorOptions) =>
         yield* precheck
         const data = yield* Either.mapLeft(encodeEntryData({ requestId: requestId ?? null, command }), invalidCommand)
         const done = yield* Deferred.make<CommandResult, FsError | ReplicationError>()
-        proposals.offer({ data, done, expiresAt: yield* expiry })
+        if (!proposals.offer({ data, done, expiresAt: yield* expiry })) return yield* Effect.fail(broken ?? closing)
         return yield* Deferred.await(done)
       }))
 
@@ -494,7 +502,7 @@ const make = (options: RaftReplicatorOptions) =>
       yield* precheck
       const done: ReadDone = yield* Deferred.make<void, ReplicationError>()
       const id = pending.addRead({ done, expiresAt: yield* expiry })
-      inputs.offer({ _tag: "ReadIndex", id })
+      if (!inputs.offer({ _tag: "ReadIndex", id })) return yield* Effect.fail(broken ?? closing)
       yield* Deferred.await(done)
     }))
 

@@ -26,6 +26,8 @@ import { concatBytes } from "../lib/concatBytes.ts"
 export const READDIR_PAGE = 100
 /** Lookups a readdir makes when the directory it looked up is gone before it is listed. */
 const READDIR_LOOKUPS = 3
+/** Lookups a namespace change makes when a directory it looked up was replaced before the change. */
+const PARENT_LOOKUPS = 3
 
 export interface MkdirOptions {
   readonly recursive?: boolean
@@ -132,6 +134,32 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
         return { dir: dir.inode, name }
       })
 
+    /**
+     * `change` made in the directories holding `paths`. Looking a directory up and changing it
+     * are two steps, and a rename can replace the directory in between: the node then answers
+     * NotFound for the old inode although the path existed all along. So after a NotFound the
+     * directories are looked up again, and if one is now another inode the change is made there.
+     */
+    const inParents = <A>(
+      paths: ReadonlyArray<string>,
+      change: (targets: ReadonlyArray<{ readonly dir: InodeId; readonly name: string }>) => Effect.Effect<A, SandstoreError>
+    ): Effect.Effect<A, SandstoreError> =>
+      Effect.gen(function*() {
+        const resolveAll = Effect.all(paths.map(resolveParent), { concurrency: "unbounded" })
+        let targets = yield* resolveAll
+        for (let lookups = 1; ; lookups++) {
+          const outcome = yield* Effect.either(change(targets))
+          if (outcome._tag === "Right") return outcome.right
+          if (outcome.left._tag !== "NotFound" || lookups >= PARENT_LOOKUPS) return yield* Effect.fail(outcome.left)
+          const again = yield* resolveAll
+          if (again.every((target, i) => target.dir === targets[i]!.dir)) return yield* Effect.fail(outcome.left)
+          targets = again
+        }
+      })
+
+    const inParent = <A>(path: string, change: (dir: InodeId, name: string) => Effect.Effect<A, SandstoreError>) =>
+      inParents([path], ([target]) => change(target!.dir, target!.name))
+
     const requireDirectory = (attributes: Attributes, path: string) =>
       attributes.type === "directory"
         ? Effect.succeed(attributes)
@@ -140,8 +168,8 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
     const mkdirOne = (path: string, mode: number) =>
       Effect.gen(function*() {
         if (components(path).length === 0) return yield* new AlreadyExists({ message: "the root directory exists", path })
-        const { dir, name } = yield* resolveParent(path)
-        yield* invoker.mutate((api, requestId) => api.Mkdir({ parent: dir, name, mode, uid, gid, requestId }))
+        yield* inParent(path, (dir, name) =>
+          invoker.mutate((api, requestId) => api.Mkdir({ parent: dir, name, mode, uid, gid, requestId })))
         return undefined
       })
 
@@ -209,10 +237,10 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
         let attributes: Attributes
         // The root always exists and has no parent to create it in.
         if (flags.create && components(path).length > 0) {
-          const { dir, name } = yield* resolveParent(path)
-          const create = invoker.mutate((api, requestId) =>
-            api.Create({ parent: dir, name, mode: mode & 0o7777 & ~umask, uid, gid, exclusive: flags.exclusive, requestId })
-          )
+          const create = inParent(path, (dir, name) =>
+            invoker.mutate((api, requestId) =>
+              api.Create({ parent: dir, name, mode: mode & 0o7777 & ~umask, uid, gid, exclusive: flags.exclusive, requestId })
+            ))
           // Without O_EXCL an existing name is fine; only a file can be opened for writing (below).
           attributes = yield* flags.exclusive
             ? create
@@ -271,22 +299,18 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
       readdir: ((path: string, options?: ReaddirOptions) =>
         readdir(path, options).pipe(Effect.mapError(withPath(path)))) as SandstoreClientShape["readdir"],
       rename: (from, to) =>
-        Effect.gen(function*() {
-          const [src, dst] = yield* Effect.all([resolveParent(from), resolveParent(to)], { concurrency: 2 })
-          yield* invoker.mutate((api, requestId) =>
-            api.Rename({ srcParent: src.dir, srcName: src.name, dstParent: dst.dir, dstName: dst.name, requestId })
-          )
-        }).pipe(Effect.mapError(withPath(from))),
+        inParents([from, to], ([src, dst]) =>
+          invoker.mutate((api, requestId) =>
+            api.Rename({ srcParent: src!.dir, srcName: src!.name, dstParent: dst!.dir, dstName: dst!.name, requestId })
+          )).pipe(Effect.asVoid, Effect.mapError(withPath(from))),
       unlink: (path) =>
-        Effect.flatMap(resolveParent(path), ({ dir, name }) =>
-          invoker.mutate((api, requestId) => api.Unlink({ parent: dir, name, requestId }))).pipe(
-            Effect.mapError(withPath(path))
-          ),
+        inParent(path, (dir, name) => invoker.mutate((api, requestId) => api.Unlink({ parent: dir, name, requestId }))).pipe(
+          Effect.mapError(withPath(path))
+        ),
       rmdir: (path) =>
-        Effect.flatMap(resolveParent(path), ({ dir, name }) =>
-          invoker.mutate((api, requestId) => api.Rmdir({ parent: dir, name, requestId }))).pipe(
-            Effect.mapError(withPath(path))
-          ),
+        inParent(path, (dir, name) => invoker.mutate((api, requestId) => api.Rmdir({ parent: dir, name, requestId }))).pipe(
+          Effect.mapError(withPath(path))
+        ),
       truncate: (path, size = 0) =>
         Effect.flatMap(lookup(path), (attributes) =>
           invoker.mutate((api, requestId) => api.SetAttr({ inode: attributes.inode, changes: { size }, requestId }))).pipe(

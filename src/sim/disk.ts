@@ -3,20 +3,21 @@
  * (layers/wal/memory.ts), the metadata store and the chunk store.
  *
  * Metadata: the state machine writes with `sync: false`, so a power loss may take its most
- * recent batches. Here each batch lands in the live database at once and in a journal of
- * unsynced batches; the oldest become durable as the journal fills (the OS writing back), and
- * a crash keeps only a prefix of the journal. Losing recent batches is legal: the state machine
- * stores its applied index in each batch, and Raft replays the log from there.
+ * recent batches. Here the store is an in-memory persistent tree (layers/metadata/treeStore.ts);
+ * each batch lands in the live tree at once and in a journal of unsynced batches; the oldest
+ * become durable as the journal fills (the OS writing back), and a crash keeps only a prefix of
+ * the journal. Losing recent batches is legal: the state machine stores its applied index in
+ * each batch, and Raft replays the log from there.
  *
  * Chunks: ChunkServiceMemory semantics, durable once stage or commit returns. A boot gets a view
  * bound to its life, so an operation still running in a crashed node's fibers fails
  * instead of touching the disk of the node's next life.
  */
 import { Duration, Effect, Layer, Random } from "effect"
-import { MemoryLevel } from "memory-level"
 import { makeChunkServiceMemory } from "../../layers/chunks/memory.ts"
 import { makeNamespace, type NamespaceOptions } from "../../layers/metadata/namespace.ts"
-import { type LevelDatabase, makeStore, type Store, type Write } from "../../layers/metadata/store.ts"
+import type { Store, Write } from "../../layers/metadata/store.ts"
+import { applyWrites, emptyTree, makeTreeStore, type Tree } from "../../layers/metadata/treeStore.ts"
 import { type CrashOptions, makeSimulatedWal, type SimulatedWal } from "../../layers/wal/memory.ts"
 import { IoError } from "../domain/errors.ts"
 import { ChunkService, type ChunkServiceShape } from "../services/ChunkService.ts"
@@ -46,22 +47,6 @@ export interface NodeDisks {
   readonly crash: (options?: DiskCrash) => Effect.Effect<void>
 }
 
-const openDatabase = Effect.promise(async (): Promise<LevelDatabase> => {
-  const db = new MemoryLevel<Buffer, Buffer>({ keyEncoding: "buffer", valueEncoding: "buffer" })
-  await db.open()
-  return db
-})
-
-const writeAll = (db: LevelDatabase, writes: ReadonlyArray<Write>) =>
-  Effect.promise(() => {
-    const batch = db.batch()
-    for (const [key, value] of writes) {
-      if (value === null) batch.del(key)
-      else batch.put(key, value)
-    }
-    return batch.write()
-  })
-
 export interface DiskLatency {
   /** Most fsyncs take between these (simulated milliseconds, drawn uniformly). */
   readonly fsyncMinMillis: number
@@ -82,7 +67,7 @@ const fsyncTime = (latency: DiskLatency, random: Random.Random) =>
 export const makeNodeDisks = (options: { readonly latency: DiskLatency; readonly seed: number }): Effect.Effect<NodeDisks> =>
   Effect.gen(function*() {
     const wal = yield* makeSimulatedWal({ fsyncDelay: fsyncTime(options.latency, Random.make(options.seed)) })
-    const durable = yield* openDatabase
+    let durable: Tree = emptyTree
     let journal: Array<ReadonlyArray<Write>> = []
     // Bumped by every crash: a node's life, which its disk views are bound to.
     let life = 0
@@ -90,26 +75,21 @@ export const makeNodeDisks = (options: { readonly latency: DiskLatency; readonly
 
     const crashedError = (what: string) => new IoError({ message: `the simulated ${what} disk crashed` })
 
-    /** A store over a live copy of the durable database; writes also go to the journal. */
-    const bootStore = Effect.gen(function*() {
+    /** A store starting from the durable tree; its writes also go to the journal. */
+    const bootStore = Effect.sync(() => {
       const mine = life
       // Recovery: what reached the platter is what the node finds.
-      yield* writeAll(durable, journal.flat())
+      durable = applyWrites(durable, journal.flat())
       journal = []
-      const live = yield* openDatabase
-      const everything = yield* Effect.promise(() => durable.iterator().all())
-      yield* writeAll(live, everything.map(([key, value]) => [key, value] as const))
-      const inner = makeStore(live, { sync: false })
+      const inner = makeTreeStore(durable, (batch) => {
+        journal.push(batch)
+        if (journal.length > WRITEBACK_AFTER) {
+          durable = applyWrites(durable, journal.splice(0, journal.length - WRITEBACK_AFTER).flat())
+        }
+      })
       const store: Store = {
         ...inner,
-        write: (writes) =>
-          Effect.suspend(() => {
-            if (mine !== life) return Effect.fail(crashedError("metadata"))
-            const batch = [...writes]
-            journal.push(batch)
-            const writeback = journal.length > WRITEBACK_AFTER ? journal.splice(0, journal.length - WRITEBACK_AFTER) : []
-            return Effect.zipRight(inner.write(batch), writeAll(durable, writeback.flat()))
-          })
+        write: (writes) => (mine !== life ? Effect.fail(crashedError("metadata")) : inner.write(writes))
       }
       return store
     })

@@ -211,8 +211,8 @@ export const makeSimNetwork = (options: { readonly seed: number; readonly clock:
       connection.running.set(requestId, fiber)
       fiber.addObserver((exit) => {
         if (connection.running.get(requestId) === fiber) connection.running.delete(requestId)
-        // An interrupted handler (its connection broke, or its caller gave up) answers nothing.
-        if (Exit.isFailure(exit) && Exit.isInterrupted(exit)) return
+        // Every handler answers, an interrupted one too (as @effect/rpc's server does); on a
+        // broken connection the answer goes nowhere, and a caller that gave up ignores it.
         reply(exit)
       })
     }

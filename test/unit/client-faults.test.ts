@@ -175,4 +175,44 @@ describe("SandstoreClient under faults", () => {
       expect(firstDifference(yield* fs.readFile("/once.bin"), patternBytes(600, 3))).toBe(-1)
       yield* handle.close
     }))
+
+  it.scopedLive("a change whose directory a rename replaced after the lookup is made in the directory now at that path", () =>
+    Effect.gen(function*() {
+      const address = yield* standaloneNode()
+      const other = yield* faultyClientOf([address], (_rpc, _payload, proceed) => proceed, fastRetry)
+      // Just before this client's next change reaches the node, another client renames an empty
+      // directory over `replaced`: the path exists throughout, only its inode changes.
+      let replaced: string | null = null
+      const intercept: Intercept = (rpc, _payload, proceed) => {
+        const dir = replaced
+        if (dir === null || (rpc !== "Create" && rpc !== "Mkdir" && rpc !== "Rename")) return proceed
+        replaced = null
+        return Effect.zipRight(Effect.orDie(other.rename(`${dir}-new`, dir)), proceed)
+      }
+      const fs = yield* faultyClientOf([address], intercept, fastRetry)
+      const race = (dir: string) =>
+        Effect.gen(function*() {
+          yield* other.mkdir(dir)
+          yield* other.mkdir(`${dir}-new`)
+          replaced = dir
+        })
+
+      yield* race("/a")
+      yield* Effect.flatMap(fs.open("/a/file", "wx"), (handle) => handle.close)
+      expect(yield* fs.readdir("/a")).toEqual(["file"])
+
+      yield* race("/b")
+      yield* fs.mkdir("/b/sub")
+      expect(yield* fs.readdir("/b")).toEqual(["sub"])
+
+      yield* race("/c")
+      yield* other.mkdir("/c-new/x")
+      yield* fs.rename("/c/x", "/c/y")
+      expect(yield* fs.readdir("/c")).toEqual(["y"])
+
+      // A NotFound about the name itself stands: the directory is still the one looked up.
+      const error = yield* Effect.flip(fs.unlink("/c/nothing"))
+      expect(error._tag).toBe("NotFound")
+      expect([...yield* other.readdir("/")].sort()).toEqual(["a", "b", "c"])
+    }))
 })

@@ -17,6 +17,7 @@ import { inodeKey } from "../../layers/metadata/keys.ts"
 import { makeMemoryNamespace, MetadataServiceMemory, openMemoryLevel } from "../../layers/metadata/memory.ts"
 import { makeNamespace } from "../../layers/metadata/namespace.ts"
 import { makeStore } from "../../layers/metadata/store.ts"
+import { makeTreeStore } from "../../layers/metadata/treeStore.ts"
 import { TRANSACTION_TTL_MILLIS } from "../../src/domain/commands.ts"
 import { formatVersionId } from "../../src/domain/versionId.ts"
 
@@ -29,6 +30,8 @@ const tempDir = Effect.acquireRelease(
 
 const backends = [
   { name: "memory-level", layer: MetadataServiceMemory({ chunkSize: CHUNK }) },
+  // The simulation's store: a persistent tree in memory.
+  { name: "tree store", layer: Layer.effect(MetadataService, Effect.orDie(Effect.suspend(() => makeNamespace(makeTreeStore(), { chunkSize: CHUNK })))) },
   {
     name: "classic-level",
     layer: Layer.unwrapScoped(
