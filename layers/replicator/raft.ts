@@ -4,8 +4,8 @@
  * Output contract requires.
  *
  * Fibers, all scoped to the layer:
- * - the driver owns the core. Each turn it drains every queued input (ticks, received
- *   messages, proposal batches, read requests, Applied and Compact reports), steps the core
+ * - the driver owns the core. Each turn it drains every queued input (ticks, messages from
+ *   the transport's inbox, proposal batches, read requests, Applied and Compact reports), steps the core
  *   with each, persists the merged result with ONE WAL append (group commit: one fsync for
  *   everything that arrived while the previous one ran), and only then sends the messages,
  *   settles proposal and read results and hands committed entries to the applier. Entries
@@ -19,21 +19,21 @@
  *   outcome, releases reads whose index is applied, reports `Applied`, and every
  *   `snapshotThreshold` entries takes a snapshot that the driver compacts the log behind.
  * - the batcher collects proposals into batches of up to `batchSize`, waiting at most
- *   `batchWaitMillis` (by Clock) for one to fill; the ticker ticks every `tickMillis`; the
- *   receiver moves messages from the transport into the driver's queue.
+ *   `batchWaitMillis` (by Clock) for one to fill; the ticker ticks every `tickMillis` and
+ *   answers Timeout to callers whose deadline passed.
  *
  * Outcomes a proposer sees: the state machine's result (or its FsError); NotLeader with the
  * leader's id and address when this node is not the leader; Unavailable when a different
  * entry committed at the proposal's index (it did not commit) or the layer is closing;
- * Timeout when neither happened within `proposalTimeout` (the outcome is unknown: a retry
- * with the same request id is deduplicated by the state machine).
+ * Timeout when neither happened by its deadline (the outcome is unknown: a retry with the same
+ * request id is deduplicated by the state machine).
  *
  * A WAL or store failure stops the replicator (the log and the store may disagree): waiting
  * and later calls fail with that error until the node restarts and recovers.
  *
  * Rebuild guard: a node whose WAL and store were wiped (`sandstore rebuild`) has forgotten its
  * vote, and voting again in a term it already voted in could elect two leaders. While the
- * `rebuildMarker` file exists the receiver drops PreVote and RequestVote before the core sees
+ * `rebuildMarker` file exists the driver drops PreVote and RequestVote before the core sees
  * them; the applier removes the file once the node has caught up from a leader: installed its
  * snapshot, or applied up to the commit index of the first AppendEntries it received.
  */
@@ -95,11 +95,6 @@ export interface RaftReplicatorOptions {
 /** The file `sandstore rebuild` leaves in a data dir: the node in it lost its log and its vote. */
 export const REBUILD_MARKER = "REBUILDING"
 
-/**
- * Network messages waiting for the driver, at most. When it falls behind, the receiver drops
- * further messages (Raft resends what matters) instead of memory growing without bound.
- */
-const INPUT_CAPACITY = 16_384
 const TICK: Input = { _tag: "Tick" }
 
 /** FNV-1a of the node id: voters sharing one configured seed still draw different timeouts. */
@@ -314,7 +309,13 @@ const make = (options: RaftReplicatorOptions) =>
     const isReplication = (message: Message) => message._tag === "AppendEntries" || message._tag === "InstallSnapshot"
 
     const driverTurn = Effect.gen(function*() {
-      const taken = carried === null ? yield* inputs.takeAll : inputs.poll()
+      const [own, received] = carried === null
+        ? yield* Inbox.takeAllOfBoth(inputs, transport.incoming)
+        : [inputs.poll(), transport.incoming.poll()]
+      const taken: Array<Input> = own
+      for (const message of received) {
+        if (isForUs(message) && admitted(message)) taken.push({ _tag: "Receive", message })
+      }
       const turn = new RoundOutput()
       if (carried !== null) turn.add(carried)
       carried = null
@@ -396,7 +397,7 @@ const make = (options: RaftReplicatorOptions) =>
       yield* maybeSnapshot
     })
 
-    // ---- batcher, ticker, receiver ----------------------------------------------------------
+    // ---- batcher, ticker ---------------------------------------------------------------------
 
     /** Add to `batch` until it is full or the batch wait is over. */
     const fill = (batch: Array<Proposal>) =>
@@ -445,14 +446,6 @@ const make = (options: RaftReplicatorOptions) =>
       yield* endRebuildIfCaughtUp(false)
     })
 
-    const receiverTurn = Effect.gen(function*() {
-      for (const message of yield* transport.incoming.takeAll) {
-        // Past the driver's backlog bound a message is dropped; Raft resends what matters.
-        if (isForUs(message) && admitted(message) && inputs.size < INPUT_CAPACITY) inputs.offer({ _tag: "Receive", message })
-      }
-      yield* endRebuildIfCaughtUp(false)
-    })
-
     const isForUs = (message: Message) => message.to === nodeId && voters.has(message.from)
 
     // Registered before the fibers start, so it runs after they are interrupted.
@@ -461,7 +454,6 @@ const make = (options: RaftReplicatorOptions) =>
     yield* Effect.forkScoped(loop(applierTurn))
     yield* Effect.forkScoped(loop(batcherTurn))
     yield* Effect.forkScoped(loop(tickerTurn))
-    yield* Effect.forkScoped(loop(receiverTurn))
 
     // ---- the service ----------------------------------------------------------------------
 

@@ -69,6 +69,31 @@ export class Inbox<A> {
       })
   )
 
+  /**
+   * Everything waiting in `a` and in `b`, after waiting for at least one item in either: one
+   * consumer serving two inboxes without a fiber per inbox.
+   */
+  static takeAllOfBoth<A, B>(a: Inbox<A>, b: Inbox<B>): Effect.Effect<readonly [Array<A>, Array<B>]> {
+    const both = (): readonly [Array<A>, Array<B>] => [a.poll(), b.poll()]
+    return Effect.suspend(() =>
+      a.size > 0 || b.size > 0
+        ? Effect.sync(both)
+        : Effect.async<readonly [Array<A>, Array<B>]>((resume) => {
+          const wake = () => {
+            a.waiter = null
+            b.waiter = null
+            resume(Effect.sync(both))
+          }
+          a.waiter = wake
+          b.waiter = wake
+          return Effect.sync(() => {
+            a.waiter = null
+            b.waiter = null
+          })
+        })
+    )
+  }
+
   /** Everything waiting now, oldest first (possibly nothing); never waits. */
   poll(): Array<A> {
     return this.size > 0 ? this.drain() : []
