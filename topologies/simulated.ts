@@ -43,6 +43,9 @@ export interface SimulatedNodeOptions {
   /** The metadata's transaction TTL and the collector's orphan grace (production defaults otherwise). */
   readonly transactionTtlMillis?: number
   readonly orphanGraceMillis?: number
+  /** Client sessions expire after this long unused, and expired ones are pruned this often (log indices). */
+  readonly sessionTimeoutMillis?: number
+  readonly sessionPruneInterval?: number
   readonly plantedBug?: Bugs.PlantedBug
 }
 
@@ -59,7 +62,9 @@ export const SimulatedTopology = (options: SimulatedNodeOptions) => {
   // 2. This node's durable state, on its simulated disks.
   const storedMetadata = options.disks.metadata({
     chunkSize: options.chunkSize,
-    ...(options.transactionTtlMillis === undefined ? {} : { transactionTtlMillis: options.transactionTtlMillis })
+    ...(options.transactionTtlMillis === undefined ? {} : { transactionTtlMillis: options.transactionTtlMillis }),
+    ...(options.sessionTimeoutMillis === undefined ? {} : { sessionTimeoutMillis: options.sessionTimeoutMillis }),
+    ...(options.sessionPruneInterval === undefined ? {} : { sessionPruneInterval: options.sessionPruneInterval })
   })
   const metadata = bug === "applyTwiceAfterRestart"
     ? Bugs.applyTwiceAfterRestart(storedMetadata)
@@ -87,7 +92,11 @@ export const SimulatedTopology = (options: SimulatedNodeOptions) => {
   const state = Layer.mergeAll(replicator, chunkPeers, raftTransport, cluster).pipe(Layer.provideMerge(Layer.merge(metadata, chunks)))
 
   // 5. Coordination.
-  const control = ReplicatedControlPlane({ chunkSize: options.chunkSize, topologyName: "simulated" }).pipe(Layer.provideMerge(state))
+  const control = ReplicatedControlPlane({
+    chunkSize: options.chunkSize,
+    topologyName: "simulated",
+    ...(options.sessionTimeoutMillis === undefined ? {} : { sessionTimeoutMillis: options.sessionTimeoutMillis })
+  }).pipe(Layer.provideMerge(state))
   const coordinator = RaftTransactionCoordinator.pipe(Layer.provideMerge(control))
   const services = ReplicatedDataPlane().pipe(Layer.provideMerge(coordinator))
 

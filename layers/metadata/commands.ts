@@ -368,5 +368,8 @@ export const applyCommand = (ctx: CommandContext, command: MetadataCommand): Com
       return forgetGarbage(ctx, command)
     case "Noop":
       return Effect.succeed(null)
+    case "OpenSession":
+    case "CloseSession":
+      return Effect.dieMessage(`${command._tag} acts on the session table (sessions.ts), not the namespace`)
   }
 }

@@ -3,6 +3,7 @@
  * contiguous byte range; integers are big-endian so byte order is numeric order. Directory
  * entries are keyed by (parent, UTF-8 name), which makes readdir a range scan in byte order.
  */
+import { type SessionId, sessionIdBytes } from "../../src/domain/session.ts"
 
 /** Tag bytes, one per table. */
 const META = 0x4d // "M": the single meta record (applied index, counters)
@@ -11,8 +12,9 @@ const ENTRY = 0x44 // "D" + u64 parent + name
 const CHUNK = 0x43 // "C" + u64 inode + u32 chunk index
 const GARBAGE = 0x47 // "G" + u64 sequence: unreferenced chunk versions, oldest first
 const GARBAGE_BY_VERSION = 0x56 // "V" + version id -> garbage sequence
-const REQUEST = 0x51 // "Q" + request id -> first outcome (dedup)
-const REQUEST_BY_INDEX = 0x71 // "q" + u64 log index -> request id (dedup pruning)
+const SESSION = 0x53 // "S" + 16-byte session id -> its last activity and acknowledged horizon
+const REPLY = 0x52 // "R" + 16-byte session id + u64 sequence -> the request's recorded outcome
+const SESSION_ACTIVITY = 0x45 // "E" + u64 last activity + 16-byte session id: sessions oldest first (expiry)
 
 /** The largest chunk index a key can hold. */
 export const MAX_CHUNK_INDEX = 0xffff_ffff
@@ -23,9 +25,6 @@ const writeU64 = (buffer: Buffer, offset: number, value: number): void => {
   buffer.writeUInt32BE(Math.floor(value / U32), offset)
   buffer.writeUInt32BE(value % U32, offset + 4)
 }
-
-const readU64 = (buffer: Buffer, offset: number): number =>
-  buffer.readUInt32BE(offset) * U32 + buffer.readUInt32BE(offset + 4)
 
 const tagged = (tag: number, id: number): Buffer => {
   const key = Buffer.allocUnsafe(9)
@@ -82,14 +81,35 @@ export const garbageRange: KeyRange = { gte: Buffer.from([GARBAGE]), lt: Buffer.
 
 export const garbageByVersionKey = (versionId: string): Buffer => taggedString(GARBAGE_BY_VERSION, versionId)
 
-export const requestKey = (requestId: string): Buffer => taggedString(REQUEST, requestId)
+export const sessionKey = (session: SessionId): Buffer => Buffer.concat([Buffer.from([SESSION]), sessionIdBytes(session)])
 
-export const requestByIndexKey = (index: number): Buffer => tagged(REQUEST_BY_INDEX, index)
+export const replyKey = (session: SessionId, seq: number): Buffer => {
+  const key = Buffer.allocUnsafe(25)
+  key[0] = REPLY
+  sessionIdBytes(session).copy(key, 1)
+  writeU64(key, 17, seq)
+  return key
+}
 
-/** Dedup records of log indices <= `index`, oldest first. */
-export const requestsUpTo = (index: number): KeyRange => ({
-  gte: tagged(REQUEST_BY_INDEX, 0),
-  lt: tagged(REQUEST_BY_INDEX, index + 1)
+/** Recorded replies of `session` with sequence numbers in [from, to). */
+export const replyRange = (session: SessionId, from: number, to: number): KeyRange => ({
+  gte: replyKey(session, from),
+  lt: replyKey(session, to)
 })
 
-export const requestIndex = (key: Buffer): number => readU64(key, 1)
+export const sessionActivityKey = (lastActive: number, session: SessionId): Buffer => {
+  const key = Buffer.allocUnsafe(25)
+  key[0] = SESSION_ACTIVITY
+  writeU64(key, 1, Math.max(0, Math.floor(lastActive)))
+  sessionIdBytes(session).copy(key, 9)
+  return key
+}
+
+/** Sessions last active before `time`, oldest first. */
+export const sessionsActiveBefore = (time: number): KeyRange => ({
+  gte: Buffer.from([SESSION_ACTIVITY]),
+  lt: tagged(SESSION_ACTIVITY, Math.max(0, Math.floor(time)))
+})
+
+/** The session id in a session-activity key. */
+export const activitySession = (key: Buffer): SessionId => key.toString("hex", 9, 25) as SessionId

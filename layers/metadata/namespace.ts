@@ -1,37 +1,41 @@
 /**
- * The metadata state machine over any abstract-level store (classic-level, memory-level).
- * Each applied entry is one atomic batch holding its changes, its dedup record and the new
- * applied index, so replay after a crash is idempotent and a retried request id returns the
- * first outcome. Applies (and restores) are serialized; queries read store snapshots.
+ * The metadata state machine over a Store (classic-level, memory-level, or the in-memory tree).
+ * Each applied entry is one atomic batch holding its changes, the session bookkeeping of the
+ * client request it serves (sessions.ts: a resend gets the recorded outcome, never a second
+ * application) and the new applied index, so replay after a crash is idempotent. Applies (and
+ * restores) are serialized; queries read store snapshots.
  */
 import { Effect, Schema } from "effect"
-import { type CommandOutcome, type LogEntry, TRANSACTION_TTL_MILLIS } from "../../src/domain/commands.ts"
-import { Corruption, FsError, InvalidArgument } from "../../src/domain/errors.ts"
+import {
+  type CommandOutcome, type LogEntry, type MetadataCommand, SESSION_TIMEOUT_MILLIS, TRANSACTION_TTL_MILLIS
+} from "../../src/domain/commands.ts"
+import { CommandError, Corruption } from "../../src/domain/errors.ts"
 import { ROOT_INODE } from "../../src/domain/fs.ts"
 import type { MetadataServiceShape, StoreError } from "../../src/services/MetadataService.ts"
 import { applyCommand, commandTime } from "./commands.ts"
 import * as Keys from "./keys.ts"
 import { makeQueries } from "./queries.ts"
 import type { InodeRecord, MetaRecord } from "./records.ts"
+import * as Sessions from "./sessions.ts"
 import { decodeSnapshot, encodeSnapshot } from "./snapshotFormat.ts"
 import type { Store, Write } from "./store.ts"
 import * as Tables from "./tables.ts"
-import { makeTransaction } from "./transaction.ts"
+import { makeTransaction, type Transaction } from "./transaction.ts"
 
-/** How many log indices a request id is remembered for. Part of the replicated semantics. */
-export const DEDUP_WINDOW = 100_000
-/** Dedup records are pruned at log indices that are multiples of this (one scan, not one per entry). */
-const PRUNE_INTERVAL = 1024
+/** Expired sessions are pruned at log indices that are multiples of this (one scan, not one per entry). */
+const PRUNE_INTERVAL = 256
 
 export interface NamespaceOptions {
   readonly chunkSize: number
-  /** Must be equal on every replica; tests shrink it. */
-  readonly dedupWindow?: number
   /**
    * How old a write transaction's versions may be when it commits (default
    * TRANSACTION_TTL_MILLIS). Must be equal on every replica; simulations shrink it.
    */
   readonly transactionTtlMillis?: number
+  /** A client session unused this long expires (default SESSION_TIMEOUT_MILLIS). Equal on every replica. */
+  readonly sessionTimeoutMillis?: number
+  /** Expired sessions are pruned every this many log indices (default 256). Equal on every replica. */
+  readonly sessionPruneInterval?: number
 }
 
 /** The root directory of an empty store: nothing in it depends on the node that creates it. */
@@ -44,9 +48,18 @@ const EMPTY_META: MetaRecord = {
   appliedIndex: 0, nextInode: ROOT_INODE + 1, nextGarbage: 1, files: 0, directories: 1, bytes: 0, chunks: 0, clock: 0
 }
 
-const isFsError = Schema.is(FsError)
+const isCommandErrorValue = Schema.is(CommandError)
+const isCommandError = <E>(error: E): error is Extract<E, CommandError> => isCommandErrorValue(error)
 
 const OK_NULL: CommandOutcome = { _tag: "Ok", result: null }
+
+/** A command carried out: its outcome, the writes to keep and the counters after it. */
+interface Carried {
+  readonly outcome: CommandOutcome
+  readonly writes: ReadonlyArray<Write>
+  readonly meta: MetaRecord
+}
+
 
 export const makeNamespace = (
   store: Store,
@@ -54,11 +67,13 @@ export const makeNamespace = (
 ): Effect.Effect<MetadataServiceShape, StoreError> =>
   Effect.gen(function*() {
     const chunkSize = options.chunkSize
-    const dedupWindow = options.dedupWindow ?? DEDUP_WINDOW
     const transactionTtlMillis = options.transactionTtlMillis ?? TRANSACTION_TTL_MILLIS
+    const sessions: Sessions.SessionSettings = { timeoutMillis: options.sessionTimeoutMillis ?? SESSION_TIMEOUT_MILLIS }
+    const pruneInterval = options.sessionPruneInterval ?? PRUNE_INTERVAL
     if (!Number.isSafeInteger(chunkSize) || chunkSize < 1) return yield* Effect.dieMessage(`invalid chunk size ${chunkSize}`)
-    if (!Number.isSafeInteger(dedupWindow) || dedupWindow < 1) return yield* Effect.dieMessage(`invalid dedup window ${dedupWindow}`)
     if (!(transactionTtlMillis > 0)) return yield* Effect.dieMessage(`invalid transaction TTL ${transactionTtlMillis}`)
+    if (!(sessions.timeoutMillis > 0)) return yield* Effect.dieMessage(`invalid session timeout ${sessions.timeoutMillis}`)
+    if (!Number.isSafeInteger(pruneInterval) || pruneInterval < 1) return yield* Effect.dieMessage(`invalid prune interval ${pruneInterval}`)
 
     if ((yield* Tables.readMeta(store.get)) === undefined) {
       yield* store.write([[Keys.inodeKey(ROOT_INODE), Tables.encodeInode(ROOT)], [Keys.metaKey, Tables.encodeMeta(EMPTY_META)]])
@@ -71,73 +86,69 @@ export const makeNamespace = (
         ? Effect.fail(new Corruption({ message: "metadata store: meta record is missing" }))
         : Effect.succeed(meta))
 
-    /**
-     * The first outcome of the entry's request id, if it has one. A request id reused for
-     * another kind of command is refused rather than answered with an unrelated outcome.
-     */
-    const storedOutcome = (entry: LogEntry) =>
-      entry.requestId === null
-        ? Effect.succeed(undefined)
-        : Effect.map(Tables.readRequest(store.get, entry.requestId), (stored): CommandOutcome | undefined =>
-          stored === undefined || stored.command === entry.command._tag
-            ? stored?.outcome
-            : {
-              _tag: "Err",
-              error: new InvalidArgument({
-                message: `request id ${entry.requestId} was already used for a ${stored.command}, not a ${entry.command._tag}`
-              })
-            })
+    /** What an entry at or below the applied index returns: its request's recorded outcome, if any. */
+    const replayed = (entry: LogEntry) =>
+      entry.request === null
+        ? Effect.succeed(OK_NULL)
+        : Effect.map(Tables.readReply(store.get, entry.request.session, entry.request.seq), (reply) =>
+          reply !== undefined && reply.digest === entry.request!.digest ? reply.outcome : OK_NULL)
 
-    /** Deletes of the dedup records that fall out of the window at `index`. */
-    const expiredRequests = (index: number) =>
+    /**
+     * Carry out `command` at time `now`: a namespace command stages its writes in a transaction
+     * of its own, kept (with the counters it moved and the clock) only when it succeeds, so a
+     * refused command changes nothing; session commands act on the session table.
+     */
+    const carryOut = (
+      command: MetadataCommand,
+      meta: MetaRecord,
+      now: number,
+      sessionTx: Transaction
+    ): Effect.Effect<Carried, StoreError> =>
       Effect.gen(function*() {
-        const horizon = index - dedupWindow
-        if (horizon < 1 || index % PRUNE_INTERVAL !== 0) return []
-        const deletes: Array<Write> = []
-        for (const [key, value] of yield* store.scan(Keys.requestsUpTo(horizon))) {
-          const requestId = yield* Tables.decodeString(value)
-          deletes.push([key, null])
-          const stored = yield* Tables.readRequest(store.get, requestId)
-          if (stored?.index === Keys.requestIndex(key)) deletes.push([Keys.requestKey(requestId), null])
+        const advanced: MetaRecord = { ...meta, clock: now }
+        if (command._tag === "OpenSession" || command._tag === "CloseSession") {
+          const outcome = command._tag === "OpenSession"
+            ? yield* Sessions.open(sessionTx, command.session, command.create, now, sessions)
+            : yield* Sessions.close(sessionTx, command.session)
+          return { outcome, writes: [], meta: outcome._tag === "Ok" ? advanced : meta }
         }
-        return deletes
+        const tx = makeTransaction(store)
+        const counters = { ...advanced }
+        return yield* applyCommand({ tx, meta: counters, chunkSize, transactionTtlMillis }, command).pipe(
+          Effect.map((result): Carried => ({ outcome: { _tag: "Ok", result }, writes: [...tx.writes()], meta: counters })),
+          Effect.catchIf(isCommandError, (error) => Effect.succeed<Carried>({ outcome: { _tag: "Err", error }, writes: [], meta }))
+        )
       })
 
     const apply: MetadataServiceShape["apply"] = (index, entry) =>
       serialized(Effect.gen(function*() {
         if (!Number.isSafeInteger(index)) return yield* Effect.dieMessage(`log index ${index} is not an integer`)
         const meta = yield* requireMeta
-        const stored = yield* storedOutcome(entry)
-        if (index <= meta.appliedIndex) return stored ?? OK_NULL
+        if (index <= meta.appliedIndex) return yield* replayed(entry)
 
-        const writes: Array<Write> = []
-        let next: MetaRecord = { ...meta, appliedIndex: index }
-        let outcome: CommandOutcome
-        if (stored !== undefined) {
-          outcome = stored
+        // The entry's time: the state machine's clock moves to it when its command applies.
+        const now = Math.max(meta.clock, commandTime(entry.command))
+        const sessionTx = makeTransaction(store)
+        const request = entry.request
+        let carried: Carried
+        if (request === null) {
+          carried = yield* carryOut(entry.command, meta, now, sessionTx)
         } else {
-          const tx = makeTransaction(store)
-          // The clock advances with every command that applies (a refused one changes nothing).
-          const counters = { ...next, clock: Math.max(next.clock, commandTime(entry.command)) }
-          outcome = yield* applyCommand({ tx, meta: counters, chunkSize, transactionTtlMillis }, entry.command).pipe(
-            Effect.map((result): CommandOutcome => {
-              writes.push(...tx.writes())
-              next = counters
-              return { _tag: "Ok", result }
-            }),
-            Effect.catchIf(isFsError, (error) => Effect.succeed<CommandOutcome>({ _tag: "Err", error }))
-          )
-          if (entry.requestId !== null) {
-            writes.push(
-              [Keys.requestKey(entry.requestId), Tables.encodeRequest({ index, command: entry.command._tag, outcome })],
-              [Keys.requestByIndexKey(index), Tables.encodeString(entry.requestId)]
-            )
+          const admission = yield* Sessions.admit(sessionTx, request, now, sessions)
+          if (admission._tag === "Admitted") {
+            carried = yield* carryOut(entry.command, meta, now, sessionTx)
+            yield* Sessions.record(sessionTx, request, admission.session, carried.outcome, now)
+          } else {
+            carried = { outcome: admission.outcome, writes: [], meta }
           }
         }
-        writes.push(...yield* expiredRequests(index))
-        writes.push([Keys.metaKey, Tables.encodeMeta(next)])
-        yield* store.write(writes)
-        return outcome
+        if (index % pruneInterval === 0) yield* Sessions.pruneExpired(sessionTx, now, sessions)
+        yield* store.write([
+          ...carried.writes,
+          ...sessionTx.writes(),
+          [Keys.metaKey, Tables.encodeMeta({ ...carried.meta, appliedIndex: index })]
+        ])
+        return carried.outcome
       }))
 
     const snapshot: MetadataServiceShape["snapshot"] = store.withView((view) =>

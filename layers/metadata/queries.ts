@@ -16,7 +16,8 @@ export const MAX_READDIR_ENTRIES = 10_000
 
 type Queries = Pick<
   MetadataServiceShape,
-  "getattr" | "lookup" | "lookupPath" | "access" | "readdir" | "readdirplus" | "layout" | "chunks" | "fsstat" | "garbage"
+  | "getattr" | "lookup" | "lookupPath" | "access" | "readdir" | "readdirplus" | "layout" | "writeLayout" | "chunks" | "fsstat"
+  | "garbage"
 >
 
 /** Permission bits that grant `mask` to a caller in the class selected by `shift` (6 owner, 3 group, 0 other). */
@@ -115,13 +116,24 @@ export const makeQueries = (store: Store): Queries => {
       })
     )
 
-  const layout: Queries["layout"] = (inode) =>
+  const layoutIn = (get: Tables.Get, view: ReadView, inode: number) =>
+    Effect.gen(function*() {
+      const record = yield* Tables.requireFile(get, inode)
+      const rows = yield* store.scan(Keys.chunkRange(inode), view)
+      const chunks = yield* Effect.forEach(rows, ([, value]) => Tables.decodeChunk(value))
+      return { attributes: toAttributes(inode, record), chunks }
+    })
+
+  const layout: Queries["layout"] = (inode) => consistently((get, view) => layoutIn(get, view, inode))
+
+  const writeLayout: Queries["writeLayout"] = (inode, request) =>
     consistently((get, view) =>
       Effect.gen(function*() {
-        const record = yield* Tables.requireFile(get, inode)
-        const rows = yield* store.scan(Keys.chunkRange(inode), view)
-        const chunks = yield* Effect.forEach(rows, ([, value]) => Tables.decodeChunk(value))
-        return { attributes: toAttributes(inode, record), chunks }
+        if (request !== null) {
+          const reply = yield* Tables.readReply(get, request.session, request.seq)
+          if (reply !== undefined && reply.digest === request.digest) return { _tag: "Recorded", outcome: reply.outcome } as const
+        }
+        return { _tag: "Layout", ...yield* layoutIn(get, view, inode) } as const
       })
     )
 
@@ -142,5 +154,5 @@ export const makeQueries = (store: Store): Queries => {
         (rows) => Effect.forEach(rows, ([, value]) => Tables.decodeChunk(value))
       )
 
-  return { getattr, lookup, lookupPath, access, readdir, readdirplus, layout, chunks, fsstat, garbage }
+  return { getattr, lookup, lookupPath, access, readdir, readdirplus, layout, writeLayout, chunks, fsstat, garbage }
 }

@@ -3,7 +3,7 @@
  * order (no maps, no record extension), so the same state is the same bytes on every replica.
  * Decoding checks every field, so a damaged value is a `Corruption`, never a crash. The hot
  * records use a field list checked by hand (a Schema transform costs ~3.5 µs per value, 10x
- * the msgpack work); the dedup record holds typed errors and goes through `CommandOutcome`.
+ * the msgpack work); a session's reply record holds typed errors and goes through `CommandOutcome`.
  */
 import { Effect, Either, ParseResult, Schema } from "effect"
 import { Packr } from "msgpackr"
@@ -130,14 +130,14 @@ export const MetaCodec = tupleCodec<MetaRecord>("meta", {
   clock: "number"
 })
 
-/** The request id of a dedup pruning record. */
-export const StringCodec: RecordCodec<string> = {
-  encode: (value) => packr.pack(value),
-  decode: (bytes) => {
-    const raw = unpack(bytes)
-    return Either.isRight(raw) && typeof raw.right === "string" ? Effect.succeed(raw.right) : undecodable("request index", "not a string")
-  }
+/** A client session: when it was last active (state machine clock) and what the client acknowledged. */
+export interface SessionRecord {
+  readonly lastActive: number
+  /** Every request numbered below this was answered to the client; their replies are dropped. */
+  readonly ackedBelow: number
 }
+
+export const SessionCodec = tupleCodec<SessionRecord>("session", { lastActive: "number", ackedBelow: "int" })
 
 /** The sequence number of a garbage version. */
 export const IntCodec: RecordCodec<number> = {
@@ -148,26 +148,24 @@ export const IntCodec: RecordCodec<number> = {
   }
 }
 
-/** The first outcome of a request id, the log index that produced it and the kind of command it was. */
-export interface RequestRecord {
-  readonly index: number
-  /** the command's tag: a request id reused for another kind of command is refused */
-  readonly command: string
+/** The outcome a request produced, and the digest of the request: another request under its id is refused. */
+export interface ReplyRecord {
+  readonly digest: number
   readonly outcome: CommandOutcome
 }
 
-const StoredRequest = Schema.Tuple(Schema.Int, Schema.String, CommandOutcome)
-const encodeStoredRequest = Schema.encodeSync(StoredRequest)
-const decodeStoredRequest = Schema.decodeUnknownEither(StoredRequest)
+const StoredReply = Schema.Tuple(Schema.Int, CommandOutcome)
+const encodeStoredReply = Schema.encodeSync(StoredReply)
+const decodeStoredReply = Schema.decodeUnknownEither(StoredReply)
 
-export const RequestCodec: RecordCodec<RequestRecord> = {
-  encode: (value) => packr.pack(encodeStoredRequest([value.index, value.command, value.outcome])),
+export const ReplyCodec: RecordCodec<ReplyRecord> = {
+  encode: (value) => packr.pack(encodeStoredReply([value.digest, value.outcome])),
   decode: (bytes) => {
     const raw = unpack(bytes)
-    if (Either.isLeft(raw)) return undecodable("request", raw.left)
-    return Either.match(decodeStoredRequest(raw.right), {
-      onLeft: (error) => undecodable("request", ParseResult.TreeFormatter.formatErrorSync(error)),
-      onRight: ([index, command, outcome]) => Effect.succeed({ index, command, outcome })
+    if (Either.isLeft(raw)) return undecodable("reply", raw.left)
+    return Either.match(decodeStoredReply(raw.right), {
+      onLeft: (error) => undecodable("reply", ParseResult.TreeFormatter.formatErrorSync(error)),
+      onRight: ([digest, outcome]) => Effect.succeed({ digest, outcome })
     })
   }
 }

@@ -8,9 +8,10 @@ import { Corruption, IsADirectory, NotADirectory, NotFound } from "../../src/dom
 import type { ChunkRef } from "../../src/domain/fs.ts"
 import type { StoreError } from "../../src/services/MetadataService.ts"
 import * as Keys from "./keys.ts"
+import type { SessionId } from "../../src/domain/session.ts"
 import {
   ChunkCodec, EntryCodec, type EntryRecord, InodeCodec, type InodeRecord, IntCodec, MetaCodec, type MetaRecord,
-  RequestCodec, type RequestRecord, StringCodec
+  ReplyCodec, type ReplyRecord, SessionCodec, type SessionRecord
 } from "./records.ts"
 
 /** Point reads, from whichever source the caller reads. */
@@ -20,16 +21,16 @@ export const encodeInode = InodeCodec.encode
 export const encodeEntry = EntryCodec.encode
 export const encodeChunk = ChunkCodec.encode
 export const encodeMeta = MetaCodec.encode
-export const encodeRequest = RequestCodec.encode
-export const encodeString = StringCodec.encode
+export const encodeSession = SessionCodec.encode
+export const encodeReply = ReplyCodec.encode
 export const encodeInt = IntCodec.encode
 
 export const decodeInode = InodeCodec.decode
 export const decodeEntry = EntryCodec.decode
 export const decodeChunk = ChunkCodec.decode
 export const decodeMeta = MetaCodec.decode
-export const decodeRequest = RequestCodec.decode
-export const decodeString = StringCodec.decode
+export const decodeSession = SessionCodec.decode
+export const decodeReply = ReplyCodec.decode
 export const decodeInt = IntCodec.decode
 
 /** Inode numbers from the wire are checked before they become keys. */
@@ -77,5 +78,8 @@ export const readChunk = (get: Get, inode: number, index: number): Effect.Effect
 export const readMeta = (get: Get): Effect.Effect<MetaRecord | undefined, StoreError> =>
   Effect.flatMap(get(Keys.metaKey), decodeIfPresent(decodeMeta))
 
-export const readRequest = (get: Get, requestId: string): Effect.Effect<RequestRecord | undefined, StoreError> =>
-  Effect.flatMap(get(Keys.requestKey(requestId)), decodeIfPresent(decodeRequest))
+export const readSession = (get: Get, session: SessionId): Effect.Effect<SessionRecord | undefined, StoreError> =>
+  Effect.flatMap(get(Keys.sessionKey(session)), decodeIfPresent(decodeSession))
+
+export const readReply = (get: Get, session: SessionId, seq: number): Effect.Effect<ReplyRecord | undefined, StoreError> =>
+  Effect.flatMap(get(Keys.replyKey(session, seq)), decodeIfPresent(decodeReply))

@@ -6,7 +6,7 @@
  * `Random`) and live placement targets.
  */
 import { Clock, Effect, Layer } from "effect"
-import type { MetadataCommand } from "../../src/domain/commands.ts"
+import { type MetadataCommand, type RequestTag, SESSION_TIMEOUT_MILLIS } from "../../src/domain/commands.ts"
 import { InvalidArgument } from "../../src/domain/errors.ts"
 import { MAX_NAME_BYTES, type Attributes, type InodeId } from "../../src/domain/fs.ts"
 import { formatVersionId } from "../../src/domain/versionId.ts"
@@ -27,6 +27,8 @@ export interface ControlPlaneOptions {
   readonly chunkSize: number
   /** The topology's name, reported by `topology`. */
   readonly topologyName: string
+  /** The state machine's session timeout, told to clients (default SESSION_TIMEOUT_MILLIS). */
+  readonly sessionTimeoutMillis?: number
 }
 
 export const ReplicatedControlPlane = (options: ControlPlaneOptions) =>
@@ -43,8 +45,8 @@ export const ReplicatedControlPlane = (options: ControlPlaneOptions) =>
       const read = replicator.linearizable
       const now = Clock.currentTimeMillis
       /** Propose a command built with the current time; the state machine's result is the answer. */
-      const propose = (make: (now: number) => MetadataCommand, requestId: string | null) =>
-        Effect.flatMap(now, (t) => replicator.propose(make(t), requestId))
+      const propose = (make: (now: number) => MetadataCommand, request: RequestTag | null) =>
+        Effect.flatMap(now, (t) => replicator.propose(make(t), request))
       const attributesOf = (result: Attributes | null) =>
         result === null ? Effect.dieMessage("state machine returned no attributes for a command that creates them") : Effect.succeed(result)
 
@@ -68,29 +70,35 @@ export const ReplicatedControlPlane = (options: ControlPlaneOptions) =>
           chunkSize,
           maxNameBytes: MAX_NAME_BYTES,
           maxFileSize: MAX_FILE_SIZE,
-          replication: placement.replication
+          replication: placement.replication,
+          sessionTimeoutMillis: options.sessionTimeoutMillis ?? SESSION_TIMEOUT_MILLIS
         }),
 
-        create: (r, requestId) =>
-          propose((t) => ({ _tag: "Create", ...r, now: t }), requestId).pipe(Effect.flatMap(attributesOf)),
-        mkdir: (r, requestId) =>
-          propose((t) => ({ _tag: "Mkdir", ...r, now: t }), requestId).pipe(Effect.flatMap(attributesOf)),
-        unlink: (parent, name, requestId) =>
-          Effect.asVoid(propose((t) => ({ _tag: "Unlink", parent, name, now: t }), requestId)),
-        rmdir: (parent, name, requestId) =>
-          Effect.asVoid(propose((t) => ({ _tag: "Rmdir", parent, name, now: t }), requestId)),
-        rename: (srcParent, srcName, dstParent, dstName, requestId) =>
-          Effect.asVoid(propose((t) => ({ _tag: "Rename", srcParent, srcName, dstParent, dstName, now: t }), requestId)),
-        setattr: (inode, changes, requestId) =>
+        openSession: (session, create) => Effect.asVoid(propose((t) => ({ _tag: "OpenSession", session, create, now: t }), null)),
+        closeSession: (session) => Effect.asVoid(propose((t) => ({ _tag: "CloseSession", session, now: t }), null)),
+
+        create: (r, request) =>
+          propose((t) => ({ _tag: "Create", ...r, now: t }), request).pipe(Effect.flatMap(attributesOf)),
+        mkdir: (r, request) =>
+          propose((t) => ({ _tag: "Mkdir", ...r, now: t }), request).pipe(Effect.flatMap(attributesOf)),
+        unlink: (parent, name, request) =>
+          Effect.asVoid(propose((t) => ({ _tag: "Unlink", parent, name, now: t }), request)),
+        rmdir: (parent, name, request) =>
+          Effect.asVoid(propose((t) => ({ _tag: "Rmdir", parent, name, now: t }), request)),
+        rename: (srcParent, srcName, dstParent, dstName, request) =>
+          Effect.asVoid(propose((t) => ({ _tag: "Rename", srcParent, srcName, dstParent, dstName, now: t }), request)),
+        setattr: (inode, changes, request) =>
           Effect.gen(function*() {
             if (changes.size !== undefined) yield* checkRange(changes.size, 0)
-            const result = yield* propose((t) => ({ _tag: "SetAttr", inode, changes, now: t }), requestId)
+            const result = yield* propose((t) => ({ _tag: "SetAttr", inode, changes, now: t }), request)
             return yield* attributesOf(result)
           }),
 
-        prepareWrite: (inode, at, length) =>
+        prepareWrite: (inode, at, length, request) =>
           Effect.gen(function*() {
-            const { attributes, chunks } = yield* fileChunks(inode)
+            const state = yield* read(metadata.writeLayout(inode, request))
+            if (state._tag === "Recorded") return state
+            const { attributes, chunks } = state
             const offset = at === "end" ? attributes.size : at
             yield* checkRange(offset, length)
             const nonce = yield* randomHex(2)
@@ -108,7 +116,7 @@ export const ReplicatedControlPlane = (options: ControlPlaneOptions) =>
                 targets
               })
             }
-            return { txId, inode, offset, size: attributes.size, length, chunkSize, chunks: planned }
+            return { _tag: "WritePlan", txId, inode, offset, size: attributes.size, length, chunkSize, chunks: planned } as const
           }),
 
         prepareRead: (inode, offset, length) =>

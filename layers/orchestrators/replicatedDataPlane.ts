@@ -6,8 +6,8 @@
  * takes the chunks overlapping the range from the control plane, fetches each from the first
  * replica that answers with verified bytes, and leaves holes as zeros.
  */
-import { Effect, Layer } from "effect"
-import type { ChunkUpdate } from "../../src/domain/commands.ts"
+import { Duration, Effect, Layer, Random } from "effect"
+import type { ChunkUpdate, RequestTag } from "../../src/domain/commands.ts"
 import { Conflict, Unavailable } from "../../src/domain/errors.ts"
 import type { ChunkRef } from "../../src/domain/fs.ts"
 import { crc32c } from "../../src/lib/crc32c.ts"
@@ -18,8 +18,15 @@ import {
 import { DataPlaneOrchestrator } from "../../src/services/DataPlaneOrchestrator.ts"
 import { TransactionCoordinator } from "../../src/services/TransactionCoordinator.ts"
 
+/** Backoff before re-planning a write that lost a version race: doubling from this, jittered, up to the max. */
+const BASE_BACKOFF_MILLIS = 2
+const MAX_BACKOFF_MILLIS = 200
+
 export interface DataPlaneOptions {
-  /** How many times a write re-plans after losing a version race before giving up with Conflict. */
+  /**
+   * How many times a write re-plans after losing a version race before answering Conflict.
+   * Nothing of the request was applied then, and the client resends it under the same id.
+   */
   readonly maxConflictRetries?: number
   /** Chunks fetched or staged at once by one request. */
   readonly concurrency?: number
@@ -53,14 +60,22 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
           )
       }
 
-      /** Run `attempt` again while it loses a race with another writer (or the collector). */
+      /**
+       * Run `attempt` again while it loses a race with another writer (or the collector), after a
+       * jittered backoff that doubles each time, at most `maxRetries` times.
+       */
       const retryConflicts = <A, E, R>(attempt: (n: number) => Effect.Effect<A, E | Conflict, R>) => {
         const loop = (n: number): Effect.Effect<A, E | Conflict, R> =>
           attempt(n).pipe(
-            Effect.catchIf((e): e is Conflict => e instanceof Conflict && n < maxRetries, () => loop(n + 1))
+            Effect.catchIf((e): e is Conflict => e instanceof Conflict && n < maxRetries, () =>
+              Effect.zipRight(backoff(n), loop(n + 1)))
           )
         return loop(0)
       }
+
+      const backoff = (n: number) =>
+        Effect.flatMap(Random.nextRange(0.5, 1.5), (jitter) =>
+          Effect.sleep(Duration.millis(Math.min(MAX_BACKOFF_MILLIS, BASE_BACKOFF_MILLIS * 2 ** n) * jitter)))
 
       /** The new version's bytes: the old chunk's file bytes with the written slice laid over them. */
       const newContent = (planned: PlannedChunk, chunkSize: number, offset: number, data: Uint8Array) =>
@@ -111,22 +126,20 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
           { concurrency: "unbounded", discard: true }
         )
 
-      const attemptWrite = (inode: number, at: WriteOffset, data: Uint8Array, requestId: string | null, attempt: number) =>
+      /**
+       * One attempt at a write. Every attempt carries the client's request: if an earlier one
+       * (or an earlier copy of the request) was carried out, planning finds its recorded outcome
+       * and returns it, and a commit racing with it is answered with it at apply.
+       */
+      const attemptWrite = (inode: number, at: WriteOffset, data: Uint8Array, request: RequestTag | null) =>
         Effect.gen(function*() {
-          // each attempt is its own deduplicated request: a retried write replays the same attempts
-          const attemptId = requestId === null ? null : `${requestId}#${attempt}`
-          const prepared = yield* Effect.either(control.prepareWrite(inode, at, data.length))
-          if (prepared._tag === "Left") {
-            const error = prepared.left
-            if (attemptId === null || (error._tag !== "NotFound" && error._tag !== "IsADirectory")) return yield* error
-            // The file is gone, but this may be a retry of an attempt that committed before its reply
-            // was lost: only the log knows. An empty commit under the attempt's id returns the outcome
-            // recorded for it, or records the same refusal (inodes are never reused or change type).
-            return yield* coordinator.commit({
-              txId: `${inode.toString(36)}-replay`, inode, end: 0, updates: [], expectedSize: null, requestId: attemptId
-            })
+          const plan = yield* control.prepareWrite(inode, at, data.length, request)
+          if (plan._tag === "Recorded") {
+            const outcome = plan.outcome
+            if (outcome._tag === "Err") return yield* Effect.fail(outcome.error)
+            if (outcome.result === null) return yield* Effect.dieMessage("a recorded write outcome holds no attributes")
+            return outcome.result
           }
-          const plan = prepared.right
           if (plan.chunks.length === 0) return yield* control.getattr(inode)
           const updates = yield* stage(plan, data).pipe(Effect.tapError(() => abandon(plan)))
           return yield* coordinator.commit({
@@ -135,13 +148,12 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
             end: plan.offset + data.length,
             updates,
             expectedSize: at === "end" ? plan.size : null,
-            requestId: attemptId
+            request
           })
         })
 
       return DataPlaneOrchestrator.of({
-        write: (inode, offset, data, requestId) =>
-          retryConflicts((attempt) => attemptWrite(inode, offset, data, requestId, attempt)),
+        write: (inode, offset, data, request) => retryConflicts(() => attemptWrite(inode, offset, data, request)),
 
         read: (inode, offset, length) =>
           retryConflicts(() => Effect.gen(function*() {

@@ -15,7 +15,7 @@ const packr = new Packr({ useRecords: false, int64AsType: "number" })
 const encodeLogEntry = Schema.encodeEither(LogEntry)
 const decodeLogEntry = Schema.decodeUnknownEither(LogEntry)
 
-const noop: LogEntry = { requestId: null, command: { _tag: "Noop" } }
+const noop: LogEntry = { request: null, command: { _tag: "Noop" } }
 
 /** The entry's bytes; encoding checks it against the schema, so an invalid command is refused here. */
 export const encodeEntryData = (entry: LogEntry): Either.Either<Uint8Array, ParseResult.ParseError> =>

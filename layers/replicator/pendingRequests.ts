@@ -17,14 +17,14 @@
  */
 import { Deferred, Effect, Exit } from "effect"
 import type { CommandOutcome, CommandResult } from "../../src/domain/commands.ts"
-import { type FsError, Timeout, Unavailable } from "../../src/domain/errors.ts"
+import { type CommandError, Timeout, Unavailable } from "../../src/domain/errors.ts"
 import type { ProposalResult, ReadResult } from "../../src/raft/types.ts"
 import type { ReplicationError } from "../../src/services/MetadataReplicator.ts"
 
 export interface Proposal {
   /** The encoded LogEntry. */
   readonly data: Uint8Array
-  readonly done: Deferred.Deferred<CommandResult, FsError | ReplicationError>
+  readonly done: Deferred.Deferred<CommandResult, CommandError | ReplicationError>
   /** Clock millis after which the proposer is answered Timeout (its outcome unknown). */
   readonly expiresAt: number
 }

@@ -22,7 +22,7 @@
  *   `batchWaitMillis` (by Clock) for one to fill; the ticker ticks every `tickMillis` and
  *   answers Timeout to callers whose deadline passed.
  *
- * Outcomes a proposer sees: the state machine's result (or its FsError); NotLeader with the
+ * Outcomes a proposer sees: the state machine's result (or its CommandError); NotLeader with the
  * leader's id and address when this node is not the leader; Unavailable when a different
  * entry committed at the proposal's index (it did not commit) or the layer is closing;
  * Timeout when neither happened by its deadline (the outcome is unknown: a retry with the same
@@ -40,9 +40,9 @@
 import { Cause, Clock, Deferred, Duration, Effect, Either, Layer, Option, ParseResult } from "effect"
 import { rm, stat } from "node:fs/promises"
 import type { ReplicatorStatus } from "../../src/domain/cluster.ts"
-import type { CommandResult, MetadataCommand } from "../../src/domain/commands.ts"
+import type { CommandResult, MetadataCommand, RequestTag } from "../../src/domain/commands.ts"
 import {
-  Corruption, type FsError, InvalidArgument, type IoError, NotLeader, Timeout, Unavailable
+  Corruption, type CommandError, InvalidArgument, type IoError, NotLeader, Timeout, Unavailable
 } from "../../src/domain/errors.ts"
 import { createRaft, entriesAfter, latestSnapshot, raftStatus, step } from "../../src/raft/core.ts"
 import type { Entry, Input, Message, NodeId, Output, RaftConfig, Snapshot } from "../../src/raft/types.ts"
@@ -481,11 +481,11 @@ const make = (options: RaftReplicatorOptions) =>
     /** When a request made now must be answered by: the proposal timeout from now. */
     const expiry = Effect.map(Clock.currentTimeMillis, (now) => now + Duration.toMillis(proposalTimeout))
 
-    const propose = (command: MetadataCommand, requestId?: string | null) =>
+    const propose = (command: MetadataCommand, request?: RequestTag | null) =>
       withLeaderAddress(Effect.gen(function*() {
         yield* precheck
-        const data = yield* Either.mapLeft(encodeEntryData({ requestId: requestId ?? null, command }), invalidCommand)
-        const done = yield* Deferred.make<CommandResult, FsError | ReplicationError>()
+        const data = yield* Either.mapLeft(encodeEntryData({ request: request ?? null, command }), invalidCommand)
+        const done = yield* Deferred.make<CommandResult, CommandError | ReplicationError>()
         if (!proposals.offer({ data, done, expiresAt: yield* expiry })) return yield* Effect.fail(broken ?? closing)
         return yield* Deferred.await(done)
       }))

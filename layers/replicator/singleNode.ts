@@ -15,8 +15,8 @@
  */
 import { Cause, Clock, Deferred, Effect, Layer, ParseResult, Queue, Ref, Schema } from "effect"
 import type { ReplicatorStatus } from "../../src/domain/cluster.ts"
-import { type CommandResult, LogEntry, type MetadataCommand } from "../../src/domain/commands.ts"
-import type { Corruption, FsError, IoError } from "../../src/domain/errors.ts"
+import { type CommandResult, LogEntry, type MetadataCommand, type RequestTag } from "../../src/domain/commands.ts"
+import type { Corruption, CommandError, IoError } from "../../src/domain/errors.ts"
 import { InvalidArgument, Unavailable } from "../../src/domain/errors.ts"
 import {
   encodeReplicatorRecord, type EntryRecord, type HardStateRecord, type SnapshotRecord
@@ -39,7 +39,7 @@ export interface SingleNodeReplicatorOptions {
 interface Proposal {
   readonly _tag: "Proposal"
   readonly entry: LogEntry
-  readonly done: Deferred.Deferred<CommandResult, FsError | ReplicationError>
+  readonly done: Deferred.Deferred<CommandResult, CommandError | ReplicationError>
 }
 
 /** A linearizable read's place in the queue: released once everything before it is applied. */
@@ -174,12 +174,12 @@ const make = (options: SingleNodeReplicatorOptions) =>
       })
     ).pipe(Effect.forever, Effect.forkScoped)
 
-    const propose = (command: MetadataCommand, requestId?: string | null) =>
+    const propose = (command: MetadataCommand, request?: RequestTag | null) =>
       Effect.gen(function*() {
-        const entry = yield* Schema.validate(LogEntry)({ requestId: requestId ?? null, command }).pipe(
+        const entry = yield* Schema.validate(LogEntry)({ request: request ?? null, command }).pipe(
           Effect.mapError(invalidCommand)
         )
-        const done = yield* Deferred.make<CommandResult, FsError | ReplicationError>()
+        const done = yield* Deferred.make<CommandResult, CommandError | ReplicationError>()
         yield* enqueue({ _tag: "Proposal", entry, done })
         return yield* Deferred.await(done)
       })

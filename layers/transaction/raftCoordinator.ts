@@ -12,9 +12,9 @@ import { Effect, Layer } from "effect"
 import { ChunkPeers } from "../../src/services/ChunkPeers.ts"
 import { MetadataReplicator } from "../../src/services/MetadataReplicator.ts"
 import { TransactionCoordinator, type WriteTransaction } from "../../src/services/TransactionCoordinator.ts"
-import type { FsError } from "../../src/domain/errors.ts"
+import type { CommandError } from "../../src/domain/errors.ts"
 
-const DEFINITE_REFUSALS: ReadonlySet<FsError["_tag"]> = new Set([
+const DEFINITE_REFUSALS: ReadonlySet<CommandError["_tag"]> = new Set([
   "NotFound", "AlreadyExists", "NotADirectory", "IsADirectory", "NotEmpty", "PermissionDenied", "InvalidArgument", "Conflict"
 ])
 
@@ -47,10 +47,10 @@ export const RaftTransactionCoordinator = Layer.effect(
               _tag: "CommitWrite", inode: tx.inode, txId: tx.txId, updates: tx.updates, end: tx.end, now,
               ...(tx.expectedSize === null ? {} : { expectedSize: tx.expectedSize })
             },
-            tx.requestId
+            tx.request
           ).pipe(
             Effect.tapError((error) =>
-              DEFINITE_REFUSALS.has(error._tag as FsError["_tag"]) ? forEachParticipant(tx, "abort") : Effect.void
+              DEFINITE_REFUSALS.has(error._tag as CommandError["_tag"]) ? forEachParticipant(tx, "abort") : Effect.void
             )
           )
           yield* forEachParticipant(tx, "commit")

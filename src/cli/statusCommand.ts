@@ -27,7 +27,7 @@ export const askSeed = (seed: string): Effect.Effect<SeedAnswer, never, Communic
   Effect.gen(function*() {
     const communicator = yield* Communicator
     const api = yield* communicator.client(ClientApi, seed)
-    return yield* api.Topology().pipe(
+    return yield* api.Topology({}).pipe(
       Effect.timeoutFail({ duration: ANSWER_TIMEOUT, onTimeout: () => new Timeout({ message: `no answer within ${ANSWER_TIMEOUT}` }) })
     )
   }).pipe(

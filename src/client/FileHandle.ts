@@ -11,6 +11,7 @@ import { InvalidArgument } from "../domain/errors.ts"
 import type { Attributes, InodeId } from "../domain/fs.ts"
 import { MAX_TRANSFER_BYTES } from "../protocol/ClientApi.ts"
 import { BadFileDescriptor, type ClientError, withPath } from "./errors.ts"
+import type { Ticket } from "./ClientSession.ts"
 import type { Invoker } from "./Invoker.ts"
 import type { OpenFlags } from "./OpenFlags.ts"
 import { Stats } from "./Stats.ts"
@@ -62,9 +63,6 @@ export interface FileHandleOptions {
   readonly onClose: Effect.Effect<void>
 }
 
-/** Attempts of one piece against concurrent writers before the Conflict is reported. */
-const CONFLICT_RETRIES = 5
-
 
 const isCount = (n: number) => Number.isSafeInteger(n) && n >= 0
 
@@ -89,8 +87,13 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
     let cursor = 0
     /** the file's size as far as this handle knows: the node's last answer and our own writes */
     let knownSize = options.attributes.size
-    /** The piece last sent whose outcome is unknown (its call failed or was cut short), and its request id. */
-    let unacknowledged: { readonly offset: number; readonly data: Uint8Array; readonly requestId: string } | null = null
+    /** The piece last sent whose outcome is unknown (its call failed or was cut short), and its ticket. */
+    let unacknowledged: { readonly offset: number; readonly data: Uint8Array; readonly ticket: Ticket } | null = null
+    /** Done with the unacknowledged piece: answered, or given up on. */
+    const forgetUnacknowledged = () => {
+      unacknowledged?.ticket.release()
+      unacknowledged = null
+    }
 
     const serialized = <A>(effect: Effect.Effect<A, ClientError>) =>
       lock.withPermits(1)(Effect.suspend(() => effect)).pipe(Effect.mapError(withPath(path)))
@@ -114,23 +117,25 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
      * this handle's guess and the answer's size is the truth.
      */
     const sendPiece = (offset: number, data: Uint8Array) =>
-      Effect.suspend(() =>
+      Effect.suspend(() => {
         // The same bytes at the same offset as a piece whose outcome is unknown go again under its
-        // request id: if it did commit, the node answers with that outcome instead of applying it
-        // a second time, after other clients' writes.
-        unacknowledged !== null && unacknowledged.offset === offset && sameBytes(unacknowledged.data, data)
-          ? Effect.succeed(unacknowledged.requestId)
-          : Effect.tap(invoker.nextRequestId, (requestId) => {
-            unacknowledged = { offset, data: data.slice(), requestId }
-          })
-      ).pipe(
-        Effect.flatMap((id) =>
-          invoker.mutateAs(id, (api, requestId) => api.Write({ inode, offset, data, requestId, append: flags.append }))
+        // ticket: if it did commit, the node answers with that outcome instead of applying it a
+        // second time, after other clients' writes.
+        if (unacknowledged !== null && unacknowledged.offset === offset && sameBytes(unacknowledged.data, data)) {
+          return Effect.succeed(unacknowledged.ticket)
+        }
+        forgetUnacknowledged()
+        return Effect.tap(invoker.ticket, (ticket) => {
+          unacknowledged = { offset, data: data.slice(), ticket }
+        })
+      }).pipe(
+        Effect.flatMap((ticket) =>
+          invoker.mutateAs(ticket, (api, request) => api.Write({ inode, offset, data, request, append: flags.append }))
         ),
-        // A Conflict is a refusal recorded under its request id; a fresh attempt (new id) rewrites the same bytes.
-        Effect.tapError((error) => Effect.sync(() => { if (error._tag === "Conflict") unacknowledged = null })),
-        Effect.retry({ while: (error) => error._tag === "Conflict", times: CONFLICT_RETRIES }),
-        Effect.tap(() => Effect.sync(() => { unacknowledged = null })),
+        // The session expired: whether this piece applied cannot be learned, and resending it
+        // under a new session could apply it twice. The caller hears it; the piece is dropped.
+        Effect.tapErrorTag("SessionExpired", () => Effect.sync(forgetUnacknowledged)),
+        Effect.tap(() => Effect.sync(forgetUnacknowledged)),
         Effect.tap((attributes) => {
           if (flags.append) {
             knownSize = attributes.size
@@ -148,7 +153,10 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
             unacknowledged.data.length <= buffer.length
           ? [{ offset: unacknowledged.offset, length: unacknowledged.data.length }]
           : pieces(buffer.offset, buffer.length, chunkSize, MAX_TRANSFER_BYTES)
-        yield* sendPiece(piece!.offset, buffer.peek(piece!.length))
+        // A piece lost to an expired session is dropped with it (see sendPiece).
+        yield* sendPiece(piece!.offset, buffer.peek(piece!.length)).pipe(
+          Effect.tapErrorTag("SessionExpired", () => Effect.sync(() => buffer.consume(piece!.length)))
+        )
         buffer.consume(piece!.length)
       }
     })
@@ -219,7 +227,7 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
           yield* requireWritable
           yield* checkCount("length", length)
           yield* flush
-          yield* invoker.mutate((api, requestId) => api.SetAttr({ inode, changes: { size: length }, requestId }))
+          yield* invoker.mutate((api, request) => api.SetAttr({ inode, changes: { size: length }, request }))
           knownSize = length
         })),
       stat: serialized(Effect.gen(function*() {

@@ -4,7 +4,9 @@
  * RPC API. Where requests go is the NodeRouter's business; retries are the Invoker's. Every
  * error is a typed Sandstore error naming the path the caller passed.
  */
-import { Context, Effect, Layer, Option, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Option, type Scope } from "effect"
+import { SESSION_TIMEOUT_MILLIS } from "../domain/commands.ts"
+import type { SessionId } from "../domain/session.ts"
 import { AlreadyExists, IsADirectory, NotADirectory, type SandstoreError, type Unavailable } from "../domain/errors.ts"
 import { type Attributes, type FsInfo, type FsStat, type InodeId, ROOT_INODE } from "../domain/fs.ts"
 import type { Topology } from "../domain/cluster.ts"
@@ -17,13 +19,16 @@ import { type Invoker, makeInvoker, type RetryOptions } from "./Invoker.ts"
 import { NodeRouter } from "./NodeRouter.ts"
 import { F_OK, type OpenFlagString, parseOpenFlags } from "./OpenFlags.ts"
 import { components, normalize, parentAndName } from "./paths.ts"
-import { makeRequestIds } from "./RequestIds.ts"
+import { makeClientSession } from "./ClientSession.ts"
 import * as SeedRouter from "./SeedRouter.ts"
 import { Dirent, Stats } from "./Stats.ts"
 import { concatBytes } from "../lib/concatBytes.ts"
 
 /** Entries per Readdir call (the REFERENCE listdir page). */
 export const READDIR_PAGE = 100
+/** Keep-alives sent per session timeout: the session survives a few lost ones. */
+const KEEP_ALIVES_PER_TIMEOUT = 4
+const SESSION_CLOSE_TIMEOUT = "2 seconds"
 /** Lookups a readdir makes when the directory it looked up is gone before it is listed. */
 const READDIR_LOOKUPS = 3
 /** Lookups a namespace change makes when a directory it looked up was replaced before the change. */
@@ -45,8 +50,8 @@ export interface WriteFileOptions {
 }
 
 export interface SandstoreClientShape {
-  /** the random id that prefixes this client's request ids */
-  readonly clientId: string
+  /** The id of the client's session (random, 128 bits), once its first mutation opened one. */
+  readonly sessionId: () => SessionId | undefined
   readonly fsInfo: Effect.Effect<FsInfo, SandstoreError>
   readonly fsStat: Effect.Effect<FsStat, SandstoreError>
   readonly topology: Effect.Effect<Topology, SandstoreError>
@@ -96,12 +101,33 @@ const utf8 = new TextEncoder()
 export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClientShape, never, NodeRouter | Scope.Scope> =>
   Effect.gen(function*() {
     const router = yield* NodeRouter
-    const requestIds = yield* makeRequestIds
-    const invoker: Invoker = makeInvoker(router, requestIds, settings.retry)
+    const session = yield* makeClientSession
+    const invoker: Invoker = makeInvoker(router, session, settings.retry)
     const uid = settings.uid ?? 0
     const gid = settings.gid ?? 0
     const umask = settings.umask ?? 0o022
     const openHandles = new Set<FileHandle>()
+
+    // Last (after the handles are flushed): the node may forget the session. Best effort: an
+    // unclosed session expires by itself.
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        const id = invoker.sessionId()
+        return id === undefined ? Effect.void : invoker.query((api) => api.CloseSession({ session: id })).pipe(
+          Effect.timeout(SESSION_CLOSE_TIMEOUT),
+          Effect.ignore
+        )
+      })
+    )
+
+    // The session stays open while the client lives, even when it only reads or is idle.
+    yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
+      const timeout = yield* Effect.map(invoker.connection, (connection) => connection.info.sessionTimeoutMillis).pipe(
+        Effect.orElseSucceed(() => SESSION_TIMEOUT_MILLIS)
+      )
+      yield* Effect.sleep(Duration.millis(timeout / KEEP_ALIVES_PER_TIMEOUT))
+      yield* Effect.ignore(invoker.keepAlive)
+    })))
 
     // Handles still open when the client goes away are flushed; what cannot be is reported.
     yield* Effect.addFinalizer(() =>
@@ -169,7 +195,7 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
       Effect.gen(function*() {
         if (components(path).length === 0) return yield* new AlreadyExists({ message: "the root directory exists", path })
         yield* inParent(path, (dir, name) =>
-          invoker.mutate((api, requestId) => api.Mkdir({ parent: dir, name, mode, uid, gid, requestId })))
+          invoker.mutate((api, request) => api.Mkdir({ parent: dir, name, mode, uid, gid, request })))
         return undefined
       })
 
@@ -184,7 +210,7 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
           const existing = yield* lookupChild(dir, name)
           const attributes = Option.isSome(existing)
             ? existing.value
-            : yield* invoker.mutate((api, requestId) => api.Mkdir({ parent: dir, name, mode, uid, gid, requestId })).pipe(
+            : yield* invoker.mutate((api, request) => api.Mkdir({ parent: dir, name, mode, uid, gid, request })).pipe(
               Effect.tap(() => {
                 firstCreated ??= here
               }),
@@ -238,8 +264,8 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
         // The root always exists and has no parent to create it in.
         if (flags.create && components(path).length > 0) {
           const create = inParent(path, (dir, name) =>
-            invoker.mutate((api, requestId) =>
-              api.Create({ parent: dir, name, mode: mode & 0o7777 & ~umask, uid, gid, exclusive: flags.exclusive, requestId })
+            invoker.mutate((api, request) =>
+              api.Create({ parent: dir, name, mode: mode & 0o7777 & ~umask, uid, gid, exclusive: flags.exclusive, request })
             ))
           // Without O_EXCL an existing name is fine; only a file can be opened for writing (below).
           attributes = yield* flags.exclusive
@@ -252,8 +278,8 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
           return yield* new IsADirectory({ message: "is a directory", path })
         }
         if (flags.truncate && flags.write && attributes.size > 0) {
-          attributes = yield* invoker.mutate((api, requestId) =>
-            api.SetAttr({ inode: attributes.inode, changes: { size: 0 }, requestId })
+          attributes = yield* invoker.mutate((api, request) =>
+            api.SetAttr({ inode: attributes.inode, changes: { size: 0 }, request })
           )
         }
         const connection = yield* invoker.connection
@@ -282,10 +308,10 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
       )
 
     const client: SandstoreClientShape = {
-      clientId: requestIds.clientId,
-      fsInfo: invoker.query((api) => api.FsInfo()),
-      fsStat: invoker.query((api) => api.FsStat()),
-      topology: invoker.query((api) => api.Topology()),
+      sessionId: invoker.sessionId,
+      fsInfo: invoker.query((api) => api.FsInfo({})),
+      fsStat: invoker.query((api) => api.FsStat({})),
+      topology: invoker.query((api) => api.Topology({})),
       stat: (path) =>
         Effect.zipWith(lookup(path), chunkSize, (attributes, size) => new Stats(attributes, size)).pipe(
           Effect.mapError(withPath(path))
@@ -300,20 +326,20 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
         readdir(path, options).pipe(Effect.mapError(withPath(path)))) as SandstoreClientShape["readdir"],
       rename: (from, to) =>
         inParents([from, to], ([src, dst]) =>
-          invoker.mutate((api, requestId) =>
-            api.Rename({ srcParent: src!.dir, srcName: src!.name, dstParent: dst!.dir, dstName: dst!.name, requestId })
+          invoker.mutate((api, request) =>
+            api.Rename({ srcParent: src!.dir, srcName: src!.name, dstParent: dst!.dir, dstName: dst!.name, request })
           )).pipe(Effect.asVoid, Effect.mapError(withPath(from))),
       unlink: (path) =>
-        inParent(path, (dir, name) => invoker.mutate((api, requestId) => api.Unlink({ parent: dir, name, requestId }))).pipe(
+        inParent(path, (dir, name) => invoker.mutate((api, request) => api.Unlink({ parent: dir, name, request }))).pipe(
           Effect.mapError(withPath(path))
         ),
       rmdir: (path) =>
-        inParent(path, (dir, name) => invoker.mutate((api, requestId) => api.Rmdir({ parent: dir, name, requestId }))).pipe(
+        inParent(path, (dir, name) => invoker.mutate((api, request) => api.Rmdir({ parent: dir, name, request }))).pipe(
           Effect.mapError(withPath(path))
         ),
       truncate: (path, size = 0) =>
         Effect.flatMap(lookup(path), (attributes) =>
-          invoker.mutate((api, requestId) => api.SetAttr({ inode: attributes.inode, changes: { size }, requestId }))).pipe(
+          invoker.mutate((api, request) => api.SetAttr({ inode: attributes.inode, changes: { size }, request }))).pipe(
             Effect.asVoid,
             Effect.mapError(withPath(path))
           ),

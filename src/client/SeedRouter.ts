@@ -39,7 +39,7 @@ export const make = (options: SeedRouterOptions): Effect.Effect<NodeRouterShape,
         const scope = yield* Scope.fork(routerScope, ExecutionStrategy.sequential)
         return yield* Effect.gen(function*() {
           const api = yield* communicator.client(ClientApi, address)
-          const info = yield* api.FsInfo().pipe(
+          const info = yield* api.FsInfo({}).pipe(
             Effect.timeoutFail({
               duration: PROBE_TIMEOUT,
               onTimeout: () => new Unavailable({ message: `${address} did not answer within ${PROBE_TIMEOUT}` })

@@ -5,8 +5,8 @@
 import type { RpcClientError } from "@effect/rpc"
 import { Schema } from "effect"
 import {
-  AlreadyExists, Conflict, Corruption, InvalidArgument, IoError, IsADirectory, NotADirectory, NotEmpty,
-  NotFound, PermissionDenied, type SandstoreError, Timeout, Unavailable
+  AlreadyExists, Busy, Conflict, Corruption, InvalidArgument, IoError, IsADirectory, NotADirectory, NotEmpty,
+  NotFound, PermissionDenied, RequestIdReused, type SandstoreError, SessionExpired, Timeout, Unavailable
 } from "../domain/errors.ts"
 
 /** An operation on a file handle that is closed, or not open for that kind of access. */
@@ -35,7 +35,7 @@ const describeCause = (cause: unknown): string => {
 
 const withPathConstructors = {
   NotFound, AlreadyExists, NotADirectory, IsADirectory, NotEmpty, PermissionDenied, InvalidArgument, Conflict,
-  Unavailable, Timeout, IoError, Corruption, BadFileDescriptor
+  Unavailable, Busy, Timeout, IoError, Corruption, SessionExpired, RequestIdReused, BadFileDescriptor
 } as const
 
 /**

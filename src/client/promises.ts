@@ -138,7 +138,8 @@ export class SandstoreFileHandle {
 }
 
 export interface SandstoreFs {
-  readonly clientId: string
+  /** The id of the client's session, once its first change opened one. */
+  readonly sessionId: () => string | undefined
   open(path: string, flags?: OpenFlagString | number, mode?: number): Promise<SandstoreFileHandle>
   readFile(path: string): Promise<Buffer>
   readFile(path: string, options: BufferEncoding | { readonly encoding: BufferEncoding }): Promise<string>
@@ -172,7 +173,7 @@ export const connect = async (options: ConnectOptions): Promise<SandstoreFs> => 
     )
 
   const fs = {
-    clientId: client.clientId,
+    sessionId: client.sessionId,
     open: (path: string, flags?: OpenFlagString | number, mode?: number) =>
       run(client.open(path, flags, mode), { syscall: "open", path }).then((handle) =>
         new SandstoreFileHandle(handle, run)

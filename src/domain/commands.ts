@@ -4,11 +4,15 @@
  * computes the same state from the same log. Inode numbers come from a counter in the state.
  */
 import { Schema } from "effect"
-import { FsError } from "./errors.ts"
+import { CommandError } from "./errors.ts"
 import { Attributes, AttributeChanges, ChunkRef, InodeId } from "./fs.ts"
+import { SessionId } from "./session.ts"
 
 /** A write transaction must commit within this long of planning it, or it conflicts. */
 export const TRANSACTION_TTL_MILLIS = 60_000
+
+/** A client session unused this long (by the state machine's clock) expires. */
+export const SESSION_TIMEOUT_MILLIS = 10 * 60_000
 
 export const Create = Schema.TaggedStruct("Create", {
   parent: InodeId,
@@ -85,15 +89,43 @@ export const ForgetGarbage = Schema.TaggedStruct("ForgetGarbage", {
 /** Committed by a new leader at the start of its term; changes no state. */
 export const Noop = Schema.TaggedStruct("Noop", {})
 
-export const MetadataCommand = Schema.Union(Create, Mkdir, Unlink, Rmdir, Rename, SetAttr, CommitWrite, ForgetGarbage, Noop)
+/**
+ * Open client session `session` (the client's random id) with `create`, or keep an open one
+ * alive without: its requests are deduplicated from now on, until it closes or goes unused for
+ * the session timeout (by the state machine's clock). A session that is not open (it expired,
+ * or was closed or pruned) is never opened again by a keep-alive (SessionExpired); only a
+ * client's first open creates, and a client opens each id once.
+ */
+export const OpenSession = Schema.TaggedStruct("OpenSession", { session: SessionId, create: Schema.Boolean, now: Schema.Number })
+
+/** Close a session: its recorded outcomes are dropped and its further requests are refused. */
+export const CloseSession = Schema.TaggedStruct("CloseSession", { session: SessionId, now: Schema.Number })
+
+export const MetadataCommand = Schema.Union(
+  Create, Mkdir, Unlink, Rmdir, Rename, SetAttr, CommitWrite, ForgetGarbage, Noop, OpenSession, CloseSession
+)
 export type MetadataCommand = typeof MetadataCommand.Type
 
 /**
- * What is written to the log. `requestId` (client id + sequence) lets the state machine
- * deduplicate a retried mutation: a second entry with the same id returns the first outcome.
+ * Which client request an entry carries out: its place in the client's session and a digest
+ * of what the client asked (not of how the node carried it out). The state machine applies a
+ * request at most once: an entry of a request it already answered gets that answer; one whose
+ * id already named a different request, or one the client had acknowledged, is refused.
  */
+export const RequestTag = Schema.Struct({
+  session: SessionId,
+  /** Counts up from 1 per session; a request keeps its number across every resend. */
+  seq: Schema.Int.pipe(Schema.positive()),
+  /** Every request of the session numbered below this has been answered to the client. */
+  ackedBelow: Schema.NonNegativeInt,
+  /** 32 bits over the client's request: a reused id with another request is told apart. */
+  digest: Schema.Int
+})
+export type RequestTag = typeof RequestTag.Type
+
+/** What is written to the log: a command, and the client request it serves (null for the node's own). */
 export const LogEntry = Schema.Struct({
-  requestId: Schema.NullOr(Schema.String),
+  request: Schema.NullOr(RequestTag),
   command: MetadataCommand
 })
 export type LogEntry = typeof LogEntry.Type
@@ -105,6 +137,6 @@ export type CommandResult = typeof CommandResult.Type
 /** The outcome of applying one entry, kept for deduplication and returned to the proposer. */
 export const CommandOutcome = Schema.Union(
   Schema.TaggedStruct("Ok", { result: CommandResult }),
-  Schema.TaggedStruct("Err", { error: FsError })
+  Schema.TaggedStruct("Err", { error: CommandError })
 )
 export type CommandOutcome = typeof CommandOutcome.Type

@@ -60,18 +60,50 @@ export class IoError extends Schema.TaggedError<IoError>()("IoError", base) {
   get code() { return "EIO" as const }
 }
 
+/**
+ * The client session a request was made under has expired (or never existed): the request was
+ * not applied and never will be. For a request sent before, whether an earlier copy applied is
+ * unknown: the client must not resend it under a new session.
+ */
+export class SessionExpired extends Schema.TaggedError<SessionExpired>()("SessionExpired", base) {
+  get code() { return "ESESSION" as const }
+}
+/**
+ * A request id (session and sequence number) that already named a different request, or one
+ * the client had already acknowledged. Refused, never applied: two clients must never share ids.
+ */
+export class RequestIdReused extends Schema.TaggedError<RequestIdReused>()("RequestIdReused", base) {
+  get code() { return "EINVAL" as const }
+}
+/** The node is at its limit of work in flight; nothing was done. Retry after `retryAfterMillis`. */
+export class Busy extends Schema.TaggedError<Busy>()("Busy", {
+  message: Schema.String,
+  path: Schema.optional(Schema.String),
+  retryAfterMillis: Schema.NonNegativeInt
+}) {
+  get code() { return "EBUSY" as const }
+}
+
 /** Errors of the filesystem namespace: outcomes of applying a command, deterministic on every node. */
 export const FsError = Schema.Union(
   NotFound, AlreadyExists, NotADirectory, IsADirectory, NotEmpty, PermissionDenied, InvalidArgument, Conflict
 )
 export type FsError = typeof FsError.Type
 
-/** Errors of reaching a consistent answer: leadership, availability, time, integrity. */
-export const ClusterError = Schema.Union(NotLeader, Unavailable, Timeout, Corruption, IoError)
+/** Refusals of a request's session, decided at apply time like namespace errors, but never recorded as its outcome. */
+export const SessionError = Schema.Union(SessionExpired, RequestIdReused)
+export type SessionError = typeof SessionError.Type
+
+/** What applying a command can fail with, on every node alike. */
+export const CommandError = Schema.Union(FsError, SessionError)
+export type CommandError = typeof CommandError.Type
+
+/** Errors of reaching a consistent answer: leadership, availability, load, time, integrity. */
+export const ClusterError = Schema.Union(NotLeader, Unavailable, Busy, Timeout, Corruption, IoError)
 export type ClusterError = typeof ClusterError.Type
 
 /** Everything a client can receive. */
-export const SandstoreError = Schema.Union(FsError, ClusterError)
+export const SandstoreError = Schema.Union(CommandError, ClusterError)
 export type SandstoreError = typeof SandstoreError.Type
 
 export const isSandstoreError = Schema.is(SandstoreError)

@@ -82,7 +82,9 @@ export const FsInfo = Schema.Struct({
   chunkSize: Schema.Int,
   maxNameBytes: Schema.Int,
   maxFileSize: Schema.Int,
-  replication: Schema.Int
+  replication: Schema.Int,
+  /** A client session unused this long expires: clients keep theirs alive well within it. */
+  sessionTimeoutMillis: Schema.Int
 })
 export type FsInfo = typeof FsInfo.Type
 

@@ -1,13 +1,17 @@
 /**
  * The client API: what any node answers for clients (SDK, CLI). Every request carries only
- * schema-checked fields, so bad input is rejected at decode with nothing changed. Mutations
- * carry an optional `requestId` ("<client>:<seq>") that the state machine deduplicates, so a
- * retry never applies twice. Errors arrive as the same tagged classes the node raised.
+ * schema-checked fields, so bad input is rejected at decode with nothing changed. A mutation
+ * carries its place in the client's session (`request`: session id, sequence number, and what
+ * the client already has answers for), so the state machine applies it at most once however
+ * often it is resent; without one it is applied as often as it arrives. Every request may say
+ * how long the client will wait (`timeoutMillis`): the node stops working on it after that and
+ * answers Timeout. Errors arrive as the same tagged classes the node raised.
  */
 import { Rpc, RpcGroup } from "@effect/rpc"
 import { Schema } from "effect"
 import { Topology } from "../domain/cluster.ts"
 import { SandstoreError } from "../domain/errors.ts"
+import { SessionId } from "../domain/session.ts"
 import {
   AttributeChanges, Attributes, FsInfo, FsStat, InodeId, ReaddirPage, ReaddirPlusPage
 } from "../domain/fs.ts"
@@ -18,7 +22,17 @@ export const MAX_TRANSFER_BYTES = 16 * 1024 * 1024
 export const MAX_READDIR_ENTRIES = 10_000
 
 const Name = Schema.String
-const RequestId = Schema.NullOr(Schema.String.pipe(Schema.maxLength(200)))
+/** A mutation's place in its client's session (the node adds a digest of the request itself). */
+export const SessionRequest = Schema.Struct({
+  session: SessionId,
+  seq: Schema.Int.pipe(Schema.positive()),
+  ackedBelow: Schema.NonNegativeInt
+})
+export type SessionRequest = typeof SessionRequest.Type
+const Request = Schema.NullOr(SessionRequest)
+/** The longest a client may ask a node to work on one request. */
+export const MAX_TIMEOUT_MILLIS = 10 * 60_000
+const TimeoutMillis = Schema.optional(Schema.Int.pipe(Schema.between(1, MAX_TIMEOUT_MILLIS)))
 const Cookie = Schema.NullOr(Schema.String)
 const PageSize = Schema.Int.pipe(Schema.between(1, MAX_READDIR_ENTRIES))
 const Offset = Schema.Int.pipe(Schema.nonNegative())
@@ -26,57 +40,72 @@ const Mode = Schema.Int.pipe(Schema.between(0, 0o7777))
 const Id = Schema.Int.pipe(Schema.nonNegative())
 
 export class GetAttr extends Rpc.make("GetAttr", {
-  payload: { inode: InodeId }, success: Attributes, error: SandstoreError
+  payload: { inode: InodeId, timeoutMillis: TimeoutMillis }, success: Attributes, error: SandstoreError
 }) {}
 export class Lookup extends Rpc.make("Lookup", {
-  payload: { parent: InodeId, name: Name }, success: Attributes, error: SandstoreError
+  payload: { parent: InodeId, name: Name, timeoutMillis: TimeoutMillis }, success: Attributes, error: SandstoreError
 }) {}
 export class LookupPath extends Rpc.make("LookupPath", {
-  payload: { path: Schema.String }, success: Attributes, error: SandstoreError
+  payload: { path: Schema.String, timeoutMillis: TimeoutMillis }, success: Attributes, error: SandstoreError
 }) {}
 export class Access extends Rpc.make("Access", {
-  payload: { inode: InodeId, uid: Id, gid: Id, mask: Schema.Int.pipe(Schema.between(0, 7)) },
+  payload: { inode: InodeId, uid: Id, gid: Id, mask: Schema.Int.pipe(Schema.between(0, 7)), timeoutMillis: TimeoutMillis },
   error: SandstoreError
 }) {}
 export class Readdir extends Rpc.make("Readdir", {
-  payload: { inode: InodeId, cookie: Cookie, max: PageSize }, success: ReaddirPage, error: SandstoreError
+  payload: { inode: InodeId, cookie: Cookie, max: PageSize, timeoutMillis: TimeoutMillis }, success: ReaddirPage, error: SandstoreError
 }) {}
 export class ReaddirPlus extends Rpc.make("ReaddirPlus", {
-  payload: { inode: InodeId, cookie: Cookie, max: PageSize }, success: ReaddirPlusPage, error: SandstoreError
+  payload: { inode: InodeId, cookie: Cookie, max: PageSize, timeoutMillis: TimeoutMillis }, success: ReaddirPlusPage, error: SandstoreError
 }) {}
-export class FsStatRpc extends Rpc.make("FsStat", { success: FsStat, error: SandstoreError }) {}
-export class FsInfoRpc extends Rpc.make("FsInfo", { success: FsInfo, error: SandstoreError }) {}
-export class TopologyRpc extends Rpc.make("Topology", { success: Topology, error: SandstoreError }) {}
+export class FsStatRpc extends Rpc.make("FsStat", { payload: { timeoutMillis: TimeoutMillis }, success: FsStat, error: SandstoreError }) {}
+export class FsInfoRpc extends Rpc.make("FsInfo", { payload: { timeoutMillis: TimeoutMillis }, success: FsInfo, error: SandstoreError }) {}
+export class TopologyRpc extends Rpc.make("Topology", { payload: { timeoutMillis: TimeoutMillis }, success: Topology, error: SandstoreError }) {}
+
+/**
+ * Open session `session` (a new random id) with `create`; keep it alive without. Its mutations
+ * then apply at most once. A session that is not open (expired, closed) is SessionExpired.
+ */
+export class OpenSession extends Rpc.make("OpenSession", {
+  payload: { session: SessionId, create: Schema.Boolean, timeoutMillis: TimeoutMillis },
+  error: SandstoreError
+}) {}
+/** The client is done with `session`: the node forgets its recorded outcomes. */
+export class CloseSession extends Rpc.make("CloseSession", {
+  payload: { session: SessionId, timeoutMillis: TimeoutMillis },
+  error: SandstoreError
+}) {}
 
 export class Create extends Rpc.make("Create", {
   payload: {
-    parent: InodeId, name: Name, mode: Mode, uid: Id, gid: Id, exclusive: Schema.Boolean, requestId: RequestId
+    parent: InodeId, name: Name, mode: Mode, uid: Id, gid: Id, exclusive: Schema.Boolean, request: Request,
+    timeoutMillis: TimeoutMillis
   },
   success: Attributes,
   error: SandstoreError
 }) {}
 export class Mkdir extends Rpc.make("Mkdir", {
-  payload: { parent: InodeId, name: Name, mode: Mode, uid: Id, gid: Id, requestId: RequestId },
+  payload: { parent: InodeId, name: Name, mode: Mode, uid: Id, gid: Id, request: Request, timeoutMillis: TimeoutMillis },
   success: Attributes,
   error: SandstoreError
 }) {}
 export class Unlink extends Rpc.make("Unlink", {
-  payload: { parent: InodeId, name: Name, requestId: RequestId }, error: SandstoreError
+  payload: { parent: InodeId, name: Name, request: Request, timeoutMillis: TimeoutMillis }, error: SandstoreError
 }) {}
 export class Rmdir extends Rpc.make("Rmdir", {
-  payload: { parent: InodeId, name: Name, requestId: RequestId }, error: SandstoreError
+  payload: { parent: InodeId, name: Name, request: Request, timeoutMillis: TimeoutMillis }, error: SandstoreError
 }) {}
 export class Rename extends Rpc.make("Rename", {
-  payload: { srcParent: InodeId, srcName: Name, dstParent: InodeId, dstName: Name, requestId: RequestId },
+  payload: { srcParent: InodeId, srcName: Name, dstParent: InodeId, dstName: Name, request: Request, timeoutMillis: TimeoutMillis },
   error: SandstoreError
 }) {}
 export class SetAttr extends Rpc.make("SetAttr", {
-  payload: { inode: InodeId, changes: AttributeChanges, requestId: RequestId },
+  payload: { inode: InodeId, changes: AttributeChanges, request: Request, timeoutMillis: TimeoutMillis },
   success: Attributes,
   error: SandstoreError
 }) {}
 export class Read extends Rpc.make("Read", {
-  payload: { inode: InodeId, offset: Offset, length: Schema.Int.pipe(Schema.between(0, MAX_TRANSFER_BYTES)) },
+  payload: { inode: InodeId, offset: Offset, length: Schema.Int.pipe(Schema.between(0, MAX_TRANSFER_BYTES)), timeoutMillis: TimeoutMillis },
   success: Schema.Uint8ArrayFromSelf,
   error: SandstoreError
 }) {}
@@ -85,15 +114,16 @@ export class Write extends Rpc.make("Write", {
     inode: InodeId,
     offset: Offset,
     data: Schema.Uint8ArrayFromSelf.pipe(Schema.filter((d) => d.length <= MAX_TRANSFER_BYTES || "write too large")),
-    requestId: RequestId,
+    request: Request,
     /** O_APPEND: ignore `offset` and write at the file's end as of the commit */
-    append: Schema.Boolean
+    append: Schema.Boolean,
+    timeoutMillis: TimeoutMillis
   },
   success: Attributes,
   error: SandstoreError
 }) {}
 
 export class ClientApi extends RpcGroup.make(
-  GetAttr, Lookup, LookupPath, Access, Readdir, ReaddirPlus, FsStatRpc, FsInfoRpc, TopologyRpc,
+  GetAttr, Lookup, LookupPath, Access, Readdir, ReaddirPlus, FsStatRpc, FsInfoRpc, TopologyRpc, OpenSession, CloseSession,
   Create, Mkdir, Unlink, Rmdir, Rename, SetAttr, Read, Write
 ) {}

@@ -6,13 +6,15 @@
  */
 import { Context, type Effect } from "effect"
 import type { NodeInfo, Topology } from "../domain/cluster.ts"
-import type { FsError } from "../domain/errors.ts"
+import type { CommandOutcome, RequestTag } from "../domain/commands.ts"
+import type { CommandError } from "../domain/errors.ts"
+import type { SessionId } from "../domain/session.ts"
 import type {
   AttributeChanges, Attributes, ChunkRef, FsInfo, FsStat, InodeId, ReaddirPage, ReaddirPlusPage
 } from "../domain/fs.ts"
 import type { ReplicationError } from "./MetadataReplicator.ts"
 
-export type ControlError = FsError | ReplicationError
+export type ControlError = CommandError | ReplicationError
 
 export interface CreateRequest {
   readonly parent: InodeId
@@ -35,6 +37,7 @@ export interface PlannedChunk {
 export type WriteOffset = number | "end"
 
 export interface WritePlan {
+  readonly _tag: "WritePlan"
   readonly txId: string
   readonly inode: InodeId
   /** the resolved offset ("end" resolves to `size`) */
@@ -63,20 +66,33 @@ export interface ControlPlaneOrchestratorShape {
   readonly fsstat: Effect.Effect<FsStat, ControlError>
   readonly fsinfo: Effect.Effect<FsInfo>
 
-  readonly create: (request: CreateRequest, requestId: string | null) => Effect.Effect<Attributes, ControlError>
-  readonly mkdir: (request: Omit<CreateRequest, "exclusive">, requestId: string | null) => Effect.Effect<Attributes, ControlError>
-  readonly unlink: (parent: InodeId, name: string, requestId: string | null) => Effect.Effect<void, ControlError>
-  readonly rmdir: (parent: InodeId, name: string, requestId: string | null) => Effect.Effect<void, ControlError>
+  readonly create: (fields: CreateRequest, request: RequestTag | null) => Effect.Effect<Attributes, ControlError>
+  readonly mkdir: (fields: Omit<CreateRequest, "exclusive">, request: RequestTag | null) => Effect.Effect<Attributes, ControlError>
+  readonly unlink: (parent: InodeId, name: string, request: RequestTag | null) => Effect.Effect<void, ControlError>
+  readonly rmdir: (parent: InodeId, name: string, request: RequestTag | null) => Effect.Effect<void, ControlError>
   readonly rename: (
     srcParent: InodeId,
     srcName: string,
     dstParent: InodeId,
     dstName: string,
-    requestId: string | null
+    request: RequestTag | null
   ) => Effect.Effect<void, ControlError>
-  readonly setattr: (inode: InodeId, changes: AttributeChanges, requestId: string | null) => Effect.Effect<Attributes, ControlError>
+  readonly setattr: (inode: InodeId, changes: AttributeChanges, request: RequestTag | null) => Effect.Effect<Attributes, ControlError>
 
-  readonly prepareWrite: (inode: InodeId, offset: WriteOffset, length: number) => Effect.Effect<WritePlan, ControlError>
+  /** Open client session `session` (`create`), or keep an open one alive. */
+  readonly openSession: (session: SessionId, create: boolean) => Effect.Effect<void, ControlError>
+  readonly closeSession: (session: SessionId) => Effect.Effect<void, ControlError>
+
+  /**
+   * Plan a write serving `request`; if that request was already carried out (this is a
+   * resend), its recorded outcome instead: a write is never planned and applied twice.
+   */
+  readonly prepareWrite: (
+    inode: InodeId,
+    offset: WriteOffset,
+    length: number,
+    request: RequestTag | null
+  ) => Effect.Effect<WritePlan | { readonly _tag: "Recorded"; readonly outcome: CommandOutcome }, ControlError>
   readonly prepareRead: (inode: InodeId, offset: number, length: number) => Effect.Effect<ReadPlan, ControlError>
   readonly topology: Effect.Effect<Topology>
 }

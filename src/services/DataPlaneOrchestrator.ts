@@ -2,10 +2,12 @@
  * DataPlaneOrchestrator: the bytes side. A write is planned by the control plane, staged as new
  * immutable chunk versions on every target in parallel, and committed by the
  * TransactionCoordinator; it resolves only when the bytes are durable on every target and the
- * metadata is applied. A read fetches the chunks overlapping the range (failing over across
+ * metadata is applied. A write serving a client request applies at most once, however many
+ * attempts it takes and however often the client resends it. A read fetches the chunks overlapping the range (failing over across
  * replicas), verifies them and fills holes with zeros; it is short only at end of file.
  */
 import { Context, type Effect } from "effect"
+import type { RequestTag } from "../domain/commands.ts"
 import type { Attributes, InodeId } from "../domain/fs.ts"
 import type { ControlError, WriteOffset } from "./ControlPlaneOrchestrator.ts"
 
@@ -14,7 +16,7 @@ export interface DataPlaneOrchestratorShape {
     inode: InodeId,
     offset: WriteOffset,
     data: Uint8Array,
-    requestId: string | null
+    request: RequestTag | null
   ) => Effect.Effect<Attributes, ControlError>
   readonly read: (inode: InodeId, offset: number, length: number) => Effect.Effect<Uint8Array, ControlError>
 }

@@ -7,16 +7,16 @@
  */
 import { Context, type Effect } from "effect"
 import type { ReplicatorStatus } from "../domain/cluster.ts"
-import type { CommandResult, MetadataCommand } from "../domain/commands.ts"
-import type { Corruption, FsError, IoError, NotLeader, Timeout, Unavailable } from "../domain/errors.ts"
+import type { CommandResult, MetadataCommand, RequestTag } from "../domain/commands.ts"
+import type { Corruption, CommandError, IoError, NotLeader, Timeout, Unavailable } from "../domain/errors.ts"
 
 export type ReplicationError = NotLeader | Unavailable | Timeout | IoError | Corruption
 
 export interface MetadataReplicatorShape {
   readonly propose: (
     command: MetadataCommand,
-    requestId?: string | null
-  ) => Effect.Effect<CommandResult, FsError | ReplicationError>
+    request?: RequestTag | null
+  ) => Effect.Effect<CommandResult, CommandError | ReplicationError>
   readonly linearizable: <A, E, R>(read: Effect.Effect<A, E, R>) => Effect.Effect<A, E | ReplicationError, R>
   readonly status: Effect.Effect<ReplicatorStatus>
 }

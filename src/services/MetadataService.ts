@@ -3,11 +3,13 @@
  * `apply` is the only way state changes; it is fed committed log entries in index order by a
  * MetadataReplicator. The applied index is stored in the same atomic batch as each change, so
  * re-applying an entry at or below `appliedIndex` is a no-op (it returns the stored outcome
- * when the entry carried a request id, else `Ok(null)`). Namespace errors are outcomes, not
- * failures: an entry that fails EEXIST is still applied. Queries read the applied state.
+ * when the entry served a client request, else `Ok(null)`). Namespace errors are outcomes, not
+ * failures: an entry that fails EEXIST is still applied. Each client request applies at most
+ * once: the state machine keeps client sessions and the outcomes of their unacknowledged
+ * requests (see layers/metadata/sessions.ts). Queries read the applied state.
  */
 import { Context, type Effect } from "effect"
-import type { CommandOutcome, LogEntry } from "../domain/commands.ts"
+import type { CommandOutcome, LogEntry, RequestTag } from "../domain/commands.ts"
 import type {
   Corruption, InvalidArgument, IoError, IsADirectory, NotADirectory, NotFound, PermissionDenied
 } from "../domain/errors.ts"
@@ -50,6 +52,19 @@ export interface MetadataServiceShape {
   readonly layout: (
     inode: InodeId
   ) => Effect.Effect<{ readonly attributes: Attributes; readonly chunks: ReadonlyArray<ChunkRef> }, NotFound | IsADirectory | StoreError>
+  /**
+   * What a write serving `request` to `inode` plans against: the outcome recorded for the
+   * request if it was already carried out (a resend must not be planned and applied again),
+   * else the file's layout; both from one consistent state.
+   */
+  readonly writeLayout: (
+    inode: InodeId,
+    request: RequestTag | null
+  ) => Effect.Effect<
+    | { readonly _tag: "Recorded"; readonly outcome: CommandOutcome }
+    | { readonly _tag: "Layout"; readonly attributes: Attributes; readonly chunks: ReadonlyArray<ChunkRef> },
+    NotFound | IsADirectory | StoreError
+  >
   /** The chunk map of a regular file, ordered by index (holes are absent indices). */
   readonly chunks: (inode: InodeId) => Effect.Effect<ReadonlyArray<ChunkRef>, NotFound | IsADirectory | StoreError>
   readonly fsstat: Effect.Effect<FsStat, StoreError>

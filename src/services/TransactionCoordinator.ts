@@ -7,8 +7,8 @@
  * participants to resolve against the committed metadata.
  */
 import { Context, type Effect } from "effect"
-import type { ChunkUpdate } from "../domain/commands.ts"
-import type { FsError } from "../domain/errors.ts"
+import type { ChunkUpdate, RequestTag } from "../domain/commands.ts"
+import type { CommandError } from "../domain/errors.ts"
 import type { Attributes } from "../domain/fs.ts"
 import type { ReplicationError } from "./MetadataReplicator.ts"
 
@@ -18,13 +18,14 @@ export interface WriteTransaction {
   /** offset + length of the write: the file's size becomes at least this */
   readonly end: number
   readonly updates: ReadonlyArray<ChunkUpdate>
-  readonly requestId: string | null
+  /** The client request the write serves: every attempt at it carries the same one. */
+  readonly request: RequestTag | null
   /** for an append: the file size it was planned at (the commit conflicts if it changed) */
   readonly expectedSize: number | null
 }
 
 export interface TransactionCoordinatorShape {
-  readonly commit: (tx: WriteTransaction) => Effect.Effect<Attributes, FsError | ReplicationError>
+  readonly commit: (tx: WriteTransaction) => Effect.Effect<Attributes, CommandError | ReplicationError>
 }
 
 export class TransactionCoordinator extends Context.Tag("sandstore/TransactionCoordinator")<

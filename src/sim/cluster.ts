@@ -25,6 +25,8 @@ export interface SimClusterOptions {
   readonly orphanIntervalMillis: number
   readonly transactionTtlMillis: number
   readonly orphanGraceMillis: number
+  readonly sessionTimeoutMillis: number
+  readonly sessionPruneInterval: number
   readonly plantedBug?: PlantedBug
 }
 
@@ -80,6 +82,8 @@ export const makeSimCluster = (options: SimClusterOptions): Effect.Effect<SimClu
         orphanInterval: options.orphanIntervalMillis,
         transactionTtlMillis: options.transactionTtlMillis,
         orphanGraceMillis: options.orphanGraceMillis,
+        sessionTimeoutMillis: options.sessionTimeoutMillis,
+        sessionPruneInterval: options.sessionPruneInterval,
         ...(options.plantedBug === undefined ? {} : { plantedBug: options.plantedBug })
       })
 

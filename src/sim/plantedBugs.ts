@@ -53,7 +53,7 @@ export const ackBeforeFsync = <E, R>(wal: Layer.Layer<WriteAheadLog, E, R>) =>
 /**
  * Re-applies the last REAPPLIED_ENTRIES entries after a boot: it reports an applied index that
  * far behind, and maps every entry to a fresh index of the inner store (re-applied ones without
- * their request id, so deduplication does not catch them).
+ * their client request, so deduplication does not catch them).
  */
 export const applyTwiceAfterRestart = <E, R>(metadata: Layer.Layer<MetadataService, E, R>) =>
   Layer.effect(
@@ -67,7 +67,7 @@ export const applyTwiceAfterRestart = <E, R>(metadata: Layer.Layer<MetadataServi
         ...inner,
         appliedIndex: Effect.map(inner.appliedIndex, (index) => Math.max(0, index - shift)),
         apply: (index: number, entry: LogEntry) =>
-          inner.apply(index + shift, index <= real ? { ...entry, requestId: null } : entry),
+          inner.apply(index + shift, index <= real ? { ...entry, request: null } : entry),
         restore: (data) => Effect.zipRight(inner.restore(data), Effect.sync(() => { shift = 0 }))
       }
       return MetadataService.of(service)

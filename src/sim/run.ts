@@ -67,6 +67,13 @@ const ORPHAN_INTERVAL_MILLIS = 2_000
  */
 const TRANSACTION_TTL_MILLIS = 5_000
 const ORPHAN_GRACE_MILLIS = 2 * TRANSACTION_TTL_MILLIS
+/**
+ * Client sessions expire after this long unused (production: 10 minutes), so a client cut off
+ * by a partition, or resending a write much later, meets an expired session; expired sessions
+ * are pruned every this many log indices.
+ */
+const SESSION_TIMEOUT_MILLIS = 2_000
+const SESSION_PRUNE_INTERVAL = 16
 /** After a heal, a write must succeed within this. */
 export const LIVENESS_BOUND_MILLIS = 20_000
 /**
@@ -114,6 +121,8 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
       orphanIntervalMillis: ORPHAN_INTERVAL_MILLIS,
       transactionTtlMillis: TRANSACTION_TTL_MILLIS,
       orphanGraceMillis: ORPHAN_GRACE_MILLIS,
+      sessionTimeoutMillis: SESSION_TIMEOUT_MILLIS,
+      sessionPruneInterval: SESSION_PRUNE_INTERVAL,
       ...(options.plantedBug === undefined ? {} : { plantedBug: options.plantedBug })
     })
     const addresses = cluster.nodes.map((n) => n.address)

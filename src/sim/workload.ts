@@ -14,7 +14,9 @@
  * AlreadyExists, the shape errors); a timeout, unavailability or conflict is `info`.
  */
 import { Clock, Duration, Effect, Layer, Random, Schedule } from "effect"
+import { SessionIds } from "../client/ClientSession.ts"
 import { SandstoreClient, type SandstoreClientShape } from "../client/SandstoreClient.ts"
+import type { SessionId } from "../domain/session.ts"
 import * as SeedRouter from "../client/SeedRouter.ts"
 import { identifyContent, patternBytes } from "./content.ts"
 import type { Operation, Result } from "./history.ts"
@@ -48,12 +50,30 @@ export const clientSettings = {
   retry: { retries: 6, baseDelay: "50 millis", maxDelay: "500 millis", attemptTimeout: "1 second" }
 } as const
 
+/**
+ * Session ids from the run's seeded Random (128 bits of it), so a seed replays the same ids:
+ * the simulation's stand-in for the SDK's cryptographic source.
+ */
+export const seededSessionIds = Layer.succeed(SessionIds, {
+  next: Effect.map(
+    Effect.all(Array.from({ length: 4 }, () => Random.nextIntBetween(0, 2 ** 32))),
+    (words) => words.map((word) => word.toString(16).padStart(8, "0")).join("") as SessionId
+  )
+})
+
 /** The SDK of simulated client `host`, routed over the simulated network from `first`. */
-export const simulatedClient = (network: SimNetwork, host: string, addresses: ReadonlyArray<string>, first: number) => {
+export const simulatedClient = (
+  network: SimNetwork,
+  host: string,
+  addresses: ReadonlyArray<string>,
+  first: number,
+  sessionIds: Layer.Layer<SessionIds> = seededSessionIds
+) => {
   const seeds = addresses.map((_, k) => addresses[(first + k) % addresses.length]!)
   return SandstoreClient.layerFromRouter(clientSettings).pipe(
     Layer.provide(SeedRouter.layer({ seeds })),
-    Layer.provide(network.communicator(host))
+    Layer.provide(network.communicator(host)),
+    Layer.provide(sessionIds)
   )
 }
 

@@ -92,7 +92,7 @@ export const createInRoot = (address: string, name: string) =>
   Effect.gen(function*() {
     const communicator = yield* Communicator
     const api = yield* communicator.client(ClientApi, address)
-    return yield* api.Create({ parent: ROOT_INODE, name, mode: 0o644, uid: 0, gid: 0, exclusive: false, requestId: `durability-${name}` })
+    return yield* api.Create({ parent: ROOT_INODE, name, mode: 0o644, uid: 0, gid: 0, exclusive: false, request: null })
   }).pipe(Effect.scoped, Effect.either, Effect.provide(TcpCommunicator))
 
 /** SIGSTOP the process; the scope sends SIGCONT before anything kills it. */

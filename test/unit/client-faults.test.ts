@@ -13,14 +13,14 @@ import { firstDifference, MiB, patternBytes, standaloneNode } from "../support/c
 const fastRetry: ClientSettings = { retry: { retries: 4, baseDelay: "5 millis", maxDelay: "20 millis", attemptTimeout: "30 seconds" } }
 
 describe("SandstoreClient under faults", () => {
-  it.scopedLive("a mutation whose reply is lost is retried with the same request id and applied once", () =>
+  it.scopedLive("a mutation whose reply is lost is retried as the same session request and applied once", () =>
     Effect.gen(function*() {
       const address = yield* standaloneNode()
       const seen: Array<unknown> = []
       let loseNextReply = true
       const intercept: Intercept = (rpc, payload, proceed) => {
         if (rpc !== "Mkdir") return proceed
-        seen.push(payload.requestId)
+        seen.push(payload.request)
         if (!loseNextReply) return proceed
         loseNextReply = false
         // The node applies the mkdir; the client never hears back.
@@ -30,12 +30,17 @@ describe("SandstoreClient under faults", () => {
       // Without deduplication the retry would fail with EEXIST.
       yield* fs.mkdir("/once")
       expect(seen.length).toBe(2)
-      expect(seen[0]).toBe(seen[1])
-      expect(seen[0]).toMatch(new RegExp(`^${fs.clientId}:\\d+$`))
+      const [first, resent] = seen as Array<{ session: string; seq: number; ackedBelow: number }>
+      expect(resent).toEqual(first)
+      expect(first!.session).toBe(fs.sessionId())
+      expect(first!.session).toMatch(/^[0-9a-f]{32}$/)
       expect(yield* fs.readdir("/")).toEqual(["once"])
-      // The next mutation gets a new id.
+      // The next mutation gets the next number, and tells the node the first one was answered.
       yield* fs.mkdir("/twice")
-      expect(seen[2]).not.toBe(seen[0])
+      const next = seen[2] as { session: string; seq: number; ackedBelow: number }
+      expect(next.session).toBe(first!.session)
+      expect(next.seq).toBe(first!.seq + 1)
+      expect(next.ackedBelow).toBe(next.seq)
     }))
 
   it.scopedLive("a failed flush fails the call with the typed error and keeps the bytes for a later sync", () =>

@@ -1,8 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Schedule, type Scope } from "effect"
+import { Context, Effect, Layer, Schedule, type Scope } from "effect"
+import type { RequestTag } from "../../src/domain/commands.ts"
+import type { SessionId } from "../../src/domain/session.ts"
+import { ReplicatedDataPlane } from "../../layers/orchestrators/replicatedDataPlane.ts"
 import { ROOT_INODE } from "../../src/domain/fs.ts"
 import { ChunkService } from "../../src/services/ChunkService.ts"
-import { ControlPlaneOrchestrator } from "../../src/services/ControlPlaneOrchestrator.ts"
+import { ControlPlaneOrchestrator, type WritePlan } from "../../src/services/ControlPlaneOrchestrator.ts"
 import { DataPlaneOrchestrator } from "../../src/services/DataPlaneOrchestrator.ts"
 import { MetadataService } from "../../src/services/MetadataService.ts"
 import { ChunkCollector } from "../../layers/orchestrators/chunkCollector.ts"
@@ -23,6 +26,33 @@ type NodeServices = Layer.Layer.Success<ReturnType<typeof StandaloneServices>>
 
 const withNode = <A, E>(body: Effect.Effect<A, E, NodeServices | Scope.Scope>) =>
   Effect.flatMap(node, (context) => Effect.provide(body, context))
+
+const SESSION = "c".repeat(32) as SessionId
+/** Request `seq` of SESSION, with everything before it acknowledged. */
+const tag = (seq: number): RequestTag => ({ session: SESSION, seq, ackedBelow: seq, digest: 1000 + seq })
+
+/**
+ * Another data plane over the node's services, whose control plane runs `onPlan` on each write
+ * plan before the data plane sees it: a test steps in between planning and staging.
+ */
+const dataPlaneWithPlanHook = (onPlan: (plan: WritePlan) => Effect.Effect<void, unknown>) =>
+  Effect.gen(function*() {
+    const context = yield* Effect.context<NodeServices>()
+    const hooked = Layer.effect(
+      ControlPlaneOrchestrator,
+      Effect.map(ControlPlaneOrchestrator, (inner) =>
+        ControlPlaneOrchestrator.of({
+          ...inner,
+          prepareWrite: (inode, at, length, request) =>
+            Effect.tap(inner.prepareWrite(inode, at, length, request), (plan) =>
+              plan._tag === "WritePlan" ? Effect.orDie(onPlan(plan)) : Effect.void)
+        }))
+    )
+    const built = yield* Layer.build(
+      ReplicatedDataPlane().pipe(Layer.provide(hooked), Layer.provide(Layer.succeedContext(context)))
+    )
+    return Context.get(built, DataPlaneOrchestrator)
+  })
 
 const newFile = (name: string) =>
   Effect.flatMap(ControlPlaneOrchestrator, (control) =>
@@ -83,7 +113,7 @@ describe("data plane on a standalone node", () => {
       for (const cur of after) expect(stored.committed).toContain(cur.versionId)
     })))
 
-  it.scoped("concurrent writers of different ranges of one file both land", () =>
+  it.scopedLive("concurrent writers of different ranges of one file both land", () =>
     withNode(Effect.gen(function*() {
       const data = yield* DataPlaneOrchestrator
       const file = yield* newFile("shared")
@@ -118,31 +148,62 @@ describe("data plane on a standalone node", () => {
       expect(got.subarray(100).every((x) => x === 0)).toBe(true)
     })))
 
-  it.scoped("a retried write with the same request id applies once", () =>
+  it.scoped("a resent write applies once", () =>
     withNode(Effect.gen(function*() {
       const data = yield* DataPlaneOrchestrator
       const control = yield* ControlPlaneOrchestrator
       const file = yield* newFile("dedup")
-      const first = yield* data.write(file.inode, 0, patternBytes(10, 1), "client-a:1")
+      yield* control.openSession(SESSION, true)
+      const first = yield* data.write(file.inode, 0, patternBytes(10, 1), tag(1))
       yield* data.write(file.inode, 0, patternBytes(10, 2), null)
-      const retried = yield* data.write(file.inode, 0, patternBytes(10, 1), "client-a:1")
-      expect(retried).toEqual(first)
-      // the retry did not overwrite the later write
+      const resent = yield* data.write(file.inode, 0, patternBytes(10, 1), tag(1))
+      expect(resent).toEqual(first)
+      // the resend did not overwrite the later write
       expect(yield* data.read(file.inode, 0, 10)).toEqual(patternBytes(10, 2))
       expect((yield* control.getattr(file.inode)).size).toBe(10)
     })))
 
-  it.scoped("a retried write whose file was removed since returns the first attempt's outcome", () =>
+  it.scoped("a resent write whose file was removed since returns its first outcome", () =>
     withNode(Effect.gen(function*() {
       const data = yield* DataPlaneOrchestrator
       const control = yield* ControlPlaneOrchestrator
       const file = yield* newFile("gone")
-      // The first attempt commits but its reply is lost; the file is unlinked before the retry.
-      const first = yield* data.write(file.inode, 0, patternBytes(10, 1), "client-b:1")
+      yield* control.openSession(SESSION, true)
+      // The write commits but its reply is lost; the file is unlinked before the resend.
+      const first = yield* data.write(file.inode, 0, patternBytes(10, 1), tag(1))
       yield* control.unlink(ROOT_INODE, "gone", null)
-      expect(yield* data.write(file.inode, 0, patternBytes(10, 1), "client-b:1")).toEqual(first)
+      expect(yield* data.write(file.inode, 0, patternBytes(10, 1), tag(1))).toEqual(first)
       // A write that never ran on the removed file is still refused.
-      expect((yield* Effect.flip(data.write(file.inode, 0, patternBytes(10, 1), "client-b:2")))._tag).toBe("NotFound")
+      expect((yield* Effect.flip(data.write(file.inode, 0, patternBytes(10, 1), tag(2))))._tag).toBe("NotFound")
+    })))
+
+  it.scopedLive("a resent write whose first attempt lost its merge source to the collector still applies once", () =>
+    withNode(Effect.gen(function*() {
+      const data = yield* DataPlaneOrchestrator
+      const control = yield* ControlPlaneOrchestrator
+      const chunks = yield* ChunkService
+      const file = yield* newFile("merged")
+      yield* control.openSession(SESSION, true)
+      yield* data.write(file.inode, 0, patternBytes(CHUNK, 1), null)
+      // While the write of 4 KiB into chunk 0 plans its first attempt, another client commits a
+      // new version of chunk 0 and the collector deletes the one the plan is merging into: the
+      // attempt fails before proposing anything, and the next one commits.
+      let interfere = true
+      const planned = (plan: WritePlan) =>
+        Effect.gen(function*() {
+          if (!interfere) return
+          interfere = false
+          yield* data.write(file.inode, CHUNK / 2, patternBytes(100, 2), null)
+          yield* chunks.remove(plan.chunks[0]!.current!.versionId)
+        })
+      const hooked = yield* dataPlaneWithPlanHook(planned)
+      const first = yield* hooked.write(file.inode, 0, patternBytes(4096, 3), tag(1))
+      // The reply was lost; a third client's acknowledged write covers the same bytes.
+      yield* data.write(file.inode, 0, patternBytes(4096, 4), null)
+      const resent = yield* hooked.write(file.inode, 0, patternBytes(4096, 3), tag(1))
+      expect(resent).toEqual(first)
+      // Applying the resend again would have put its bytes back over the third write.
+      expect(yield* data.read(file.inode, 0, 4096)).toEqual(patternBytes(4096, 4))
     })))
 
   it.scoped("reading or writing a directory is EISDIR", () =>

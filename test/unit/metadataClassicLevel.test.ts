@@ -36,10 +36,10 @@ describe("MetadataService on classic-level across restarts", () => {
       const path = join(yield* tempDir, "db")
       const first = yield* withStore(path, Effect.gen(function*() {
         const md = yield* MetadataService
-        const dir = yield* md.apply(1, { requestId: "c/1", command: mkdir(ROOT_INODE, "dir") })
-        yield* md.apply(2, { requestId: null, command: create(2, "file") })
+        const dir = yield* md.apply(1, { request: null, command: mkdir(ROOT_INODE, "dir") })
+        yield* md.apply(2, { request: null, command: create(2, "file") })
         yield* md.apply(3, {
-          requestId: "c/2",
+          request: null,
           command: {
             _tag: "CommitWrite", inode: 3, txId: "t", end: 10, now: T,
             updates: [{ expectedVersionId: null, expectedLength: 0, chunk: { index: 0, versionId: "v", storedLength: 10, length: 10, checksum: 1, nodes: ["n"] } }]
@@ -55,11 +55,11 @@ describe("MetadataService on classic-level across restarts", () => {
         expect(yield* md.lookupPath("/dir/file")).toMatchObject({ inode: 3, size: 10 })
         expect((yield* md.chunks(3)).map((c) => c.versionId)).toEqual(["v"])
         // The replicator replays its log from the start: every entry is a no-op now.
-        expect(yield* md.apply(1, { requestId: "c/1", command: mkdir(ROOT_INODE, "dir") })).toEqual(first.dir)
-        expect(yield* md.apply(2, { requestId: null, command: create(2, "file") })).toEqual({ _tag: "Ok", result: null })
+        expect(yield* md.apply(1, { request: null, command: mkdir(ROOT_INODE, "dir") })).toEqual({ _tag: "Ok", result: null })
+        expect(yield* md.apply(2, { request: null, command: create(2, "file") })).toEqual({ _tag: "Ok", result: null })
         expect(Buffer.from((yield* md.snapshot).data).equals(Buffer.from(first.snapshot.data))).toBe(true)
         // The next entry continues from the stored inode counter.
-        const next = yield* md.apply(4, { requestId: null, command: create(ROOT_INODE, "later") })
+        const next = yield* md.apply(4, { request: null, command: create(ROOT_INODE, "later") })
         expect(next._tag === "Ok" && next.result?.inode).toBe(4)
       }))
 
@@ -75,12 +75,12 @@ describe("MetadataService on classic-level across restarts", () => {
       const dir = yield* tempDir
       const source = yield* withStore(join(dir, "a"), Effect.gen(function*() {
         const md = yield* MetadataService
-        for (let i = 1; i <= 20; i++) yield* md.apply(i, { requestId: `r${i}`, command: create(ROOT_INODE, `f${i}`) })
+        for (let i = 1; i <= 20; i++) yield* md.apply(i, { request: null, command: create(ROOT_INODE, `f${i}`) })
         return yield* md.snapshot
       }))
       yield* withStore(join(dir, "b"), Effect.gen(function*() {
         const md = yield* MetadataService
-        yield* md.apply(1, { requestId: null, command: mkdir(ROOT_INODE, "gone") })
+        yield* md.apply(1, { request: null, command: mkdir(ROOT_INODE, "gone") })
         yield* md.restore(source.data)
       }))
       yield* withStore(join(dir, "b"), Effect.gen(function*() {

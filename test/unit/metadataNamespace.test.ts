@@ -8,7 +8,8 @@ import { Effect, Layer, type Scope } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import type { CommandOutcome, CommandResult, MetadataCommand } from "../../src/domain/commands.ts"
+import type { CommandOutcome, CommandResult, MetadataCommand, RequestTag } from "../../src/domain/commands.ts"
+import type { SessionId } from "../../src/domain/session.ts"
 import type { AttributeChanges, Attributes, ChunkRef } from "../../src/domain/fs.ts"
 import { R_OK, ROOT_INODE, W_OK, X_OK } from "../../src/domain/fs.ts"
 import { MetadataService, type MetadataServiceShape } from "../../src/services/MetadataService.ts"
@@ -75,7 +76,7 @@ const noop: MetadataCommand = { _tag: "Noop" }
 
 interface Harness {
   readonly md: MetadataServiceShape
-  readonly run: (command: MetadataCommand, requestId?: string | null) => Effect.Effect<CommandOutcome, unknown>
+  readonly run: (command: MetadataCommand, request?: RequestTag | null) => Effect.Effect<CommandOutcome, unknown>
   readonly ok: (command: MetadataCommand) => Effect.Effect<CommandResult, unknown>
   readonly attrs: (command: MetadataCommand) => Effect.Effect<Attributes, unknown>
   /** Applies `command`, expects `Err(tag)` and a state equal to the old one plus a Noop. */
@@ -87,7 +88,7 @@ interface Harness {
 const harness = Effect.gen(function*() {
   const md = yield* MetadataService
   let index = yield* md.appliedIndex
-  const run = (command: MetadataCommand, requestId: string | null = null) => md.apply(++index, { requestId, command })
+  const run = (command: MetadataCommand, request: RequestTag | null = null) => md.apply(++index, { request, command })
   const ok = (command: MetadataCommand) =>
     Effect.flatMap(run(command), (outcome) =>
       outcome._tag === "Ok"
@@ -103,7 +104,7 @@ const harness = Effect.gen(function*() {
       const after = yield* md.snapshot
       const reference = yield* makeMemoryNamespace({ chunkSize: CHUNK })
       yield* reference.restore(before.data)
-      yield* reference.apply(index, { requestId: null, command: noop })
+      yield* reference.apply(index, { request: null, command: noop })
       const expected = yield* reference.snapshot
       expect(after.appliedIndex).toBe(index)
       expect(Buffer.from(after.data).equals(Buffer.from(expected.data))).toBe(true)
@@ -403,15 +404,17 @@ for (const backend of backends) {
       expect((yield* md.chunks(file.inode)).map((c) => c.versionId)).toEqual([minted(T + 2)])
     }))
 
-    test("a request id reused for another kind of command is refused, not answered with the first outcome", Effect.gen(function*() {
-      const { md, run } = yield* harness
-      const first = yield* run(create(ROOT_INODE, "f"), "client:1")
+    test("a request id reused for another request is refused, not answered with the first outcome", Effect.gen(function*() {
+      const { md, ok, run } = yield* harness
+      const session = "5".repeat(32) as SessionId
+      yield* ok({ _tag: "OpenSession", session, create: true, now: T })
+      const first = yield* run(create(ROOT_INODE, "f"), { session, seq: 1, ackedBelow: 1, digest: 11 })
       expect(first._tag).toBe("Ok")
-      const reused = yield* run(mkdir(ROOT_INODE, "d"), "client:1")
-      expect(reused._tag === "Err" ? reused.error._tag : "Ok").toBe("InvalidArgument")
+      const reused = yield* run(mkdir(ROOT_INODE, "d"), { session, seq: 1, ackedBelow: 1, digest: 22 })
+      expect(reused._tag === "Err" ? reused.error._tag : "Ok").toBe("RequestIdReused")
       expect((yield* Effect.flip(md.lookup(ROOT_INODE, "d")))._tag).toBe("NotFound")
-      // the same command again still gets its first outcome
-      expect(yield* run(create(ROOT_INODE, "f"), "client:1")).toEqual(first)
+      // the same request again still gets its first outcome
+      expect(yield* run(create(ROOT_INODE, "f"), { session, seq: 1, ackedBelow: 1, digest: 11 })).toEqual(first)
     }))
 
     test("forget-garbage removes the listed versions only", Effect.gen(function*() {
@@ -559,14 +562,14 @@ describe("MetadataService over a damaged store", () => {
     Effect.gen(function*() {
       const db = yield* openMemoryLevel
       const md = yield* makeNamespace(makeStore(db, { sync: false }), { chunkSize: CHUNK })
-      const file = yield* md.apply(1, { requestId: null, command: create(ROOT_INODE, "f") })
+      const file = yield* md.apply(1, { request: null, command: create(ROOT_INODE, "f") })
       expect(file._tag).toBe("Ok")
       yield* Effect.promise(() => db.put(inodeKey(2), Buffer.from([0xc1])))
       yield* failsWith("Corruption", md.getattr(2))
       yield* failsWith("Corruption", md.lookupPath("/f"))
       yield* failsWith("Corruption", md.readdirplus(ROOT_INODE, null, 10))
       yield* Effect.promise(() => db.put(inodeKey(ROOT_INODE), Buffer.from([0x92, 0x01, 0x02])))
-      yield* failsWith("Corruption", md.apply(2, { requestId: null, command: create(ROOT_INODE, "g") }))
+      yield* failsWith("Corruption", md.apply(2, { request: null, command: create(ROOT_INODE, "g") }))
       // A failed apply leaves the applied index where it was.
       expect(yield* md.appliedIndex).toBe(1)
     }))

@@ -1,7 +1,8 @@
 /**
  * Replicated-state-machine properties of the metadata store: replay after a restart is
- * idempotent, request ids deduplicate, equal logs give equal bytes on either store, and
- * snapshots restore exactly. Random logs come from seeded fast-check.
+ * idempotent, client requests apply at most once, equal logs give equal bytes on either store,
+ * and snapshots restore exactly. Random logs come from seeded fast-check. (Session rules one
+ * by one: metadataSessions.test.ts.)
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
@@ -11,6 +12,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { CommandOutcome, type LogEntry, type MetadataCommand } from "../../src/domain/commands.ts"
 import { ROOT_INODE } from "../../src/domain/fs.ts"
+import type { SessionId } from "../../src/domain/session.ts"
 import type { MetadataServiceShape } from "../../src/services/MetadataService.ts"
 import { openClassicLevel } from "../../layers/metadata/classicLevel.ts"
 import { makeMemoryNamespace } from "../../layers/metadata/memory.ts"
@@ -82,12 +84,23 @@ const command: fc.Arbitrary<MetadataCommand> = fc.oneof(
   weighted(1, fc.constant({ _tag: "Noop" as const }))
 )
 
-const entry: fc.Arbitrary<LogEntry> = fc.record({
-  requestId: fc.option(fc.integer({ min: 1, max: 12 }).map((n) => `r${n}`), { nil: null, freq: 2 }),
-  command
-})
+/** Two client sessions, opened at the start of every log. */
+const SESSIONS = ["a".repeat(32), "b".repeat(32)] as Array<SessionId>
 
-const log = fc.array(entry, { minLength: 1, maxLength: 80, size: "max" })
+/** A stand-in digest: requests for the same kind of command count as the same request. */
+const digestOf = (command: MetadataCommand) => command._tag.length * 31 + command._tag.charCodeAt(0)
+
+const entry: fc.Arbitrary<LogEntry> = fc.record({
+  request: fc.option(fc.record({ session: fc.constantFrom(...SESSIONS), seq: fc.integer({ min: 1, max: 6 }) }), { nil: null, freq: 2 }),
+  command
+}).map(({ command, request }) => ({
+  command,
+  request: request === null ? null : { ...request, ackedBelow: 0, digest: digestOf(command) }
+}))
+
+const opening: ReadonlyArray<LogEntry> = SESSIONS.map((session) => ({ request: null, command: { _tag: "OpenSession", session, create: true, now: T } }))
+
+const log = fc.array(entry, { minLength: 1, maxLength: 80, size: "max" }).map((entries) => [...opening, ...entries])
 
 // --- helpers ------------------------------------------------------------------------------
 
@@ -120,6 +133,23 @@ const resolve = (entries: ReadonlyArray<LogEntry>) =>
     }
     return resolved
   }))
+
+const errorTag = (outcome: unknown) =>
+  (outcome as { _tag: string; error?: { _tag: string } })._tag === "Err" ? (outcome as { error: { _tag: string } }).error._tag : undefined
+const isConflict = (outcome: unknown) => errorTag(outcome) === "Conflict"
+
+/** Each request's recorded outcome after the whole log (its first one that was not a Conflict), with its digest. */
+const recordedOutcomes = (entries: ReadonlyArray<LogEntry>, outcomes: ReadonlyArray<unknown>) => {
+  const recorded = new Map<string, { readonly digest: number; readonly outcome: unknown }>()
+  entries.forEach((e, i) => {
+    if (e.request === null) return
+    const key = `${e.request.session}/${e.request.seq}`
+    if (!recorded.has(key) && !isConflict(outcomes[i]) && errorTag(outcomes[i]) !== "RequestIdReused") {
+      recorded.set(key, { digest: e.request.digest, outcome: outcomes[i] })
+    }
+  })
+  return recorded
+}
 
 const applyAll = (md: MetadataServiceShape, entries: ReadonlyArray<LogEntry>, from = 1) =>
   Effect.forEach(entries.slice(from - 1), (e, i) => Effect.map(md.apply(from + i, e), encodeOutcome))
@@ -167,9 +197,15 @@ describe("metadata state machine replay", () => {
           const final = yield* bytesOf(a)
           expect(yield* a.appliedIndex).toBe(entries.length)
 
-          // Replay of the whole log: nothing changes; outcomes are the stored ones.
+          // Replay of the whole log: nothing changes; an entry serving a request answers with the
+          // outcome recorded for that request, every other one with Ok(null).
           const replayed = yield* applyAll(a, entries)
-          replayed.forEach((outcome, i) => expect(outcome).toEqual(entries[i]!.requestId === null ? OK_NULL : outcomes[i]))
+          const recorded = recordedOutcomes(entries, outcomes)
+          replayed.forEach((outcome, i) => {
+            const request = entries[i]!.request
+            const record = request === null ? undefined : recorded.get(`${request.session}/${request.seq}`)
+            expect(outcome).toEqual(record !== undefined && record.digest === request!.digest ? record.outcome : OK_NULL)
+          })
           expect((yield* bytesOf(a)).equals(final)).toBe(true)
 
           // Crash after `restartAt` entries, restart from a snapshot, replay from `replayFrom`.
@@ -186,23 +222,25 @@ describe("metadata state machine replay", () => {
         }))
     ))
 
-  it.effect("a repeated request id returns the first outcome (or refuses another command) and changes nothing", () =>
+  it.effect("a resent request returns its first outcome (another request under its id is refused) and changes nothing", () =>
     property(nothing, 100, (entries) =>
       Effect.scoped(Effect.gen(function*() {
         const a = yield* memory
         const outcomes = yield* applyAll(a, entries)
-        // The same log with every repeat of a request id replaced by a Noop.
-        const firstIndex = new Map<string, number>()
+        // The same log with every entry whose request was already answered replaced by a Noop.
+        // (A Conflict is no answer: the request was not carried out, and may be again.)
+        const answered = new Map<string, { readonly digest: number; readonly outcome: unknown }>()
         const withoutRepeats = entries.map((e, i): LogEntry => {
-          if (e.requestId === null) return e
-          const first = firstIndex.get(e.requestId)
+          if (e.request === null) return e
+          const key = `${e.request.session}/${e.request.seq}`
+          const first = answered.get(key)
           if (first === undefined) {
-            firstIndex.set(e.requestId, i)
+            if (!isConflict(outcomes[i])) answered.set(key, { digest: e.request.digest, outcome: outcomes[i] })
             return e
           }
-          if (entries[first]!.command._tag === e.command._tag) expect(outcomes[i]).toEqual(outcomes[first])
-          else expect(outcomes[i]?._tag === "Err" && outcomes[i]?.error._tag).toBe("InvalidArgument")
-          return { requestId: null, command: { _tag: "Noop" } }
+          if (first.digest === e.request.digest) expect(outcomes[i]).toEqual(first.outcome)
+          else expect(errorTag(outcomes[i])).toBe("RequestIdReused")
+          return { request: null, command: { _tag: "Noop" } }
         })
         const b = yield* memory
         yield* applyAll(b, withoutRepeats)
@@ -224,55 +262,24 @@ describe("metadata state machine replay", () => {
 const create = (name: string, exclusive = true): MetadataCommand =>
   ({ _tag: "Create", parent: ROOT_INODE, name, mode: 0o644, uid: 1, gid: 1, exclusive, now: T })
 
-describe("metadata state machine dedup and snapshots", () => {
+describe("metadata state machine replay and snapshots", () => {
   it.scoped("an entry at or below the applied index is a no-op", () =>
     Effect.gen(function*() {
       const md = yield* memory
-      const first = yield* md.apply(1, { requestId: "client-1", command: create("x") })
-      yield* md.apply(2, { requestId: null, command: create("y") })
+      const session = SESSIONS[0]!
+      yield* md.apply(1, { request: null, command: { _tag: "OpenSession", session, create: true, now: T } })
+      const tag = { session, seq: 1, ackedBelow: 0, digest: 7 }
+      const first = yield* md.apply(2, { request: tag, command: create("x") })
+      yield* md.apply(3, { request: null, command: create("y") })
       const before = yield* bytesOf(md)
-      expect(encodeOutcome(yield* md.apply(1, { requestId: "client-1", command: create("other") }))).toEqual(encodeOutcome(first))
-      expect(yield* md.apply(2, { requestId: null, command: create("z") })).toEqual({ _tag: "Ok", result: null })
-      expect(yield* md.apply(0, { requestId: "unknown", command: create("z") })).toEqual({ _tag: "Ok", result: null })
+      expect(encodeOutcome(yield* md.apply(2, { request: tag, command: create("other") }))).toEqual(encodeOutcome(first))
+      expect(yield* md.apply(3, { request: null, command: create("z") })).toEqual({ _tag: "Ok", result: null })
+      expect(yield* md.apply(0, { request: { ...tag, seq: 9 }, command: create("z") })).toEqual({ _tag: "Ok", result: null })
       expect((yield* bytesOf(md)).equals(before)).toBe(true)
-      expect(yield* md.appliedIndex).toBe(2)
+      expect(yield* md.appliedIndex).toBe(3)
       // Indices may jump (after a snapshot install); the next entry still applies.
-      yield* md.apply(10, { requestId: null, command: create("w") })
+      yield* md.apply(10, { request: null, command: create("w") })
       expect(yield* md.appliedIndex).toBe(10)
-    }))
-
-  it.scoped("a retried mutation is not applied twice, even when it failed the first time", () =>
-    Effect.gen(function*() {
-      const md = yield* memory
-      const created = yield* md.apply(1, { requestId: "c1/1", command: create("x") })
-      expect(created._tag).toBe("Ok")
-      // The retry arrives after the name was removed: it must not create the file again.
-      yield* md.apply(2, { requestId: "c1/2", command: { _tag: "Unlink", parent: ROOT_INODE, name: "x", now: T } })
-      const retried = yield* md.apply(3, { requestId: "c1/1", command: create("x") })
-      expect(encodeOutcome(retried)).toEqual(encodeOutcome(created))
-      yield* Effect.flip(md.lookup(ROOT_INODE, "x"))
-      // A failed outcome is remembered as well.
-      const failed = yield* md.apply(4, { requestId: "c1/3", command: { _tag: "Rmdir", parent: ROOT_INODE, name: "nope", now: T } })
-      expect(failed._tag === "Err" && failed.error._tag).toBe("NotFound")
-      yield* md.apply(5, { requestId: null, command: { _tag: "Mkdir", parent: ROOT_INODE, name: "nope", mode: 0o755, uid: 1, gid: 1, now: T } })
-      const again = yield* md.apply(6, { requestId: "c1/3", command: { _tag: "Rmdir", parent: ROOT_INODE, name: "nope", now: T } })
-      expect(encodeOutcome(again)).toEqual(encodeOutcome(failed))
-      expect((yield* md.lookup(ROOT_INODE, "nope")).type).toBe("directory")
-    }))
-
-  it.scoped("dedup records are pruned once they leave the window", () =>
-    Effect.gen(function*() {
-      const md = yield* makeMemoryNamespace({ chunkSize: CHUNK, dedupWindow: 10 })
-      yield* md.apply(1, { requestId: "old", command: create("x") })
-      yield* md.apply(1020, { requestId: "recent", command: create("y") })
-      const withRecords = (yield* bytesOf(md)).length
-      // 1024 is a pruning point: "old" (index 1) is out of the window, "recent" (1020) is not.
-      yield* md.apply(1024, { requestId: null, command: { _tag: "Noop" } })
-      expect((yield* bytesOf(md)).length).toBeLessThan(withRecords)
-      const old = yield* md.apply(1025, { requestId: "old", command: create("x") })
-      expect(old._tag === "Err" && old.error._tag).toBe("AlreadyExists")
-      const recent = yield* md.apply(1026, { requestId: "recent", command: create("y") })
-      expect(recent._tag).toBe("Ok")
     }))
 
   for (const [storeName, open] of [["memory-level", memory], ["classic-level", classic]] as const) {
@@ -281,7 +288,7 @@ describe("metadata state machine dedup and snapshots", () => {
         const md = yield* open
         const outcomes = yield* Effect.forEach(
           Array.from({ length: 50 }, (_, i) => i + 1),
-          (index) => md.apply(index, { requestId: null, command: create(`f${index}`) }),
+          (index) => md.apply(index, { request: null, command: create(`f${index}`) }),
           { concurrency: "unbounded" }
         )
         const inodes = outcomes.flatMap((o) => (o._tag === "Ok" && o.result !== null ? [o.result.inode] : []))
@@ -301,7 +308,7 @@ describe("metadata state machine dedup and snapshots", () => {
 
       const target = yield* memory
       // The target has state of its own, which the restore must replace entirely.
-      yield* target.apply(1, { requestId: "mine", command: create("unrelated") })
+      yield* target.apply(1, { request: null, command: create("unrelated") })
       yield* target.restore(snapshot.data)
       expect(Buffer.from((yield* target.snapshot).data).equals(Buffer.from(snapshot.data))).toBe(true)
       expect(yield* target.appliedIndex).toBe(entries.length)
@@ -312,10 +319,10 @@ describe("metadata state machine dedup and snapshots", () => {
   it.scoped("a damaged snapshot is refused as Corruption and changes nothing", () =>
     Effect.gen(function*() {
       const source = yield* memory
-      yield* source.apply(1, { requestId: null, command: create("x") })
+      yield* source.apply(1, { request: null, command: create("x") })
       const good = Buffer.from((yield* source.snapshot).data)
       const target = yield* memory
-      yield* target.apply(1, { requestId: null, command: create("mine") })
+      yield* target.apply(1, { request: null, command: create("mine") })
       const before = yield* bytesOf(target)
       const flipped = Buffer.from(good)
       flipped[20] = flipped[20]! ^ 0x01

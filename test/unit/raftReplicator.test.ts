@@ -2,6 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Option } from "effect"
 import type { MetadataCommand } from "../../src/domain/commands.ts"
 import { ROOT_INODE } from "../../src/domain/fs.ts"
+import type { SessionId } from "../../src/domain/session.ts"
 import { decodeReplicatorRecord } from "../../src/raft/walRecords.ts"
 import type { MetadataServiceShape } from "../../src/services/MetadataService.ts"
 import { addressOf, makeRaftCluster, type RaftCluster } from "../support/raft-cluster.ts"
@@ -88,12 +89,19 @@ describe("RaftReplicator", () => {
       yield* cluster.network.setDropRate(0.2)
       yield* cluster.network.setDelay({ min: "1 millis", max: "40 millis" })
       const all = Array.from({ length: 20 }, (_, i) => `lossy-${String(i).padStart(2, "0")}`)
-      for (const name of all) {
+      const session = "7".repeat(32) as SessionId
+      const opened = Effect.gen(function*() {
+        const leader = yield* cluster.leader()
+        return yield* cluster.settle(cluster.replicator(leader).propose({ _tag: "OpenSession", session, create: true, now: 1_700_000_000_000 }))
+      }).pipe(Effect.repeat({ until: Exit.isSuccess, times: 10 }))
+      expect(Exit.isSuccess(yield* opened)).toBe(true)
+      for (const [i, name] of all.entries()) {
         // Whoever leads now takes the write. A retry (after NotLeader, or an unknown outcome)
-        // carries the same request id, so the state machine applies the mkdir once.
+        // is the same session request, so the state machine applies the mkdir once.
+        const request = { session, seq: i + 1, ackedBelow: i + 1, digest: i }
         const attempt = Effect.gen(function*() {
           const leader = yield* cluster.leader()
-          return yield* cluster.settle(cluster.replicator(leader).propose(mkdir(name), `test:${name}`))
+          return yield* cluster.settle(cluster.replicator(leader).propose(mkdir(name), request))
         })
         const committed = yield* attempt.pipe(Effect.repeat({ until: Exit.isSuccess, times: 10 }))
         expect(Exit.isSuccess(committed)).toBe(true)

@@ -207,7 +207,7 @@ describe("SingleNodeReplicator", () => {
       // A crash mid-append of entry 3: part of its record reached the disk, none of it the store.
       const [last] = (yield* segmentFiles(walDir)).slice(-1)
       const record = encodeRecord(
-        encodeReplicatorRecord({ _tag: "Entry", index: 3, term: 1, entry: { requestId: null, command: mkdir("lost") } })
+        encodeReplicatorRecord({ _tag: "Entry", index: 3, term: 1, entry: { request: null, command: mkdir("lost") } })
       )
       yield* Effect.promise(() => fs.appendFile(path.join(walDir, last!), record.subarray(0, record.length - 5)))
 

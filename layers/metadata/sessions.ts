@@ -1,0 +1,158 @@
+/**
+ * Client sessions in the state machine, as in the Raft dissertation (§6.3): what makes every
+ * client request apply at most once, however often it is resent.
+ *
+ * A client opens a session under a random 128-bit id and numbers its requests 1, 2, 3...; a
+ * request keeps its number on every resend. The state machine records the outcome of each
+ * request it carries out and answers a resend with it. Each request also says below which
+ * number the client has all its answers: those outcomes are dropped, and a request numbered
+ * below that is refused (a late duplicate must not apply). A session unused for the session
+ * timeout, by the state machine's own clock, is expired: its requests are refused and never
+ * applied, and its table rows are pruned.
+ *
+ * Deduplication is per client request, never per internal attempt: a node may carry out one
+ * request in several attempts (a write that lost a version race plans again), and all of them
+ * carry the request's id. A Conflict is therefore not recorded — it changed nothing, and the
+ * next attempt under the same id may still succeed.
+ *
+ * Everything here reads and stages writes through a Transaction, so it applies in the same
+ * atomic batch as the command it answers.
+ */
+import { Effect } from "effect"
+import type { CommandOutcome, RequestTag } from "../../src/domain/commands.ts"
+import { RequestIdReused, SessionExpired } from "../../src/domain/errors.ts"
+import type { SessionId } from "../../src/domain/session.ts"
+import type { StoreError } from "../../src/services/MetadataService.ts"
+import * as Keys from "./keys.ts"
+import type { SessionRecord } from "./records.ts"
+import * as Tables from "./tables.ts"
+import type { Transaction } from "./transaction.ts"
+
+export interface SessionSettings {
+  /** A session unused this long (state machine clock) is expired. Equal on every replica. */
+  readonly timeoutMillis: number
+}
+
+/** Sessions pruned per pruning pass at most, so one entry's batch stays small. */
+const PRUNE_BATCH = 64
+/** Larger than any sequence number: the end of a session's reply range. */
+const SEQ_LIMIT = Number.MAX_SAFE_INTEGER
+
+/** How a request stands before its command runs. */
+export type Admission =
+  /** Not to be applied (expired session, reused or acknowledged id): this is its outcome. */
+  | { readonly _tag: "Refused"; readonly outcome: CommandOutcome }
+  /** A resend of a request already carried out: its recorded outcome. */
+  | { readonly _tag: "Answered"; readonly outcome: CommandOutcome }
+  /** To be carried out now. */
+  | { readonly _tag: "Admitted"; readonly session: SessionRecord }
+
+const refused = (error: SessionExpired | RequestIdReused): Admission => ({ _tag: "Refused", outcome: { _tag: "Err", error } })
+
+const expired = (session: SessionRecord, now: number, settings: SessionSettings) =>
+  now - session.lastActive > settings.timeoutMillis
+
+export const admit = (
+  tx: Transaction,
+  request: RequestTag,
+  now: number,
+  settings: SessionSettings
+): Effect.Effect<Admission, StoreError> =>
+  Effect.gen(function*() {
+    const name = `request ${request.seq} of session ${request.session}`
+    const session = yield* Tables.readSession(tx.get, request.session)
+    if (session === undefined) {
+      return refused(new SessionExpired({ message: `${name}: the session is not open (it expired, or was never opened)` }))
+    }
+    if (expired(session, now, settings)) {
+      return refused(new SessionExpired({ message: `${name}: the session expired after ${settings.timeoutMillis} ms unused` }))
+    }
+    if (request.seq < session.ackedBelow) {
+      return refused(new RequestIdReused({ message: `${name}: the client already acknowledged that request` }))
+    }
+    const reply = yield* Tables.readReply(tx.get, request.session, request.seq)
+    if (reply === undefined) return { _tag: "Admitted", session } satisfies Admission
+    if (reply.digest !== request.digest) {
+      return refused(new RequestIdReused({ message: `${name}: that id already named a different request` }))
+    }
+    return { _tag: "Answered", outcome: reply.outcome } satisfies Admission
+  })
+
+/** The session's row and its place in the activity index, moved from `from` to `to`. */
+const touch = (tx: Transaction, id: SessionId, from: SessionRecord | undefined, to: SessionRecord) => {
+  if (from !== undefined) tx.del(Keys.sessionActivityKey(from.lastActive, id))
+  tx.put(Keys.sessionActivityKey(to.lastActive, id), Buffer.alloc(0))
+  tx.put(Keys.sessionKey(id), Tables.encodeSession(to))
+}
+
+/** Record `outcome` as the answer to the admitted `request`, drop what the client acknowledged, and mark the session active. */
+export const record = (
+  tx: Transaction,
+  request: RequestTag,
+  session: SessionRecord,
+  outcome: CommandOutcome,
+  now: number
+): Effect.Effect<void, StoreError> =>
+  Effect.gen(function*() {
+    if (!(outcome._tag === "Err" && outcome.error._tag === "Conflict")) {
+      tx.put(Keys.replyKey(request.session, request.seq), Tables.encodeReply({ digest: request.digest, outcome }))
+    }
+    // A client cannot acknowledge the request it is making.
+    const ackedBelow = Math.max(session.ackedBelow, Math.min(request.ackedBelow, request.seq))
+    if (ackedBelow > session.ackedBelow) {
+      for (const [key] of yield* tx.scan(Keys.replyRange(request.session, session.ackedBelow, ackedBelow))) tx.del(key)
+    }
+    touch(tx, request.session, session, { lastActive: Math.max(session.lastActive, now), ackedBelow })
+  })
+
+/** Forget a session and everything recorded for it. */
+const drop = (tx: Transaction, id: SessionId, session: SessionRecord) =>
+  Effect.gen(function*() {
+    for (const [key] of yield* tx.scan(Keys.replyRange(id, 0, SEQ_LIMIT))) tx.del(key)
+    tx.del(Keys.sessionActivityKey(session.lastActive, id))
+    tx.del(Keys.sessionKey(id))
+  })
+
+/**
+ * OpenSession: with `create`, create the session (or keep it alive: a resent open); without,
+ * keep an open one alive. A session that is not open stays so: it expired, or was closed or
+ * pruned, and requests of its old life may still be in flight.
+ */
+export const open = (
+  tx: Transaction,
+  id: SessionId,
+  create: boolean,
+  now: number,
+  settings: SessionSettings
+): Effect.Effect<CommandOutcome, StoreError> =>
+  Effect.gen(function*() {
+    const session = yield* Tables.readSession(tx.get, id)
+    if ((session !== undefined && expired(session, now, settings)) || (session === undefined && !create)) {
+      return {
+        _tag: "Err",
+        error: new SessionExpired({ message: `session ${id} is not open (it expired after ${settings.timeoutMillis} ms unused, or was closed); open a new one` })
+      } satisfies CommandOutcome
+    }
+    touch(tx, id, session, { lastActive: Math.max(session?.lastActive ?? now, now), ackedBelow: session?.ackedBelow ?? 0 })
+    return { _tag: "Ok", result: null } satisfies CommandOutcome
+  })
+
+/** CloseSession: the client is done; its further requests are refused. */
+export const close = (tx: Transaction, id: SessionId): Effect.Effect<CommandOutcome, StoreError> =>
+  Effect.gen(function*() {
+    const session = yield* Tables.readSession(tx.get, id)
+    if (session !== undefined) yield* drop(tx, id, session)
+    return { _tag: "Ok", result: null } satisfies CommandOutcome
+  })
+
+/** Drop the rows of sessions expired by `now` (a bounded number per call). */
+export const pruneExpired = (tx: Transaction, now: number, settings: SessionSettings): Effect.Effect<void, StoreError> =>
+  Effect.gen(function*() {
+    const stale = yield* tx.scan(Keys.sessionsActiveBefore(now - settings.timeoutMillis))
+    for (const [key] of stale.slice(0, PRUNE_BATCH)) {
+      const id = Keys.activitySession(key)
+      const session = yield* Tables.readSession(tx.get, id)
+      if (session === undefined) tx.del(key)
+      else if (expired(session, now, settings)) yield* drop(tx, id, session)
+    }
+  })
