@@ -127,7 +127,7 @@ export const makeNamespace = (
         if (index <= meta.appliedIndex) return yield* replayed(entry)
 
         // The entry's time: the state machine's clock moves to it when its command applies.
-        const now = Math.max(meta.clock, commandTime(entry.command))
+        const now = Math.max(meta.clock, entry.clock ?? commandTime(entry.command))
         const sessionTx = makeTransaction(store)
         const request = entry.request
         let carried: Carried
@@ -178,6 +178,7 @@ export const makeNamespace = (
     return {
       apply,
       appliedIndex: Effect.map(requireMeta, (meta) => meta.appliedIndex),
+      clock: Effect.map(requireMeta, (meta) => meta.clock),
       snapshot,
       restore,
       ...makeQueries(store)

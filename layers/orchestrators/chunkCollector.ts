@@ -103,10 +103,11 @@ export const ChunkCollector = (options: ChunkCollectorOptions = {}) =>
 
       const reconcile = Effect.gen(function*() {
         if (!(yield* isLeader)) return
-        const now = yield* Clock.currentTimeMillis
-        // Advance the state machine's clock: from here on no transaction minted before
-        // now - TTL can commit, so an unreferenced version older than the grace is an orphan.
-        yield* replicator.propose({ _tag: "ForgetGarbage", versionIds: [], now }, null)
+        const now = yield* replicator.clock
+        // Advance the state machine's clock to at least `now` (the entry carries a later
+        // reading): from then on no transaction minted before now - TTL can commit, so an
+        // unreferenced version minted (on the same clock) before now - grace is an orphan.
+        yield* replicator.propose({ _tag: "ForgetGarbage", versionIds: [], now: yield* Clock.currentTimeMillis }, null)
         const members = yield* cluster.members
         yield* Effect.forEach(members, (member) =>
           peers.forNode(member).pipe(

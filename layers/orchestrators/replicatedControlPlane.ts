@@ -102,7 +102,8 @@ export const ReplicatedControlPlane = (options: ControlPlaneOptions) =>
             const offset = at === "end" ? attributes.size : at
             yield* checkRange(offset, length)
             const nonce = yield* randomHex(2)
-            const createdAt = yield* now
+            // Minted on the replicated clock, which the commit's expiry check measures against.
+            const createdAt = yield* replicator.clock
             const txId = `${inode.toString(36)}-${createdAt.toString(36)}-${nonce}`
             const first = Math.floor(offset / chunkSize)
             const last = length === 0 ? first - 1 : Math.floor((offset + length - 1) / chunkSize)

@@ -53,6 +53,7 @@ import { RaftTransport } from "../../src/services/RaftTransport.ts"
 import { WriteAheadLog } from "../../src/services/WriteAheadLog.ts"
 import { Inbox } from "../../src/lib/inbox.ts"
 import { decodeEntryData, encodeEntryData } from "./entryData.ts"
+import { makeReplicatedClock } from "./replicatedClock.ts"
 import { PendingRequests, type Proposal, type ReadDone } from "./pendingRequests.ts"
 import { compactedLog, entryRecord, hardStateRecord, recoverRaftLog } from "./raftLog.ts"
 import { type ApplyItem, RoundOutput } from "./roundOutput.ts"
@@ -149,6 +150,7 @@ const make = (options: RaftReplicatorOptions) =>
     const resolver = yield* EndpointResolver
 
     const boot = yield* recoverRaftLog(wal.recovered, metadata)
+    const replicatedClock = yield* makeReplicatedClock(yield* metadata.clock)
     const core = createRaft(config, boot.recovered, boot.applied)
 
     // Shared by the fibers below. Each is read and written only inside synchronous sections,
@@ -351,6 +353,7 @@ const make = (options: RaftReplicatorOptions) =>
         const outcome = yield* metadata.apply(entry.index, logEntry)
         applied = entry.index
         appliedTerm = entry.term
+        yield* replicatedClock.applied(logEntry.clock)
         yield* pending.applied(entry.index, entry.term, outcome)
       })
 
@@ -359,6 +362,7 @@ const make = (options: RaftReplicatorOptions) =>
         // The store never moves backwards.
         if (snapshot.index <= applied) return
         yield* metadata.restore(snapshot.data)
+        yield* replicatedClock.applied(yield* metadata.clock)
         const restored = yield* metadata.appliedIndex
         if (restored !== snapshot.index) {
           return yield* new Corruption({
@@ -484,7 +488,8 @@ const make = (options: RaftReplicatorOptions) =>
     const propose = (command: MetadataCommand, request?: RequestTag | null) =>
       withLeaderAddress(Effect.gen(function*() {
         yield* precheck
-        const data = yield* Either.mapLeft(encodeEntryData({ request: request ?? null, command }), invalidCommand)
+        const clock = yield* replicatedClock.read
+        const data = yield* Either.mapLeft(encodeEntryData({ request: request ?? null, command, clock }), invalidCommand)
         const done = yield* Deferred.make<CommandResult, CommandError | ReplicationError>()
         if (!proposals.offer({ data, done, expiresAt: yield* expiry })) return yield* Effect.fail(broken ?? closing)
         return yield* Deferred.await(done)
@@ -513,7 +518,7 @@ const make = (options: RaftReplicatorOptions) =>
       }
     })
 
-    return MetadataReplicator.of({ propose, linearizable, status })
+    return MetadataReplicator.of({ propose, linearizable, status, clock: replicatedClock.read })
   })
 
 export const RaftReplicator = (

@@ -25,6 +25,7 @@ import { MetadataReplicator, type ReplicationError } from "../../src/services/Me
 import { MetadataService, type MetadataServiceShape } from "../../src/services/MetadataService.ts"
 import { WriteAheadLog, type WriteAheadLogShape } from "../../src/services/WriteAheadLog.ts"
 import { catchUpToSnapshot, lastLogIndex, readLog, type RecoveredLog } from "./logRecovery.ts"
+import { makeReplicatedClock } from "./replicatedClock.ts"
 
 export interface SingleNodeReplicatorOptions {
   readonly nodeId: string
@@ -75,6 +76,7 @@ const make = (options: SingleNodeReplicatorOptions) =>
     const log = yield* readLog(wal.recovered, "Entry")
     const term = Math.max(1, log.hardState?.term ?? 0)
     const lastIndex = yield* replay(metadata, log)
+    const replicatedClock = yield* makeReplicatedClock(yield* metadata.clock)
     // Everything in a one-node log is committed once durable: the commit index needs no record.
     const hardState: HardStateRecord = { _tag: "HardState", term, votedFor: nodeId, commit: 0 }
     if (log.hardState === undefined) yield* wal.append([encodeReplicatorRecord(hardState)])
@@ -122,6 +124,7 @@ const make = (options: SingleNodeReplicatorOptions) =>
               return yield* failAll([...proposals.slice(i), ...barriers], outcome.left)
             }
             yield* Ref.update(progress, (p) => ({ ...p, appliedIndex: first + i }))
+            yield* replicatedClock.applied(proposal.entry.clock)
             yield* outcome.right._tag === "Ok"
               ? Deferred.succeed(proposal.done, outcome.right.result)
               : Deferred.fail(proposal.done, outcome.right.error)
@@ -176,7 +179,8 @@ const make = (options: SingleNodeReplicatorOptions) =>
 
     const propose = (command: MetadataCommand, request?: RequestTag | null) =>
       Effect.gen(function*() {
-        const entry = yield* Schema.validate(LogEntry)({ request: request ?? null, command }).pipe(
+        const clock = yield* replicatedClock.read
+        const entry = yield* Schema.validate(LogEntry)({ request: request ?? null, command, clock }).pipe(
           Effect.mapError(invalidCommand)
         )
         const done = yield* Deferred.make<CommandResult, CommandError | ReplicationError>()
@@ -204,7 +208,7 @@ const make = (options: SingleNodeReplicatorOptions) =>
       }))
     )
 
-    return MetadataReplicator.of({ propose, linearizable, status })
+    return MetadataReplicator.of({ propose, linearizable, status, clock: replicatedClock.read })
   })
 
 export const SingleNodeReplicator = (

@@ -123,10 +123,16 @@ export const RequestTag = Schema.Struct({
 })
 export type RequestTag = typeof RequestTag.Type
 
-/** What is written to the log: a command, and the client request it serves (null for the node's own). */
+/**
+ * What is written to the log: a command, the client request it serves (null for the node's
+ * own), and the replicated clock as its proposer read it (layers/replicator/replicatedClock.ts):
+ * the state machine's clock becomes the largest it applied. (Without one, the command's own
+ * time counts.)
+ */
 export const LogEntry = Schema.Struct({
   request: Schema.NullOr(RequestTag),
-  command: MetadataCommand
+  command: MetadataCommand,
+  clock: Schema.optional(Schema.Number)
 })
 export type LogEntry = typeof LogEntry.Type
 

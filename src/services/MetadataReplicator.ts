@@ -19,6 +19,12 @@ export interface MetadataReplicatorShape {
   ) => Effect.Effect<CommandResult, CommandError | ReplicationError>
   readonly linearizable: <A, E, R>(read: Effect.Effect<A, E, R>) => Effect.Effect<A, E | ReplicationError, R>
   readonly status: Effect.Effect<ReplicatorStatus>
+  /**
+   * This node's reading of the replicated clock (the state machine's time, on which transaction
+   * and session expiry are measured): what an entry proposed now carries. It does not follow
+   * this node's wall clock, so one node's wrong clock cannot move it.
+   */
+  readonly clock: Effect.Effect<number>
 }
 
 export class MetadataReplicator extends Context.Tag("sandstore/MetadataReplicator")<

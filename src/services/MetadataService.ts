@@ -22,6 +22,8 @@ export interface MetadataServiceShape {
   readonly apply: (index: number, entry: LogEntry) => Effect.Effect<CommandOutcome, StoreError>
   /** The index of the last applied entry (0 for a fresh store). */
   readonly appliedIndex: Effect.Effect<number, StoreError>
+  /** The state machine's clock: the latest time of any entry it applied (0 for a fresh store). */
+  readonly clock: Effect.Effect<number, StoreError>
 
   readonly getattr: (inode: InodeId) => Effect.Effect<Attributes, NotFound | StoreError>
   readonly lookup: (

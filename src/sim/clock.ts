@@ -136,3 +136,28 @@ export class SimulatedClock implements Clock.Clock {
     return this.now
   }
 }
+
+/**
+ * One node's clock in a simulation: its wall clock (`currentTimeMillis`) is simulated time plus
+ * a skew that the nemesis can change (a clock that is off, or jumps), while its monotonic clock
+ * (`currentTimeNanos`) and its sleeps follow simulated time exactly, as a real machine's do.
+ */
+export class NodeClock implements Clock.Clock {
+  readonly [Clock.ClockTypeId]: Clock.ClockTypeId = Clock.ClockTypeId
+  /** Milliseconds this node's wall clock is ahead of simulated time (negative: behind). */
+  skewMillis = 0
+
+  constructor(private readonly time: SimulatedClock) {}
+
+  unsafeCurrentTimeMillis(): number {
+    return Math.max(0, this.time.unsafeCurrentTimeMillis() + Math.round(this.skewMillis))
+  }
+  unsafeCurrentTimeNanos(): bigint {
+    return this.time.unsafeCurrentTimeNanos()
+  }
+  readonly currentTimeMillis: Effect.Effect<number> = Effect.sync(() => this.unsafeCurrentTimeMillis())
+  readonly currentTimeNanos: Effect.Effect<bigint> = Effect.sync(() => this.unsafeCurrentTimeNanos())
+  sleep(duration: Duration.Duration): Effect.Effect<void> {
+    return this.time.sleep(duration)
+  }
+}

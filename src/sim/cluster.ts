@@ -13,8 +13,11 @@ import { MetadataService, type MetadataServiceShape } from "../services/Metadata
 import { type DiskCrash, type DiskLatency, makeNodeDisks, type NodeDisks } from "./disk.ts"
 import type { SimNetwork } from "./network.ts"
 import type { PlantedBug } from "./plantedBugs.ts"
+import { NodeClock, type SimulatedClock } from "./clock.ts"
 
 export interface SimClusterOptions {
+  /** Simulated time, which each node's clock follows (with its own skew). */
+  readonly clock: SimulatedClock
   readonly nodes: number
   readonly seed: number
   readonly network: SimNetwork
@@ -39,6 +42,8 @@ export interface SimNode {
   readonly id: string
   readonly address: string
   readonly disks: NodeDisks
+  /** The node's own clock: its wall clock may be skewed or jump (the nemesis sets `skewMillis`). */
+  readonly clock: NodeClock
 }
 
 export interface SimCluster {
@@ -65,7 +70,11 @@ export const makeSimCluster = (options: SimClusterOptions): Effect.Effect<SimClu
     const peers = ids.map((id) => ({ id, address: `${id}:7000` }))
     const nodes: Array<SimNode> = []
     for (const [index, peer] of peers.entries()) {
-      nodes.push({ ...peer, disks: yield* makeNodeDisks({ latency: options.diskLatency, seed: options.seed * 31 + index }) })
+      nodes.push({
+        ...peer,
+        disks: yield* makeNodeDisks({ latency: options.diskLatency, seed: options.seed * 31 + index }),
+        clock: new NodeClock(options.clock)
+      })
     }
     const running = new Map<string, Running>()
     const bootFailures: Array<string> = []
@@ -91,7 +100,8 @@ export const makeSimCluster = (options: SimClusterOptions): Effect.Effect<SimClu
       Effect.gen(function*() {
         if (running.has(node.id)) return
         const scope = yield* Scope.fork(clusterScope, ExecutionStrategy.sequential)
-        const built = yield* Layer.buildWithScope(layerOf(node), scope).pipe(Effect.exit)
+        // Everything the node runs (its fibers, its RPC handlers) reads the node's own clock.
+        const built = yield* Layer.buildWithScope(layerOf(node), scope).pipe(Effect.withClock(node.clock), Effect.exit)
         if (Exit.isFailure(built)) {
           yield* Scope.close(scope, Exit.void)
           bootFailures.push(`${node.id}: ${String(built.cause)}`)

@@ -4,12 +4,14 @@
  * that the cluster is available again. Kinds: partitions (a majority from a minority, the
  * leader isolated, a bridge: two sides that each still see one middle node), crashes and
  * restarts (one node, the leader, every node; each a power loss that may keep, lose or tear
- * the unsynced WAL tail and lose unsynced metadata batches), and unreliable links (drops that
- * reset connections, duplicated requests, long delays with reordering).
+ * the unsynced WAL tail and lose unsynced metadata batches), unreliable links (drops that
+ * reset connections, duplicated requests, long delays with reordering), and clock jumps (a
+ * node's wall clock, usually the leader's, jumps minutes to hours ahead or behind, until a
+ * time service steps it back at the heal).
  */
 import { Clock, Duration, Effect, Option, Random } from "effect"
 import type { DiskCrash } from "./disk.ts"
-import type { SimCluster } from "./cluster.ts"
+import type { SimCluster, SimNode } from "./cluster.ts"
 import type { SimNetwork } from "./network.ts"
 
 export type FaultKind =
@@ -20,6 +22,7 @@ export type FaultKind =
   | "crash-leader"
   | "crash-all"
   | "flaky-links"
+  | "clock-jump"
 
 export interface PlannedFault {
   readonly kind: FaultKind
@@ -29,6 +32,8 @@ export interface PlannedFault {
   /** For partitions and crashes of one node: which node (by index, modulo the node count). */
   readonly pick: number
   readonly crash: DiskCrash
+  /** For a clock jump: by how many minutes (drawn when absent). */
+  readonly jumpMinutes?: number
 }
 
 /** What the nemesis did, for the report and the trace hash. */
@@ -40,7 +45,7 @@ export interface FaultRecord {
 /** Kinds by weight: crashes (what loses unsynced data and restarts state machines) most often. */
 const KIND_WEIGHTS: ReadonlyArray<readonly [FaultKind, number]> = [
   ["partition-majority", 3], ["isolate-leader", 3], ["bridge", 2], ["crash-one", 3], ["crash-leader", 4], ["crash-all", 5],
-  ["flaky-links", 2]
+  ["flaky-links", 2], ["clock-jump", 2]
 ]
 const TOTAL_WEIGHT = KIND_WEIGHTS.reduce((sum, [, w]) => sum + w, 0)
 
@@ -133,6 +138,7 @@ export const runNemesis = (options: NemesisOptions): Effect.Effect<void> =>
       yield* Effect.sleep(Duration.millis(fault.restMillis))
       if ((yield* Clock.currentTimeMillis) + fault.holdMillis > options.stopAt - LAST_START_MARGIN_MILLIS) continue
       const crashed: Array<string> = []
+      const jumped: Array<{ readonly node: SimNode; readonly millis: number }> = []
       switch (fault.kind) {
         case "partition-majority": {
           const shuffled = [...ids].sort((a, b) => ((ids.indexOf(a) * 7 + fault.pick) % 11) - ((ids.indexOf(b) * 7 + fault.pick) % 11))
@@ -181,6 +187,17 @@ export const runNemesis = (options: NemesisOptions): Effect.Effect<void> =>
           }
           break
         }
+        case "clock-jump": {
+          // Usually the leader: its clock is the one that stamps what it proposes.
+          const id = (fault.pick % 3 !== 0 ? yield* currentLeader(cluster) : undefined) ?? nodeAt(fault.pick)
+          const node = cluster.nodes.find((n) => n.id === id)!
+          const minutes = fault.jumpMinutes ??
+            (yield* random.nextIntBetween(1, 121)) * ((yield* random.nextBoolean) ? 1 : -1)
+          yield* log(`clock of ${id} jumps ${minutes > 0 ? "+" : ""}${minutes} min`)
+          node.clock.skewMillis += minutes * 60_000
+          jumped.push({ node, millis: minutes * 60_000 })
+          break
+        }
         case "flaky-links": {
           const faults = {
             dropRate: (yield* random.nextIntBetween(0, 4)) / 100,
@@ -198,6 +215,8 @@ export const runNemesis = (options: NemesisOptions): Effect.Effect<void> =>
       }
       yield* Effect.sleep(Duration.millis(fault.holdMillis))
       yield* network.heal
+      // A time service steps the clock back.
+      for (const { millis, node } of jumped) node.clock.skewMillis -= millis
       for (const id of crashed) {
         yield* log(`restart ${id}`)
         yield* cluster.restart(id)

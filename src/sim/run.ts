@@ -16,7 +16,7 @@ import type { DiskLatency } from "./disk.ts"
 import { clusterMetadata, readBack, storedChunks } from "./finalize.ts"
 import type { FinalState } from "./finalState.ts"
 import type { History, Verdict } from "./history.ts"
-import { currentLeader, type FaultRecord, planFaults, runNemesis } from "./nemesis.ts"
+import { currentLeader, type FaultRecord, type PlannedFault, planFaults, runNemesis } from "./nemesis.ts"
 import { makeSimNetwork } from "./network.ts"
 import type { PlantedBug } from "./plantedBugs.ts"
 import { makeRecorder } from "./recorder.ts"
@@ -33,6 +33,8 @@ export interface SimulationOptions {
   /** Inject faults (default true). */
   readonly faults?: boolean
   readonly plantedBug?: PlantedBug
+  /** The faults to inject, instead of the schedule drawn from the seed (a scenario test). */
+  readonly plan?: ReadonlyArray<PlannedFault>
   /** Bounds of the checkers' searches (their defaults otherwise). */
   readonly check?: CheckOptions
   /** Log level of the nodes' own logs (default none). */
@@ -82,6 +84,7 @@ export const LIVENESS_BOUND_MILLIS = 20_000
  */
 const OPERATION_TIMEOUT = Duration.seconds(1)
 const PROBE_DIRECTORY = "/.probe"
+const PROBE_BYTES = new Uint8Array(100).fill(7)
 
 /** A verdict for checks this harness makes itself (liveness, booting). */
 const harnessVerdict = (problems: ReadonlyArray<string>, checked: number): Verdict =>
@@ -112,6 +115,7 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
   const program = Effect.gen(function*() {
     const network = yield* makeSimNetwork({ seed, clock })
     const cluster = yield* makeSimCluster({
+      clock,
       nodes: nodeCount,
       seed,
       network,
@@ -138,14 +142,22 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
       Effect.forkScoped
     )
 
-    /** A write (mkdir + rmdir under the probe directory) succeeds within the bound, else a liveness violation. */
+    /**
+     * Writes succeed within the bound, else a liveness violation: a namespace change and a data
+     * write (a file written, then removed, in a directory under the probe directory).
+     */
     const availableAfterHeal = (healedAt: number): Effect.Effect<Option.Option<string>> =>
       Effect.gen(function*() {
         const client = yield* Fiber.join(probeClient)
         const name = `${PROBE_DIRECTORY}/${probes++}`
-        const write = Effect.zipRight(client.mkdir(name, { recursive: true }), client.rmdir(name)).pipe(
-          Effect.retry({ while: () => true, times: 1000 })
-        )
+        const file = `${name}/file`
+        const write = Effect.all([
+          client.mkdir(name, { recursive: true }),
+          Effect.scoped(Effect.flatMap(client.openScoped(file, "w"), (handle) =>
+            Effect.zipRight(handle.write(PROBE_BYTES), handle.sync))),
+          Effect.catchTag(client.unlink(file), "NotFound", () => Effect.void),
+          client.rmdir(name)
+        ], { discard: true }).pipe(Effect.retry({ while: () => true, times: 1000 }))
         const outcome = yield* write.pipe(Effect.timeout(Duration.millis(LIVENESS_BOUND_MILLIS)), Effect.either)
         return outcome._tag === "Right"
           ? Option.none()
@@ -156,7 +168,7 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
     const elected = yield* drive(awaitLeader(cluster), LIVENESS_BOUND_MILLIS)
     if (Option.isNone(elected)) livenessViolations.push(`no leader was elected within ${LIVENESS_BOUND_MILLIS} ms of booting`)
     const startedAt = clock.millis
-    const plan = options.faults === false ? [] : yield* planFaults(seed, durationMillis)
+    const plan = options.faults === false ? [] : options.plan ?? (yield* planFaults(seed, durationMillis))
     const clients = options.clients ?? 4
     const workload = runWorkload({
       clients,

@@ -1,0 +1,39 @@
+/**
+ * This node's reading of the replicated clock: the state machine's own notion of time, which
+ * transaction expiry, session expiry and the collector's orphan grace are measured on. An entry
+ * carries the clock its proposer read, and the state machine's clock is the largest it applied.
+ *
+ * The reading is the clock of the last entry applied here plus the time elapsed since, by the
+ * node's monotonic clock — never its wall clock. A node whose wall clock is wrong or jumps (an
+ * hour ahead, say) therefore cannot drag the replicated clock along and make every other
+ * node's transactions look expired; the wall clock only seeds the clock of a brand-new cluster.
+ * Elapsed time is a lower bound across restarts and leader changes, so the clock can lag, never
+ * run ahead: things expire a little late, never early.
+ */
+import { Clock, Effect } from "effect"
+
+const monotonicMillis = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos / 1_000_000n))
+
+export const makeReplicatedClock = (applied: number) =>
+  Effect.map(monotonicMillis, (bootMono) => {
+    let base = applied
+    let baseMono = bootMono
+    /** The reading a new entry proposed now carries. */
+    const read = Effect.gen(function*() {
+      const mono = yield* monotonicMillis
+      // A brand-new cluster has no clock yet: the first proposer's wall clock seeds it.
+      if (base === 0) return yield* Clock.currentTimeMillis
+      return base + Math.max(0, mono - baseMono)
+    })
+    /** An entry carrying `clock` was applied here now: the reading moves up to it (never down). */
+    const applied_ = (clock: number | undefined) =>
+      clock === undefined ? Effect.void : Effect.map(monotonicMillis, (mono) => {
+        if (clock > base + Math.max(0, mono - baseMono)) {
+          base = clock
+          baseMono = mono
+        }
+      })
+    return { read, applied: applied_ }
+  })
+
+export type ReplicatedClock = Effect.Effect.Success<ReturnType<typeof makeReplicatedClock>>
