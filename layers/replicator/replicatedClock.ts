@@ -12,7 +12,20 @@
  */
 import { Clock, Effect } from "effect"
 
-const monotonicMillis = Effect.map(Clock.currentTimeNanos, (nanos) => Number(nanos / 1_000_000n))
+/**
+ * Monotonic milliseconds (the Clock's nanosecond reading, which does not follow wall clock
+ * changes). Effect's TestClock cannot report nanoseconds at a fractional millisecond; its
+ * millisecond reading is the same time source there.
+ */
+const monotonicMillis = Effect.clockWith((clock) =>
+  Effect.sync(() => {
+    try {
+      return Number(clock.unsafeCurrentTimeNanos() / 1_000_000n)
+    } catch {
+      return clock.unsafeCurrentTimeMillis()
+    }
+  })
+)
 
 export const makeReplicatedClock = (applied: number) =>
   Effect.map(monotonicMillis, (bootMono) => {
