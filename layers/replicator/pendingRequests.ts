@@ -73,6 +73,19 @@ export class PendingRequests {
     return id
   }
 
+  /**
+   * Refuse every proposal not yet appended to the log (`also`: ones not yet batched) and every
+   * read not yet answered by the core: none of them happened, so `error` is definite.
+   */
+  failUnappended(error: ReplicationError, also: ReadonlyArray<Proposal> = []): void {
+    const failed = Exit.fail(error)
+    for (const proposal of also) Deferred.unsafeDone(proposal.done, failed)
+    for (const batch of this.batches.values()) for (const proposal of batch) Deferred.unsafeDone(proposal.done, failed)
+    this.batches.clear()
+    for (const read of this.reads.values()) Deferred.unsafeDone(read.done, failed)
+    this.reads.clear()
+  }
+
   /** Answer Timeout to every request whose caller stopped waiting by `now`. */
   expire(now: number, timeout: (what: string) => Timeout): void {
     // Made only when something expired: constructing an error captures a stack trace.

@@ -52,6 +52,7 @@ import { MetadataService } from "../../src/services/MetadataService.ts"
 import { RaftTransport } from "../../src/services/RaftTransport.ts"
 import { WriteAheadLog } from "../../src/services/WriteAheadLog.ts"
 import { Inbox } from "../../src/lib/inbox.ts"
+import { capByDeadline } from "../../src/lib/deadline.ts"
 import { decodeEntryData, encodeEntryData } from "./entryData.ts"
 import { makeReplicatedClock } from "./replicatedClock.ts"
 import { PendingRequests, type Proposal, type ReadDone } from "./pendingRequests.ts"
@@ -86,6 +87,12 @@ export interface RaftReplicatorOptions {
   readonly seed?: number
   /** Longest a proposal or read waits for its outcome before failing with Timeout (default 5 s). */
   readonly proposalTimeout?: Duration.DurationInput
+  /**
+   * A WAL write taking longer than this (default 2 s) marks the node's disk as stalled: it stops
+   * taking requests as leader (NotLeader, so clients look for another node) until the write
+   * returns. Its stopped heartbeats let the others elect a leader meanwhile.
+   */
+  readonly walStallMillis?: number
   /**
    * Path of the rebuild marker (a data dir's REBUILD_MARKER). If the file exists at start, the
    * node does not vote until it has caught up from a leader, then removes it (default: no guard).
@@ -130,6 +137,7 @@ const make = (options: RaftReplicatorOptions) =>
     const batchWaitMillis = Math.max(0, options.batchWaitMillis ?? 10)
     const snapshotThreshold = Math.max(1, options.snapshotThreshold ?? 1000)
     const proposalTimeout = Duration.decode(options.proposalTimeout ?? "5 seconds")
+    const walStallMillis = Math.max(1, options.walStallMillis ?? 2000)
     const config: RaftConfig = {
       id: nodeId,
       voters: [...voters],
@@ -156,6 +164,9 @@ const make = (options: RaftReplicatorOptions) =>
     // Shared by the fibers below. Each is read and written only inside synchronous sections,
     // so no fiber ever sees another's change half made.
     let broken: ReplicationError | undefined
+    /** When the driver's current WAL write began (null: none running), and whether it has run too long. */
+    let persistingSince: number | null = null
+    let stalled = false
     let hardState = boot.recovered.hardState
     let applied = boot.applied
     let appliedTerm = boot.appliedTerm
@@ -332,7 +343,11 @@ const make = (options: RaftReplicatorOptions) =>
         if (replicateEarly && isReplication(message)) yield* transport.send(message)
         else afterPersist.push(message)
       }
-      const persisted = yield* persist(turn)
+      persistingSince = yield* Clock.currentTimeMillis
+      const persisted = yield* persist(turn).pipe(Effect.ensuring(Effect.sync(() => {
+        persistingSince = null
+        stalled = false
+      })))
       for (const message of afterPersist) yield* transport.send(message)
       yield* settleResults(turn)
       applyQueue.offerAll(turn.applies)
@@ -442,11 +457,24 @@ const make = (options: RaftReplicatorOptions) =>
     const timedOut = (what: string) =>
       new Timeout({ message: `${what} got no outcome in time on ${nodeId}; its outcome is unknown` })
 
-    /** A tick for the core; also where callers past their deadline are answered. */
+    /**
+     * The driver is stuck in a WAL write: stop leading (requests get NotLeader and look
+     * elsewhere; waiting ones not yet in the log are told so, as nothing of them happened).
+     */
+    const stallDetected = Effect.suspend(() => {
+      stalled = true
+      const refusal = notLeader(null)
+      pending.failUnappended(refusal, proposals.poll())
+      return Effect.logWarning(`${nodeId}: a WAL write has taken over ${walStallMillis} ms; not leading until it returns`)
+    })
+
+    /** A tick for the core; also where callers past their deadline are answered, and a stalled disk is noticed. */
     const tickerTurn = Effect.gen(function*() {
       yield* Effect.sleep(Duration.millis(tickMillis))
       inputs.offer(TICK)
-      pending.expire(yield* Clock.currentTimeMillis, timedOut)
+      const now = yield* Clock.currentTimeMillis
+      pending.expire(now, timedOut)
+      if (!stalled && persistingSince !== null && now - persistingSince > walStallMillis) yield* stallDetected
       yield* endRebuildIfCaughtUp(false)
     })
 
@@ -478,12 +506,13 @@ const make = (options: RaftReplicatorOptions) =>
     /** Refuse at once what cannot succeed here: a broken replicator, or a node that knows it is not leading. */
     const precheck = Effect.suspend((): Effect.Effect<void, ReplicationError> => {
       if (broken !== undefined) return Effect.fail(broken)
+      if (stalled) return Effect.fail(notLeader(null))
       const status = raftStatus(core)
       return status.role === "leader" ? Effect.void : Effect.fail(notLeader(status.leaderId))
     })
 
-    /** When a request made now must be answered by: the proposal timeout from now. */
-    const expiry = Effect.map(Clock.currentTimeMillis, (now) => now + Duration.toMillis(proposalTimeout))
+    /** When a request made now must be answered by: the proposal timeout from now, or the request's deadline if sooner. */
+    const expiry = Effect.flatMap(Clock.currentTimeMillis, (now) => capByDeadline(now + Duration.toMillis(proposalTimeout)))
 
     const propose = (command: MetadataCommand, request?: RequestTag | null) =>
       withLeaderAddress(Effect.gen(function*() {

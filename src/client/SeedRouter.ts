@@ -59,12 +59,15 @@ export const make = (options: SeedRouterOptions): Effect.Effect<NodeRouterShape,
         )
       })
 
-    const probeSeeds = Effect.firstSuccessOf(seeds.map(probe)).pipe(
-      Effect.retry(probeRounds),
-      Effect.mapError((last) =>
-        new Unavailable({ message: `no reachable node among seeds ${seeds.join(",")} (last: ${last.message})` })
+    /** The first seed that answers, trying them in order from the `start`th. */
+    const probeSeedsFrom = (start: number) =>
+      Effect.firstSuccessOf(seeds.map((_, k) => probe(seeds[(start + k) % seeds.length]!))).pipe(
+        Effect.retry(probeRounds),
+        Effect.mapError((last) =>
+          new Unavailable({ message: `no reachable node among seeds ${seeds.join(",")} (last: ${last.message})` })
+        )
       )
-    )
+    const probeSeeds = probeSeedsFrom(0)
 
     /** The connection `held` holds, readable without taking its lock: every request asks for it. */
     let settled: Connection | undefined
@@ -89,9 +92,18 @@ export const make = (options: SeedRouterOptions): Effect.Effect<NodeRouterShape,
       redirect: (connection, hint) =>
         SynchronizedRef.updateEffect(held, (state) => {
           if (Option.isNone(state) || state.value.connection !== connection) return Effect.succeed(state)
-          // Without a hint the cluster is electing: stay, the caller backs off and asks again.
-          if (hint.address === null || hint.address === connection.address) return Effect.succeed(state)
           const previous = state.value
+          // Without a hint this node knows no leader (an election, or it stopped leading because
+          // its disk stalled): try the other seeds, starting after this one.
+          if (hint.address === null) {
+            const at = seeds.indexOf(connection.address)
+            return drop(previous).pipe(
+              Effect.zipRight(probeSeedsFrom(at + 1)),
+              Effect.map((next) => hold(Option.some(next))),
+              Effect.orElseSucceed(() => hold(Option.none<Held>()))
+            )
+          }
+          if (hint.address === connection.address) return Effect.succeed(state)
           return probe(hint.address).pipe(
             Effect.matchEffect({
               onSuccess: (leader) => drop(previous).pipe(Effect.map(() => hold(Option.some(leader)))),

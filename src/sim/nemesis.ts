@@ -23,6 +23,7 @@ export type FaultKind =
   | "crash-all"
   | "flaky-links"
   | "clock-jump"
+  | "stall-disk"
 
 export interface PlannedFault {
   readonly kind: FaultKind
@@ -45,7 +46,7 @@ export interface FaultRecord {
 /** Kinds by weight: crashes (what loses unsynced data and restarts state machines) most often. */
 const KIND_WEIGHTS: ReadonlyArray<readonly [FaultKind, number]> = [
   ["partition-majority", 3], ["isolate-leader", 3], ["bridge", 2], ["crash-one", 3], ["crash-leader", 4], ["crash-all", 5],
-  ["flaky-links", 2], ["clock-jump", 2]
+  ["flaky-links", 2], ["clock-jump", 2], ["stall-disk", 2]
 ]
 const TOTAL_WEIGHT = KIND_WEIGHTS.reduce((sum, [, w]) => sum + w, 0)
 
@@ -75,6 +76,8 @@ export const planFaults = (seed: number, durationMillis: number): Effect.Effect<
       // the old one still hears some clients; a crash may be brief.
       const holdMillis = kind === "crash-one" || kind === "crash-leader" || kind === "crash-all"
         ? yield* random.nextIntBetween(100, 1500)
+        : kind === "stall-disk"
+        ? yield* random.nextIntBetween(2500, 5000)
         : yield* random.nextIntBetween(1200, 2500)
       const crash: DiskCrash = {
         // Power loss usually takes the whole page cache; sometimes a write or two got out first.
@@ -139,6 +142,7 @@ export const runNemesis = (options: NemesisOptions): Effect.Effect<void> =>
       if ((yield* Clock.currentTimeMillis) + fault.holdMillis > options.stopAt - LAST_START_MARGIN_MILLIS) continue
       const crashed: Array<string> = []
       const jumped: Array<{ readonly node: SimNode; readonly millis: number }> = []
+      const stalledDisks: Array<SimNode> = []
       switch (fault.kind) {
         case "partition-majority": {
           const shuffled = [...ids].sort((a, b) => ((ids.indexOf(a) * 7 + fault.pick) % 11) - ((ids.indexOf(b) * 7 + fault.pick) % 11))
@@ -198,6 +202,16 @@ export const runNemesis = (options: NemesisOptions): Effect.Effect<void> =>
           jumped.push({ node, millis: minutes * 60_000 })
           break
         }
+        case "stall-disk": {
+          // A disk that stops completing fsyncs: the node must stop leading, not freeze the
+          // cluster. Writes are checked to succeed while it hangs.
+          const id = (fault.pick % 3 !== 0 ? yield* currentLeader(cluster) : undefined) ?? nodeAt(fault.pick)
+          const node = cluster.nodes.find((n) => n.id === id)!
+          yield* log(`fsyncs of ${id} hang`)
+          yield* node.disks.wal.holdFsync
+          stalledDisks.push(node)
+          break
+        }
         case "flaky-links": {
           const faults = {
             dropRate: (yield* random.nextIntBetween(0, 4)) / 100,
@@ -214,9 +228,14 @@ export const runNemesis = (options: NemesisOptions): Effect.Effect<void> =>
         }
       }
       yield* Effect.sleep(Duration.millis(fault.holdMillis))
+      for (const node of stalledDisks) {
+        const problem = yield* options.availableAfterHeal(yield* Clock.currentTimeMillis)
+        if (Option.isSome(problem)) options.livenessViolations.push(`while the disk of ${node.id} hung: ${problem.value}`)
+      }
       yield* network.heal
-      // A time service steps the clock back.
+      // A time service steps the clock back; a hung disk comes back.
       for (const { millis, node } of jumped) node.clock.skewMillis -= millis
+      for (const node of stalledDisks) yield* node.disks.wal.releaseFsync
       for (const id of crashed) {
         yield* log(`restart ${id}`)
         yield* cluster.restart(id)
