@@ -6,13 +6,15 @@
  * - disks: the node's simulated WAL, metadata and chunk disks (src/sim/disk.ts), which outlive
  *   its crashes;
  * - membership: the probed static list, probing over the simulated network;
- * - and, in tests only, one planted bug (src/sim/plantedBugs.ts) wrapping one service.
+ * - and, in tests only, one planted bug (src/sim/plantedBugs.ts) wrapping one service (or, for
+ *   the clients' session ids, the workload's SDK: src/sim/run.ts).
  * Time is whatever Clock the caller runs it under (TestClock in a simulation).
  *
  * Unlike the hyperconverged layer it also outputs the node's services, so the simulation can ask
  * a node for its Raft status and read its state directly at the end of a run.
  */
 import { Layer } from "effect"
+import { SESSION_TIMEOUT_MILLIS } from "../src/domain/commands.ts"
 import { RpcChunkPeers, ChunkApiHandlers } from "../layers/chunks/rpcPeers.ts"
 import { ProbingClusterService } from "../layers/membership/probing.ts"
 import { ChunkCollector } from "../layers/orchestrators/chunkCollector.ts"
@@ -40,6 +42,8 @@ export interface SimulatedNodeOptions {
   readonly raft?: Omit<RaftReplicatorOptions, "nodeId" | "voters">
   /** How often the collector reconciles stored versions with the metadata (default 1 minute). */
   readonly orphanInterval?: number
+  /** How often the collector deletes unreferenced versions (default 5 s). */
+  readonly garbageInterval?: number
   /** The metadata's transaction TTL and the collector's orphan grace (production defaults otherwise). */
   readonly transactionTtlMillis?: number
   readonly orphanGraceMillis?: number
@@ -70,6 +74,8 @@ export const SimulatedTopology = (options: SimulatedNodeOptions) => {
     ? Bugs.applyTwiceAfterRestart(storedMetadata)
     : bug === "skipVersionCondition"
     ? Bugs.skipVersionCondition(storedMetadata)
+    : bug === "skipSessionExpiry"
+    ? Bugs.skipSessionExpiry(storedMetadata, options.sessionTimeoutMillis ?? SESSION_TIMEOUT_MILLIS)
     : storedMetadata
   const wal = bug === "ackBeforeFsync" ? Bugs.ackBeforeFsync(options.disks.wal.layer) : options.disks.wal.layer
   const chunks = options.disks.chunks
@@ -92,12 +98,16 @@ export const SimulatedTopology = (options: SimulatedNodeOptions) => {
   const state = Layer.mergeAll(replicator, chunkPeers, raftTransport, cluster).pipe(Layer.provideMerge(Layer.merge(metadata, chunks)))
 
   // 5. Coordination.
-  const control = ReplicatedControlPlane({
+  const controlPlane = ReplicatedControlPlane({
     chunkSize: options.chunkSize,
     topologyName: "simulated",
     ...(options.sessionTimeoutMillis === undefined ? {} : { sessionTimeoutMillis: options.sessionTimeoutMillis })
-  }).pipe(Layer.provideMerge(state))
-  const coordinator = RaftTransactionCoordinator.pipe(Layer.provideMerge(control))
+  })
+  const control = (bug === "dedupByAttempt" ? Bugs.dedupByAttemptControl(controlPlane) : controlPlane).pipe(
+    Layer.provideMerge(state)
+  )
+  const coordinator = (bug === "dedupByAttempt" ? Bugs.dedupByAttemptCoordinator(RaftTransactionCoordinator) : RaftTransactionCoordinator)
+    .pipe(Layer.provideMerge(control))
   const services = ReplicatedDataPlane().pipe(Layer.provideMerge(coordinator))
 
   // 6. The server and the collector.
@@ -105,6 +115,7 @@ export const SimulatedTopology = (options: SimulatedNodeOptions) => {
     Layer.provide(Layer.merge(ChunkApiHandlers, RaftApiHandlers))
   )
   const collector = ChunkCollector({
+    ...(options.garbageInterval === undefined ? {} : { interval: options.garbageInterval }),
     ...(options.orphanInterval === undefined ? {} : { orphanInterval: options.orphanInterval }),
     ...(options.orphanGraceMillis === undefined ? {} : { orphanGraceMillis: options.orphanGraceMillis })
   })

@@ -179,6 +179,7 @@ export const makeNamespace = (
       apply,
       appliedIndex: Effect.map(requireMeta, (meta) => meta.appliedIndex),
       clock: Effect.map(requireMeta, (meta) => meta.clock),
+      session: (id) => Tables.readSession(store.get, id),
       snapshot,
       restore,
       ...makeQueries(store)

@@ -27,26 +27,29 @@ const monotonicMillis = Effect.clockWith((clock) =>
   })
 )
 
-export const makeReplicatedClock = (applied: number) =>
+/** `stored`: the clock of the store this node booted from (0: a store that never applied an entry). */
+export const makeReplicatedClock = (stored: number) =>
   Effect.map(monotonicMillis, (bootMono) => {
-    let base = applied
+    let base = stored
     let baseMono = bootMono
+    // Whether any clock is known yet: a brand-new cluster's first proposals seed it from the wall clock.
+    let known = stored > 0
     /** The reading a new entry proposed now carries. */
     const read = Effect.gen(function*() {
+      if (!known) return yield* Clock.currentTimeMillis
       const mono = yield* monotonicMillis
-      // A brand-new cluster has no clock yet: the first proposer's wall clock seeds it.
-      if (base === 0) return yield* Clock.currentTimeMillis
       return base + Math.max(0, mono - baseMono)
     })
     /** An entry carrying `clock` was applied here now: the reading moves up to it (never down). */
-    const applied_ = (clock: number | undefined) =>
+    const applied = (clock: number | undefined) =>
       clock === undefined ? Effect.void : Effect.map(monotonicMillis, (mono) => {
-        if (clock > base + Math.max(0, mono - baseMono)) {
+        if (!known || clock > base + Math.max(0, mono - baseMono)) {
           base = clock
           baseMono = mono
+          known = true
         }
       })
-    return { read, applied: applied_ }
+    return { read, applied }
   })
 
 export type ReplicatedClock = Effect.Effect.Success<ReturnType<typeof makeReplicatedClock>>

@@ -14,6 +14,7 @@ import type {
   Corruption, InvalidArgument, IoError, IsADirectory, NotADirectory, NotFound, PermissionDenied
 } from "../domain/errors.ts"
 import type { Attributes, ChunkRef, FsStat, InodeId, ReaddirPage, ReaddirPlusPage } from "../domain/fs.ts"
+import type { SessionId } from "../domain/session.ts"
 
 export type StoreError = IoError | Corruption
 
@@ -24,6 +25,10 @@ export interface MetadataServiceShape {
   readonly appliedIndex: Effect.Effect<number, StoreError>
   /** The state machine's clock: the latest time of any entry it applied (0 for a fresh store). */
   readonly clock: Effect.Effect<number, StoreError>
+  /** Client session `id`: when it was last active (state clock) and below which request it has all answers; undefined when not open. */
+  readonly session: (
+    id: SessionId
+  ) => Effect.Effect<{ readonly lastActive: number; readonly ackedBelow: number } | undefined, StoreError>
 
   readonly getattr: (inode: InodeId) => Effect.Effect<Attributes, NotFound | StoreError>
   readonly lookup: (

@@ -26,6 +26,9 @@ export interface SimClusterOptions {
   /** How long each node's simulated fsyncs take. */
   readonly diskLatency: DiskLatency
   readonly orphanIntervalMillis: number
+  readonly garbageIntervalMillis: number
+  /** Applied entries between snapshots (each compacts the log). */
+  readonly snapshotThreshold: number
   readonly transactionTtlMillis: number
   readonly orphanGraceMillis: number
   readonly sessionTimeoutMillis: number
@@ -63,6 +66,9 @@ export interface SimCluster {
 
 export const nodeIdOf = (index: number) => `n${index + 1}`
 
+/** A WAL write this long makes a simulated leader stop leading until it returns (production: 2 s). */
+const WAL_STALL_MILLIS = 1000
+
 export const makeSimCluster = (options: SimClusterOptions): Effect.Effect<SimCluster, never, Scope.Scope> =>
   Effect.gen(function*() {
     const clusterScope = yield* Effect.scope
@@ -87,8 +93,9 @@ export const makeSimCluster = (options: SimClusterOptions): Effect.Effect<SimClu
         disks: node.disks,
         chunkSize: options.chunkSize,
         replication: options.replication,
-        raft: { seed: options.seed },
+        raft: { seed: options.seed, snapshotThreshold: options.snapshotThreshold, walStallMillis: WAL_STALL_MILLIS },
         orphanInterval: options.orphanIntervalMillis,
+        garbageInterval: options.garbageIntervalMillis,
         transactionTtlMillis: options.transactionTtlMillis,
         orphanGraceMillis: options.orphanGraceMillis,
         sessionTimeoutMillis: options.sessionTimeoutMillis,

@@ -64,4 +64,6 @@ export interface FinalState {
   readonly chunks: ReadonlyArray<StoredChunk>
   readonly files: ReadonlyArray<FileReadBack>
   readonly directories: ReadonlyArray<DirectoryListing>
+  /** The append-only log's bytes read back (src/sim/appendLog.ts); null when it does not exist or could not be read. */
+  readonly appendLog?: FileReadBack | null
 }

@@ -8,6 +8,7 @@ import type { SandstoreClientShape } from "../client/SandstoreClient.ts"
 import { ROOT_INODE } from "../domain/fs.ts"
 import type { MetadataServiceShape } from "../services/MetadataService.ts"
 import type { SimCluster } from "./cluster.ts"
+import { APPEND_LOG } from "./appendLog.ts"
 import { identifyContent } from "./content.ts"
 import type { DirectoryListing, FileReadBack, NamespaceEntry, NodeMetadata, StoredChunk } from "./finalState.ts"
 
@@ -97,3 +98,11 @@ export const readBack = (client: SandstoreClientShape, skip: ReadonlyArray<strin
     yield* visit("/")
     return { files: files.sort(byPath), directories: directories.sort(byPath) }
   })
+
+/** The append-only log read back through the SDK; null when it was never created. */
+export const readAppendLog = (client: SandstoreClientShape) =>
+  client.readFile(APPEND_LOG).pipe(
+    Effect.map((bytes): FileReadBack => ({ _tag: "Read", path: APPEND_LOG, bytes, content: undefined })),
+    Effect.catchTag("NotFound", () => Effect.succeed(null)),
+    Effect.catchAll((error) => Effect.succeed<FileReadBack>({ _tag: "Failed", path: APPEND_LOG, error: error._tag }))
+  )

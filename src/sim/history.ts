@@ -26,8 +26,26 @@ export type Operation =
   | { readonly f: "rename"; readonly path: string; readonly to: string }
   | { readonly f: "truncate"; readonly path: string; readonly size: number }
   /** Write `length` bytes of pattern `seed` at `offset` into an existing file (ranges, sparse offsets). */
-  | { readonly f: "pwrite"; readonly path: string; readonly offset: number; readonly seed: number; readonly length: number }
+  | {
+    readonly f: "pwrite"
+    readonly path: string
+    readonly offset: number
+    readonly seed: number
+    readonly length: number
+    /**
+     * If the write's outcome is unknown (a timeout, a lost reply), the client keeps its handle
+     * and syncs again this much later: the same piece is resent under the same session request,
+     * maybe after the session expired. Absent: the client gives up at once.
+     */
+    readonly resendAfterMillis?: number
+  }
   | { readonly f: "readdir"; readonly path: string }
+  /**
+   * Append record `record` (src/sim/appendLog.ts) to the append-only log file with O_APPEND;
+   * may resend later like a pwrite. The log is outside the namespace model: its checker counts
+   * each record's copies (exactly once for an acknowledged append, at most once otherwise).
+   */
+  | { readonly f: "append"; readonly path: string; readonly record: number; readonly resendAfterMillis?: number }
 
 /** What an `ok` completion returned. */
 export type Result =

@@ -5,9 +5,10 @@
  * leader isolated, a bridge: two sides that each still see one middle node), crashes and
  * restarts (one node, the leader, every node; each a power loss that may keep, lose or tear
  * the unsynced WAL tail and lose unsynced metadata batches), unreliable links (drops that
- * reset connections, duplicated requests, long delays with reordering), and clock jumps (a
- * node's wall clock, usually the leader's, jumps minutes to hours ahead or behind, until a
- * time service steps it back at the heal).
+ * reset connections, duplicated requests, long delays with reordering), lost replies (the
+ * request is carried out, the client never hears and resends), clock jumps (a node's wall
+ * clock, usually the leader's, jumps minutes to hours ahead or behind, until a time service
+ * steps it back at the heal), and hung disks (a node's fsyncs stop completing for seconds).
  */
 import { Clock, Duration, Effect, Option, Random } from "effect"
 import type { DiskCrash } from "./disk.ts"
@@ -24,6 +25,7 @@ export type FaultKind =
   | "flaky-links"
   | "clock-jump"
   | "stall-disk"
+  | "lose-replies"
 
 export interface PlannedFault {
   readonly kind: FaultKind
@@ -46,7 +48,7 @@ export interface FaultRecord {
 /** Kinds by weight: crashes (what loses unsynced data and restarts state machines) most often. */
 const KIND_WEIGHTS: ReadonlyArray<readonly [FaultKind, number]> = [
   ["partition-majority", 3], ["isolate-leader", 3], ["bridge", 2], ["crash-one", 3], ["crash-leader", 4], ["crash-all", 5],
-  ["flaky-links", 2], ["clock-jump", 2], ["stall-disk", 2]
+  ["flaky-links", 2], ["clock-jump", 2], ["stall-disk", 2], ["lose-replies", 4]
 ]
 const TOTAL_WEIGHT = KIND_WEIGHTS.reduce((sum, [, w]) => sum + w, 0)
 
@@ -210,6 +212,14 @@ export const runNemesis = (options: NemesisOptions): Effect.Effect<void> =>
           yield* log(`fsyncs of ${id} hang`)
           yield* node.disks.wal.holdFsync
           stalledDisks.push(node)
+          break
+        }
+        case "lose-replies": {
+          // Requests get through and are carried out; most of their replies to these clients do not.
+          const rate = (yield* random.nextIntBetween(30, 80)) / 100
+          const losing = fault.pick % 2 === 0 ? options.clients : clientsCutFrom(fault.pick)
+          yield* log(`replies to ${losing.join(",")} lost at ${rate}`)
+          yield* network.loseReplies(losing, rate)
           break
         }
         case "flaky-links": {

@@ -58,6 +58,12 @@ export interface SimNetwork {
   /** Restore every link and calm every fault. */
   readonly heal: Effect.Effect<void>
   readonly setFaults: (faults: LinkFaults) => Effect.Effect<void>
+  /**
+   * Lose this fraction of the replies to `hosts` (clients): the request reaches the server and
+   * is carried out, the reply is lost and the connection reset, so the client resends a
+   * request that may already have been applied. Healing stops it.
+   */
+  readonly loseReplies: (hosts: ReadonlyArray<string>, rate: number) => Effect.Effect<void>
   readonly stats: Effect.Effect<SimNetworkStats>
 }
 
@@ -126,6 +132,8 @@ export const makeSimNetwork = (options: { readonly seed: number; readonly clock:
     const listeners = new Map<string, Listener>()
     const cut = new Set<string>()
     let faults = CALM_LINKS
+    /** Hosts whose replies are lost, and at what rate. */
+    let replyLoss: { readonly hosts: ReadonlySet<string>; readonly rate: number } | null = null
     let delivered = 0
     let dropped = 0
     let duplicated = 0
@@ -154,7 +162,8 @@ export const makeSimNetwork = (options: { readonly seed: number; readonly clock:
       const [from, to] = direction === "toServer"
         ? [connection.clientHost, connection.listener.host]
         : [connection.listener.host, connection.clientHost]
-      if (!linkUp(from, to) || (faults.dropRate > 0 && nextFloat(prng) < faults.dropRate)) {
+      const lostReply = direction === "toClient" && replyLoss !== null && replyLoss.hosts.has(to) && nextFloat(prng) < replyLoss.rate
+      if (!linkUp(from, to) || lostReply || (faults.dropRate > 0 && nextFloat(prng) < faults.dropRate)) {
         dropped++
         return breakConnection(connection)
       }
@@ -375,6 +384,10 @@ export const makeSimNetwork = (options: { readonly seed: number; readonly clock:
       heal: Effect.sync(() => {
         cut.clear()
         faults = CALM_LINKS
+        replyLoss = null
+      }),
+      loseReplies: (hosts, rate) => Effect.sync(() => {
+        replyLoss = { hosts: new Set(hosts), rate }
       }),
       setFaults: (next) => Effect.sync(() => { faults = next }),
       stats: Effect.sync(() => ({ delivered, dropped, duplicated, resets }))

@@ -3,8 +3,12 @@
  * can show the simulation catches it. They wrap service layers of the simulated topology only;
  * no production layer has a switch for them.
  */
-import { Effect, Layer } from "effect"
-import type { ChunkUpdate, LogEntry } from "../domain/commands.ts"
+import { Effect, FiberRef, Layer, Random } from "effect"
+import { SessionIds } from "../client/ClientSession.ts"
+import type { ChunkUpdate, LogEntry, RequestTag } from "../domain/commands.ts"
+import type { SessionId } from "../domain/session.ts"
+import { ControlPlaneOrchestrator } from "../services/ControlPlaneOrchestrator.ts"
+import { TransactionCoordinator } from "../services/TransactionCoordinator.ts"
 import { MetadataReplicator } from "../services/MetadataReplicator.ts"
 import { MetadataService, type MetadataServiceShape } from "../services/MetadataService.ts"
 import { WriteAheadLog } from "../services/WriteAheadLog.ts"
@@ -18,12 +22,25 @@ export type PlantedBug =
   | "applyTwiceAfterRestart"
   /** CommitWrite ignores the chunk versions the writer read: concurrent writers lose updates. */
   | "skipVersionCondition"
+  /**
+   * Deduplication by internal attempt, as before client sessions: a write's attempt n commits
+   * under its own id, so a resent write whose attempts are numbered differently from the
+   * original's applies again.
+   */
+  | "dedupByAttempt"
+  /** Session ids from a weakly seeded generator: clients started alike share one session. */
+  | "lowEntropySessionIds"
+  /** Requests on an expired (or pruned) session are applied anyway, without their session. */
+  | "skipSessionExpiry"
 
 export const PLANTED_BUGS: ReadonlyArray<PlantedBug> = [
   "readWithoutReadIndex",
   "ackBeforeFsync",
   "applyTwiceAfterRestart",
-  "skipVersionCondition"
+  "skipVersionCondition",
+  "dedupByAttempt",
+  "lowEntropySessionIds",
+  "skipSessionExpiry"
 ]
 
 /** Entries re-applied after a restart by `applyTwiceAfterRestart`. */
@@ -92,6 +109,85 @@ export const skipVersionCondition = <E, R>(metadata: Layer.Layer<MetadataService
             })
             const { expectedSize: _ignored, ...rest } = command
             return yield* inner.apply(index, { ...entry, command: { ...rest, updates } })
+          })
+      }))
+  ).pipe(Layer.provide(metadata))
+
+/** The attempt a write handler is on: each plan of it counts one (a handler fiber serves one request). */
+const WriteAttempt = FiberRef.unsafeMake(0)
+/** Attempt ids per request id: request n's attempt k is sub-request n * ATTEMPT_IDS + k. */
+const ATTEMPT_IDS = 64
+
+const byAttempt = (request: RequestTag | null, attempt: number): RequestTag | null =>
+  request === null ? null : { ...request, seq: request.seq * ATTEMPT_IDS + attempt, ackedBelow: request.ackedBelow * ATTEMPT_IDS }
+
+/**
+ * `dedupByAttempt`, on the control plane the data plane plans through: every request id is
+ * spread into attempt ids, and a write's n-th plan (and its commit) uses attempt id n, so the
+ * state machine deduplicates attempts, not client requests.
+ */
+export const dedupByAttemptControl = <E, R>(control: Layer.Layer<ControlPlaneOrchestrator, E, R>) =>
+  Layer.effect(
+    ControlPlaneOrchestrator,
+    Effect.map(ControlPlaneOrchestrator, (inner) =>
+      ControlPlaneOrchestrator.of({
+        ...inner,
+        create: (fields, request) => inner.create(fields, byAttempt(request, 0)),
+        mkdir: (fields, request) => inner.mkdir(fields, byAttempt(request, 0)),
+        unlink: (parent, name, request) => inner.unlink(parent, name, byAttempt(request, 0)),
+        rmdir: (parent, name, request) => inner.rmdir(parent, name, byAttempt(request, 0)),
+        rename: (srcParent, srcName, dstParent, dstName, request) =>
+          inner.rename(srcParent, srcName, dstParent, dstName, byAttempt(request, 0)),
+        setattr: (inode, changes, request) => inner.setattr(inode, changes, byAttempt(request, 0)),
+        prepareWrite: (inode, at, length, request) =>
+          Effect.flatMap(FiberRef.getAndUpdate(WriteAttempt, (n) => n + 1), (attempt) =>
+            inner.prepareWrite(inode, at, length, byAttempt(request, attempt)))
+      }))
+  ).pipe(Layer.provide(control))
+
+/** `dedupByAttempt`, on the coordinator: a write commits under the id of the attempt that planned it. */
+export const dedupByAttemptCoordinator = <E, R>(coordinator: Layer.Layer<TransactionCoordinator, E, R>) =>
+  Layer.effect(
+    TransactionCoordinator,
+    Effect.map(TransactionCoordinator, (inner) =>
+      TransactionCoordinator.of({
+        commit: (tx) => Effect.flatMap(FiberRef.get(WriteAttempt), (planned) => inner.commit({ ...tx, request: byAttempt(tx.request, planned - 1) }))
+      }))
+  ).pipe(Layer.provide(coordinator))
+
+/**
+ * `lowEntropySessionIds`: each client draws its session id from its own generator seeded with
+ * the same few bits, as processes seeded from a coarse clock would: they all get the same id.
+ */
+export const lowEntropySessionIds = Layer.sync(SessionIds, () => {
+  const weak = Random.make(LOW_ENTROPY_SEED)
+  return {
+    next: Effect.map(
+      Effect.all(Array.from({ length: 4 }, () => weak.nextIntBetween(0, 2 ** 32))),
+      (words) => words.map((word) => word.toString(16).padStart(8, "0")).join("") as SessionId
+    )
+  }
+})
+const LOW_ENTROPY_SEED = 7
+
+/**
+ * `skipSessionExpiry`: a request whose session expired (or was pruned, or never opened) is
+ * applied anyway, as a command without a session — nothing can deduplicate it then.
+ */
+export const skipSessionExpiry = <E, R>(metadata: Layer.Layer<MetadataService, E, R>, sessionTimeoutMillis: number) =>
+  Layer.effect(
+    MetadataService,
+    Effect.map(MetadataService, (inner) =>
+      MetadataService.of({
+        ...inner,
+        apply: (index, entry) =>
+          Effect.gen(function*() {
+            const request = entry.request
+            if (request === null) return yield* inner.apply(index, entry)
+            const session = yield* inner.session(request.session)
+            const now = Math.max(yield* inner.clock, entry.clock ?? 0)
+            const expired = session === undefined || now - session.lastActive > sessionTimeoutMillis
+            return yield* inner.apply(index, expired ? { ...entry, request: null } : entry)
           })
       }))
   ).pipe(Layer.provide(metadata))

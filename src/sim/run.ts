@@ -13,12 +13,13 @@ import { type CheckOptions, checkAll } from "./check/index.ts"
 import { SimulatedClock } from "./clock.ts"
 import { makeSimCluster, type SimCluster } from "./cluster.ts"
 import type { DiskLatency } from "./disk.ts"
-import { clusterMetadata, readBack, storedChunks } from "./finalize.ts"
+import { APPEND_LOG } from "./appendLog.ts"
+import { clusterMetadata, readAppendLog, readBack, storedChunks } from "./finalize.ts"
 import type { FinalState } from "./finalState.ts"
 import type { History, Verdict } from "./history.ts"
 import { currentLeader, type FaultRecord, type PlannedFault, planFaults, runNemesis } from "./nemesis.ts"
 import { makeSimNetwork } from "./network.ts"
-import type { PlantedBug } from "./plantedBugs.ts"
+import { lowEntropySessionIds, type PlantedBug } from "./plantedBugs.ts"
 import { makeRecorder } from "./recorder.ts"
 import { simulationScheduler } from "./scheduler.ts"
 import { traceHash } from "./traceHash.ts"
@@ -63,6 +64,10 @@ const REPLICATION = 3
 const DISK_LATENCY: DiskLatency = { fsyncMinMillis: 2, fsyncMaxMillis: 12, stallRate: 0.1, stallMillis: 50 }
 /** The collector reconciles stored versions this often in a simulation (production: 1 minute). */
 const ORPHAN_INTERVAL_MILLIS = 2_000
+/** ...and deletes replaced versions this often (production: 5 s), so a resent write may find its merge source gone. */
+const GARBAGE_INTERVAL_MILLIS = 150
+/** Applied entries between snapshots (production: 1000): runs take snapshots, compact and install them. */
+const SNAPSHOT_THRESHOLD = 100
 /**
  * Write transactions expire after this (production: 1 minute), and unreferenced versions are
  * orphans after twice it: short, so a run need not idle long for the collector to finish.
@@ -123,6 +128,8 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
       replication: REPLICATION,
       diskLatency: DISK_LATENCY,
       orphanIntervalMillis: ORPHAN_INTERVAL_MILLIS,
+      garbageIntervalMillis: GARBAGE_INTERVAL_MILLIS,
+      snapshotThreshold: SNAPSHOT_THRESHOLD,
       transactionTtlMillis: TRANSACTION_TTL_MILLIS,
       orphanGraceMillis: ORPHAN_GRACE_MILLIS,
       sessionTimeoutMillis: SESSION_TIMEOUT_MILLIS,
@@ -171,6 +178,7 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
     const plan = options.faults === false ? [] : options.plan ?? (yield* planFaults(seed, durationMillis))
     const clients = options.clients ?? 4
     const workload = runWorkload({
+      ...(options.plantedBug === "lowEntropySessionIds" ? { sessionIds: lowEntropySessionIds } : {}),
       clients,
       seed,
       chunkSize: CHUNK_SIZE,
@@ -217,14 +225,16 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
 
     // 4. The final state, and the verdicts.
     const readClient = yield* Fiber.join(probeClient)
-    const readOutcome = yield* drive(readBack(readClient, [PROBE_DIRECTORY]), 60_000)
+    const readOutcome = yield* drive(readBack(readClient, [PROBE_DIRECTORY, APPEND_LOG]), 60_000)
     const readBackState = Option.isSome(readOutcome) && Exit.isSuccess(readOutcome.value)
       ? readOutcome.value.value
       : { files: [], directories: [] }
+    const logOutcome = yield* drive(readAppendLog(readClient), 60_000)
     const finalState: FinalState = {
       nodes: yield* clusterMetadata(cluster),
       chunks: yield* storedChunks(cluster),
-      ...readBackState
+      ...readBackState,
+      appendLog: Option.isSome(logOutcome) && Exit.isSuccess(logOutcome.value) ? logOutcome.value.value : null
     }
     const history = recorder.history()
     const harness: Array<NamedVerdict> = [

@@ -18,6 +18,7 @@ import { SessionIds } from "../client/ClientSession.ts"
 import { SandstoreClient, type SandstoreClientShape } from "../client/SandstoreClient.ts"
 import type { SessionId } from "../domain/session.ts"
 import * as SeedRouter from "../client/SeedRouter.ts"
+import { APPEND_LOG, encodeRecord } from "./appendLog.ts"
 import { identifyContent, patternBytes } from "./content.ts"
 import type { Operation, Result } from "./history.ts"
 import type { SimNetwork } from "./network.ts"
@@ -35,6 +36,8 @@ export interface WorkloadOptions {
   readonly stopAt: number
   /** An operation without an outcome by then is recorded as `info` Timeout. */
   readonly operationTimeout: Duration.DurationInput
+  /** Where the clients' session ids come from (default: the run's seeded Random). */
+  readonly sessionIds?: Layer.Layer<SessionIds>
 }
 
 export const FILES = ["/a", "/b", "/d/c"]
@@ -83,7 +86,7 @@ const pick = <A>(random: Random.Random, items: ReadonlyArray<A>) =>
 
 const WEIGHTS: ReadonlyArray<readonly [Operation["f"], number]> = [
   ["read", 24], ["pwrite", 26], ["create", 10], ["unlink", 6], ["truncate", 8],
-  ["rename", 6], ["mkdir", 6], ["rmdir", 5], ["readdir", 9]
+  ["rename", 6], ["mkdir", 6], ["rmdir", 5], ["readdir", 9], ["append", 10]
 ]
 const TOTAL_WEIGHT = WEIGHTS.reduce((sum, [, w]) => sum + w, 0)
 
@@ -102,11 +105,13 @@ export const nextOperation = (random: Random.Random, chunkSize: number): Effect.
     const seed = yield* random.nextIntBetween(1, 2 ** 31 - 1)
     switch (f) {
       case "pwrite": {
-        if (yield* random.nextBoolean) return { f, path: file, offset: 0, seed, length: WHOLE_LENGTH }
+        // Half of the writers, after an unknown outcome, resend later: sometimes past the session timeout.
+        const resend = (yield* random.nextBoolean) ? { resendAfterMillis: yield* random.nextIntBetween(200, 4000) } : {}
+        if (yield* random.nextBoolean) return { f, path: file, offset: 0, seed, length: WHOLE_LENGTH, ...resend }
         // Sparse and overlapping ranges, each inside one chunk.
         const offset = yield* random.nextIntBetween(0, 2 * chunkSize)
         const room = chunkSize - (offset % chunkSize)
-        return { f, path: file, offset, seed, length: yield* random.nextIntBetween(1, room + 1) }
+        return { f, path: file, offset, seed, length: yield* random.nextIntBetween(1, room + 1), ...resend }
       }
       case "truncate": {
         const size = (yield* random.nextBoolean) ? 0 : yield* random.nextIntBetween(0, 2 * chunkSize)
@@ -121,6 +126,10 @@ export const nextOperation = (random: Random.Random, chunkSize: number): Effect.
         return { f, path: yield* pick(random, DIRECTORIES) }
       case "readdir":
         return { f, path: yield* pick(random, LISTED) }
+      case "append": {
+        const resend = (yield* random.nextBoolean) ? { resendAfterMillis: yield* random.nextIntBetween(200, 4000) } : {}
+        return { f, path: APPEND_LOG, record: seed, ...resend }
+      }
       case "write":
       case "read":
       case "create":
@@ -129,11 +138,47 @@ export const nextOperation = (random: Random.Random, chunkSize: number): Effect.
     }
   })
 
-const pwrite = (client: SandstoreClientShape, path: string, offset: number, data: Uint8Array) =>
-  Effect.scoped(Effect.flatMap(client.openScoped(path, "r+"), (handle) => Effect.zipRight(handle.write(data, offset), handle.sync)))
+/**
+ * A write through a file handle, each step bounded by `timeout`. If its outcome is unknown and
+ * `resendAfterMillis` is set, the client keeps the handle and syncs again that much later (the
+ * handle resends the unacknowledged piece under its session request).
+ */
+const pwrite = (
+  client: SandstoreClientShape,
+  path: string,
+  offset: number,
+  data: Uint8Array,
+  timeout: Duration.DurationInput,
+  resendAfterMillis: number | undefined
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    const handle = yield* client.openScoped(path, "r+").pipe(Effect.timeout(timeout))
+    const first = yield* Effect.zipRight(handle.write(data, offset), handle.sync).pipe(Effect.timeout(timeout), Effect.either)
+    if (first._tag === "Right") return
+    // A session that expired dropped the piece (its outcome cannot be learned): nothing to resend.
+    if (resendAfterMillis === undefined || DEFINITE.has(first.left._tag) || first.left._tag === "SessionExpired") {
+      return yield* Effect.fail(first.left)
+    }
+    yield* Effect.sleep(Duration.millis(resendAfterMillis))
+    yield* handle.sync.pipe(Effect.timeout(timeout))
+  }))
 
-/** Run `op` through the SDK. */
-export const perform = (client: SandstoreClientShape, op: Operation) => {
+/** Append one record to the log with O_APPEND, through a file handle like a pwrite. */
+const append = (client: SandstoreClientShape, path: string, record: number, timeout: Duration.DurationInput, resendAfterMillis: number | undefined) =>
+  Effect.scoped(Effect.gen(function*() {
+    const handle = yield* client.openScoped(path, "a").pipe(Effect.timeout(timeout))
+    const first = yield* Effect.zipRight(handle.write(encodeRecord(record)), handle.sync).pipe(Effect.timeout(timeout), Effect.either)
+    if (first._tag === "Right") return
+    // A session that expired dropped the piece (its outcome cannot be learned): nothing to resend.
+    if (resendAfterMillis === undefined || DEFINITE.has(first.left._tag) || first.left._tag === "SessionExpired") {
+      return yield* Effect.fail(first.left)
+    }
+    yield* Effect.sleep(Duration.millis(resendAfterMillis))
+    yield* handle.sync.pipe(Effect.timeout(timeout))
+  }))
+
+/** Run `op` through the SDK, each call bounded by `timeout`. */
+export const perform = (client: SandstoreClientShape, op: Operation, timeout: Duration.DurationInput) => {
   const done = Effect.as<Result>({ _tag: "Done" })
   switch (op.f) {
     case "read":
@@ -142,7 +187,7 @@ export const perform = (client: SandstoreClientShape, op: Operation) => {
         return content === undefined ? { _tag: "Bytes", bytes } : { _tag: "Content", content }
       })
     case "pwrite":
-      return done(pwrite(client, op.path, op.offset, patternBytes(op.seed, op.length)))
+      return done(pwrite(client, op.path, op.offset, patternBytes(op.seed, op.length), timeout, op.resendAfterMillis))
     case "write":
       return done(client.writeFile(op.path, op.content === null ? new Uint8Array(0) : patternBytes(op.content.seed, op.content.length)))
     case "create":
@@ -159,6 +204,8 @@ export const perform = (client: SandstoreClientShape, op: Operation) => {
       return done(client.rmdir(op.path))
     case "readdir":
       return Effect.map(client.readdir(op.path), (names): Result => ({ _tag: "Names", names: [...names].sort() }))
+    case "append":
+      return done(append(client, op.path, op.record, timeout, op.resendAfterMillis))
   }
 }
 
@@ -172,7 +219,10 @@ export const recordOperation = (
 ) =>
   Effect.gen(function*() {
     const id = yield* recorder.invoke(clientIndex, op)
-    const outcome = yield* perform(client, op).pipe(Effect.timeout(timeout), Effect.either)
+    // A write that resends later bounds each of its steps itself.
+    const bounded = (op.f === "pwrite" || op.f === "append") && op.resendAfterMillis !== undefined
+    const performed = perform(client, op, timeout)
+    const outcome = yield* (bounded ? performed : Effect.timeout(performed, timeout)).pipe(Effect.either)
     if (outcome._tag === "Right") return yield* recorder.ok(id, clientIndex, outcome.right)
     const tag = outcome.left._tag === "TimeoutException" ? "Timeout" : outcome.left._tag
     if (DEFINITE.has(tag)) yield* recorder.fail(id, clientIndex, tag)
@@ -193,7 +243,7 @@ const runClient = (options: WorkloadOptions, index: number) =>
       yield* Effect.sleep(Duration.millis(yield* random.nextIntBetween(0, 15)))
     }
   }).pipe(
-    Effect.provide(simulatedClient(options.network, clientHost(index), options.addresses, index)),
+    Effect.provide(simulatedClient(options.network, clientHost(index), options.addresses, index, options.sessionIds)),
     // A client that cannot connect at all (every seed down at once) tries again.
     Effect.retry({ while: (error) => error._tag === "Unavailable", schedule: Schedule.spaced("1 second") }),
     Effect.orDie

@@ -13,6 +13,8 @@ export const describeOperation = (op: Operation): string => {
       return `truncate ${op.path} to ${op.size}`
     case "pwrite":
       return `pwrite ${op.path} seed ${op.seed} at ${op.offset} length ${op.length}`
+    case "append":
+      return `append record ${op.record} to ${op.path}`
     default:
       return `${op.f} ${op.path}`
   }

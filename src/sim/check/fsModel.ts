@@ -209,6 +209,9 @@ export const apply = (state: FsState, op: Operation): Applied => {
     case "readdir":
       if (node?.type === "file") kinds.add("Refused")
       return refusedOr(kinds, () => ({ _tag: "Ok", state, names: childrenOf(state, op.path) }))
+    case "append":
+      // The append-only log lies outside the model (check/exactlyOnce.ts checks it).
+      throw new Error("the namespace model does not apply appends")
   }
 }
 

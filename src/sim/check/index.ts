@@ -7,6 +7,7 @@
 import type { FinalState } from "../finalState.ts"
 import type { History } from "../history.ts"
 import { checkDurability } from "./durability.ts"
+import { checkExactlyOnce } from "./exactlyOnce.ts"
 import { checkLinearizability, type LinearizabilityOptions } from "./linearizability.ts"
 import { checkNamespaceInvariants, type NamespaceOptions } from "./namespaceInvariants.ts"
 import { checkOrphanedChunks } from "./orphanedChunks.ts"
@@ -14,17 +15,28 @@ import type { NamedVerdict } from "./verdict.ts"
 
 export type CheckOptions = LinearizabilityOptions & NamespaceOptions
 
+/** The history without the appends to the append-only log, which the namespace model does not cover. */
+const namespaceOps = (history: History): History => {
+  const appends = new Set(history.flatMap((e) => (e.type === "invoke" && e.op.f === "append" ? [e.id] : [])))
+  return appends.size === 0 ? history : history.filter((e) => !appends.has(e.id))
+}
+
 export const checkAll = (
   input: { readonly history: History; readonly finalState: FinalState },
   options: CheckOptions = {}
-): ReadonlyArray<NamedVerdict> => [
-  { name: "linearizability", verdict: checkLinearizability(input.history, options) },
-  { name: "durability", verdict: checkDurability(input.history, input.finalState, options) },
-  { name: "namespace invariants", verdict: checkNamespaceInvariants(input.finalState, options) },
-  { name: "orphaned chunks", verdict: checkOrphanedChunks(input.finalState) }
-]
+): ReadonlyArray<NamedVerdict> => {
+  const history = namespaceOps(input.history)
+  return [
+    { name: "linearizability", verdict: checkLinearizability(history, options) },
+    { name: "durability", verdict: checkDurability(history, input.finalState, options) },
+    { name: "namespace invariants", verdict: checkNamespaceInvariants(input.finalState, options) },
+    { name: "orphaned chunks", verdict: checkOrphanedChunks(input.finalState) },
+    { name: "exactly once", verdict: checkExactlyOnce(input.history, input.finalState) }
+  ]
+}
 
 export { checkDurability } from "./durability.ts"
+export { checkExactlyOnce } from "./exactlyOnce.ts"
 export { checkLinearizability, checkOperations, type LinearizabilityOptions } from "./linearizability.ts"
 export { checkNamespaceInvariants, type NamespaceOptions } from "./namespaceInvariants.ts"
 export { checkOrphanedChunks } from "./orphanedChunks.ts"
