@@ -6,7 +6,8 @@
  * restarts (one node, the leader, every node; each a power loss that may keep, lose or tear
  * the unsynced WAL tail and lose unsynced metadata batches), unreliable links (drops that
  * reset connections, duplicated requests, long delays with reordering), lost replies (the
- * request is carried out, the client never hears and resends), clock jumps (a node's wall
+ * request is carried out, the client never hears and resends), clients cut off for longer
+ * than the session timeout, clock jumps (a node's wall
  * clock, usually the leader's, jumps minutes to hours ahead or behind, until a time service
  * steps it back at the heal), and hung disks (a node's fsyncs stop completing for seconds).
  */
@@ -26,6 +27,7 @@ export type FaultKind =
   | "clock-jump"
   | "stall-disk"
   | "lose-replies"
+  | "client-away"
 
 export interface PlannedFault {
   readonly kind: FaultKind
@@ -48,7 +50,7 @@ export interface FaultRecord {
 /** Kinds by weight: crashes (what loses unsynced data and restarts state machines) most often. */
 const KIND_WEIGHTS: ReadonlyArray<readonly [FaultKind, number]> = [
   ["partition-majority", 3], ["isolate-leader", 3], ["bridge", 2], ["crash-one", 3], ["crash-leader", 4], ["crash-all", 5],
-  ["flaky-links", 2], ["clock-jump", 2], ["stall-disk", 2], ["lose-replies", 4]
+  ["flaky-links", 2], ["clock-jump", 2], ["stall-disk", 2], ["lose-replies", 5], ["client-away", 8]
 ]
 const TOTAL_WEIGHT = KIND_WEIGHTS.reduce((sum, [, w]) => sum + w, 0)
 
@@ -80,6 +82,8 @@ export const planFaults = (seed: number, durationMillis: number): Effect.Effect<
         ? yield* random.nextIntBetween(100, 1500)
         : kind === "stall-disk"
         ? yield* random.nextIntBetween(2500, 5000)
+        : kind === "client-away"
+        ? yield* random.nextIntBetween(2200, 4000)
         : yield* random.nextIntBetween(1200, 2500)
       const crash: DiskCrash = {
         // Power loss usually takes the whole page cache; sometimes a write or two got out first.
@@ -212,6 +216,19 @@ export const runNemesis = (options: NemesisOptions): Effect.Effect<void> =>
           yield* log(`fsyncs of ${id} hang`)
           yield* node.disks.wal.holdFsync
           stalledDisks.push(node)
+          break
+        }
+        case "client-away": {
+          // A client that stops hearing replies (its requests still arrive and are carried out),
+          // then is cut off from every node for longer than the session timeout: its session
+          // expires meanwhile, and it comes back resending what it never heard about.
+          const away = fault.pick % 4 === 0
+            ? options.clients.filter((_, index) => (index + fault.pick) % options.clients.length === 0)
+            : options.clients
+          yield* log(`clients ${away.join(",")} lose every reply, then are cut off from every node`)
+          yield* network.loseReplies(away, 1)
+          yield* Effect.sleep(Duration.millis(yield* random.nextIntBetween(300, 800)))
+          yield* network.partition(away, ids)
           break
         }
         case "lose-replies": {

@@ -49,8 +49,9 @@ export const WHOLE_LENGTH = 600
 
 const DEFINITE = new Set(["NotFound", "AlreadyExists", "NotEmpty", "NotADirectory", "IsADirectory", "InvalidArgument", "PermissionDenied"])
 
+/** Retries spanning several seconds (as the SDK's defaults do), so a client resends across a fault. */
 export const clientSettings = {
-  retry: { retries: 6, baseDelay: "50 millis", maxDelay: "500 millis", attemptTimeout: "1 second" }
+  retry: { retries: 8, baseDelay: "50 millis", maxDelay: "1 second", attemptTimeout: "1 second" }
 } as const
 
 /**
@@ -86,7 +87,7 @@ const pick = <A>(random: Random.Random, items: ReadonlyArray<A>) =>
 
 const WEIGHTS: ReadonlyArray<readonly [Operation["f"], number]> = [
   ["read", 24], ["pwrite", 26], ["create", 10], ["unlink", 6], ["truncate", 8],
-  ["rename", 6], ["mkdir", 6], ["rmdir", 5], ["readdir", 9], ["append", 10]
+  ["rename", 6], ["mkdir", 6], ["rmdir", 5], ["readdir", 9], ["append", 20]
 ]
 const TOTAL_WEIGHT = WEIGHTS.reduce((sum, [, w]) => sum + w, 0)
 
