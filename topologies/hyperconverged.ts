@@ -13,7 +13,9 @@
 import { Layer } from "effect"
 import { join } from "node:path"
 import { DEFAULT_CHUNK_SIZE } from "../src/domain/fs.ts"
+import type { AdmissionLimits } from "../src/services/Admission.ts"
 import { NodeServerLive } from "../src/server/server.ts"
+import { BoundedAdmission } from "../layers/admission/bounded.ts"
 import { ChunkServiceLocalDisk } from "../layers/chunks/localDisk.ts"
 import { ChunkApiHandlers, RpcChunkPeers } from "../layers/chunks/rpcPeers.ts"
 import { EtcdClusterService } from "../layers/membership/etcd.ts"
@@ -49,6 +51,8 @@ export interface HyperconvergedOptions {
   readonly replication?: number
   /** Raft timings and batching (defaults: 50 ms ticks, batch of 64 with a 10 ms wait, snapshot every 1000 entries). */
   readonly raft?: Omit<RaftReplicatorOptions, "nodeId" | "voters">
+  /** How much work the node takes on at once before answering Busy (defaults: DEFAULT_ADMISSION_LIMITS). */
+  readonly admission?: AdmissionLimits
 }
 
 export const HyperconvergedTopology = (options: HyperconvergedOptions) => {
@@ -94,8 +98,11 @@ export const HyperconvergedTopology = (options: HyperconvergedOptions) => {
   const coordinator = RaftTransactionCoordinator.pipe(Layer.provideMerge(control))
   const services = ReplicatedDataPlane().pipe(Layer.provideMerge(coordinator))
 
-  // 6. The server: the client API on the orchestrators, plus the node-to-node APIs; and the
-  //    collector that keeps chunk storage in step with the metadata.
-  const server = NodeServerLive({ listen: options.listen }).pipe(Layer.provide(Layer.merge(ChunkApiHandlers, RaftApiHandlers)))
+  // 6. The server: the client API on the orchestrators, plus the node-to-node APIs, all behind
+  //    one admission control; and the collector that keeps chunk storage in step with the metadata.
+  const server = NodeServerLive({ listen: options.listen }).pipe(
+    Layer.provide(Layer.merge(ChunkApiHandlers, RaftApiHandlers)),
+    Layer.provide(BoundedAdmission(options.admission))
+  )
   return Layer.mergeAll(server, ChunkCollector()).pipe(Layer.provide(services))
 }

@@ -15,6 +15,8 @@
  */
 import { Layer } from "effect"
 import { SESSION_TIMEOUT_MILLIS } from "../src/domain/commands.ts"
+import type { AdmissionLimits } from "../src/services/Admission.ts"
+import { BoundedAdmission } from "../layers/admission/bounded.ts"
 import { RpcChunkPeers, ChunkApiHandlers } from "../layers/chunks/rpcPeers.ts"
 import { ProbingClusterService } from "../layers/membership/probing.ts"
 import { ChunkCollector } from "../layers/orchestrators/chunkCollector.ts"
@@ -51,6 +53,8 @@ export interface SimulatedNodeOptions {
   readonly sessionTimeoutMillis?: number
   readonly sessionPruneInterval?: number
   readonly plantedBug?: Bugs.PlantedBug
+  /** How much work a node takes on at once before answering Busy (production defaults otherwise). */
+  readonly admission?: AdmissionLimits
 }
 
 export const SimulatedTopology = (options: SimulatedNodeOptions) => {
@@ -89,6 +93,7 @@ export const SimulatedTopology = (options: SimulatedNodeOptions) => {
   const raft = RaftReplicator({
     batchWaitMillis: 0,
     ...options.raft,
+    ...(bug === "unboundedQueues" ? { maxPendingRequests: Bugs.UNBOUNDED_PENDING } : {}),
     nodeId: options.nodeId,
     voters: options.peers.map((p) => p.id)
   })
@@ -111,13 +116,15 @@ export const SimulatedTopology = (options: SimulatedNodeOptions) => {
   const services = ReplicatedDataPlane().pipe(Layer.provideMerge(coordinator))
 
   // 6. The server and the collector.
+  const admission = bug === "unboundedQueues" ? Bugs.unboundedAdmission : BoundedAdmission(options.admission)
   const server = NodeServerLive({ listen: self?.address ?? `${options.nodeId}:7000` }).pipe(
-    Layer.provide(Layer.merge(ChunkApiHandlers, RaftApiHandlers))
+    Layer.provide(Layer.merge(ChunkApiHandlers, RaftApiHandlers)),
+    Layer.provide(admission)
   )
   const collector = ChunkCollector({
     ...(options.garbageInterval === undefined ? {} : { interval: options.garbageInterval }),
     ...(options.orphanInterval === undefined ? {} : { orphanInterval: options.orphanInterval }),
     ...(options.orphanGraceMillis === undefined ? {} : { orphanGraceMillis: options.orphanGraceMillis })
   })
-  return Layer.mergeAll(server, collector).pipe(Layer.provideMerge(services))
+  return Layer.mergeAll(server, collector).pipe(Layer.provideMerge(services), Layer.provideMerge(admission))
 }

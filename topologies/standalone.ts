@@ -7,7 +7,9 @@
 import { Layer } from "effect"
 import { join } from "node:path"
 import { DEFAULT_CHUNK_SIZE } from "../src/domain/fs.ts"
+import type { AdmissionLimits } from "../src/services/Admission.ts"
 import { ServerLive } from "../src/server/server.ts"
+import { BoundedAdmission } from "../layers/admission/bounded.ts"
 import { ChunkServiceLocalDisk } from "../layers/chunks/localDisk.ts"
 import { LocalChunkPeers } from "../layers/chunks/localPeers.ts"
 import { StaticClusterService } from "../layers/membership/static.ts"
@@ -30,6 +32,8 @@ export interface StandaloneOptions {
   readonly chunkSize?: number
   /** WAL entries between metadata snapshots (the log is compacted behind each) */
   readonly snapshotThreshold?: number
+  /** How much work the node takes on at once before answering Busy (defaults: DEFAULT_ADMISSION_LIMITS). */
+  readonly admission?: AdmissionLimits
 }
 
 /** Every service of a standalone node except the server: storage, consensus, coordination. */
@@ -66,7 +70,7 @@ export const StandaloneServices = (options: Omit<StandaloneOptions, "listen"> & 
 /** A standalone node: the services above, served to clients over TCP. */
 export const StandaloneTopology = (options: StandaloneOptions) =>
   // The server depends on the orchestrators only; the collector deletes unreferenced chunk versions.
-  Layer.mergeAll(ServerLive({ listen: options.listen }), ChunkCollector()).pipe(
+  Layer.mergeAll(ServerLive({ listen: options.listen }).pipe(Layer.provide(BoundedAdmission(options.admission))), ChunkCollector()).pipe(
     Layer.provide(StandaloneServices(options)),
     Layer.provide(TcpCommunicator)
   )

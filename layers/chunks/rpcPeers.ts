@@ -9,6 +9,7 @@ import { type RpcClientError } from "@effect/rpc"
 import { Duration, Effect, Layer, Scope, SynchronizedRef } from "effect"
 import { Timeout, Unavailable } from "../../src/domain/errors.ts"
 import { ChunkApi } from "../../src/protocol/ChunkApi.ts"
+import { Admission } from "../../src/services/Admission.ts"
 import { ChunkPeers, type PeerChunkStore } from "../../src/services/ChunkPeers.ts"
 import { ChunkService } from "../../src/services/ChunkService.ts"
 import { ClusterService } from "../../src/services/ClusterService.ts"
@@ -74,18 +75,25 @@ export const RpcChunkPeers = (options: RpcChunkPeersOptions = {}) =>
     })
   )
 
-/** Serves this node's ChunkService to its peers. */
+/**
+ * Serves this node's ChunkService to its peers. Transfers (staging and reading bytes) are
+ * admitted like client requests: a node flooded with them answers Busy, which reaches the
+ * client whose write or read caused them, and it retries later.
+ */
 export const ChunkApiHandlers = ChunkApi.toLayer(
   Effect.gen(function*() {
     const chunks = yield* ChunkService
     const cluster = yield* ClusterService
+    const admission = yield* Admission
     return {
       Ping: () => Effect.succeed({ nodeId: cluster.self.id }),
-      StageChunk: ({ checksum, data, versionId }) => chunks.stage(versionId, data, checksum),
+      StageChunk: ({ checksum, data, versionId }, { clientId }) =>
+        admission.admit(clientId, data.length, chunks.stage(versionId, data, checksum)),
       CommitChunk: ({ versionId }) => chunks.commit(versionId),
       AbortChunk: ({ versionId }) => chunks.abort(versionId),
       RemoveChunk: ({ versionId }) => chunks.remove(versionId),
-      ReadChunk: ({ length, offset, versionId }) => chunks.read(versionId, offset, length),
+      ReadChunk: ({ length, offset, versionId }, { clientId }) =>
+        admission.admit(clientId, length, chunks.read(versionId, offset, length)),
       ListChunks: () => chunks.list
     }
   })

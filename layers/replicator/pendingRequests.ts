@@ -54,6 +54,13 @@ export class PendingRequests {
   private readonly reads = new Map<number, Read>()
   private readWaiters: Array<{ readonly index: number; readonly read: Read }> = []
 
+  /** Requests waiting: proposals batched or appended, reads not yet released. */
+  get size(): number {
+    let batched = 0
+    for (const batch of this.batches.values()) batched += batch.length
+    return batched + this.appended.size + this.reads.size + this.readWaiters.length
+  }
+
   /** Register a batch for the core; returns the id its Propose input carries. */
   addBatch(proposals: ReadonlyArray<Proposal>): number {
     const id = this.nextBatchId++

@@ -42,7 +42,7 @@ import { rm, stat } from "node:fs/promises"
 import type { ReplicatorStatus } from "../../src/domain/cluster.ts"
 import type { CommandResult, MetadataCommand, RequestTag } from "../../src/domain/commands.ts"
 import {
-  Corruption, type CommandError, InvalidArgument, type IoError, NotLeader, Timeout, Unavailable
+  Busy, Corruption, type CommandError, InvalidArgument, type IoError, NotLeader, Timeout, Unavailable
 } from "../../src/domain/errors.ts"
 import { createRaft, entriesAfter, latestSnapshot, raftStatus, step } from "../../src/raft/core.ts"
 import type { Entry, Input, Message, NodeId, Output, RaftConfig, Snapshot } from "../../src/raft/types.ts"
@@ -94,6 +94,11 @@ export interface RaftReplicatorOptions {
    */
   readonly walStallMillis?: number
   /**
+   * Proposals and linearizable reads waiting for their outcome at once, at most (default 4096):
+   * past it a request is refused with Busy instead of queueing without bound.
+   */
+  readonly maxPendingRequests?: number
+  /**
    * Path of the rebuild marker (a data dir's REBUILD_MARKER). If the file exists at start, the
    * node does not vote until it has caught up from a leader, then removes it (default: no guard).
    */
@@ -138,6 +143,7 @@ const make = (options: RaftReplicatorOptions) =>
     const snapshotThreshold = Math.max(1, options.snapshotThreshold ?? 1000)
     const proposalTimeout = Duration.decode(options.proposalTimeout ?? "5 seconds")
     const walStallMillis = Math.max(1, options.walStallMillis ?? 2000)
+    const maxPending = Math.max(1, options.maxPendingRequests ?? 4096)
     const config: RaftConfig = {
       id: nodeId,
       voters: [...voters],
@@ -508,7 +514,11 @@ const make = (options: RaftReplicatorOptions) =>
       if (broken !== undefined) return Effect.fail(broken)
       if (stalled) return Effect.fail(notLeader(null))
       const status = raftStatus(core)
-      return status.role === "leader" ? Effect.void : Effect.fail(notLeader(status.leaderId))
+      if (status.role !== "leader") return Effect.fail(notLeader(status.leaderId))
+      if (pending.size + proposals.size >= maxPending) {
+        return Effect.fail(new Busy({ message: `${nodeId} has ${maxPending} requests waiting on the log; try again later`, retryAfterMillis: tickMillis }))
+      }
+      return Effect.void
     })
 
     /** When a request made now must be answered by: the proposal timeout from now, or the request's deadline if sooner. */

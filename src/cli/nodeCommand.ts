@@ -6,6 +6,7 @@ import { Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import { InvalidArgument } from "../domain/errors.ts"
+import { type AdmissionLimits, DEFAULT_ADMISSION_LIMITS } from "../services/Admission.ts"
 import { Server } from "../services/Server.ts"
 
 const options = {
@@ -28,6 +29,14 @@ const options = {
   chunkSize: Options.integer("chunk-size").pipe(Options.withDescription("chunk size in bytes (default 8 MiB)"), Options.optional),
   replication: Options.integer("replication").pipe(
     Options.withDescription("copies of each chunk (hyperconverged; default 3)"),
+    Options.optional
+  ),
+  maxRequests: Options.integer("max-requests").pipe(
+    Options.withDescription(`requests the node works on at once before answering EBUSY (default ${DEFAULT_ADMISSION_LIMITS.maxRequests})`),
+    Options.optional
+  ),
+  maxRequestBytes: Options.integer("max-request-bytes").pipe(
+    Options.withDescription(`payload bytes the node holds in flight at once before answering EBUSY (default ${DEFAULT_ADMISSION_LIMITS.maxBytes})`),
     Options.optional
   ),
   snapshotThreshold: Options.integer("snapshot-threshold").pipe(
@@ -55,12 +64,30 @@ export const parsePeers = (text: string) =>
 
 const list = (text: string) => text.split(",").map((s) => s.trim()).filter((s) => s !== "")
 
+/** The node's admission limits; a connection may use at most the node's whole allowance. */
+const admissionLimits = (maxRequests: number | undefined, maxBytes: number | undefined): AdmissionLimits => {
+  const d = DEFAULT_ADMISSION_LIMITS
+  const requests = maxRequests ?? d.maxRequests
+  const bytes = maxBytes ?? d.maxBytes
+  return {
+    ...d,
+    maxRequests: requests,
+    maxBytes: bytes,
+    maxRequestsPerConnection: Math.min(d.maxRequestsPerConnection, requests),
+    maxBytesPerConnection: Math.min(d.maxBytesPerConnection, bytes)
+  }
+}
+
 export const nodeCommand = Command.make("node", options, (o) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     yield* fs.makeDirectory(o.dataDir, { recursive: true })
     const topologyName = Option.getOrElse(o.topology, () => (Option.isSome(o.peers) ? "hyperconverged" : "standalone"))
     const chunkSize = Option.isSome(o.chunkSize) ? { chunkSize: o.chunkSize.value } : {}
+    if ((Option.isSome(o.maxRequests) && o.maxRequests.value < 1) || (Option.isSome(o.maxRequestBytes) && o.maxRequestBytes.value < 1)) {
+      return yield* new InvalidArgument({ message: "--max-requests and --max-request-bytes must be at least 1" })
+    }
+    const admission = admissionLimits(Option.getOrUndefined(o.maxRequests), Option.getOrUndefined(o.maxRequestBytes))
     // Loaded here so `sandstore fs ...` starts without the node's storage stack.
     let topology
     if (topologyName === "standalone") {
@@ -70,6 +97,7 @@ export const nodeCommand = Command.make("node", options, (o) =>
         listen: o.listen,
         dataDir: o.dataDir,
         ...chunkSize,
+        admission,
         ...(Option.isSome(o.snapshotThreshold) ? { snapshotThreshold: o.snapshotThreshold.value } : {})
       })
     } else {
@@ -87,6 +115,7 @@ export const nodeCommand = Command.make("node", options, (o) =>
         listen: o.listen,
         dataDir: o.dataDir,
         peers,
+        admission,
         ...chunkSize,
         ...(Option.isSome(o.replication) ? { replication: o.replication.value } : {}),
         ...(Option.isSome(o.snapshotThreshold) ? { raft: { snapshotThreshold: o.snapshotThreshold.value } } : {}),

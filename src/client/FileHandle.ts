@@ -38,6 +38,8 @@ export interface FileHandle {
   readonly inode: InodeId
   /** Where the next read or write without a position goes. */
   readonly position: Effect.Effect<number>
+  /** The file's size as far as this handle knows (its last answer from the node, and its own writes). */
+  readonly knownSize: Effect.Effect<number>
   /** Up to `length` bytes from `position` (or the handle's position, advancing it); short only at EOF. */
   readonly read: (length: number, position?: number | null) => Effect.Effect<Uint8Array, ClientError>
   /** node's read into a buffer. */
@@ -197,6 +199,7 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
       path,
       inode,
       position: Effect.sync(() => cursor),
+      knownSize: Effect.sync(() => knownSize),
       read,
       readInto: (target, into = {}) => {
         const offset = into.offset ?? 0

@@ -26,6 +26,8 @@ import { concatBytes } from "../lib/concatBytes.ts"
 
 /** Entries per Readdir call (the REFERENCE listdir page). */
 export const READDIR_PAGE = 100
+/** The least readFile asks for at a time. */
+const READ_AHEAD_BYTES = 64 * 1024
 /** Keep-alives sent per session timeout: the session survives a few lost ones. */
 const KEEP_ALIVES_PER_TIMEOUT = 4
 const SESSION_CLOSE_TIMEOUT = "2 seconds"
@@ -349,10 +351,14 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
             const parts: Array<Uint8Array> = []
             let total = 0
             while (true) {
-              const part = yield* handle.read(MAX_TRANSFER_BYTES)
+              // Ask for what the file holds as far as the handle knows, and a byte more (to see
+              // that it ended, or grew): a node sets aside what a read asks for.
+              const size = yield* handle.knownSize
+              const want = Math.min(MAX_TRANSFER_BYTES, Math.max(READ_AHEAD_BYTES, size - total + 1))
+              const part = yield* handle.read(want)
               parts.push(part)
               total += part.length
-              if (part.length < MAX_TRANSFER_BYTES) break
+              if (part.length < want) break
             }
             return concatBytes(parts, total)
           }))),

@@ -5,10 +5,10 @@
  */
 import { Rpc, RpcGroup } from "@effect/rpc"
 import { Schema } from "effect"
-import { Corruption, InvalidArgument, IoError, NotFound } from "../domain/errors.ts"
+import { Busy, Corruption, InvalidArgument, IoError, NotFound } from "../domain/errors.ts"
 
-/** What a ChunkService operation fails with; unreachability is the caller's side. */
-const ChunkError = Schema.Union(NotFound, InvalidArgument, Corruption, IoError)
+/** What a ChunkService operation fails with (or Busy: the node is at its limit); unreachability is the caller's side. */
+const ChunkError = Schema.Union(NotFound, InvalidArgument, Corruption, IoError, Busy)
 
 const VersionId = Schema.String
 const Count = Schema.Int.pipe(Schema.nonNegative())

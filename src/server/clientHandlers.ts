@@ -1,13 +1,15 @@
 /**
  * The client API's handlers: each request goes to one of the two orchestrators, nothing else.
- * This is the seam every topology plugs into. Around every handler: the request's deadline
- * (what the client said it waits), and for a mutation its session request tag with a digest of
- * what it asks, so a resend is recognised and a reused id is refused.
+ * This is the seam every topology plugs into. Around every handler: admission (past the node's
+ * limits of work in flight the request is refused with Busy), the request's deadline (what the
+ * client said it waits), and for a mutation its session request tag with a digest of what it
+ * asks, so a resend is recognised and a reused id is refused.
  */
 import { Effect } from "effect"
 import type { RequestTag } from "../domain/commands.ts"
 import { withinDeadline } from "../lib/deadline.ts"
 import { ClientApi, type SessionRequest } from "../protocol/ClientApi.ts"
+import { Admission } from "../services/Admission.ts"
 import { ControlPlaneOrchestrator } from "../services/ControlPlaneOrchestrator.ts"
 import { DataPlaneOrchestrator } from "../services/DataPlaneOrchestrator.ts"
 import { requestDigest } from "./requestDigest.ts"
@@ -22,39 +24,53 @@ export const ClientHandlers = ClientApi.toLayer(
   Effect.gen(function*() {
     const control = yield* ControlPlaneOrchestrator
     const data = yield* DataPlaneOrchestrator
-    const timed = (rpc: string, timeoutMillis: number | undefined) =>
+    const admission = yield* Admission
+    const deadline = (rpc: string, timeoutMillis: number | undefined) =>
       withinDeadline(timeoutMillis ?? DEFAULT_REQUEST_TIMEOUT_MILLIS, rpc)
+    /** Admitted (counting `bytes` of payload on the caller's connection), then run within its deadline. */
+    const served = (rpc: string, timeoutMillis: number | undefined, connection: number, bytes = 0) =>
+    <A, E, R>(effect: Effect.Effect<A, E, R>) => admission.admit(connection, bytes, deadline(rpc, timeoutMillis)(effect))
     return {
-      GetAttr: ({ inode, timeoutMillis }) => timed("GetAttr", timeoutMillis)(control.getattr(inode)),
-      Lookup: ({ name, parent, timeoutMillis }) => timed("Lookup", timeoutMillis)(control.lookup(parent, name)),
-      LookupPath: ({ path, timeoutMillis }) => timed("LookupPath", timeoutMillis)(control.lookupPath(path)),
-      Access: ({ gid, inode, mask, uid, timeoutMillis }) => timed("Access", timeoutMillis)(control.access(inode, uid, gid, mask)),
-      Readdir: ({ cookie, inode, max, timeoutMillis }) => timed("Readdir", timeoutMillis)(control.readdir(inode, cookie, max)),
-      ReaddirPlus: ({ cookie, inode, max, timeoutMillis }) =>
-        timed("ReaddirPlus", timeoutMillis)(control.readdirplus(inode, cookie, max)),
-      FsStat: ({ timeoutMillis }) => timed("FsStat", timeoutMillis)(control.fsstat),
+      GetAttr: ({ inode, timeoutMillis }, { clientId }) =>
+        served("GetAttr", timeoutMillis, clientId)(control.getattr(inode)),
+      Lookup: ({ name, parent, timeoutMillis }, { clientId }) =>
+        served("Lookup", timeoutMillis, clientId)(control.lookup(parent, name)),
+      LookupPath: ({ path, timeoutMillis }, { clientId }) =>
+        served("LookupPath", timeoutMillis, clientId)(control.lookupPath(path)),
+      Access: ({ gid, inode, mask, uid, timeoutMillis }, { clientId }) =>
+        served("Access", timeoutMillis, clientId)(control.access(inode, uid, gid, mask)),
+      Readdir: ({ cookie, inode, max, timeoutMillis }, { clientId }) =>
+        served("Readdir", timeoutMillis, clientId)(control.readdir(inode, cookie, max)),
+      ReaddirPlus: ({ cookie, inode, max, timeoutMillis }, { clientId }) =>
+        served("ReaddirPlus", timeoutMillis, clientId)(control.readdirplus(inode, cookie, max)),
+      FsStat: ({ timeoutMillis }, { clientId }) => served("FsStat", timeoutMillis, clientId)(control.fsstat),
+      // Answered from memory: never refused, so a client can always find out about a node.
       FsInfo: () => control.fsinfo,
       Topology: () => control.topology,
-      OpenSession: ({ create, session, timeoutMillis }) =>
-        timed("OpenSession", timeoutMillis)(control.openSession(session, create)),
-      CloseSession: ({ session, timeoutMillis }) => timed("CloseSession", timeoutMillis)(control.closeSession(session)),
-      Create: ({ request, timeoutMillis, ...fields }) =>
-        timed("Create", timeoutMillis)(control.create(fields, tagOf("Create", request, fields))),
-      Mkdir: ({ request, timeoutMillis, ...fields }) =>
-        timed("Mkdir", timeoutMillis)(control.mkdir(fields, tagOf("Mkdir", request, fields))),
-      Unlink: ({ request, timeoutMillis, ...fields }) =>
-        timed("Unlink", timeoutMillis)(control.unlink(fields.parent, fields.name, tagOf("Unlink", request, fields))),
-      Rmdir: ({ request, timeoutMillis, ...fields }) =>
-        timed("Rmdir", timeoutMillis)(control.rmdir(fields.parent, fields.name, tagOf("Rmdir", request, fields))),
-      Rename: ({ request, timeoutMillis, ...fields }) =>
-        timed("Rename", timeoutMillis)(
+      OpenSession: ({ create, session, timeoutMillis }, { clientId }) =>
+        served("OpenSession", timeoutMillis, clientId)(control.openSession(session, create)),
+      CloseSession: ({ session, timeoutMillis }, { clientId }) =>
+        served("CloseSession", timeoutMillis, clientId)(control.closeSession(session)),
+      Create: ({ request, timeoutMillis, ...fields }, { clientId }) =>
+        served("Create", timeoutMillis, clientId)(control.create(fields, tagOf("Create", request, fields))),
+      Mkdir: ({ request, timeoutMillis, ...fields }, { clientId }) =>
+        served("Mkdir", timeoutMillis, clientId)(control.mkdir(fields, tagOf("Mkdir", request, fields))),
+      Unlink: ({ request, timeoutMillis, ...fields }, { clientId }) =>
+        served("Unlink", timeoutMillis, clientId)(control.unlink(fields.parent, fields.name, tagOf("Unlink", request, fields))),
+      Rmdir: ({ request, timeoutMillis, ...fields }, { clientId }) =>
+        served("Rmdir", timeoutMillis, clientId)(control.rmdir(fields.parent, fields.name, tagOf("Rmdir", request, fields))),
+      Rename: ({ request, timeoutMillis, ...fields }, { clientId }) =>
+        served("Rename", timeoutMillis, clientId)(
           control.rename(fields.srcParent, fields.srcName, fields.dstParent, fields.dstName, tagOf("Rename", request, fields))
         ),
-      SetAttr: ({ request, timeoutMillis, ...fields }) =>
-        timed("SetAttr", timeoutMillis)(control.setattr(fields.inode, fields.changes, tagOf("SetAttr", request, fields))),
-      Read: ({ inode, length, offset, timeoutMillis }) => timed("Read", timeoutMillis)(data.read(inode, offset, length)),
-      Write: ({ request, timeoutMillis, ...fields }) =>
-        timed("Write", timeoutMillis)(
+      SetAttr: ({ request, timeoutMillis, ...fields }, { clientId }) =>
+        served("SetAttr", timeoutMillis, clientId)(
+          control.setattr(fields.inode, fields.changes, tagOf("SetAttr", request, fields))
+        ),
+      Read: ({ inode, length, offset, timeoutMillis }, { clientId }) =>
+        served("Read", timeoutMillis, clientId, length)(data.read(inode, offset, length)),
+      Write: ({ request, timeoutMillis, ...fields }, { clientId }) =>
+        served("Write", timeoutMillis, clientId, fields.data.length)(
           data.write(fields.inode, fields.append ? "end" : fields.offset, fields.data, tagOf("Write", request, fields))
         )
     }

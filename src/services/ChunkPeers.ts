@@ -6,11 +6,11 @@
  */
 import { Context, type Effect } from "effect"
 import type { NodeInfo } from "../domain/cluster.ts"
-import type { Corruption, InvalidArgument, IoError, NotFound, Timeout, Unavailable } from "../domain/errors.ts"
+import type { Busy, Corruption, InvalidArgument, IoError, NotFound, Timeout, Unavailable } from "../domain/errors.ts"
 import type { StoredVersions } from "./ChunkService.ts"
 
 /** Everything a chunk operation on some node can fail with. */
-export type PeerChunkError = NotFound | InvalidArgument | Corruption | IoError | Unavailable | Timeout
+export type PeerChunkError = NotFound | InvalidArgument | Corruption | IoError | Unavailable | Busy | Timeout
 
 /** A ChunkService reached through the network (ChunkService's operations; see there). */
 export interface PeerChunkStore {

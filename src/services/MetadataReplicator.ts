@@ -8,9 +8,9 @@
 import { Context, type Effect } from "effect"
 import type { ReplicatorStatus } from "../domain/cluster.ts"
 import type { CommandResult, MetadataCommand, RequestTag } from "../domain/commands.ts"
-import type { Corruption, CommandError, IoError, NotLeader, Timeout, Unavailable } from "../domain/errors.ts"
+import type { Busy, Corruption, CommandError, IoError, NotLeader, Timeout, Unavailable } from "../domain/errors.ts"
 
-export type ReplicationError = NotLeader | Unavailable | Timeout | IoError | Corruption
+export type ReplicationError = NotLeader | Unavailable | Busy | Timeout | IoError | Corruption
 
 export interface MetadataReplicatorShape {
   readonly propose: (

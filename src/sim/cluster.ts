@@ -7,6 +7,7 @@
 import { Context, Effect, ExecutionStrategy, Exit, Layer, Option, Scope } from "effect"
 import { SimulatedTopology } from "../../topologies/simulated.ts"
 import type { ReplicatorStatus } from "../domain/cluster.ts"
+import { Admission, type AdmissionLimits, type AdmissionStats } from "../services/Admission.ts"
 import { ChunkService } from "../services/ChunkService.ts"
 import { MetadataReplicator } from "../services/MetadataReplicator.ts"
 import { MetadataService, type MetadataServiceShape } from "../services/MetadataService.ts"
@@ -33,12 +34,25 @@ export interface SimClusterOptions {
   readonly orphanGraceMillis: number
   readonly sessionTimeoutMillis: number
   readonly sessionPruneInterval: number
+  /** How much work each node takes on at once before answering Busy. */
+  readonly admission: AdmissionLimits
+  /** Requests a node's log takes waiting at once before answering Busy. */
+  readonly maxPendingRequests: number
   readonly plantedBug?: PlantedBug
 }
 
 interface Running {
   readonly scope: Scope.CloseableScope
-  readonly context: Context.Context<MetadataReplicator | MetadataService | ChunkService>
+  readonly context: Context.Context<MetadataReplicator | MetadataService | ChunkService | Admission>
+}
+
+/** The most work a node had in flight at once, over all its lives. */
+export interface NodeLoad {
+  readonly nodeId: string
+  readonly peakRequests: number
+  readonly peakBytes: number
+  /** Requests it refused with Busy. */
+  readonly refused: number
 }
 
 export interface SimNode {
@@ -62,6 +76,8 @@ export interface SimCluster {
   readonly metadata: (id: string) => Option.Option<MetadataServiceShape>
   /** Nodes that failed to boot, with why (a violation: a node must always recover its disks). */
   readonly bootFailures: ReadonlyArray<string>
+  /** Each node's peak of work in flight so far (admission's count), over all its lives. */
+  readonly loads: Effect.Effect<ReadonlyArray<NodeLoad>>
 }
 
 export const nodeIdOf = (index: number) => `n${index + 1}`
@@ -83,6 +99,19 @@ export const makeSimCluster = (options: SimClusterOptions): Effect.Effect<SimClu
       })
     }
     const running = new Map<string, Running>()
+    /** Peaks of node lives that ended. */
+    const pastLoads = new Map<string, NodeLoad>()
+    const combine = (id: string, stats: AdmissionStats | undefined): NodeLoad => {
+      const past = pastLoads.get(id) ?? { nodeId: id, peakRequests: 0, peakBytes: 0, refused: 0 }
+      return stats === undefined ? past : {
+        nodeId: id,
+        peakRequests: Math.max(past.peakRequests, stats.peakRequests),
+        peakBytes: Math.max(past.peakBytes, stats.peakBytes),
+        refused: past.refused + stats.refused
+      }
+    }
+    const statsOf = (up: Running | undefined) =>
+      up === undefined ? Effect.succeed(undefined) : Context.get(up.context, Admission).stats
     const bootFailures: Array<string> = []
 
     const layerOf = (node: SimNode) =>
@@ -93,7 +122,13 @@ export const makeSimCluster = (options: SimClusterOptions): Effect.Effect<SimClu
         disks: node.disks,
         chunkSize: options.chunkSize,
         replication: options.replication,
-        raft: { seed: options.seed, snapshotThreshold: options.snapshotThreshold, walStallMillis: WAL_STALL_MILLIS },
+        raft: {
+          seed: options.seed,
+          snapshotThreshold: options.snapshotThreshold,
+          walStallMillis: WAL_STALL_MILLIS,
+          maxPendingRequests: options.maxPendingRequests
+        },
+        admission: options.admission,
         orphanInterval: options.orphanIntervalMillis,
         garbageInterval: options.garbageIntervalMillis,
         transactionTtlMillis: options.transactionTtlMillis,
@@ -134,6 +169,7 @@ export const makeSimCluster = (options: SimClusterOptions): Effect.Effect<SimClu
           const up = running.get(id)
           if (up === undefined) return
           running.delete(id)
+          pastLoads.set(id, combine(id, yield* statsOf(up)))
           yield* (yield* nodeById(id)).disks.crash(crash)
           yield* Scope.close(up.scope, Exit.void)
         }),
@@ -146,6 +182,7 @@ export const makeSimCluster = (options: SimClusterOptions): Effect.Effect<SimClu
             : Effect.asSome(Context.get(up.context, MetadataReplicator).status)
         }),
       metadata: (id) => Option.map(Option.fromNullable(running.get(id)), (up) => Context.get(up.context, MetadataService)),
-      bootFailures
+      bootFailures,
+      loads: Effect.forEach(nodes, (node) => Effect.map(statsOf(running.get(node.id)), (stats) => combine(node.id, stats)))
     } satisfies SimCluster
   })

@@ -45,6 +45,8 @@ export interface NodeDisks {
   readonly chunkStore: ChunkServiceShape
   /** Power loss: the running node's disks stop working, unsynced data is lost (see DiskCrash). */
   readonly crash: (options?: DiskCrash) => Effect.Effect<void>
+  /** From now on the WAL's fsyncs take `factor` times as long (1: back to normal). */
+  readonly slowDown: (factor: number) => Effect.Effect<void>
 }
 
 export interface DiskLatency {
@@ -57,16 +59,18 @@ export interface DiskLatency {
 }
 
 /** Each fsync's time, drawn from the node's own seeded Random so other draws do not shift it. */
-const fsyncTime = (latency: DiskLatency, random: Random.Random) =>
+/** Each fsync's time (times `slowness()`: a disk under a noisy neighbour), from the node's own seeded Random. */
+const fsyncTime = (latency: DiskLatency, random: Random.Random, slowness: () => number) =>
   Effect.gen(function*() {
     const stall = (yield* random.nextIntBetween(0, 10_000)) < latency.stallRate * 10_000
-    if (stall) return Duration.millis(latency.stallMillis)
-    return Duration.millis(yield* random.nextIntBetween(latency.fsyncMinMillis, latency.fsyncMaxMillis + 1))
+    const millis = stall ? latency.stallMillis : yield* random.nextIntBetween(latency.fsyncMinMillis, latency.fsyncMaxMillis + 1)
+    return Duration.millis(millis * slowness())
   })
 
 export const makeNodeDisks = (options: { readonly latency: DiskLatency; readonly seed: number }): Effect.Effect<NodeDisks> =>
   Effect.gen(function*() {
-    const wal = yield* makeSimulatedWal({ fsyncDelay: fsyncTime(options.latency, Random.make(options.seed)) })
+    let slowness = 1
+    const wal = yield* makeSimulatedWal({ fsyncDelay: fsyncTime(options.latency, Random.make(options.seed), () => slowness) })
     let durable: Tree = emptyTree
     let journal: Array<ReadonlyArray<Write>> = []
     // Bumped by every crash: a node's life, which its disk views are bound to.
@@ -124,6 +128,7 @@ export const makeNodeDisks = (options: { readonly latency: DiskLatency; readonly
       metadata,
       chunks: Layer.effect(ChunkService, Effect.sync(() => bound(life))),
       chunkStore,
-      crash
+      crash,
+      slowDown: (factor) => Effect.sync(() => { slowness = factor })
     } satisfies NodeDisks
   })

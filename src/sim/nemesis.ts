@@ -28,6 +28,7 @@ export type FaultKind =
   | "stall-disk"
   | "lose-replies"
   | "client-away"
+  | "overload"
 
 export interface PlannedFault {
   readonly kind: FaultKind
@@ -50,7 +51,7 @@ export interface FaultRecord {
 /** Kinds by weight: crashes (what loses unsynced data and restarts state machines) most often. */
 const KIND_WEIGHTS: ReadonlyArray<readonly [FaultKind, number]> = [
   ["partition-majority", 3], ["isolate-leader", 3], ["bridge", 2], ["crash-one", 3], ["crash-leader", 4], ["crash-all", 5],
-  ["flaky-links", 2], ["clock-jump", 2], ["stall-disk", 2], ["lose-replies", 5], ["client-away", 8]
+  ["flaky-links", 2], ["clock-jump", 2], ["stall-disk", 2], ["lose-replies", 5], ["client-away", 8], ["overload", 6]
 ]
 const TOTAL_WEIGHT = KIND_WEIGHTS.reduce((sum, [, w]) => sum + w, 0)
 
@@ -111,6 +112,8 @@ export interface NemesisOptions {
   /** Checks the cluster serves a write again after a heal; resolves with an error text when not. */
   readonly availableAfterHeal: (healedAt: number) => Effect.Effect<Option.Option<string>>
   readonly livenessViolations: Array<string>
+  /** A burst of extra clients writing as fast as they can until the given time. */
+  readonly burst: (until: number) => Effect.Effect<void>
 }
 
 /** The current leader as the running nodes see it (the highest term's claim). */
@@ -149,6 +152,7 @@ export const runNemesis = (options: NemesisOptions): Effect.Effect<void> =>
       const crashed: Array<string> = []
       const jumped: Array<{ readonly node: SimNode; readonly millis: number }> = []
       const stalledDisks: Array<SimNode> = []
+      const slowDisks: Array<SimNode> = []
       switch (fault.kind) {
         case "partition-majority": {
           const shuffled = [...ids].sort((a, b) => ((ids.indexOf(a) * 7 + fault.pick) % 11) - ((ids.indexOf(b) * 7 + fault.pick) % 11))
@@ -231,6 +235,18 @@ export const runNemesis = (options: NemesisOptions): Effect.Effect<void> =>
           yield* network.partition(away, ids)
           break
         }
+        case "overload": {
+          // Many more clients than a node takes at once, while the leader's disk is slow: its
+          // queues must stay bounded (it answers Busy) and the cluster must stay available.
+          const id = (yield* currentLeader(cluster)) ?? nodeAt(fault.pick)
+          const node = cluster.nodes.find((n) => n.id === id)!
+          const factor = yield* random.nextIntBetween(5, 20)
+          yield* log(`burst of clients; fsyncs of ${id} ${factor}x slower`)
+          yield* node.disks.slowDown(factor)
+          slowDisks.push(node)
+          yield* Effect.fork(options.burst((yield* Clock.currentTimeMillis) + fault.holdMillis))
+          break
+        }
         case "lose-replies": {
           // Requests get through and are carried out; most of their replies to these clients do not.
           const rate = (yield* random.nextIntBetween(30, 80)) / 100
@@ -263,6 +279,7 @@ export const runNemesis = (options: NemesisOptions): Effect.Effect<void> =>
       // A time service steps the clock back; a hung disk comes back.
       for (const { millis, node } of jumped) node.clock.skewMillis -= millis
       for (const node of stalledDisks) yield* node.disks.wal.releaseFsync
+      for (const node of slowDisks) yield* node.disks.slowDown(1)
       for (const id of crashed) {
         yield* log(`restart ${id}`)
         yield* cluster.restart(id)

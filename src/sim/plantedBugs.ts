@@ -4,7 +4,9 @@
  * no production layer has a switch for them.
  */
 import { Effect, FiberRef, Layer, Random } from "effect"
+import { makeBoundedAdmission } from "../../layers/admission/bounded.ts"
 import { SessionIds } from "../client/ClientSession.ts"
+import { Admission } from "../services/Admission.ts"
 import type { ChunkUpdate, LogEntry, RequestTag } from "../domain/commands.ts"
 import type { SessionId } from "../domain/session.ts"
 import { ControlPlaneOrchestrator } from "../services/ControlPlaneOrchestrator.ts"
@@ -32,6 +34,8 @@ export type PlantedBug =
   | "lowEntropySessionIds"
   /** Requests on an expired (or pruned) session are applied anyway, without their session. */
   | "skipSessionExpiry"
+  /** No admission control and no bound on requests waiting on the log: an overloaded node's queues grow without end. */
+  | "unboundedQueues"
 
 export const PLANTED_BUGS: ReadonlyArray<PlantedBug> = [
   "readWithoutReadIndex",
@@ -40,7 +44,8 @@ export const PLANTED_BUGS: ReadonlyArray<PlantedBug> = [
   "skipVersionCondition",
   "dedupByAttempt",
   "lowEntropySessionIds",
-  "skipSessionExpiry"
+  "skipSessionExpiry",
+  "unboundedQueues"
 ]
 
 /** Entries re-applied after a restart by `applyTwiceAfterRestart`. */
@@ -191,3 +196,21 @@ export const skipSessionExpiry = <E, R>(metadata: Layer.Layer<MetadataService, E
           })
       }))
   ).pipe(Layer.provide(metadata))
+
+/** `unboundedQueues`, at the server: every request is admitted, however many are in flight (the stats still count them). */
+export const unboundedAdmission = Layer.effect(
+  Admission,
+  Effect.map(
+    makeBoundedAdmission({
+      maxRequests: Number.POSITIVE_INFINITY,
+      maxRequestsPerConnection: Number.POSITIVE_INFINITY,
+      maxBytes: Number.POSITIVE_INFINITY,
+      maxBytesPerConnection: Number.POSITIVE_INFINITY,
+      retryAfterMillis: 0
+    }),
+    (admission) => admission
+  )
+)
+
+/** `unboundedQueues`, at the log: no bound on the requests waiting for their outcome. */
+export const UNBOUNDED_PENDING = Number.POSITIVE_INFINITY

@@ -7,7 +7,8 @@
  * the simulation scheduler (src/sim/scheduler.ts): the same seed gives the same run, and the
  * same trace hash.
  */
-import { Context, Duration, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Random, Scope } from "effect"
+import { Clock, Context, Duration, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option, Random, Scope } from "effect"
+import type { AdmissionLimits } from "../services/Admission.ts"
 import { SandstoreClient } from "../client/SandstoreClient.ts"
 import { type CheckOptions, checkAll } from "./check/index.ts"
 import { SimulatedClock } from "./clock.ts"
@@ -81,6 +82,22 @@ const ORPHAN_GRACE_MILLIS = 2 * TRANSACTION_TTL_MILLIS
  */
 const SESSION_TIMEOUT_MILLIS = 2_000
 const SESSION_PRUNE_INTERVAL = 16
+/**
+ * Small limits of work in flight per node (production: DEFAULT_ADMISSION_LIMITS), so the
+ * nemesis's bursts of clients meet them: past them a node answers Busy, and its peaks must stay
+ * within them (the "bounded load" check).
+ */
+export const SIM_ADMISSION: AdmissionLimits = {
+  maxRequests: 12,
+  maxRequestsPerConnection: 6,
+  maxBytes: 256 * 1024,
+  maxBytesPerConnection: 64 * 1024,
+  retryAfterMillis: 20
+}
+const MAX_PENDING_REQUESTS = 16
+/** Clients of a burst: enough to exceed a node's limits several times over. */
+const BURST_CLIENTS = 16
+const BURST_DIRECTORY = "/.burst"
 /** After a heal, a write must succeed within this. */
 export const LIVENESS_BOUND_MILLIS = 20_000
 /**
@@ -90,6 +107,7 @@ export const LIVENESS_BOUND_MILLIS = 20_000
 const OPERATION_TIMEOUT = Duration.seconds(1)
 const PROBE_DIRECTORY = "/.probe"
 const PROBE_BYTES = new Uint8Array(100).fill(7)
+const BURST_BYTES = new Uint8Array(1000).fill(9)
 
 /** A verdict for checks this harness makes itself (liveness, booting). */
 const harnessVerdict = (problems: ReadonlyArray<string>, checked: number): Verdict =>
@@ -134,6 +152,8 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
       orphanGraceMillis: ORPHAN_GRACE_MILLIS,
       sessionTimeoutMillis: SESSION_TIMEOUT_MILLIS,
       sessionPruneInterval: SESSION_PRUNE_INTERVAL,
+      admission: SIM_ADMISSION,
+      maxPendingRequests: MAX_PENDING_REQUESTS,
       ...(options.plantedBug === undefined ? {} : { plantedBug: options.plantedBug })
     })
     const addresses = cluster.nodes.map((n) => n.address)
@@ -171,6 +191,21 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
           : Option.some(`no write succeeded within ${LIVENESS_BOUND_MILLIS} ms of the heal at ${healedAt} ms (${outcome.left._tag})`)
       }).pipe(Effect.catchAllCause((cause) => Effect.succeed(Option.some(`liveness probe failed: ${cause}`))))
 
+    /**
+     * A burst of BURST_CLIENTS extra clients writing small files as fast as they can until
+     * `until` (simulated time); their operations are not part of the history.
+     */
+    const burst = (until: number): Effect.Effect<void> =>
+      Effect.forEach(Array.from({ length: BURST_CLIENTS }, (_, k) => k), (k) =>
+        Effect.gen(function*() {
+          const client = yield* SandstoreClient
+          const file = `${BURST_DIRECTORY}/b${k}`
+          yield* Effect.ignore(client.mkdir(BURST_DIRECTORY, { recursive: true }))
+          while ((yield* Clock.currentTimeMillis) < until) {
+            yield* Effect.ignore(client.writeFile(file, BURST_BYTES).pipe(Effect.timeout(OPERATION_TIMEOUT)))
+          }
+        }).pipe(Effect.provide(simulatedClient(network, `b${k}`, addresses, k)), Effect.ignore), { concurrency: "unbounded", discard: true })
+
     // 1. Once the first leader is elected, the workload and the nemesis, side by side.
     const elected = yield* drive(awaitLeader(cluster), LIVENESS_BOUND_MILLIS)
     if (Option.isNone(elected)) livenessViolations.push(`no leader was elected within ${LIVENESS_BOUND_MILLIS} ms of booting`)
@@ -197,7 +232,8 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
       seed,
       faults,
       availableAfterHeal,
-      livenessViolations
+      livenessViolations,
+      burst
     })
     const ran = yield* drive(
       Effect.all([workload, nemesis], { concurrency: 2, discard: true }),
@@ -225,7 +261,7 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
 
     // 4. The final state, and the verdicts.
     const readClient = yield* Fiber.join(probeClient)
-    const readOutcome = yield* drive(readBack(readClient, [PROBE_DIRECTORY, APPEND_LOG]), 60_000)
+    const readOutcome = yield* drive(readBack(readClient, [PROBE_DIRECTORY, APPEND_LOG, BURST_DIRECTORY]), 60_000)
     const readBackState = Option.isSome(readOutcome) && Exit.isSuccess(readOutcome.value)
       ? readOutcome.value.value
       : { files: [], directories: [] }
@@ -237,7 +273,13 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
       appendLog: Option.isSome(logOutcome) && Exit.isSuccess(logOutcome.value) ? logOutcome.value.value : null
     }
     const history = recorder.history()
+    const loads = yield* cluster.loads
+    const overloaded = loads.flatMap((load) =>
+      load.peakRequests > SIM_ADMISSION.maxRequests || load.peakBytes > SIM_ADMISSION.maxBytes
+        ? [`${load.nodeId} had ${load.peakRequests} requests and ${load.peakBytes} bytes in flight at once (limits ${SIM_ADMISSION.maxRequests}, ${SIM_ADMISSION.maxBytes})`]
+        : [])
     const harness: Array<NamedVerdict> = [
+      { name: "bounded load", verdict: harnessVerdict(overloaded, loads.length) },
       { name: "liveness", verdict: harnessVerdict(livenessViolations, faults.filter((f) => f.action === "heal").length + 1) },
       { name: "recovery", verdict: harnessVerdict([...cluster.bootFailures, ...(Option.isNone(readOutcome) || Exit.isFailure(readOutcome.value) ? ["the final read-back did not finish"] : [])], nodeCount) }
     ]

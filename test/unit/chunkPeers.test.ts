@@ -4,6 +4,7 @@ import { ProbingClusterService } from "../../layers/membership/probing.ts"
 import { ClusterService } from "../../src/services/ClusterService.ts"
 import { ChunkServiceMemory } from "../../layers/chunks/memory.ts"
 import { ChunkApiHandlers, RpcChunkPeers } from "../../layers/chunks/rpcPeers.ts"
+import { BoundedAdmission } from "../../layers/admission/bounded.ts"
 import { StaticClusterService } from "../../layers/membership/static.ts"
 import { StaticEndpointResolver } from "../../layers/routing/static.ts"
 import { TcpCommunicator } from "../../layers/transport/tcp.ts"
@@ -21,7 +22,8 @@ const servingNode = Effect.gen(function*() {
   return yield* communicator.serve(ChunkApi, `127.0.0.1:${port}`).pipe(
     Effect.provide(ChunkApiHandlers.pipe(
       Layer.provide(ChunkServiceMemory),
-      Layer.provide(StaticClusterService({ selfId: "a", members: [{ id: "a", address: "127.0.0.1:1" }] }))
+      Layer.provide(StaticClusterService({ selfId: "a", members: [{ id: "a", address: "127.0.0.1:1" }] })),
+      Layer.provide(BoundedAdmission())
     ))
   )
 })
