@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { ChunkRef } from "../../src/domain/fs.ts"
 import { contentBytes, identifyContent, patternBytes } from "../../src/sim/content.ts"
-import { checkAll } from "../../src/sim/check/index.ts"
+import { checkAll, checkExactlyOnce } from "../../src/sim/check/index.ts"
+import { APPEND_LOG, encodeRecord } from "../../src/sim/appendLog.ts"
+import { concatBytes } from "../../src/lib/concatBytes.ts"
 import { checkDurability } from "../../src/sim/check/durability.ts"
 import { content, HistoryBuilder, readResult } from "../../src/sim/check/historyBuilder.ts"
 import { checkNamespaceInvariants } from "../../src/sim/check/namespaceInvariants.ts"
@@ -154,7 +156,9 @@ describe("checkAll", () => {
       })
     })
     const verdicts: ReadonlyArray<Verdict> = results.map((r) => r.verdict)
-    expect(results.map((r) => r.name)).toEqual(["linearizability", "durability", "namespace invariants", "orphaned chunks"])
+    expect(results.map((r) => r.name)).toEqual([
+      "linearizability", "durability", "namespace invariants", "orphaned chunks", "exactly once"
+    ])
     expect(verdicts.every((v) => v.valid)).toBe(true)
   })
 })
@@ -162,3 +166,47 @@ describe("checkAll", () => {
 function entries(): ReadonlyArray<NamespaceEntry> {
   return [root, file("/a", 2, 10, [chunk("v1", 0, 10)])]
 }
+
+describe("exactly once (the append-only log)", () => {
+  const append = (record: number) => ({ f: "append" as const, path: APPEND_LOG, record })
+  const log = (...records: ReadonlyArray<number>) =>
+    ({ _tag: "Read" as const, path: APPEND_LOG, bytes: concatBytes(records.map(encodeRecord)), content: undefined })
+  const reasonOf = (verdict: Verdict) => (verdict.valid ? "valid" : verdict.reason)
+
+  it("each acknowledged record once, an unknown one at most once, a refused one never: valid", () => {
+    const b = new HistoryBuilder()
+    b.run(0, append(1))
+    b.info(b.invoke(1, append(2)))
+    b.info(b.invoke(1, append(3)))
+    b.fail(b.invoke(2, append(4)), "NotFound")
+    expect(checkExactlyOnce(b.build(), state({ appendLog: log(2, 1) })).valid).toBe(true)
+  })
+
+  it("a record that landed twice is a violation, however its append ended", () => {
+    for (const end of ["ok", "info"] as const) {
+      const b = new HistoryBuilder()
+      const id = b.invoke(0, append(7))
+      if (end === "ok") b.ok(id)
+      else b.info(id)
+      expect(reasonOf(checkExactlyOnce(b.build(), state({ appendLog: log(7, 9, 7) })))).toContain("landed 2 times")
+    }
+  })
+
+  it("an acknowledged record missing, a refused one present, a stranger, a torn log: violations", () => {
+    const b = new HistoryBuilder()
+    b.run(0, append(1))
+    b.fail(b.invoke(1, append(2)), "NotFound")
+    const reason = reasonOf(checkExactlyOnce(b.build(), state({ appendLog: log(2, 3) })))
+    expect(reason).toContain("acknowledged but is not in the log")
+    expect(reason).toContain("was refused (NotFound) but is in the log")
+    expect(reason).toContain("no append wrote it")
+    const torn = log(1)
+    expect(reasonOf(checkExactlyOnce(b.build(), state({ appendLog: { ...torn, bytes: torn.bytes.subarray(0, 7) } })))).toContain("record")
+  })
+
+  it("a request refused as reusing an id is a violation: no correct client reuses one", () => {
+    const b = new HistoryBuilder()
+    b.info(b.invoke(0, { f: "mkdir", path: "/d" }), "RequestIdReused")
+    expect(reasonOf(checkExactlyOnce(b.build(), state({})))).toContain("reusing a request id")
+  })
+})
