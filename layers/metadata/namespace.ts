@@ -182,6 +182,6 @@ export const makeNamespace = (
       session: (id) => Tables.readSession(store.get, id),
       snapshot,
       restore,
-      ...makeQueries(store)
+      ...makeQueries(store, sessions)
     }
   })

@@ -3,12 +3,13 @@
  * snapshot, so it never sees half of an apply (an entry whose inode is already gone).
  */
 import { Effect } from "effect"
-import { InvalidArgument, NotADirectory, NotFound, PermissionDenied } from "../../src/domain/errors.ts"
+import { InvalidArgument, NotADirectory, NotFound, PermissionDenied, SessionExpired } from "../../src/domain/errors.ts"
 import { type DirEntry, type DirEntryPlus, ROOT_INODE } from "../../src/domain/fs.ts"
 import type { MetadataServiceShape } from "../../src/services/MetadataService.ts"
 import * as Keys from "./keys.ts"
 import { nameProblem, validateName } from "./names.ts"
 import { toAttributes } from "./records.ts"
+import type { SessionSettings } from "./sessions.ts"
 import type { ReadView, Store } from "./store.ts"
 import * as Tables from "./tables.ts"
 
@@ -23,7 +24,7 @@ type Queries = Pick<
 /** Permission bits that grant `mask` to a caller in the class selected by `shift` (6 owner, 3 group, 0 other). */
 const granted = (mode: number, shift: number, mask: number): boolean => ((mode >> shift) & mask) === mask
 
-export const makeQueries = (store: Store): Queries => {
+export const makeQueries = (store: Store, sessions: SessionSettings): Queries => {
   const getIn = (view: ReadView): Tables.Get => (key) => store.get(key, view)
   /** Run `f` against one consistent snapshot of the store. */
   const consistently = <A, E>(f: (get: Tables.Get, view: ReadView) => Effect.Effect<A, E>) =>
@@ -132,6 +133,13 @@ export const makeQueries = (store: Store): Queries => {
         if (request !== null) {
           const reply = yield* Tables.readReply(get, request.session, request.seq)
           if (reply !== undefined && reply.digest === request.digest) return { _tag: "Recorded", outcome: reply.outcome } as const
+          // On a session that is not open, whether the request applied before cannot be told:
+          // that is the answer, not whatever planning would say now (NotFound for a file removed since).
+          const meta = yield* Tables.readMeta(get)
+          const session = yield* Tables.readSession(get, request.session)
+          if (session === undefined || (meta?.clock ?? 0) - session.lastActive > sessions.timeoutMillis) {
+            return yield* new SessionExpired({ message: `request ${request.seq} of session ${request.session}: the session is not open` })
+          }
         }
         return { _tag: "Layout", ...yield* layoutIn(get, view, inode) } as const
       })

@@ -11,7 +11,7 @@
 import { Context, type Effect } from "effect"
 import type { CommandOutcome, LogEntry, RequestTag } from "../domain/commands.ts"
 import type {
-  Corruption, InvalidArgument, IoError, IsADirectory, NotADirectory, NotFound, PermissionDenied
+  Corruption, InvalidArgument, IoError, IsADirectory, NotADirectory, NotFound, PermissionDenied, SessionExpired
 } from "../domain/errors.ts"
 import type { Attributes, ChunkRef, FsStat, InodeId, ReaddirPage, ReaddirPlusPage } from "../domain/fs.ts"
 import type { SessionId } from "../domain/session.ts"
@@ -62,7 +62,8 @@ export interface MetadataServiceShape {
   /**
    * What a write serving `request` to `inode` plans against: the outcome recorded for the
    * request if it was already carried out (a resend must not be planned and applied again),
-   * else the file's layout; both from one consistent state.
+   * SessionExpired if its session is not open (whether it applied cannot be told then), else
+   * the file's layout; all from one consistent state.
    */
   readonly writeLayout: (
     inode: InodeId,
@@ -70,7 +71,7 @@ export interface MetadataServiceShape {
   ) => Effect.Effect<
     | { readonly _tag: "Recorded"; readonly outcome: CommandOutcome }
     | { readonly _tag: "Layout"; readonly attributes: Attributes; readonly chunks: ReadonlyArray<ChunkRef> },
-    NotFound | IsADirectory | StoreError
+    NotFound | IsADirectory | SessionExpired | StoreError
   >
   /** The chunk map of a regular file, ordered by index (holes are absent indices). */
   readonly chunks: (inode: InodeId) => Effect.Effect<ReadonlyArray<ChunkRef>, NotFound | IsADirectory | StoreError>

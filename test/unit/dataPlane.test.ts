@@ -177,6 +177,20 @@ describe("data plane on a standalone node", () => {
       expect((yield* Effect.flip(data.write(file.inode, 0, patternBytes(10, 1), tag(2))))._tag).toBe("NotFound")
     })))
 
+  it.scoped("a resent write on a session no longer open answers SessionExpired, not what planning says now", () =>
+    withNode(Effect.gen(function*() {
+      const data = yield* DataPlaneOrchestrator
+      const control = yield* ControlPlaneOrchestrator
+      const file = yield* newFile("late")
+      yield* control.openSession(SESSION, true)
+      yield* data.write(file.inode, 0, patternBytes(10, 1), tag(1))
+      // The session ends (expired, here closed) and the file goes; then the write is resent.
+      yield* control.closeSession(SESSION)
+      yield* control.unlink(ROOT_INODE, "late", null)
+      // NotFound would say the write never happened; whether it did can no longer be told.
+      expect((yield* Effect.flip(data.write(file.inode, 0, patternBytes(10, 1), tag(1))))._tag).toBe("SessionExpired")
+    })))
+
   it.scopedLive("a resent write whose first attempt lost its merge source to the collector still applies once", () =>
     withNode(Effect.gen(function*() {
       const data = yield* DataPlaneOrchestrator
