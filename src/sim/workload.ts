@@ -20,6 +20,7 @@ import type { SessionId } from "../domain/session.ts"
 import * as SeedRouter from "../client/SeedRouter.ts"
 import { APPEND_LOG, encodeRecord } from "./appendLog.ts"
 import { identifyContent, patternBytes } from "./content.ts"
+import { DEFINITE_ERRORS, writeThroughHandle } from "./handleWrites.ts"
 import type { Operation, Result } from "./history.ts"
 import type { SimNetwork } from "./network.ts"
 import type { Recorder } from "./recorder.ts"
@@ -47,7 +48,6 @@ const LISTED = ["/d", "/e"]
 /** Length of a whole-file replacement, less than one chunk. */
 export const WHOLE_LENGTH = 600
 
-const DEFINITE = new Set(["NotFound", "AlreadyExists", "NotEmpty", "NotADirectory", "IsADirectory", "InvalidArgument", "PermissionDenied"])
 
 /** Retries spanning several seconds (as the SDK's defaults do), so a client resends across a fault. */
 export const clientSettings = {
@@ -139,45 +139,6 @@ export const nextOperation = (random: Random.Random, chunkSize: number): Effect.
     }
   })
 
-/**
- * A write through a file handle, each step bounded by `timeout`. If its outcome is unknown and
- * `resendAfterMillis` is set, the client keeps the handle and syncs again that much later (the
- * handle resends the unacknowledged piece under its session request).
- */
-const pwrite = (
-  client: SandstoreClientShape,
-  path: string,
-  offset: number,
-  data: Uint8Array,
-  timeout: Duration.DurationInput,
-  resendAfterMillis: number | undefined
-) =>
-  Effect.scoped(Effect.gen(function*() {
-    const handle = yield* client.openScoped(path, "r+").pipe(Effect.timeout(timeout))
-    const first = yield* Effect.zipRight(handle.write(data, offset), handle.sync).pipe(Effect.timeout(timeout), Effect.either)
-    if (first._tag === "Right") return
-    // A session that expired dropped the piece (its outcome cannot be learned): nothing to resend.
-    if (resendAfterMillis === undefined || DEFINITE.has(first.left._tag) || first.left._tag === "SessionExpired") {
-      return yield* Effect.fail(first.left)
-    }
-    yield* Effect.sleep(Duration.millis(resendAfterMillis))
-    yield* handle.sync.pipe(Effect.timeout(timeout))
-  }))
-
-/** Append one record to the log with O_APPEND, through a file handle like a pwrite. */
-const append = (client: SandstoreClientShape, path: string, record: number, timeout: Duration.DurationInput, resendAfterMillis: number | undefined) =>
-  Effect.scoped(Effect.gen(function*() {
-    const handle = yield* client.openScoped(path, "a").pipe(Effect.timeout(timeout))
-    const first = yield* Effect.zipRight(handle.write(encodeRecord(record)), handle.sync).pipe(Effect.timeout(timeout), Effect.either)
-    if (first._tag === "Right") return
-    // A session that expired dropped the piece (its outcome cannot be learned): nothing to resend.
-    if (resendAfterMillis === undefined || DEFINITE.has(first.left._tag) || first.left._tag === "SessionExpired") {
-      return yield* Effect.fail(first.left)
-    }
-    yield* Effect.sleep(Duration.millis(resendAfterMillis))
-    yield* handle.sync.pipe(Effect.timeout(timeout))
-  }))
-
 /** Run `op` through the SDK, each call bounded by `timeout`. */
 export const perform = (client: SandstoreClientShape, op: Operation, timeout: Duration.DurationInput) => {
   const done = Effect.as<Result>({ _tag: "Done" })
@@ -188,7 +149,13 @@ export const perform = (client: SandstoreClientShape, op: Operation, timeout: Du
         return content === undefined ? { _tag: "Bytes", bytes } : { _tag: "Content", content }
       })
     case "pwrite":
-      return done(pwrite(client, op.path, op.offset, patternBytes(op.seed, op.length), timeout, op.resendAfterMillis))
+      return done(writeThroughHandle(client, {
+        path: op.path,
+        data: patternBytes(op.seed, op.length),
+        offset: op.offset,
+        timeout,
+        ...(op.resendAfterMillis === undefined ? {} : { resendAfterMillis: op.resendAfterMillis })
+      }))
     case "write":
       return done(client.writeFile(op.path, op.content === null ? new Uint8Array(0) : patternBytes(op.content.seed, op.content.length)))
     case "create":
@@ -206,7 +173,12 @@ export const perform = (client: SandstoreClientShape, op: Operation, timeout: Du
     case "readdir":
       return Effect.map(client.readdir(op.path), (names): Result => ({ _tag: "Names", names: [...names].sort() }))
     case "append":
-      return done(append(client, op.path, op.record, timeout, op.resendAfterMillis))
+      return done(writeThroughHandle(client, {
+        path: op.path,
+        data: encodeRecord(op.record),
+        timeout,
+        ...(op.resendAfterMillis === undefined ? {} : { resendAfterMillis: op.resendAfterMillis })
+      }))
   }
 }
 
@@ -226,7 +198,7 @@ export const recordOperation = (
     const outcome = yield* (bounded ? performed : Effect.timeout(performed, timeout)).pipe(Effect.either)
     if (outcome._tag === "Right") return yield* recorder.ok(id, clientIndex, outcome.right)
     const tag = outcome.left._tag === "TimeoutException" ? "Timeout" : outcome.left._tag
-    if (DEFINITE.has(tag)) yield* recorder.fail(id, clientIndex, tag)
+    if (DEFINITE_ERRORS.has(tag)) yield* recorder.fail(id, clientIndex, tag)
     else yield* recorder.info(id, clientIndex, tag)
   })
 

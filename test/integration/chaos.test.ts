@@ -1,7 +1,7 @@
 /**
  * `sandstore chaos`: the nemesis's schedule against a stand-in cluster under TestClock, then
- * a short real run (3 node processes, 3 clients, kills and pauses) that must lose no
- * acknowledged write and stay linearizable, and a run interrupted midway that must leave no
+ * a short real run (3 node processes, 3 clients, kills and pauses, replies lost) that must lose
+ * no acknowledged write, apply none twice and stay linearizable, and a run interrupted midway that must leave no
  * process and no data dir behind.
  */
 import { NodeContext } from "@effect/platform-node"
@@ -10,10 +10,10 @@ import { Clock, Deferred, Duration, Effect, Fiber, Layer, Option, TestClock } fr
 import { existsSync } from "node:fs"
 import { connect } from "node:net"
 import { TcpCommunicator } from "../../layers/transport/tcp.ts"
-import type { LocalCluster, NodeState } from "../../src/cli/chaos/localCluster.ts"
-import { type Fault, runNemesis } from "../../src/cli/chaos/nemesis.ts"
-import { reportLines } from "../../src/cli/chaos/report.ts"
-import { runChaos } from "../../src/cli/chaos/runChaos.ts"
+import type { LocalCluster, NodeState } from "../../src/chaos/localCluster.ts"
+import { type Fault, runNemesis } from "../../src/chaos/nemesis.ts"
+import { reportLines } from "../../src/chaos/report.ts"
+import { runChaos } from "../../src/chaos/runChaos.ts"
 
 /** A cluster that only keeps each node's state; n1 always leads. */
 const standInCluster = (nodes: number) => {
@@ -106,7 +106,7 @@ const accepting = (address: string) =>
   })
 
 describe("sandstore chaos against real processes", () => {
-  it.live("a 15 s run with kills and pauses loses no acknowledged write and stays linearizable", () =>
+  it.live("a 15 s run with kills, pauses and lost replies loses no acknowledged write, applies none twice and stays linearizable", () =>
     Effect.gen(function*() {
       const report = yield* runChaos({
         nodes: 3,
@@ -114,12 +114,16 @@ describe("sandstore chaos against real processes", () => {
         duration: Duration.seconds(15),
         // Seed 1 pauses a node at about 2.4 s and kills the leader at about 5.8 s.
         seed: 1,
+        replyLoss: 0.05,
         host: "127.0.0.1",
         basePort: 0
       })
       const summary = reportLines(report).join("\n")
       expect(report.writes.lost, summary).toEqual([])
       expect(report.writes.verified, summary).toBeGreaterThan(0)
+      expect(report.repliesLost, summary).toBeGreaterThan(0)
+      expect(report.appends.acknowledged, summary).toBeGreaterThan(0)
+      expect([...report.appends.duplicated, ...report.appends.lost, ...report.appends.problems], summary).toEqual([])
       expect(kills(report.faults), summary).toBeGreaterThanOrEqual(1)
       expect(pauses(report.faults), summary).toBeGreaterThanOrEqual(1)
       expect(report.recovery._tag, summary).toBe("Recovered")
@@ -135,7 +139,7 @@ describe("sandstore chaos against real processes", () => {
       const started = yield* Deferred.make<{ readonly dataDir: string; readonly addresses: ReadonlyArray<string> }>()
       // Seed 1 pauses a node from about 2.4 s to 4.1 s into the run.
       const run = yield* Effect.fork(runChaos(
-        { nodes: 3, clients: 2, duration: Duration.seconds(60), seed: 1, host: "127.0.0.1", basePort: 0 },
+        { nodes: 3, clients: 2, duration: Duration.seconds(60), seed: 1, replyLoss: 0.05, host: "127.0.0.1", basePort: 0 },
         { started: (cluster) => Deferred.succeed(started, cluster) }
       ))
       const cluster = yield* Deferred.await(started)

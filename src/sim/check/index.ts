@@ -16,7 +16,7 @@ import type { NamedVerdict } from "./verdict.ts"
 export type CheckOptions = LinearizabilityOptions & NamespaceOptions
 
 /** The history without the appends to the append-only log, which the namespace model does not cover. */
-const namespaceOps = (history: History): History => {
+export const withoutAppends = (history: History): History => {
   const appends = new Set(history.flatMap((e) => (e.type === "invoke" && e.op.f === "append" ? [e.id] : [])))
   return appends.size === 0 ? history : history.filter((e) => !appends.has(e.id))
 }
@@ -25,7 +25,7 @@ export const checkAll = (
   input: { readonly history: History; readonly finalState: FinalState },
   options: CheckOptions = {}
 ): ReadonlyArray<NamedVerdict> => {
-  const history = namespaceOps(input.history)
+  const history = withoutAppends(input.history)
   return [
     { name: "linearizability", verdict: checkLinearizability(history, options) },
     { name: "durability", verdict: checkDurability(history, input.finalState, options) },
@@ -36,7 +36,7 @@ export const checkAll = (
 }
 
 export { checkDurability } from "./durability.ts"
-export { checkExactlyOnce } from "./exactlyOnce.ts"
+export { type AppendAudit, auditAppends, checkExactlyOnce } from "./exactlyOnce.ts"
 export { checkLinearizability, checkOperations, type LinearizabilityOptions } from "./linearizability.ts"
 export { checkNamespaceInvariants, type NamespaceOptions } from "./namespaceInvariants.ts"
 export { checkOrphanedChunks } from "./orphanedChunks.ts"

@@ -11,7 +11,13 @@
  *
  * Besides, each client appends records to a journal file of its own (/chaos-journal-<i>) at
  * offsets it never reuses, whatever the outcome: nothing ever overwrites or removes an
- * acknowledged record, so every one of them must read back at the end.
+ * acknowledged record, so every one of them must read back at the end. And every client appends
+ * numbered records with O_APPEND to one shared log (/chaos-log): a record applied twice shows up
+ * twice there (the exactly-once audit, src/sim/check/exactlyOnce.ts).
+ *
+ * Clients lose replies (layers/transport/lossyReplies.ts): the SDK resends requests that already
+ * took effect. Half of the writes and appends whose outcome stays unknown keep their handle and
+ * sync again later, resending the piece under its first session request.
  *
  * A completion is `fail` only for a refusal that says the operation did not happen (NotFound,
  * AlreadyExists, the shape errors); anything else — a timeout, an unreachable cluster, a
@@ -19,12 +25,15 @@
  * `info` the client is rebuilt, so a client stuck on a paused node moves on.
  */
 import { Clock, Context, Duration, Effect, Layer, Logger, LogLevel, Random } from "effect"
-import type { RetryOptions } from "../../client/Invoker.ts"
-import { SandstoreClient, type SandstoreClientShape } from "../../client/SandstoreClient.ts"
-import { identifyContent, patternBytes } from "../../sim/content.ts"
-import type { Operation, Result } from "../../sim/history.ts"
-import type { Communicator } from "../../services/Communicator.ts"
-import type { Recorder } from "../../sim/recorder.ts"
+import type { ReplyLoss } from "../../layers/transport/lossyReplies.ts"
+import type { RetryOptions } from "../client/Invoker.ts"
+import { SandstoreClient, type SandstoreClientShape } from "../client/SandstoreClient.ts"
+import { encodeRecord } from "../sim/appendLog.ts"
+import { identifyContent, patternBytes } from "../sim/content.ts"
+import { DEFINITE_ERRORS, writeThroughHandle } from "../sim/handleWrites.ts"
+import type { Operation, Result } from "../sim/history.ts"
+import type { Communicator } from "../services/Communicator.ts"
+import type { Recorder } from "../sim/recorder.ts"
 
 /** The paths the clients contend on (flat, so each is its own partition for the checker). */
 export const CHAOS_PATHS: ReadonlyArray<string> = Array.from({ length: 6 }, (_, i) => `/chaos-${i}`)
@@ -43,10 +52,17 @@ const JOURNAL_SHARE = 20
 
 export const journalPath = (client: number) => `/chaos-journal-${client}`
 
+/** The shared append-only log (records of src/sim/appendLog.ts). */
+export const CHAOS_LOG = "/chaos-log"
+
+/** Bounds each step of a write (open, write and sync, a resend's sync). */
+const STEP_TIMEOUT = "3 seconds"
+
+/** How much later a write or append with an unknown outcome is resent, when it is (ms). */
+const RESEND_AFTER = [200, 2500] as const
+
 /** Bounds each SDK attempt so a paused node costs seconds, not minutes. */
 export const CLIENT_RETRY: RetryOptions = { retries: 4, baseDelay: "50 millis", maxDelay: "1 second", attemptTimeout: "3 seconds" }
-
-const DEFINITE = new Set(["NotFound", "AlreadyExists", "NotEmpty", "NotADirectory", "IsADirectory", "InvalidArgument", "PermissionDenied"])
 
 export interface WorkloadOptions {
   readonly clients: number
@@ -59,6 +75,8 @@ export interface WorkloadOptions {
   readonly operationTimeout: Duration.DurationInput
   /** Where defects of the SDK (unexpected errors, not typed answers) are noted. */
   readonly defects: DefectLog
+  /** Loses replies to the clients' requests. */
+  readonly replyLoss: ReplyLoss
 }
 
 /** Defects seen by the clients, described, in the order they happened. */
@@ -75,13 +93,23 @@ export const makeDefectLog = (): DefectLog => {
 const describeDefect = (defect: unknown): string =>
   defect instanceof Error ? `${defect.name}: ${defect.message}${defect.cause === undefined ? "" : ` (${String(defect.cause)})`}` : String(defect)
 
-const WEIGHTS: ReadonlyArray<readonly ["read" | "whole" | "pwrite" | "create" | "unlink", number]> = [
-  ["read", 25], ["whole", 27], ["pwrite", 22], ["create", 16], ["unlink", 10]
+const WEIGHTS: ReadonlyArray<readonly ["read" | "whole" | "pwrite" | "create" | "unlink" | "append", number]> = [
+  ["read", 22], ["whole", 22], ["pwrite", 18], ["create", 12], ["unlink", 8], ["append", 18]
 ]
 const TOTAL_WEIGHT = WEIGHTS.reduce((sum, [, weight]) => sum + weight, 0)
 
-/** The next operation of a client, drawn from its own Random. */
-export const nextOperation = (random: Random.Random): Effect.Effect<Operation> =>
+/** Half of the writes resend later after an unknown outcome. */
+const maybeResend = (random: Random.Random) =>
+  Effect.gen(function*() {
+    if (!(yield* random.nextBoolean)) return {}
+    return { resendAfterMillis: yield* random.nextIntBetween(RESEND_AFTER[0], RESEND_AFTER[1] + 1) }
+  })
+
+/** Numbers client `client`'s records in the shared log: unique across clients and runs of a client. */
+const recordNumber = (client: number, n: number) => client * 1_000_000 + n
+
+/** The next operation of client `client`, drawn from its own Random; `appended` counts its appends so far. */
+export const nextOperation = (random: Random.Random, client: number, appended: { n: number }): Effect.Effect<Operation> =>
   Effect.gen(function*() {
     let roll = yield* random.nextIntBetween(0, TOTAL_WEIGHT)
     let kind: (typeof WEIGHTS)[number][0] = "read"
@@ -96,12 +124,14 @@ export const nextOperation = (random: Random.Random): Effect.Effect<Operation> =
     const seed = yield* random.nextIntBetween(1, 2 ** 31 - 1)
     switch (kind) {
       case "whole":
-        return { f: "pwrite", path, offset: 0, seed, length: WHOLE_LENGTH }
+        return { f: "pwrite", path, offset: 0, seed, length: WHOLE_LENGTH, ...(yield* maybeResend(random)) }
       case "pwrite": {
         const offset = yield* random.nextIntBetween(0, WHOLE_LENGTH)
         const length = yield* random.nextIntBetween(1, Math.min(PWRITE_MAX, WHOLE_LENGTH - offset) + 1)
-        return { f: "pwrite", path, offset, seed, length }
+        return { f: "pwrite", path, offset, seed, length, ...(yield* maybeResend(random)) }
       }
+      case "append":
+        return { f: "append", path: CHAOS_LOG, record: recordNumber(client, appended.n++), ...(yield* maybeResend(random)) }
       case "read":
       case "create":
       case "unlink":
@@ -120,8 +150,20 @@ export const perform = (client: SandstoreClientShape, op: Operation) => {
         return content === undefined ? { _tag: "Bytes", bytes } : { _tag: "Content", content }
       })
     case "pwrite":
-      return done(Effect.scoped(Effect.flatMap(client.openScoped(op.path, "r+"), (handle) =>
-        Effect.zipRight(handle.write(patternBytes(op.seed, op.length), op.offset), handle.sync))))
+      return done(writeThroughHandle(client, {
+        path: op.path,
+        data: patternBytes(op.seed, op.length),
+        offset: op.offset,
+        timeout: STEP_TIMEOUT,
+        ...(op.resendAfterMillis === undefined ? {} : { resendAfterMillis: op.resendAfterMillis })
+      }))
+    case "append":
+      return done(writeThroughHandle(client, {
+        path: op.path,
+        data: encodeRecord(op.record),
+        timeout: STEP_TIMEOUT,
+        ...(op.resendAfterMillis === undefined ? {} : { resendAfterMillis: op.resendAfterMillis })
+      }))
     case "create":
       return done(Effect.flatMap(client.open(op.path, "wx"), (handle) => handle.close))
     case "unlink":
@@ -150,7 +192,7 @@ const recordOperation = (options: WorkloadOptions, index: number, client: Sandst
       return { type: "ok" } as const
     }
     const tag = outcome.left._tag === "TimeoutException" ? "Timeout" : outcome.left._tag
-    if (DEFINITE.has(tag)) {
+    if (DEFINITE_ERRORS.has(tag)) {
       yield* options.log.fail(id, index, tag)
       return { type: "fail", error: tag } as const
     }
@@ -166,6 +208,13 @@ interface Journal {
   next: number
 }
 
+/** What a client carries from one connection to the next. */
+interface ClientState {
+  readonly journal: Journal
+  /** Appends to the shared log so far. */
+  readonly appended: { n: number }
+}
+
 /** The journal's next operation: its creation until that is known to have happened, then an append. */
 const journalOperation = (index: number, journal: Journal, random: Random.Random) =>
   Effect.gen(function*() {
@@ -177,14 +226,17 @@ const journalOperation = (index: number, journal: Journal, random: Random.Random
   })
 
 /** One client connection: operations until an indeterminate outcome or the end of the run. */
-const session = (options: WorkloadOptions, index: number, random: Random.Random, journal: Journal) =>
+const session = (options: WorkloadOptions, index: number, random: Random.Random, state: ClientState) =>
   Effect.gen(function*() {
+    const { journal } = state
     const seeds = options.addresses.map((_, k) => options.addresses[(index + k) % options.addresses.length]!)
-    const context = yield* Layer.build(SandstoreClient.layer({ seeds: [...seeds], retry: CLIENT_RETRY }))
+    const context = yield* Layer.build(
+      SandstoreClient.layer({ seeds: [...seeds], retry: CLIENT_RETRY }).pipe(Layer.provide(options.replyLoss.layer))
+    )
     const client = Context.get(context, SandstoreClient)
     while (yield* before(options.stopAt)) {
       const toJournal = (yield* random.nextIntBetween(0, 100)) < JOURNAL_SHARE
-      const op = toJournal ? yield* journalOperation(index, journal, random) : yield* nextOperation(random)
+      const op = toJournal ? yield* journalOperation(index, journal, random) : yield* nextOperation(random, index, state.appended)
       const outcome = yield* recordOperation(options, index, client, op)
       if (toJournal && op.f === "create" && outcome.type !== "info") journal.created = true
       if (outcome.type === "info") return
@@ -195,10 +247,10 @@ const session = (options: WorkloadOptions, index: number, random: Random.Random,
 const runClient = (options: WorkloadOptions, index: number) =>
   Effect.gen(function*() {
     const random = Random.make(`chaos/${options.seed}/client/${index}`)
-    const journal: Journal = { created: false, next: 0 }
+    const state: ClientState = { journal: { created: false, next: 0 }, appended: { n: 0 } }
     while (yield* before(options.stopAt)) {
       // No reachable node (quorum lost, every seed down): try again shortly.
-      yield* session(options, index, random, journal).pipe(
+      yield* session(options, index, random, state).pipe(
         Effect.catchTag("Unavailable", () => Effect.sleep("500 millis")),
         Effect.catchAllDefect((defect) =>
           Effect.zipRight(options.defects.note(`connecting: ${describeDefect(defect)}`), Effect.sleep("500 millis"))

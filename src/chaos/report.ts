@@ -4,8 +4,8 @@
  * the verdict.
  */
 import { Duration } from "effect"
-import { toOperations } from "../../sim/check/operations.ts"
-import type { History } from "../../sim/history.ts"
+import { toOperations } from "../sim/check/operations.ts"
+import type { History } from "../sim/history.ts"
 import { type ChaosReport, faultLine } from "./runChaos.ts"
 
 /** Shown per list (lost writes, unexplained operations) before "... and N more". */
@@ -84,6 +84,13 @@ export const reportLines = (report: ChaosReport): Array<string> => {
       `byte for byte, ${writes.superseded} superseded by operations that may follow them)`
   )
   lines.push(...limited(writes.lost.map((lost) => `${lost.write}: ${lost.why}`)))
+  const { appends } = report
+  lines.push(`replies lost on purpose (their requests resent by the SDK): ${report.repliesLost}`)
+  lines.push(
+    `appends applied twice: ${appends.duplicated.length} (of ${appends.appends} appends to the shared log, ` +
+      `${appends.acknowledged} acknowledged; ${appends.lost.length} acknowledged appends missing)`
+  )
+  lines.push(...limited([...appends.duplicated, ...appends.lost, ...appends.problems]))
   lines.push(`writes acknowledged without a quorum: ${report.withoutQuorum.length}`)
   lines.push(...limited(report.withoutQuorum))
   lines.push(`nodes that died by themselves: ${report.crashes.length}`)

@@ -1,16 +1,17 @@
 /**
- * `sandstore chaos`: a bounded chaos run (runChaos.ts) against a local cluster of real node
- * processes it starts itself. Prints each fault as it heals, then the summary; exits 0 only if
- * no acknowledged write was lost and every check held, 1 otherwise, 2 for bad arguments.
+ * `sandstore chaos`: a bounded chaos run (src/chaos/runChaos.ts) against a local cluster of real
+ * node processes it starts itself. Prints each fault as it heals, then the summary; exits 0 only
+ * if no acknowledged write was lost or applied twice and every check held, 1 otherwise, 2 for
+ * bad arguments.
  * Ctrl-C interrupts the run, which stops every node and removes the temporary data dir.
  */
 import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Console, Duration, Effect, Option, Random } from "effect"
-import { TcpCommunicator } from "../../../layers/transport/tcp.ts"
-import { parseDuration } from "../bench/arguments.ts"
-import { CliExit, EXIT_FAILURE, EXIT_USAGE } from "../exitCodes.ts"
-import { reportLines } from "./report.ts"
-import { type ChaosSettings, runChaos } from "./runChaos.ts"
+import { TcpCommunicator } from "../../layers/transport/tcp.ts"
+import { parseDuration } from "./bench/arguments.ts"
+import { CliExit, EXIT_FAILURE, EXIT_USAGE } from "./exitCodes.ts"
+import { reportLines } from "../chaos/report.ts"
+import { type ChaosSettings, runChaos } from "../chaos/runChaos.ts"
 
 const options = {
   nodes: Options.integer("nodes").pipe(Options.withDescription("nodes of the cluster, 3 to 9 (default 3)"), Options.withDefault(3)),
@@ -21,6 +22,10 @@ const options = {
     Options.mapEffect((text) =>
       Effect.mapError(parseDuration(text), (message) => ValidationError.invalidValue(HelpDoc.p(message)))
     )
+  ),
+  loseReplies: Options.float("lose-replies").pipe(
+    Options.withDescription("fraction of replies to the clients lost on the way, 0 to 0.5: the SDK resends those requests (default 0.05)"),
+    Options.withDefault(0.05)
   ),
   seed: Options.integer("seed").pipe(
     Options.withDescription("seed of the workload and the faults (default: drawn, and printed)"),
@@ -47,6 +52,8 @@ export const invalidSettings = (settings: ChaosSettings): string | undefined =>
     ? `--nodes must be between 3 and 9 (a fault must leave a majority), got ${settings.nodes}`
     : settings.clients < 1 || settings.clients > 64
     ? `--clients must be between 1 and 64, got ${settings.clients}`
+    : !(settings.replyLoss >= 0 && settings.replyLoss <= 0.5)
+    ? `--lose-replies must be between 0 and 0.5, got ${settings.replyLoss}`
     : Duration.toMillis(settings.duration) <= 0
     ? "--duration must be longer than 0"
     : settings.basePort < 0 || settings.basePort + settings.nodes - 1 > 65535
@@ -60,6 +67,7 @@ export const chaosCommand = Command.make("chaos", options, (o) =>
       clients: o.clients,
       duration: o.duration,
       seed: Option.isSome(o.seed) ? o.seed.value : yield* Random.nextIntBetween(1, 1_000_000),
+      replyLoss: o.loseReplies,
       host: o.host,
       basePort: o.basePort,
       ...(Option.isSome(o.dataDir) ? { dataDir: o.dataDir.value } : {}),
@@ -79,6 +87,6 @@ export const chaosCommand = Command.make("chaos", options, (o) =>
     if (!report.ok) return yield* new CliExit({ code: EXIT_FAILURE })
   }).pipe(Effect.provide(TcpCommunicator))).pipe(
     Command.withDescription(
-      "start a local cluster, write and verify files while killing, pausing and restarting nodes; exit 0 only if no acknowledged write was lost and the history is linearizable"
+      "start a local cluster, write and verify files while killing, pausing and restarting nodes and losing replies to the clients; exit 0 only if no acknowledged write was lost, none was applied twice and the history is linearizable"
     )
   )

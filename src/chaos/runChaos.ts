@@ -1,9 +1,12 @@
 /**
  * A bounded chaos run against real processes: start a local cluster, run the workload and the
  * nemesis side by side for the run's duration, heal every node, wait for a leader, read every
- * path back, and judge: zero lost acknowledged writes (writeAudit.ts), no write acknowledged
+ * path back, and judge: zero lost acknowledged writes (writeAudit.ts), zero writes applied twice
+ * (the shared append log read back, src/sim/check/exactlyOnce.ts), no write acknowledged
  * without a quorum (quorumAudit.ts), no node that died by itself, and the checkers'
  * linearizability of the history and of the history followed by the read-back (durability).
+ * The clients lose replies now and then (`replyLoss`), so the SDK resends requests that already
+ * took effect.
  *
  * Processes are stopped and the temporary data dir removed when the run's scope closes, on
  * success, failure or interruption alike.
@@ -12,18 +15,19 @@ import type { CommandExecutor } from "@effect/platform/CommandExecutor"
 import type { PlatformError } from "@effect/platform/Error"
 import { FileSystem } from "@effect/platform"
 import { Clock, Context, Duration, Effect, Layer, Schedule } from "effect"
-import { SandstoreClient, type SandstoreClientShape } from "../../client/SandstoreClient.ts"
-import { InvalidArgument, type Unavailable } from "../../domain/errors.ts"
-import { checkDurability, checkLinearizability, type NamedVerdict } from "../../sim/check/index.ts"
-import { identifyContent } from "../../sim/content.ts"
-import type { FileReadBack, FinalState } from "../../sim/finalState.ts"
-import type { History } from "../../sim/history.ts"
-import type { Communicator } from "../../services/Communicator.ts"
-import { makeRecorder } from "../../sim/recorder.ts"
+import { SandstoreClient, type SandstoreClientShape } from "../client/SandstoreClient.ts"
+import { InvalidArgument, type Unavailable } from "../domain/errors.ts"
+import { makeReplyLoss } from "../../layers/transport/lossyReplies.ts"
+import { type AppendAudit, auditAppends, checkDurability, checkLinearizability, type NamedVerdict, withoutAppends } from "../sim/check/index.ts"
+import { identifyContent } from "../sim/content.ts"
+import type { FileReadBack, FinalState } from "../sim/finalState.ts"
+import type { History } from "../sim/history.ts"
+import type { Communicator } from "../services/Communicator.ts"
+import { makeRecorder } from "../sim/recorder.ts"
 import { type LocalCluster, makeLocalCluster, type NodeCrash } from "./localCluster.ts"
 import { type Fault, runNemesis } from "./nemesis.ts"
 import { writesWithoutQuorum } from "./quorumAudit.ts"
-import { CHAOS_PATHS, journalPath, makeDefectLog, runWorkload } from "./workload.ts"
+import { CHAOS_LOG, CHAOS_PATHS, journalPath, makeDefectLog, runWorkload } from "./workload.ts"
 import { auditWrites, type WriteAudit } from "./writeAudit.ts"
 
 export interface ChaosSettings {
@@ -31,6 +35,8 @@ export interface ChaosSettings {
   readonly clients: number
   readonly duration: Duration.Duration
   readonly seed: number
+  /** Fraction of replies to the clients lost on the way (0 to 0.5): the SDK resends those requests. */
+  readonly replyLoss: number
   readonly host: string
   /** 0: a free port for each node. */
   readonly basePort: number
@@ -42,8 +48,8 @@ export interface ChaosSettings {
 /** How long a cluster gets to elect a leader, at the start and after healing. */
 const LEADER_WAIT = "60 seconds"
 
-/** An operation with no outcome by then is recorded as indeterminate. */
-const OPERATION_TIMEOUT = "10 seconds"
+/** An operation with no outcome by then is recorded as indeterminate (a resent write takes up to four 3 s steps). */
+const OPERATION_TIMEOUT = "15 seconds"
 
 export type Recovery =
   | { readonly _tag: "Recovered"; readonly leaderId: string; readonly millis: number }
@@ -58,12 +64,16 @@ export interface ChaosReport {
   readonly recovery: Recovery
   readonly readBack: ReadonlyArray<FileReadBack>
   readonly writes: WriteAudit
+  /** The shared append log: appends applied twice or lost. */
+  readonly appends: AppendAudit
+  /** Replies the clients lost on purpose. */
+  readonly repliesLost: number
   readonly withoutQuorum: ReadonlyArray<string>
   readonly checks: ReadonlyArray<NamedVerdict>
   readonly crashes: ReadonlyArray<NodeCrash>
   /** The SDK's defects during the workload (their operations are recorded as indeterminate). */
   readonly clientDefects: ReadonlyArray<string>
-  /** No acknowledged write lost, none without quorum, no crash, recovered, every check valid. */
+  /** No acknowledged write lost, none applied twice, none without quorum, no crash, recovered, every check valid. */
   readonly ok: boolean
 }
 
@@ -85,7 +95,7 @@ const readEverything = (cluster: LocalCluster, clients: number) =>
   Effect.gen(function*() {
     const context = yield* Layer.build(SandstoreClient.layer({ seeds: [...cluster.addresses] }))
     const client = Context.get(context, SandstoreClient)
-    const paths = [...CHAOS_PATHS, ...Array.from({ length: clients }, (_, i) => journalPath(i))]
+    const paths = [...CHAOS_PATHS, CHAOS_LOG, ...Array.from({ length: clients }, (_, i) => journalPath(i))]
     const read = yield* Effect.forEach(paths, (path) => readPath(client, path))
     return read.filter((file): file is FileReadBack => file !== undefined)
   }).pipe(Effect.scoped)
@@ -129,6 +139,7 @@ export const runChaos = (
     const stopAt = startedAt + Duration.toMillis(settings.duration)
     const log = makeRecorder(startedAt)
     const defects = makeDefectLog()
+    const replyLoss = makeReplyLoss(settings.replyLoss)
     const [, faults] = yield* Effect.all([
       runWorkload({
         clients: settings.clients,
@@ -137,7 +148,8 @@ export const runChaos = (
         log,
         stopAt,
         operationTimeout: OPERATION_TIMEOUT,
-        defects
+        defects,
+        replyLoss
       }).pipe(
         // Interrupted (Ctrl-C), a client closing would first try to flush its open handles,
         // retrying for seconds against a cluster that may be paused: let it do so on its own.
@@ -159,15 +171,21 @@ export const runChaos = (
     const history = log.history()
     yield* say(`checking ${history.filter((event) => event.type === "invoke").length} operations and the read-back of ${readBack.length} files`)
 
-    const finalState: FinalState = { nodes: [], chunks: [], files: readBack, directories: [] }
-    const writes = auditWrites(history, readBack)
+    const files = readBack.filter((file) => file.path !== CHAOS_LOG)
+    const appendLog = readBack.find((file) => file.path === CHAOS_LOG) ?? null
+    const finalState: FinalState = { nodes: [], chunks: [], files, directories: [], appendLog }
+    const writes = auditWrites(history, files)
+    const appends = auditAppends(history, finalState)
     const withoutQuorum = writesWithoutQuorum(history, faults)
+    // The shared log lies outside the checkers' namespace model: the append audit covers it.
+    const namespaceHistory = withoutAppends(history)
     const checks: Array<NamedVerdict> = [
-      { name: "linearizability (history)", verdict: checkLinearizability(history) },
-      { name: "durability (the read-back fits the history)", verdict: checkDurability(history, finalState) }
+      { name: "linearizability (history)", verdict: checkLinearizability(namespaceHistory) },
+      { name: "durability (the read-back fits the history)", verdict: checkDurability(namespaceHistory, finalState) }
     ]
     const crashes = cluster.crashes()
     const ok = recovery._tag === "Recovered" && writes.lost.length === 0 && withoutQuorum.length === 0 &&
+      appends.duplicated.length === 0 && appends.lost.length === 0 && appends.problems.length === 0 &&
       crashes.length === 0 && checks.every((check) => check.verdict.valid)
     const report: ChaosReport = {
       settings,
@@ -178,6 +196,8 @@ export const runChaos = (
       recovery,
       readBack,
       writes,
+      appends,
+      repliesLost: replyLoss.lost(),
       withoutQuorum,
       checks,
       crashes,

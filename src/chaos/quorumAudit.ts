@@ -4,9 +4,9 @@
  * have committed without a quorum. Reads are not judged, since a leader may answer them on a
  * lease that is still valid.
  */
-import type { History, Operation } from "../../sim/history.ts"
-import { describeHistoryOp } from "../../sim/check/describe.ts"
-import { toOperations } from "../../sim/check/operations.ts"
+import type { History, Operation } from "../sim/history.ts"
+import { describeHistoryOp } from "../sim/check/describe.ts"
+import { toOperations } from "../sim/check/operations.ts"
 import type { Fault } from "./nemesis.ts"
 
 const MUTATIONS = new Set<Operation["f"]>(["write", "pwrite", "truncate", "create", "unlink", "mkdir", "rmdir", "rename"])

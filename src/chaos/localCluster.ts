@@ -17,11 +17,11 @@ import type { PlatformError } from "@effect/platform/Error"
 import { NodeSocketServer } from "@effect/platform-node"
 import { Clock, Duration, Effect, Either, ExecutionStrategy, Exit, type Option, Schedule, Scope, Stream } from "effect"
 import { fileURLToPath } from "node:url"
-import { Unavailable } from "../../domain/errors.ts"
-import type { Communicator } from "../../services/Communicator.ts"
-import { askSeeds, verdict } from "../statusCommand.ts"
+import { Unavailable } from "../domain/errors.ts"
+import type { Communicator } from "../services/Communicator.ts"
+import { askSeeds, verdict } from "../cli/statusCommand.ts"
 
-const BIN = fileURLToPath(new URL("../../../bin/sandstore.mjs", import.meta.url))
+const BIN = fileURLToPath(new URL("../../bin/sandstore.mjs", import.meta.url))
 
 /** Lines of each node's output kept to explain a crash. */
 const OUTPUT_LINES = 40

@@ -10,11 +10,11 @@
  * is "superseded" like a write whose whole range later writes cover. What the final bytes must
  * be in those cases is the linearizability checker's question, not this audit's.
  */
-import { patternByte } from "../../sim/content.ts"
-import type { FileReadBack } from "../../sim/finalState.ts"
-import type { History } from "../../sim/history.ts"
-import { describeHistoryOp } from "../../sim/check/describe.ts"
-import { type HistoryOp, toOperations } from "../../sim/check/operations.ts"
+import { patternByte } from "../sim/content.ts"
+import type { FileReadBack } from "../sim/finalState.ts"
+import type { History } from "../sim/history.ts"
+import { describeHistoryOp } from "../sim/check/describe.ts"
+import { type HistoryOp, toOperations } from "../sim/check/operations.ts"
 
 export interface LostWrite {
   /** e.g. `#12 (client 2) pwrite /chaos-1 seed 7 at 100 length 20 => ok` */
