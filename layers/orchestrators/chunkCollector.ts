@@ -55,7 +55,9 @@ export const ChunkCollector = (options: ChunkCollectorOptions = {}) =>
 
       const collectGarbage = Effect.gen(function*() {
         if (!(yield* isLeader)) return
-        const garbage = yield* replicator.linearizable(metadata.garbage(options.batch ?? 256))
+        // The applied state, without a ReadIndex round: what it lists as garbage stays garbage (no
+        // file refers to a version again), and deleting one a stale state still lists is a no-op.
+        const garbage = yield* metadata.garbage(options.batch ?? 256)
         if (garbage.length === 0) return
         const removed = yield* Effect.filter(garbage, removeEverywhere, { concurrency: 8 })
         if (removed.length === 0) return
