@@ -177,24 +177,34 @@ const LOW_ENTROPY_SEED = 7
 
 /**
  * `skipSessionExpiry`: a request whose session expired (or was pruned, or never opened) is
- * applied anyway, as a command without a session — nothing can deduplicate it then.
+ * planned and applied anyway, as one without a session — nothing can deduplicate it then. Both
+ * places that check a session leave the check out: a write's planning (writeLayout) and the
+ * state machine's apply.
  */
 export const skipSessionExpiry = <E, R>(metadata: Layer.Layer<MetadataService, E, R>, sessionTimeoutMillis: number) =>
   Layer.effect(
     MetadataService,
-    Effect.map(MetadataService, (inner) =>
-      MetadataService.of({
+    Effect.map(MetadataService, (inner) => {
+      const openAt = (request: RequestTag, clock: number) =>
+        Effect.map(inner.session(request.session), (session) =>
+          session !== undefined && clock - session.lastActive <= sessionTimeoutMillis)
+      return MetadataService.of({
         ...inner,
+        writeLayout: (inode, request) =>
+          Effect.gen(function*() {
+            if (request === null) return yield* inner.writeLayout(inode, request)
+            const open = yield* openAt(request, yield* inner.clock)
+            return yield* inner.writeLayout(inode, open ? request : null)
+          }),
         apply: (index, entry) =>
           Effect.gen(function*() {
             const request = entry.request
             if (request === null) return yield* inner.apply(index, entry)
-            const session = yield* inner.session(request.session)
-            const now = Math.max(yield* inner.clock, entry.clock ?? 0)
-            const expired = session === undefined || now - session.lastActive > sessionTimeoutMillis
-            return yield* inner.apply(index, expired ? { ...entry, request: null } : entry)
+            const open = yield* openAt(request, Math.max(yield* inner.clock, entry.clock ?? 0))
+            return yield* inner.apply(index, open ? entry : { ...entry, request: null })
           })
-      }))
+      })
+    })
   ).pipe(Layer.provide(metadata))
 
 /** `unboundedQueues`, at the server: every request is admitted, however many are in flight (the stats still count them). */
