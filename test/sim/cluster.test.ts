@@ -1,6 +1,6 @@
 /**
  * The whole-cluster simulation is deterministic: one seed run twice gives the same trace hash.
- * (The seeds themselves: clusterSeeds*.test.ts; the planted bugs: clusterPlantedBugs.test.ts.)
+ * (The seeds themselves: clusterSeeds*.test.ts; the planted bugs: clusterPlantedBugs*.test.ts.)
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"

@@ -1,5 +1,5 @@
-/** Whole-cluster simulation seeds 1–50 (see test/support/simSeeds.ts). */
+/** Whole-cluster simulation seeds 1–25 (see test/support/simSeeds.ts). */
 import { describe } from "@effect/vitest"
 import { simulationSeeds } from "../support/simSeeds.ts"
 
-describe("whole-cluster simulation, seeds 1–50", () => simulationSeeds(1, 50))
+describe("whole-cluster simulation, seeds 1–25", () => simulationSeeds(1, 25))

@@ -1,5 +1,5 @@
-/** Whole-cluster simulation seeds 51–100 (see test/support/simSeeds.ts). */
+/** Whole-cluster simulation seeds 26–50 (see test/support/simSeeds.ts). */
 import { describe } from "@effect/vitest"
 import { simulationSeeds } from "../support/simSeeds.ts"
 
-describe("whole-cluster simulation, seeds 51–100", () => simulationSeeds(51, 100))
+describe("whole-cluster simulation, seeds 26–50", () => simulationSeeds(26, 50))

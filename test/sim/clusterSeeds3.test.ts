@@ -1,5 +1,5 @@
-/** Whole-cluster simulation seeds 101–150 (see test/support/simSeeds.ts). */
+/** Whole-cluster simulation seeds 51–75 (see test/support/simSeeds.ts). */
 import { describe } from "@effect/vitest"
 import { simulationSeeds } from "../support/simSeeds.ts"
 
-describe("whole-cluster simulation, seeds 101–150", () => simulationSeeds(101, 150))
+describe("whole-cluster simulation, seeds 51–75", () => simulationSeeds(51, 75))

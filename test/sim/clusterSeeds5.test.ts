@@ -1,5 +1,0 @@
-/** Whole-cluster simulation seeds 201–250 (see test/support/simSeeds.ts). */
-import { describe } from "@effect/vitest"
-import { simulationSeeds } from "../support/simSeeds.ts"
-
-describe("whole-cluster simulation, seeds 201–250", () => simulationSeeds(201, 250))
