@@ -5,9 +5,10 @@
  *
  * `sandstore chaos` gives it to its clients: every resend must be answered with the first
  * attempt's outcome (client sessions), never applied a second time. Which replies are lost is
- * drawn from the caller's `Random`, so a seeded client loses the same ones each run.
+ * drawn from the caller's `Random`. Calls sent with `discard` (no reply expected) and streaming
+ * calls are left alone; groups with prefixed tags are not supported.
  */
-import { type Rpc, RpcClientError, type RpcGroup } from "@effect/rpc"
+import { type Rpc, RpcClientError, type RpcGroup, RpcSchema } from "@effect/rpc"
 import { Cause, Effect, Exit, Layer, Option, Random } from "effect"
 import { Communicator, type GroupClient } from "../../src/services/Communicator.ts"
 
@@ -36,6 +37,7 @@ export const makeReplyLoss = (rate: number): ReplyLoss => {
   let lost = 0
   /** `call`, whose outcome is replaced by a broken connection now and then; one that never had a reply stays as it is. */
   const lossy = (tag: string, call: Call): Call => (payload, options) =>
+    (options as { readonly discard?: boolean } | undefined)?.discard === true ? call(payload, options) :
     Effect.flatMap(Effect.exit(call(payload, options)), (exit) => {
       if (rate <= 0 || !answered(exit)) return exit
       return Effect.flatMap(Random.next, (roll) => {
@@ -53,7 +55,9 @@ export const makeReplyLoss = (rate: number): ReplyLoss => {
         client: <Rpcs extends Rpc.Any>(group: RpcGroup.RpcGroup<Rpcs>, address: string) =>
           Effect.map(inner.client(group, address), (client) => {
             const wrapped: Record<string, unknown> = { ...(client as object) }
-            for (const tag of group.requests.keys()) {
+            for (const [tag, rpc] of group.requests as unknown as ReadonlyMap<string, Rpc.AnyWithProps>) {
+              if (tag.includes(".")) throw new Error(`lossy replies: prefixed tag ${tag} is not supported`)
+              if (RpcSchema.isStreamSchema(rpc.successSchema)) continue
               const call = (client as unknown as Record<string, Call>)[tag]
               if (typeof call === "function") wrapped[tag] = lossy(tag, call)
             }

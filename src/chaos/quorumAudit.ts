@@ -9,7 +9,7 @@ import { describeHistoryOp } from "../sim/check/describe.ts"
 import { toOperations } from "../sim/check/operations.ts"
 import type { Fault } from "./nemesis.ts"
 
-const MUTATIONS = new Set<Operation["f"]>(["write", "pwrite", "truncate", "create", "unlink", "mkdir", "rmdir", "rename"])
+const MUTATIONS = new Set<Operation["f"]>(["write", "pwrite", "append", "truncate", "create", "unlink", "mkdir", "rmdir", "rename"])
 
 /** Descriptions of the mutations acknowledged inside a quorum-loss window. */
 export const writesWithoutQuorum = (history: History, faults: ReadonlyArray<Fault>): ReadonlyArray<string> => {

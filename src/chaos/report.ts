@@ -85,7 +85,7 @@ export const reportLines = (report: ChaosReport): Array<string> => {
   )
   lines.push(...limited(writes.lost.map((lost) => `${lost.write}: ${lost.why}`)))
   const { appends } = report
-  lines.push(`replies lost on purpose (their requests resent by the SDK): ${report.repliesLost}`)
+  lines.push(`replies lost on purpose (the SDK resends what it needs an answer to): ${report.repliesLost}`)
   lines.push(
     `appends applied twice: ${appends.duplicated.length} (of ${appends.appends} appends to the shared log, ` +
       `${appends.acknowledged} acknowledged; ${appends.lost.length} acknowledged appends missing)`

@@ -48,8 +48,11 @@ export interface ChaosSettings {
 /** How long a cluster gets to elect a leader, at the start and after healing. */
 const LEADER_WAIT = "60 seconds"
 
-/** An operation with no outcome by then is recorded as indeterminate (a resent write takes up to four 3 s steps). */
-const OPERATION_TIMEOUT = "15 seconds"
+/**
+ * An operation with no outcome by then is recorded as indeterminate: a resent write takes up to
+ * three 5 s steps and a wait of up to 2.5 s, and closing its handle may flush once more.
+ */
+const OPERATION_TIMEOUT = "20 seconds"
 
 export type Recovery =
   | { readonly _tag: "Recovered"; readonly leaderId: string; readonly millis: number }

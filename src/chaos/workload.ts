@@ -16,8 +16,9 @@
  * twice there (the exactly-once audit, src/sim/check/exactlyOnce.ts).
  *
  * Clients lose replies (layers/transport/lossyReplies.ts): the SDK resends requests that already
- * took effect. Half of the writes and appends whose outcome stays unknown keep their handle and
- * sync again later, resending the piece under its first session request.
+ * took effect. Half of the writes and appends (not the journal's) whose outcome stays unknown
+ * keep their handle and sync again 0.2–2.5 s later; every handle that closes with a piece still
+ * unacknowledged flushes it once more. Either way the piece goes under its first session request.
  *
  * A completion is `fail` only for a refusal that says the operation did not happen (NotFound,
  * AlreadyExists, the shape errors); anything else — a timeout, an unreachable cluster, a
@@ -55,14 +56,14 @@ export const journalPath = (client: number) => `/chaos-journal-${client}`
 /** The shared append-only log (records of src/sim/appendLog.ts). */
 export const CHAOS_LOG = "/chaos-log"
 
-/** Bounds each step of a write (open, write and sync, a resend's sync). */
-const STEP_TIMEOUT = "3 seconds"
+/** Bounds each step of a write (open, write and sync, a resend's sync): room for two SDK attempts. */
+const STEP_TIMEOUT = "5 seconds"
 
 /** How much later a write or append with an unknown outcome is resent, when it is (ms). */
 const RESEND_AFTER = [200, 2500] as const
 
 /** Bounds each SDK attempt so a paused node costs seconds, not minutes. */
-export const CLIENT_RETRY: RetryOptions = { retries: 4, baseDelay: "50 millis", maxDelay: "1 second", attemptTimeout: "3 seconds" }
+export const CLIENT_RETRY: RetryOptions = { retries: 4, baseDelay: "50 millis", maxDelay: "1 second", attemptTimeout: "2 seconds" }
 
 export interface WorkloadOptions {
   readonly clients: number
@@ -98,7 +99,7 @@ const WEIGHTS: ReadonlyArray<readonly ["read" | "whole" | "pwrite" | "create" | 
 ]
 const TOTAL_WEIGHT = WEIGHTS.reduce((sum, [, weight]) => sum + weight, 0)
 
-/** Half of the writes resend later after an unknown outcome. */
+/** Half of the writes and appends sync their handle again later after an unknown outcome. */
 const maybeResend = (random: Random.Random) =>
   Effect.gen(function*() {
     if (!(yield* random.nextBoolean)) return {}

@@ -116,9 +116,11 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
     /**
      * One Write. With O_APPEND the node places the bytes at the file's end as of the commit
      * (another client may have appended since this handle last looked), so `offset` is only
-     * this handle's guess and the answer's size is the truth.
+     * this handle's guess and the answer's size is the truth. `settled` runs in the same step
+     * that forgets the piece (answered, or lost to an expired session), so no interruption can
+     * leave the bytes buffered without their ticket, to be sent again under a new one.
      */
-    const sendPiece = (offset: number, data: Uint8Array) =>
+    const sendPiece = (offset: number, data: Uint8Array, settled: () => void = () => {}) =>
       Effect.suspend(() => {
         // The same bytes at the same offset as a piece whose outcome is unknown go again under its
         // ticket: if it did commit, the node answers with that outcome instead of applying it a
@@ -136,8 +138,14 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
         ),
         // The session expired: whether this piece applied cannot be learned, and resending it
         // under a new session could apply it twice. The caller hears it; the piece is dropped.
-        Effect.tapErrorTag("SessionExpired", () => Effect.sync(forgetUnacknowledged)),
-        Effect.tap(() => Effect.sync(forgetUnacknowledged)),
+        Effect.tapErrorTag("SessionExpired", () => Effect.sync(() => {
+          forgetUnacknowledged()
+          settled()
+        })),
+        Effect.tap(() => Effect.sync(() => {
+          forgetUnacknowledged()
+          settled()
+        })),
         Effect.tap((attributes) => {
           if (flags.append) {
             knownSize = attributes.size
@@ -155,11 +163,8 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
             unacknowledged.data.length <= buffer.length
           ? [{ offset: unacknowledged.offset, length: unacknowledged.data.length }]
           : pieces(buffer.offset, buffer.length, chunkSize, MAX_TRANSFER_BYTES)
-        // A piece lost to an expired session is dropped with it (see sendPiece).
-        yield* sendPiece(piece!.offset, buffer.peek(piece!.length)).pipe(
-          Effect.tapErrorTag("SessionExpired", () => Effect.sync(() => buffer.consume(piece!.length)))
-        )
-        buffer.consume(piece!.length)
+        // Answered, or lost to an expired session: either way it leaves the buffer (see sendPiece).
+        yield* sendPiece(piece!.offset, buffer.peek(piece!.length), () => buffer.consume(piece!.length))
       }
     })
 

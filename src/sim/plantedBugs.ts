@@ -190,12 +190,9 @@ export const skipSessionExpiry = <E, R>(metadata: Layer.Layer<MetadataService, E
           session !== undefined && clock - session.lastActive <= sessionTimeoutMillis)
       return MetadataService.of({
         ...inner,
+        // A recorded answer is still found; only the refusal of a session not open is gone.
         writeLayout: (inode, request) =>
-          Effect.gen(function*() {
-            if (request === null) return yield* inner.writeLayout(inode, request)
-            const open = yield* openAt(request, yield* inner.clock)
-            return yield* inner.writeLayout(inode, open ? request : null)
-          }),
+          inner.writeLayout(inode, request).pipe(Effect.catchTag("SessionExpired", () => inner.writeLayout(inode, null))),
         apply: (index, entry) =>
           Effect.gen(function*() {
             const request = entry.request
