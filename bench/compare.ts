@@ -1,19 +1,23 @@
 /**
  * Sandstore next to etcd and next to the disk, in one run on one machine (`npm run bench:compare`):
  *
- *  1. a 3-member etcd (loopback, temp dirs): puts of 256-byte values under new keys at each
- *     client count, then the cluster is stopped;
+ *  1. a 3-member etcd (loopback, temp dirs): puts of 256-byte values under new keys, then
+ *     linearizable gets of one existing key, at each client count, then the cluster is stopped;
  *  2. a 3-node hyperconverged Sandstore cluster with static membership (real `sandstore node`
- *     processes): creates of new files at the same client counts, then one large file written
- *     and read sequentially in whole-chunk pieces, then the cluster is stopped;
+ *     processes): creates of new files, then stats of existing files, at the same client
+ *     counts, then one large file written and read sequentially in whole-chunk pieces, then the
+ *     cluster is stopped;
  *  3. the disk: the same large file with node:fs, write + fsync, then read.
+ *
+ * Every small-operation row also reports the CPU time of the 3 server processes (summed, from
+ * /proc) per operation, the figure to steer by on a shared machine.
  *
  * The table (ratios Sandstore / etcd and Sandstore / disk) is printed, written to
  * results/compare/<timestamp>.md and results/compare/latest.md, and copied into the README
  * between its compare markers. Every process and temp dir is removed at the end, on failure
  * and on Ctrl-C alike (each lives in a scope).
  *
- * Run: npm run bench:compare [-- --duration 10s --warmup 2s --concurrency 1,16,64 --file-size 256MiB]
+ * Run: npm run bench:compare [-- --duration 10s --warmup 2s --concurrency 1,16,64 --file-size 256MiB --small-only]
  */
 import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
@@ -23,17 +27,19 @@ import { cpus, platform, release } from "node:os"
 import { join } from "node:path"
 import { TcpCommunicator } from "../layers/transport/tcp.ts"
 import { fileTimestamp } from "../src/cli/bench/report.ts"
+import { BenchFailed } from "../src/cli/bench/runBench.ts"
 import { CliExit, EXIT_FAILURE, EXIT_USAGE, teardown } from "../src/cli/exitCodes.ts"
 import { crc32c } from "../src/lib/crc32c.ts"
 import { patternBytes } from "../src/lib/patternBytes.ts"
 import { startCluster } from "../test/support/cluster.ts"
 import { diskBaseline } from "./compare/diskBaseline.ts"
 import { ETCD_BIN, etcdVersion, startEtcdCluster } from "./compare/etcdCluster.ts"
-import { measureEtcdPuts } from "./compare/etcdPuts.ts"
+import { type EtcdRow, measureEtcdOps } from "./compare/etcdOps.ts"
 import { FilePieces } from "./compare/filePieces.ts"
+import { processCpuSeconds } from "./compare/processCpu.ts"
 import { replaceSection } from "./compare/readmeSection.ts"
-import type { CompareReport, Machine, SmallWrites } from "./compare/results.ts"
-import { measureSandstoreCreates } from "./compare/sandstoreCreates.ts"
+import type { CompareReport, Machine, SmallOps, SmallOpsRow } from "./compare/results.ts"
+import { measureSandstoreOps } from "./compare/sandstoreOps.ts"
 import { sandstoreLargeFile, sandstorePieceBytes } from "./compare/sandstoreLargeFile.ts"
 import { type CompareSettings, parseCompareArguments, USAGE } from "./compare/settings.ts"
 import { formatBytes, formatCount, formatMibPerSec, formatMillis, renderReport } from "./compare/table.ts"
@@ -48,11 +54,15 @@ const SEED = crc32c(new TextEncoder().encode("bench:compare"))
 
 const log = (line: string) => Console.error(line)
 
-const rowLine = (system: string, clients: number, writes: SmallWrites) =>
+const rowLine = (system: string, clients: number, ops: SmallOps) =>
   log(
-    `  ${system} c=${clients}: ${formatCount(writes.opsPerSec)} ops/s, p50 ${formatMillis(writes.p50)} ms, ` +
-      `p99 ${formatMillis(writes.p99)} ms, ${writes.errors} errors`
+    `  ${system} c=${clients}: ${formatCount(ops.opsPerSec)} ops/s, p50 ${formatMillis(ops.p50)} ms, ` +
+      `p99 ${formatMillis(ops.p99)} ms, CPU ${formatMillis(ops.cpuMillisPerOp)} ms/op, ${ops.errors} errors`
   )
+
+/** CPU seconds the processes have used, for the rows' CPU per operation. */
+const cpuOf = (pids: ReadonlyArray<number>, provide: <A, E>(effect: Effect.Effect<A, E, FileSystem.FileSystem>) => Effect.Effect<A, E>) =>
+  provide(processCpuSeconds(pids)).pipe(Effect.mapError((error) => new BenchFailed({ message: error.message })))
 
 const machine = (): Machine => {
   const cores = cpus()
@@ -72,14 +82,16 @@ const measureEtcd = (settings: CompareSettings) =>
   Effect.scoped(Effect.gen(function*() {
     yield* log("etcd: starting 3 members")
     const cluster = yield* startEtcdCluster(3)
-    yield* log(`etcd: up at ${cluster.endpoints.join(",")}; puts of ${VALUE_BYTES} B values`)
-    return yield* measureEtcdPuts({
+    const context = yield* Effect.context<FileSystem.FileSystem>()
+    yield* log(`etcd: up at ${cluster.endpoints.join(",")}; puts of ${VALUE_BYTES} B values, then gets`)
+    return yield* measureEtcdOps({
       endpoints: cluster.endpoints,
       concurrency: settings.concurrency,
       duration: settings.duration,
       warmup: settings.warmup,
       value: patternBytes(VALUE_BYTES, SEED),
-      onRow: (clients, writes) => rowLine("etcd put", clients, writes)
+      serverCpuSeconds: cpuOf(cluster.pids, Effect.provide(context)),
+      onRow: (kind, clients, ops) => rowLine(`etcd ${kind}`, clients, ops)
     })
   }))
 
@@ -88,14 +100,18 @@ const measureSandstore = (settings: CompareSettings) =>
     yield* log("sandstore: starting 3 nodes")
     const cluster = yield* startCluster({ nodes: 3 })
     const leader = yield* cluster.leader
-    yield* log(`sandstore: up at ${cluster.addresses.join(",")}, leader ${leader}; creates of new files`)
-    const small = yield* measureSandstoreCreates({
+    const context = yield* Effect.context<FileSystem.FileSystem>()
+    const pids = cluster.ids.map((id) => cluster.node(id).process.pid!)
+    yield* log(`sandstore: up at ${cluster.addresses.join(",")}, leader ${leader}; creates of new files, then stats`)
+    const small = yield* measureSandstoreOps({
       seeds: cluster.addresses,
       concurrency: settings.concurrency,
       duration: settings.duration,
       warmup: settings.warmup,
-      onRow: (clients, writes) => rowLine("sandstore create", clients, writes)
+      serverCpuSeconds: cpuOf(pids, Effect.provide(context)),
+      onRow: (kind, clients, ops) => rowLine(`sandstore ${kind}`, clients, ops)
     })
+    if (settings.smallOnly) return { small, pieces: undefined, large: undefined }
     const pieceBytes = yield* sandstorePieceBytes(cluster.addresses)
     const pieces = new FilePieces(settings.fileSize, pieceBytes, SEED)
     yield* log(`sandstore: one ${formatBytes(settings.fileSize)} file in ${formatBytes(pieceBytes)} pieces`)
@@ -107,7 +123,7 @@ const measureSandstore = (settings: CompareSettings) =>
     return { small, pieces, large }
   }))
 
-const writeOutputs = (markdown: string, finishedAt: number) =>
+const writeOutputs = (markdown: string, finishedAt: number, updateReadme: boolean) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const document = `# Sandstore next to etcd and the disk\n\n${markdown}`
@@ -115,11 +131,14 @@ const writeOutputs = (markdown: string, finishedAt: number) =>
     const file = join(RESULTS, `${fileTimestamp(finishedAt)}.md`)
     yield* fs.writeFileString(file, document)
     yield* fs.writeFileString(join(RESULTS, "latest.md"), document)
+    if (!updateReadme) return file
     const readme = yield* fs.readFileString(README)
     const section = [
       "`npm run bench:compare` runs a 3-member etcd and a 3-node Sandstore cluster on this machine, one after",
-      "the other, and the disk on its own (flags `--duration`, `--warmup`, `--concurrency`, `--file-size`;",
-      "about 2–3 minutes with the defaults). Its latest table (all runs: `results/compare/`):",
+      "the other, and the disk on its own (flags `--duration`, `--warmup`, `--concurrency`, `--file-size`,",
+      "`--small-only`; about 3–4 minutes with the defaults). CPU ms/op is the user + system time of the 3",
+      "server processes, summed, per operation: steadier than ops/s on a shared machine. Its latest table",
+      "(all runs: `results/compare/`):",
       "",
       markdown
     ].join("\n")
@@ -148,8 +167,17 @@ const program = Effect.gen(function*() {
 
   const etcd = yield* measureEtcd(settings)
   const sandstore = yield* measureSandstore(settings)
-  yield* log(`disk: ${formatBytes(settings.fileSize)} write + fsync, then read`)
-  const disk = yield* diskBaseline(sandstore.pieces)
+  let disk: Effect.Effect.Success<ReturnType<typeof diskBaseline>> | undefined
+  if (sandstore.pieces !== undefined) {
+    yield* log(`disk: ${formatBytes(settings.fileSize)} write + fsync, then read`)
+    disk = yield* diskBaseline(sandstore.pieces)
+  }
+  const pair = (etcdRows: ReadonlyArray<EtcdRow>, ours: ReadonlyArray<{ readonly clients: number; readonly ops: SmallOps }>) =>
+    settings.concurrency.map((clients): SmallOpsRow => ({
+      clients,
+      etcd: etcdRows.find((row) => row.clients === clients)!.ops,
+      sandstore: ours.find((row) => row.clients === clients)!.ops
+    }))
 
   const finishedAt = yield* Clock.currentTimeMillis
   const report: CompareReport = {
@@ -159,12 +187,9 @@ const program = Effect.gen(function*() {
     durationSeconds: Duration.toSeconds(settings.duration),
     warmupSeconds: Duration.toSeconds(settings.warmup),
     valueBytes: VALUE_BYTES,
-    small: settings.concurrency.map((clients) => ({
-      clients,
-      etcd: etcd.find((row) => row.clients === clients)!.writes,
-      sandstore: sandstore.small.find((row) => row.clients === clients)!.writes
-    })),
-    large: {
+    writes: pair(etcd.puts, sandstore.small.creates),
+    reads: pair(etcd.gets, sandstore.small.stats),
+    large: sandstore.pieces === undefined || sandstore.large === undefined || disk === undefined ? undefined : {
       fileSize: settings.fileSize,
       pieceBytes: sandstore.pieces.pieceBytes,
       sandstoreWrite: sandstore.large.write,
@@ -175,7 +200,7 @@ const program = Effect.gen(function*() {
   }
   const markdown = renderReport(report).join("\n")
   yield* Console.log(`\n${markdown}\n`)
-  const file = yield* writeOutputs(markdown, finishedAt)
+  const file = yield* writeOutputs(markdown, finishedAt, !settings.smallOnly)
   yield* log(`results: ${file} and ${join(RESULTS, "latest.md")}`)
 }).pipe(
   Effect.catchAll((error) =>

@@ -17,6 +17,8 @@ export class EtcdFailed extends Data.TaggedError("EtcdFailed")<{ readonly messag
 export interface EtcdCluster {
   /** host:port of each member's client endpoint */
   readonly endpoints: ReadonlyArray<string>
+  /** each member's process id */
+  readonly pids: ReadonlyArray<number>
 }
 
 /** `3.4.23` from the output of `etcd --version`. */
@@ -69,7 +71,7 @@ export const startEtcdCluster = (members = 3) =>
     const initialCluster = names.map((name, i) => `${name}=${peerUrls[i]}`).join(",")
     const outputs = names.map(() => ({ text: "" }))
 
-    yield* Effect.forEach(names, (name, i) =>
+    const children = yield* Effect.forEach(names, (name, i) =>
       Effect.acquireRelease(
         Effect.sync(() => {
           const child = spawn(ETCD_BIN, [
@@ -93,7 +95,7 @@ export const startEtcdCluster = (members = 3) =>
           return child
         }),
         kill
-      ), { discard: true })
+      ))
 
     // /health answers true once the member sees a leader, so all three true means a working cluster.
     yield* Effect.forEach(clientUrls, (url, i) =>
@@ -104,6 +106,9 @@ export const startEtcdCluster = (members = 3) =>
         )
       ), { concurrency: "unbounded", discard: true })
 
-    const cluster: EtcdCluster = { endpoints: clientUrls.map((url) => url.replace("http://", "")) }
+    const cluster: EtcdCluster = {
+      endpoints: clientUrls.map((url) => url.replace("http://", "")),
+      pids: children.map((child) => child.pid!)
+    }
     return cluster
   })

@@ -1,7 +1,7 @@
 /** What the comparison measured, as plain data for the report. */
 
-/** One row of small writes on one system: a fixed window of back-to-back operations. */
-export interface SmallWrites {
+/** One row of small operations on one system: a fixed window of back-to-back operations. */
+export interface SmallOps {
   readonly totalOps: number
   readonly opsPerSec: number
   /** nearest-rank latencies in milliseconds; undefined when no operation succeeded */
@@ -9,13 +9,19 @@ export interface SmallWrites {
   readonly p99: number | undefined
   readonly errors: number
   readonly firstError: string | undefined
+  /** CPU milliseconds of the 3 server processes (summed) per successful operation; undefined when none succeeded */
+  readonly cpuMillisPerOp: number | undefined
 }
 
-export interface SmallWritesRow {
+export interface SmallOpsRow {
   readonly clients: number
-  readonly etcd: SmallWrites
-  readonly sandstore: SmallWrites
+  readonly etcd: SmallOps
+  readonly sandstore: SmallOps
 }
+
+/** CPU milliseconds per operation from the servers' CPU seconds over a window of `ops` operations. */
+export const cpuMillisPerOp = (cpuSeconds: number | undefined, ops: number): number | undefined =>
+  cpuSeconds === undefined || ops <= 0 ? undefined : (cpuSeconds * 1000) / ops
 
 /** Bytes moved in one sequential pass and how long it took. */
 export interface Throughput {
@@ -50,8 +56,12 @@ export interface CompareReport {
   readonly warmupSeconds: number
   /** bytes per etcd value */
   readonly valueBytes: number
-  readonly small: ReadonlyArray<SmallWritesRow>
-  readonly large: LargeFile
+  /** etcd put under a new key vs Sandstore create of a new file */
+  readonly writes: ReadonlyArray<SmallOpsRow>
+  /** etcd linearizable get of an existing key vs Sandstore stat of an existing file */
+  readonly reads: ReadonlyArray<SmallOpsRow>
+  /** undefined when the run skipped the large file */
+  readonly large: LargeFile | undefined
 }
 
 const MiB = 1024 * 1024

@@ -14,14 +14,17 @@ export interface CompareSettings {
   readonly concurrency: ReadonlyArray<number>
   /** bytes of the large file written and read */
   readonly fileSize: number
+  /** only the small-operation rows (a partial run: the README is left as it is) */
+  readonly smallOnly: boolean
 }
 
 export const USAGE = [
-  "usage: npm run bench:compare [-- --duration 10s] [--warmup 2s] [--concurrency 1,16,64] [--file-size 256MiB]",
+  "usage: npm run bench:compare [-- --duration 10s] [--warmup 2s] [--concurrency 1,16,64] [--file-size 256MiB] [--small-only]",
   "  --duration     timed window of each etcd put / Sandstore create row (ms, s or m)",
   "  --warmup       untimed window before each row",
   "  --concurrency  clients per row, each with its own connection",
-  "  --file-size    bytes of the large file (B, KiB, MiB, GiB)"
+  "  --file-size    bytes of the large file (B, KiB, MiB, GiB)",
+  "  --small-only   skip the large file and the disk (results are written, the README is not updated)"
 ].join("\n")
 
 const DEFAULTS: Record<string, string> = { duration: "10s", warmup: "2s", concurrency: "1,16,64", "file-size": "256MiB" }
@@ -36,6 +39,10 @@ const pairs = (argv: ReadonlyArray<string>): Either.Either<Record<string, string
   for (let i = 0; i < argv.length; i++) {
     const item = argv[i]!
     if (item === "--help" || item === "-h") return Either.right("help")
+    if (item === "--small-only") {
+      values["small-only"] = "yes"
+      continue
+    }
     const match = /^--([a-z-]+)(?:=(.*))?$/.exec(item)
     if (match === null || !(match[1]! in DEFAULTS)) return Either.left(`unknown argument "${item}"`)
     const value = match[2] ?? argv[++i]
@@ -54,5 +61,6 @@ export const parseCompareArguments = (argv: ReadonlyArray<string>): Either.Eithe
     const warmup = yield* parseDuration(values.warmup!)
     const concurrency = yield* parseConcurrency(values.concurrency!)
     const fileSize = yield* parseSize(values["file-size"]!)
-    return { _tag: "Run", settings: { duration, warmup, concurrency, fileSize } } as const
+    const smallOnly = values["small-only"] === "yes"
+    return { _tag: "Run", settings: { duration, warmup, concurrency, fileSize, smallOnly } } as const
   })

@@ -1,11 +1,11 @@
 /**
  * The comparison as markdown: a line saying when and where it ran, the small-write table
- * (etcd put vs Sandstore create at each client count), the large-file table (Sandstore vs the
- * disk it runs on) and the notes a reader needs to interpret them. Columns are padded so the
- * same text reads well in a terminal.
+ * (etcd put vs Sandstore create at each client count), the linearizable-read table (etcd get vs
+ * Sandstore stat), the large-file table (Sandstore vs the disk it runs on) and the notes a
+ * reader needs to interpret them. Columns are padded so the same text reads well in a terminal.
  */
 import { DateTime } from "effect"
-import { type CompareReport, type Machine, mibPerSec, type SmallWrites } from "./results.ts"
+import { type CompareReport, type LargeFile, type Machine, mibPerSec, type SmallOps, type SmallOpsRow } from "./results.ts"
 
 /** Shown where a number does not exist (no sample, nothing to divide by). */
 export const NONE = "–"
@@ -60,37 +60,46 @@ export const describeMachine = (machine: Machine): string =>
 export const formatDate = (millisSinceEpoch: number): string =>
   `${DateTime.formatIso(DateTime.unsafeMake(millisSinceEpoch)).slice(0, 16).replace("T", " ")} UTC`
 
-const smallCells = (writes: SmallWrites): ReadonlyArray<string> => [
-  formatCount(writes.opsPerSec),
-  formatMillis(writes.p50),
-  formatMillis(writes.p99)
+const smallCells = (ops: SmallOps): ReadonlyArray<string> => [
+  formatCount(ops.opsPerSec),
+  formatMillis(ops.p50),
+  formatMillis(ops.p99),
+  formatMillis(ops.cpuMillisPerOp)
 ]
 
 const seconds = (value: number): string => `${Number(value.toFixed(3))} s`
 
 /** Every row that had failed operations, one line each. */
-const errorNotes = (report: CompareReport): ReadonlyArray<string> =>
-  report.small.flatMap((row) =>
-    ([["etcd put", row.etcd], ["Sandstore create", row.sandstore]] as const)
-      .filter(([, writes]) => writes.errors > 0)
-      .map(([name, writes]) =>
-        `- ${name} with ${row.clients} client(s): ${formatCount(writes.errors)} failed operation(s), first: ${writes.firstError ?? "?"}`
+const errorNotes = (rows: ReadonlyArray<SmallOpsRow>, etcdName: string, sandstoreName: string): ReadonlyArray<string> =>
+  rows.flatMap((row) =>
+    ([[etcdName, row.etcd], [sandstoreName, row.sandstore]] as const)
+      .filter(([, ops]) => ops.errors > 0)
+      .map(([name, ops]) =>
+        `- ${name} with ${row.clients} client(s): ${formatCount(ops.errors)} failed operation(s), first: ${ops.firstError ?? "?"}`
       )
   )
 
-/** The report as markdown lines (no top-level heading, so it fits under any section). */
-export const renderReport = (report: CompareReport): ReadonlyArray<string> => {
-  const { large } = report
-  const small = markdownTable(
-    ["clients", "etcd put ops/s", "p50 ms", "p99 ms", "Sandstore create ops/s", "p50 ms", "p99 ms", "Sandstore / etcd"],
-    report.small.map((row) => [
+/**
+ * One table of small operations: per client count, each system's ops/s, latencies and CPU per
+ * operation, then Sandstore / etcd for throughput and for CPU (below 1 means Sandstore spends less).
+ */
+const smallTable = (rows: ReadonlyArray<SmallOpsRow>, etcdName: string, sandstoreName: string) =>
+  markdownTable(
+    [
+      "clients", `etcd ${etcdName} ops/s`, "p50 ms", "p99 ms", "CPU ms/op",
+      `Sandstore ${sandstoreName} ops/s`, "p50 ms", "p99 ms", "CPU ms/op", "ops/s S/e", "CPU/op S/e"
+    ],
+    rows.map((row) => [
       String(row.clients),
       ...smallCells(row.etcd),
       ...smallCells(row.sandstore),
-      formatRatio(row.sandstore.opsPerSec, row.etcd.opsPerSec)
+      formatRatio(row.sandstore.opsPerSec, row.etcd.opsPerSec),
+      formatRatio(row.sandstore.cpuMillisPerOp ?? Number.NaN, row.etcd.cpuMillisPerOp ?? Number.NaN)
     ]),
-    ["right", "right", "right", "right", "right", "right", "right", "right"]
+    Array.from({ length: 11 }, (): Align => "right")
   )
+
+const largeFileLines = (large: LargeFile): ReadonlyArray<string> => {
   const throughputRow = (name: string, sandstore: number, disk: number) =>
     [name, formatMibPerSec(sandstore), formatMibPerSec(disk), formatRatio(sandstore, disk)]
   const sandstoreWrite = mibPerSec(large.sandstoreWrite)
@@ -102,28 +111,43 @@ export const renderReport = (report: CompareReport): ReadonlyArray<string> => {
     [throughputRow("write", sandstoreWrite, diskWrite), throughputRow("read", sandstoreRead, diskRead)],
     ["left", "right", "right", "right"]
   )
-  const errors = errorNotes(report)
   return [
-    `Run ${formatDate(report.finishedAt)} on ${describeMachine(report.machine)}; etcd ${report.etcdVersion}.`,
-    "",
-    `**Small writes**: etcd put of a ${report.valueBytes}-byte value under a new key vs Sandstore create ` +
-      `(open O_CREAT|O_EXCL + close of a new name), ${seconds(report.durationSeconds)} per row after ` +
-      `${seconds(report.warmupSeconds)} of warm-up, each client on its own connection.`,
-    "",
-    ...small,
-    "",
     `**One large file**: ${formatBytes(large.fileSize)} written then read sequentially by one client in ` +
       `${formatBytes(large.pieceBytes)} pieces (Sandstore: 3 replicas, acknowledged once durable on every one; ` +
       `disk: the same pieces with node:fs in the same temp dir, then one fsync).`,
     "",
     ...throughput,
+    ""
+  ]
+}
+
+/** The report as markdown lines (no top-level heading, so it fits under any section). */
+export const renderReport = (report: CompareReport): ReadonlyArray<string> => {
+  const window = `${seconds(report.durationSeconds)} per row after ${seconds(report.warmupSeconds)} of warm-up, ` +
+    `each client on its own connection`
+  return [
+    `Run ${formatDate(report.finishedAt)} on ${describeMachine(report.machine)}; etcd ${report.etcdVersion}.`,
     "",
+    `**Small writes**: etcd put of a ${report.valueBytes}-byte value under a new key vs Sandstore create ` +
+      `(open O_CREAT|O_EXCL + close of a new name), ${window}.`,
+    "",
+    ...smallTable(report.writes, "put", "create"),
+    "",
+    `**Linearizable reads**: etcd get of an existing key (its default, linearizable consistency) vs Sandstore ` +
+      `stat of an existing file (a ReadIndex read), ${window}.`,
+    "",
+    ...smallTable(report.reads, "get", "stat"),
+    "",
+    ...(report.large === undefined ? [] : largeFileLines(report.large)),
     "- Everything runs on this one machine: 3 etcd members, then 3 Sandstore nodes (each measured " +
       "with the other stopped), and the bench's clients share its cores. Sandstore's 3 replicas all land " +
       "on the one disk, so its write puts every byte on it three times.",
+    "- CPU ms/op: user + system time of the 3 server processes, summed, over the timed window, per " +
+      "successful operation (the bench's own clients are not counted).",
     "- etcd clients are spread round-robin over the members (a follower forwards to the leader); " +
       "Sandstore clients find the leader and send to it.",
-    "- Both reads come right after the writes, so they are served from the page cache, not the device.",
-    ...errors
+    ...(report.large === undefined ? [] : ["- Both reads come right after the writes, so they are served from the page cache, not the device."]),
+    ...errorNotes(report.writes, "etcd put", "Sandstore create"),
+    ...errorNotes(report.reads, "etcd get", "Sandstore stat")
   ]
 }

@@ -18,6 +18,14 @@ describe("parseCompareArguments", () => {
     expect(Duration.toMillis(defaults.warmup)).toBe(2_000)
     expect(defaults.concurrency).toEqual([1, 16, 64])
     expect(defaults.fileSize).toBe(256 * 1024 * 1024)
+    expect(defaults.smallOnly).toBe(false)
+  })
+
+  it("takes --small-only as a switch, anywhere", () => {
+    expect(settings(["--small-only"]).smallOnly).toBe(true)
+    const given = settings(["--duration", "2s", "--small-only", "--concurrency", "4"])
+    expect(given.smallOnly).toBe(true)
+    expect(given.concurrency).toEqual([4])
   })
 
   it("takes --name value and --name=value", () => {

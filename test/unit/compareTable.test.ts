@@ -1,17 +1,24 @@
 /** bench:compare's markdown: ratios, number formats, padded tables and the whole report. */
 import { describe, expect, it } from "@effect/vitest"
-import type { CompareReport, SmallWrites } from "../../bench/compare/results.ts"
+import type { CompareReport, SmallOps } from "../../bench/compare/results.ts"
 import {
   formatBytes, formatCount, formatDate, formatMillis, formatRatio, markdownTable, NONE, renderReport
 } from "../../bench/compare/table.ts"
 
-const writes = (opsPerSec: number, p50: number | undefined, p99: number | undefined, errors = 0): SmallWrites => ({
+const ops = (
+  opsPerSec: number,
+  p50: number | undefined,
+  p99: number | undefined,
+  errors = 0,
+  cpuMillisPerOp: number | undefined = undefined
+): SmallOps => ({
   totalOps: Math.round(opsPerSec * 10),
   opsPerSec,
   p50,
   p99,
   errors,
-  firstError: errors > 0 ? "EAGAIN: no leader" : undefined
+  firstError: errors > 0 ? "EAGAIN: no leader" : undefined,
+  cpuMillisPerOp
 })
 
 const MiB = 1024 * 1024
@@ -23,9 +30,13 @@ const report: CompareReport = {
   durationSeconds: 10,
   warmupSeconds: 2,
   valueBytes: 256,
-  small: [
-    { clients: 1, etcd: writes(800, 1.2345, 5.5), sandstore: writes(400, 2.5, 12.25) },
-    { clients: 64, etcd: writes(12000, 5, 40), sandstore: writes(0, undefined, undefined, 3) }
+  writes: [
+    { clients: 1, etcd: ops(800, 1.2345, 5.5, 0, 0.5), sandstore: ops(400, 2.5, 12.25, 0, 2) },
+    { clients: 64, etcd: ops(12000, 5, 40, 0, 0.25), sandstore: ops(0, undefined, undefined, 3) }
+  ],
+  reads: [
+    { clients: 1, etcd: ops(2000, 0.5, 1, 0, 0.125), sandstore: ops(1000, 1, 2, 0, 0.0625) },
+    { clients: 64, etcd: ops(20000, 3, 9, 1, 0.1), sandstore: ops(30000, 2, 6, 0, 0.2) }
   ],
   large: {
     fileSize: 256 * MiB,
@@ -98,15 +109,29 @@ describe("renderReport", () => {
     expect(text).toContain("256-byte value")
   })
 
-  it("has one small-write row per client count with Sandstore / etcd ops/s", () => {
+  const cells = (line: string) => line.split("|").map((cell) => cell.trim())
+
+  it("has one small-write row per client count with ops/s and CPU per op, and Sandstore / etcd of both", () => {
     const rows = lines.filter((line) => /^\|\s+\d+ \|/.test(line))
-    expect(rows).toHaveLength(2)
-    expect(rows[0]!.split("|").map((cell) => cell.trim())).toEqual(
-      ["", "1", "800", "1.23", "5.50", "400", "2.50", "12.3", "0.50×", ""]
-    )
-    expect(rows[1]!.split("|").map((cell) => cell.trim())).toEqual(
-      ["", "64", "12,000", "5.00", "40.0", "0", NONE, NONE, "0.00×", ""]
-    )
+    expect(rows).toHaveLength(4)
+    expect(cells(rows[0]!)).toEqual(["", "1", "800", "1.23", "5.50", "0.50", "400", "2.50", "12.3", "2.00", "0.50×", "4.00×", ""])
+    expect(cells(rows[1]!)).toEqual(["", "64", "12,000", "5.00", "40.0", "0.25", "0", NONE, NONE, NONE, "0.00×", NONE, ""])
+  })
+
+  it("has a linearizable-read table of etcd get vs Sandstore stat after the writes", () => {
+    const header = lines.findIndex((line) => line.includes("etcd get ops/s"))
+    const writesHeader = lines.findIndex((line) => line.includes("etcd put ops/s"))
+    expect(header).toBeGreaterThan(writesHeader)
+    expect(lines[header]).toContain("Sandstore stat ops/s")
+    expect(cells(lines[header + 2]!)).toEqual(["", "1", "2,000", "0.50", "1.00", "0.13", "1,000", "1.00", "2.00", "0.06", "0.50×", "0.50×", ""])
+    expect(cells(lines[header + 3]!)).toEqual(["", "64", "20,000", "3.00", "9.00", "0.10", "30,000", "2.00", "6.00", "0.20", "1.50×", "2.00×", ""])
+  })
+
+  it("leaves the large-file table out of a run without one", () => {
+    const text = renderReport({ ...report, large: undefined }).join("\n")
+    expect(text).not.toContain("One large file")
+    expect(text).not.toContain("page cache")
+    expect(text).toContain("Linearizable reads")
   })
 
   it("has write and read rows with Sandstore / disk MiB/s", () => {
@@ -117,7 +142,10 @@ describe("renderReport", () => {
 
   it("lists rows with failed operations, and only those", () => {
     const notes = lines.filter((line) => line.includes("failed operation"))
-    expect(notes).toEqual(["- Sandstore create with 64 client(s): 3 failed operation(s), first: EAGAIN: no leader"])
+    expect(notes).toEqual([
+      "- Sandstore create with 64 client(s): 3 failed operation(s), first: EAGAIN: no leader",
+      "- etcd get with 64 client(s): 1 failed operation(s), first: EAGAIN: no leader"
+    ])
   })
 
   it("says the reads come from the page cache", () => {

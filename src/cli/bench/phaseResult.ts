@@ -32,4 +32,6 @@ export interface PhaseResult {
   readonly opsPerSec: number
   /** undefined for phases that move no file bytes */
   readonly mibPerSec: number | undefined
+  /** CPU seconds the servers used during the timed window, when the caller can measure it (`serverCpuSeconds`) */
+  readonly serverCpuSeconds?: number
 }

@@ -44,6 +44,11 @@ export interface BenchOptions<E, R> extends BenchSettings {
   /** called about every `progressInterval` while a window runs */
   readonly onProgress?: (progress: Progress) => Effect.Effect<void>
   readonly progressInterval?: Duration.DurationInput
+  /**
+   * CPU seconds the servers have used so far (e.g. summed from /proc for local processes):
+   * read before and after each timed window, the difference goes in the result.
+   */
+  readonly serverCpuSeconds?: Effect.Effect<number, BenchFailed>
   /** one-line notices: pre-flight passed, directory removed */
   readonly log?: (line: string) => Effect.Effect<void>
 }
@@ -130,6 +135,7 @@ const runLevel = <E, R>(
       yield* withProgress(runWindow(workers, options.warmup, warm), warm, { phase, concurrency, stage: "warm-up" }, options.onProgress, interval)
     }
     const tally = new Tally()
+    const cpuBefore = options.serverCpuSeconds === undefined ? undefined : yield* options.serverCpuSeconds
     const elapsed = yield* withProgress(
       runWindow(workers, options.duration, tally),
       tally,
@@ -137,6 +143,7 @@ const runLevel = <E, R>(
       options.onProgress,
       interval
     )
+    const cpuAfter = options.serverCpuSeconds === undefined ? undefined : yield* options.serverCpuSeconds
     const bytes = movesBytes(phase)
     const result: PhaseResult = {
       operation: phase,
@@ -148,7 +155,8 @@ const runLevel = <E, R>(
       firstError: tally.firstError,
       elapsedSeconds: elapsed,
       opsPerSec: elapsed > 0 ? tally.ops / elapsed : 0,
-      mibPerSec: bytes ? (elapsed > 0 ? tally.bytes / MiB / elapsed : 0) : undefined
+      mibPerSec: bytes ? (elapsed > 0 ? tally.bytes / MiB / elapsed : 0) : undefined,
+      ...(cpuBefore === undefined || cpuAfter === undefined ? {} : { serverCpuSeconds: cpuAfter - cpuBefore })
     }
     return result
   }))

@@ -1,0 +1,62 @@
+/**
+ * Sandstore's side of the small-operation rows: the `create` phase of `sandstore bench`
+ * (open O_CREAT|O_EXCL + close of a new name) and its `stat` phase (stat of an existing file,
+ * a linearizable read), one client and connection per worker, warm-up then timed window, at
+ * each concurrency level, with the nodes' CPU time over each timed window. The bench's
+ * directory is kept: the cluster is thrown away right after, so removing tens of thousands of
+ * names would only cost time.
+ */
+import { Duration, Effect } from "effect"
+import type { PhaseResult } from "../../src/cli/bench/phaseResult.ts"
+import { type BenchFailed, runBench } from "../../src/cli/bench/runBench.ts"
+import { cpuMillisPerOp, type SmallOps } from "./results.ts"
+
+export interface SandstoreOpsOptions {
+  readonly seeds: ReadonlyArray<string>
+  readonly concurrency: ReadonlyArray<number>
+  readonly duration: Duration.Duration
+  readonly warmup: Duration.Duration
+  /** CPU seconds the nodes have used so far */
+  readonly serverCpuSeconds: Effect.Effect<number, BenchFailed>
+  readonly onRow?: (kind: "create" | "stat", clients: number, ops: SmallOps) => Effect.Effect<void>
+  readonly log?: (line: string) => Effect.Effect<void>
+}
+
+export const smallOpsOf = (result: PhaseResult): SmallOps => ({
+  totalOps: result.totalOps,
+  opsPerSec: result.opsPerSec,
+  p50: result.latency?.p50,
+  p99: result.latency?.p99,
+  errors: result.errorCount,
+  firstError: result.firstError,
+  cpuMillisPerOp: cpuMillisPerOp(result.serverCpuSeconds, result.totalOps)
+})
+
+/** Unused by create and stat, but the bench's settings require a block and file size. */
+const BLOCK = 4096
+
+export const measureSandstoreOps = (options: SandstoreOpsOptions) =>
+  Effect.gen(function*() {
+    const onRow = options.onRow
+    const report = yield* runBench({
+      seeds: options.seeds,
+      phases: ["create", "stat"],
+      concurrency: options.concurrency,
+      duration: options.duration,
+      warmup: options.warmup,
+      blockSize: BLOCK,
+      fileSize: BLOCK,
+      listdirEntries: 0,
+      keep: true,
+      serverCpuSeconds: options.serverCpuSeconds,
+      ...(onRow === undefined
+        ? {}
+        : { onResult: (result: PhaseResult) => onRow(result.operation === "stat" ? "stat" : "create", result.concurrency, smallOpsOf(result)) }),
+      ...(options.log === undefined ? {} : { log: options.log })
+    })
+    const rows = (phase: "create" | "stat") =>
+      report.results
+        .filter((result) => result.operation === phase)
+        .map((result) => ({ clients: result.concurrency, ops: smallOpsOf(result) }))
+    return { creates: rows("create"), stats: rows("stat") }
+  })
