@@ -296,9 +296,10 @@ const make = (options: RaftReplicatorOptions) =>
 
     /**
      * Batches that queued up during the last turn (while its fsync ran) are proposed together,
-     * up to `batchSize` proposals at a time: one append, one AppendEntries per follower.
+     * up to `batchSize` proposals at a time: one append, one AppendEntries per follower. Reads
+     * asked meanwhile go to the core as one ReadIndex, so they share one confirmation round.
      */
-    const coalesceProposals = (taken: Iterable<Input>): Array<Input> => {
+    const coalesceInputs = (taken: Iterable<Input>): Array<Input> => {
       const result: Array<Input> = []
       let open: { readonly at: number; readonly proposals: Array<Proposal> } | undefined
       const close = () => {
@@ -307,7 +308,16 @@ const make = (options: RaftReplicatorOptions) =>
         result[open.at] = { _tag: "Propose", id, data: open.proposals.map((proposal) => proposal.data) }
         open = undefined
       }
+      let reads: { readonly at: number; readonly ids: Array<number> } | undefined
       for (const input of taken) {
+        if (input._tag === "ReadIndex") {
+          if (reads === undefined) {
+            reads = { at: result.length, ids: [] }
+            result.push(input)
+          }
+          for (const id of input.ids) reads.ids.push(id)
+          continue
+        }
         if (input._tag !== "Propose") {
           result.push(input)
           continue
@@ -322,6 +332,7 @@ const make = (options: RaftReplicatorOptions) =>
         for (const proposal of batch) open.proposals.push(proposal)
       }
       close()
+      if (reads !== undefined) result[reads.at] = { _tag: "ReadIndex", ids: reads.ids }
       return result
     }
 
@@ -338,7 +349,7 @@ const make = (options: RaftReplicatorOptions) =>
       const turn = new RoundOutput()
       if (carried !== null) turn.add(carried)
       carried = null
-      for (const input of coalesceProposals(taken)) turn.add(step(core, input))
+      for (const input of coalesceInputs(taken)) turn.add(step(core, input))
       if (turn.hardState !== null) hardState = turn.hardState
       // A leader whose term and vote are already durable replicates while its own append runs:
       // the core counts the leader's log toward commit only after `Persisted`, so followers'
@@ -538,7 +549,7 @@ const make = (options: RaftReplicatorOptions) =>
       yield* precheck
       const done: ReadDone = yield* Deferred.make<void, ReplicationError>()
       const id = pending.addRead({ done, expiresAt: yield* expiry })
-      if (!inputs.offer({ _tag: "ReadIndex", id })) return yield* Effect.fail(broken ?? closing)
+      if (!inputs.offer({ _tag: "ReadIndex", ids: [id] })) return yield* Effect.fail(broken ?? closing)
       yield* Deferred.await(done)
     }))
 

@@ -8,9 +8,11 @@ import * as Socket from "@effect/platform/Socket"
 import * as SocketServer from "@effect/platform/SocketServer"
 import { NodeSocket, NodeSocketServer } from "@effect/platform-node"
 import { type Rpc, RpcClient, type RpcGroup, RpcSerialization, RpcServer } from "@effect/rpc"
-import { Effect, Layer, Schedule, type Scope } from "effect"
+import { Effect, Layer, Option, Schedule, Scope } from "effect"
+import * as Net from "node:net"
 import { Unavailable } from "../../src/domain/errors.ts"
 import { Communicator, type GroupClient } from "../../src/services/Communicator.ts"
+import { coalesceWrites } from "./coalescedWrites.ts"
 import { framedMsgpack } from "./framedMsgpack.ts"
 
 interface Endpoint {
@@ -31,7 +33,10 @@ const formatAddress = (host: string, port: number): string =>
 
 const describeCause = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
-/** Both ends send each message with one write as soon as it is encoded; Nagle would only delay it. */
+/**
+ * Both ends send what one event-loop turn produced with one write (coalescedWrites.ts) as soon
+ * as the turn ends; Nagle would only delay it.
+ */
 const socketOptions = { noDelay: true, keepAlive: true } as const
 
 /** A connection attempt to an unreachable host gives up after this, then is retried. */
@@ -48,6 +53,42 @@ const reconnectSchedule = Schedule.exponential("20 millis", 2).pipe(
   Schedule.resetAfter("5 seconds")
 )
 
+/** The server's connections, each with its writes coalesced per turn (the socket is in the handler's context). */
+const coalescingServer = (server: SocketServer.SocketServer["Type"]): SocketServer.SocketServer["Type"] =>
+  SocketServer.SocketServer.of({
+    ...server,
+    run: (handler) =>
+      server.run((socket) =>
+        Effect.flatMap(Effect.serviceOption(NodeSocket.NetSocket), (connection) => {
+          if (Option.isSome(connection)) coalesceWrites(connection.value)
+          return handler(socket)
+        })
+      )
+  })
+
+/**
+ * A client socket to `endpoint` with its writes coalesced per turn (as NodeSocket.makeNet, which
+ * gives no access to the connection before it is used).
+ */
+const dial = (endpoint: Endpoint) =>
+  NodeSocket.fromDuplex(
+    Effect.scopeWith((scope) => {
+      let connection: Net.Socket | undefined
+      return Effect.zipRight(
+        Scope.addFinalizer(scope, Effect.sync(() => {
+          if (connection !== undefined && !connection.closed) connection.destroySoon()
+        })),
+        Effect.async<Net.Socket, Socket.SocketError>((resume) => {
+          connection = Net.createConnection({ host: endpoint.host, port: endpoint.port, ...socketOptions })
+          coalesceWrites(connection)
+          connection.once("connect", () => resume(Effect.succeed(connection!)))
+          connection.on("error", (cause) => resume(Effect.fail(new Socket.SocketGenericError({ reason: "Open", cause }))))
+        })
+      )
+    }),
+    { openTimeout: connectTimeout }
+  )
+
 const listen = (address: string) =>
   Effect.gen(function*() {
     const endpoint = parseAddress(address)
@@ -60,7 +101,7 @@ const listen = (address: string) =>
       )
     )
     const protocol = yield* RpcServer.makeProtocolSocketServer.pipe(
-      Effect.provideService(SocketServer.SocketServer, server),
+      Effect.provideService(SocketServer.SocketServer, coalescingServer(server)),
       Effect.provideService(RpcSerialization.RpcSerialization, framedMsgpack)
     )
     const bound = server.address
@@ -87,13 +128,8 @@ const connect = (address: string) =>
           })
         )
       )
-      // makeNet only describes the socket; connection errors surface when the protocol runs it.
-      : yield* Effect.orDie(NodeSocket.makeNet({
-        host: endpoint.host,
-        port: endpoint.port,
-        openTimeout: connectTimeout,
-        ...socketOptions
-      }))
+      // dial only describes the socket; connection errors surface when the protocol runs it.
+      : yield* dial(endpoint)
     return yield* RpcClient.makeProtocolSocket({ retryTransientErrors: false, retrySchedule: reconnectSchedule }).pipe(
       Effect.provideService(Socket.Socket, socket),
       Effect.provideService(RpcSerialization.RpcSerialization, framedMsgpack)

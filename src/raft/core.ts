@@ -17,7 +17,7 @@
 import { becomeFollower, handleVoteRequest, handleVoteResponse, inLease, tick } from "./election.ts"
 import { handleAppendEntries, handleInstallSnapshot } from "./follower.ts"
 import {
-  appendAsLeader, broadcastAppend, handleAppendResponse, handleSnapshotResponse, maybeCommit, requestRead,
+  appendAsLeader, broadcastAppend, handleAppendResponse, handleSnapshotResponse, maybeCommit, requestReads,
   restartTransfers
 } from "./leader.ts"
 import {
@@ -102,8 +102,8 @@ export const step = (state: RaftState, input: Input): Output => {
       propose(state, input.id, input.data)
       break
     case "ReadIndex":
-      if (state.role === "leader") requestRead(state, input.id)
-      else state.out.reads.push({ _tag: "ReadRejected", id: input.id, leaderId: state.leaderId })
+      if (state.role === "leader") requestReads(state, input.ids)
+      else for (const id of input.ids) state.out.reads.push({ _tag: "ReadRejected", id, leaderId: state.leaderId })
       break
     case "Persisted":
       persisted(state, input.index, input.term)

@@ -10,7 +10,7 @@ import {
   advanceMatch, becomeProbe, becomeReplicate, becomeSnapshot, isPaused, type Progress
 } from "./progress.ts"
 import { quorumIndex } from "./quorum.ts"
-import { takeConfirmed } from "./readIndex.ts"
+import { roundInFlight, startRound, takeConfirmed } from "./readIndex.ts"
 import { nextChunk, resumeAt, rewind, startOutgoing } from "./snapshotTransfer.ts"
 import { quorum, type RaftState, send } from "./state.ts"
 import type { Entry, Message, NodeId } from "./types.ts"
@@ -149,31 +149,37 @@ export const maybeCommit = (state: RaftState): boolean => {
 
 export const hasCommittedInTerm = (state: RaftState): boolean => termAt(state.log, state.log.commit) === state.term
 
-/** Once an entry of this term is committed, reads that waited for it get the commit index. */
+/** Start a confirmation round for the waiting reads unless one is already unconfirmed. */
+const maybeStartRound = (state: RaftState): void => {
+  if (roundInFlight(state.reads)) return
+  if (startRound(state.reads, state.log.commit)) broadcastHeartbeat(state)
+}
+
+/** Reads with a read index now: a single voter confirms its own leadership. */
+const readyAtCommit = (state: RaftState, ids: ReadonlyArray<number>): void => {
+  for (const id of ids) state.out.reads.push({ _tag: "ReadReady", id, index: state.log.commit })
+}
+
+/** Once an entry of this term is committed, reads that waited for it get a round. */
 const releaseAwaitingReads = (state: RaftState): void => {
   const reads = state.reads
   if (reads.awaitingCommit.length === 0 || !hasCommittedInTerm(state)) return
   const ids = reads.awaitingCommit
   reads.awaitingCommit = []
-  if (state.peers.length === 0) {
-    for (const id of ids) state.out.reads.push({ _tag: "ReadReady", id, index: state.log.commit })
-    return
-  }
-  reads.context++
-  for (const id of ids) reads.pending.push({ id, index: state.log.commit, context: reads.context })
-  broadcastHeartbeat(state)
+  if (state.peers.length === 0) return readyAtCommit(state, ids)
+  for (const id of ids) reads.waiting.push(id)
+  maybeStartRound(state)
 }
 
-export const requestRead = (state: RaftState, id: number): void => {
+export const requestReads = (state: RaftState, ids: ReadonlyArray<number>): void => {
   const reads = state.reads
   if (!hasCommittedInTerm(state)) {
-    reads.awaitingCommit.push(id)
+    for (const id of ids) reads.awaitingCommit.push(id)
   } else if (state.peers.length === 0) {
-    state.out.reads.push({ _tag: "ReadReady", id, index: state.log.commit })
+    readyAtCommit(state, ids)
   } else {
-    reads.context++
-    reads.pending.push({ id, index: state.log.commit, context: reads.context })
-    broadcastHeartbeat(state)
+    for (const id of ids) reads.waiting.push(id)
+    maybeStartRound(state)
   }
 }
 
@@ -184,6 +190,7 @@ const confirmReads = (state: RaftState): void => {
     return acks >= quorum(state)
   })
   for (const read of confirmed) state.out.reads.push({ _tag: "ReadReady", id: read.id, index: read.index })
+  if (confirmed.length > 0) maybeStartRound(state)
 }
 
 const afterMatchAdvanced = (state: RaftState, peer: NodeId): void => {

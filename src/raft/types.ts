@@ -89,8 +89,11 @@ export type Input =
   | { readonly _tag: "Receive"; readonly message: Message }
   /** Append `data` as normal entries if leader; `id` correlates the result in Output.proposals. */
   | { readonly _tag: "Propose"; readonly id: number; readonly data: ReadonlyArray<Uint8Array> }
-  /** Ask for a linearizable read point; answered in Output.reads once leadership is confirmed. */
-  | { readonly _tag: "ReadIndex"; readonly id: number }
+  /**
+   * Ask for linearizable read points, one per id; each is answered in Output.reads once
+   * leadership is confirmed. Reads asked together share one confirmation round.
+   */
+  | { readonly _tag: "ReadIndex"; readonly ids: ReadonlyArray<number> }
   /** The layer made entries up to `index` (of `term`) durable, as asked by an earlier Output. */
   | { readonly _tag: "Persisted"; readonly index: number; readonly term: number }
   /** The state machine has applied everything up to `index`. */

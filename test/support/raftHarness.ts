@@ -545,7 +545,7 @@ export class Cluster {
   read(id: NodeId): number {
     const requestId = this.nextRequestId++
     this.readFloor.set(requestId, this.checker.maxCommit)
-    this.input(id, { _tag: "ReadIndex", id: requestId })
+    this.input(id, { _tag: "ReadIndex", ids: [requestId] })
     return requestId
   }
 

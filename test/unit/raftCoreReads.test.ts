@@ -36,6 +36,33 @@ describe("Raft ReadIndex", () => {
     expect(result?._tag === "ReadReady" && result.index).toBeGreaterThanOrEqual(1)
   })
 
+  it("reads asked while a round is unconfirmed share the next round: one heartbeat broadcast for them all", () => {
+    const cluster = new Cluster({ ids: ["a", "b", "c"], seed: 46 })
+    cluster.elect("a")
+    cluster.propose("a", "v")
+    cluster.settle()
+    const heartbeats = () => cluster.sent.filter((m) => m.from === "a" && m._tag === "AppendEntries" && m.entries.length === 0).length
+    const before = heartbeats()
+    const first = cluster.read("a")
+    expect(heartbeats()).toBe(before + 2)
+    const queued = [cluster.read("a"), cluster.read("a"), cluster.read("a")]
+    // No broadcast of their own while the first round is unconfirmed.
+    expect(heartbeats()).toBe(before + 2)
+    cluster.propose("a", "later")
+    const commitBeforeSecondRound = cluster.status("a").commitIndex
+    cluster.settle()
+    expect(cluster.readResults.get(first)?._tag).toBe("ReadReady")
+    for (const read of queued) {
+      const result = cluster.readResults.get(read)
+      expect(result?._tag).toBe("ReadReady")
+      // Their read index is taken when their round starts, never before they were asked.
+      expect(result?._tag === "ReadReady" && result.index).toBeGreaterThanOrEqual(commitBeforeSecondRound)
+    }
+    // The three queued reads were confirmed by one more round (and whatever the proposal sent).
+    const roundContexts = new Set(cluster.sent.filter((m) => m.from === "a" && m._tag === "AppendEntries").map((m) => m._tag === "AppendEntries" ? m.readContext : 0))
+    expect(Math.max(...roundContexts)).toBe(2)
+  })
+
   it("a single-voter leader answers at once", () => {
     const cluster = new Cluster({ ids: ["solo"], seed: 43 })
     for (let k = 0; k < 2 * electionTicks && cluster.status("solo").role !== "leader"; k++) cluster.tick("solo")
