@@ -4,9 +4,9 @@
  *
  * Sending never blocks the Raft loop: each peer has a bounded outbound queue that drops its
  * OLDEST message on overflow (Raft resends what matters; fresh heartbeats and appends are
- * worth more than stale ones) and one sender fiber that writes the queue's messages in order
- * on one connection with `discard: true`, so many are in flight at once (pipelining) and a
- * slow or dead peer only fills its own queue.
+ * worth more than stale ones) and one sender fiber that writes everything queued, in order,
+ * as one call on one connection with `discard: true`, so many are in flight at once
+ * (pipelining) and a slow or dead peer only fills its own queue.
  *
  * Receiving: the node's RPC server serves RaftApi with `RaftApiHandlers`, which puts each
  * message into this node's inbox (`RaftInbox`, the write side of `RaftTransport.incoming`).
@@ -14,7 +14,7 @@
  */
 import { Context, Effect, Layer, Schedule, Scope } from "effect"
 import { Inbox } from "../../src/lib/inbox.ts"
-import { RaftApi } from "../../src/protocol/RaftApi.ts"
+import { MAX_MESSAGES_PER_CALL, RaftApi } from "../../src/protocol/RaftApi.ts"
 import type { Message, NodeId } from "../../src/raft/types.ts"
 import { Communicator } from "../../src/services/Communicator.ts"
 import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
@@ -50,9 +50,11 @@ const make = (options: RaftTransportRpcOptions) =>
         const address = yield* resolver.resolve(peer).pipe(Effect.retry(resolveRetry))
         const client = yield* communicator.client(RaftApi, address)
         while (true) {
-          for (const message of yield* queue.takeAll) {
-            // While the peer is unreachable the call fails at once: the message is dropped.
-            yield* Effect.exit(client.RaftMessage(message, { discard: true }))
+          const messages = yield* queue.takeAll
+          for (let start = 0; start < messages.length; start += MAX_MESSAGES_PER_CALL) {
+            const batch = messages.slice(start, start + MAX_MESSAGES_PER_CALL)
+            // While the peer is unreachable the call fails at once: the messages are dropped.
+            yield* Effect.exit(client.RaftMessages({ messages: batch }, { discard: true }))
           }
         }
       }).pipe(Effect.scoped)
@@ -98,6 +100,9 @@ export const RaftTransportRpc = (
 /** RaftApi's handlers for the node's RPC server: every message received goes into the inbox. */
 export const RaftApiHandlers = RaftApi.toLayer(
   Effect.map(RaftInbox, (inbox) => ({
-    RaftMessage: (message: Message) => Effect.sync(() => void inbox.offer(message))
+    RaftMessages: ({ messages }: { readonly messages: ReadonlyArray<Message> }) =>
+      Effect.sync(() => {
+        for (const message of messages) inbox.offer(message)
+      })
   }))
 )

@@ -1,9 +1,10 @@
 /**
- * The peer API between Raft voters: one rpc that carries one Raft message. Every variant of
- * `Message` (src/raft/types.ts) has a Schema here, so a malformed message from the network is
- * rejected at decode and never reaches the core. Senders call it with `discard: true`: Raft
- * needs no reply to a message (answers are messages of their own), and not waiting lets many
- * messages be in flight on one connection.
+ * The peer API between Raft voters: one rpc that carries the Raft messages a sender had queued
+ * for one peer, in order (one call per batch: the cost of an rpc is paid once for all of
+ * them). Every variant of `Message` (src/raft/types.ts) has a Schema here, so a malformed
+ * message from the network is rejected at decode and never reaches the core. Senders call it
+ * with `discard: true`: Raft needs no reply to a message (answers are messages of their own),
+ * and not waiting lets many batches be in flight on one connection.
  */
 import { Rpc, RpcGroup } from "@effect/rpc"
 import { Schema } from "effect"
@@ -63,6 +64,11 @@ export const RaftMessage: Schema.Schema<Message> = Schema.Union(
   AppendEntries, AppendEntriesResponse, InstallSnapshot, InstallSnapshotResponse
 )
 
-export class Deliver extends Rpc.make("RaftMessage", { payload: RaftMessage }) {}
+/** Most messages in one call; a sender splits a longer backlog. */
+export const MAX_MESSAGES_PER_CALL = 256
+
+export class Deliver extends Rpc.make("RaftMessages", {
+  payload: { messages: Schema.Array(RaftMessage).pipe(Schema.maxItems(MAX_MESSAGES_PER_CALL)) }
+}) {}
 
 export class RaftApi extends RpcGroup.make(Deliver) {}

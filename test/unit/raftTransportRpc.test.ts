@@ -5,7 +5,7 @@ import type { Inbox } from "../../src/lib/inbox.ts"
 import { RaftApiHandlers, RaftTransportRpc } from "../../layers/raftTransport/rpc.ts"
 import { TcpCommunicator } from "../../layers/transport/tcp.ts"
 import { NotFound } from "../../src/domain/errors.ts"
-import { RaftApi } from "../../src/protocol/RaftApi.ts"
+import { MAX_MESSAGES_PER_CALL, RaftApi } from "../../src/protocol/RaftApi.ts"
 import type { Message } from "../../src/raft/types.ts"
 import { Communicator } from "../../src/services/Communicator.ts"
 import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
@@ -65,7 +65,7 @@ const takeN = (inbox: Inbox<Message>, n: number) =>
   })
 
 /** The same rpc tag with no schema on its payload: lets a test put anything on the wire. */
-class Unchecked extends Rpc.make("RaftMessage", { payload: Schema.Unknown }) {}
+class Unchecked extends Rpc.make("RaftMessages", { payload: Schema.Unknown }) {}
 const UncheckedApi = RpcGroup.make(Unchecked)
 
 describe("RaftApi over TCP", () => {
@@ -100,11 +100,16 @@ describe("RaftApi over TCP", () => {
       const negativeTerm = { ...everyVariant[0]!, term: -1 }
       const unknownTag = { ...envelope, _tag: "Gossip" }
       const missingField = { _tag: "AppendEntries", ...envelope }
-      for (const payload of [negativeTerm, unknownTag, missingField, null]) {
-        const exit = yield* Effect.exit(raw.RaftMessage(payload))
+      const tooMany = Array.from({ length: MAX_MESSAGES_PER_CALL + 1 }, () => everyVariant[3])
+      for (const messages of [[negativeTerm], [unknownTag], [everyVariant[3], missingField], [null], tooMany]) {
+        const exit = yield* Effect.exit(raw.RaftMessages({ messages }))
         expect(exit._tag).toBe("Failure")
       }
-      yield* raw.RaftMessage(everyVariant[3])
+      for (const payload of [null, everyVariant[3], { messages: "x" }]) {
+        expect((yield* Effect.exit(raw.RaftMessages(payload)))._tag).toBe("Failure")
+      }
+      // A batch is all or nothing: the valid message before the malformed one was not delivered either.
+      yield* raw.RaftMessages({ messages: [everyVariant[3]] })
       expect(yield* takeN(b.transport.incoming, 1)).toEqual([everyVariant[3]])
       expect(b.transport.incoming.size).toBe(0)
     }).pipe(Effect.provide(TcpCommunicator)))
