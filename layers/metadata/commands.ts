@@ -69,8 +69,8 @@ const create = (ctx: CommandContext, c: typeof Create.Type): CommandEffect =>
   Effect.gen(function*() {
     yield* validateName(c.name)
     const get = ctx.tx.get
-    const parent = yield* Tables.requireDirectory(get, c.parent)
-    const existing = yield* Tables.readEntry(get, c.parent, c.name)
+    const { inode: parentInode, record: parent } = yield* Tables.requireDirectoryRef(get, c.parent)
+    const existing = yield* Tables.readEntry(get, parentInode, c.name)
     if (existing !== undefined) {
       if (c.exclusive) return yield* new AlreadyExists({ message: `"${c.name}" exists`, path: c.name })
       if (existing.type === "directory") return yield* new IsADirectory({ message: `"${c.name}" is a directory`, path: c.name })
@@ -79,11 +79,11 @@ const create = (ctx: CommandContext, c: typeof Create.Type): CommandEffect =>
     const inode = ctx.meta.nextInode++
     const record: InodeRecord = {
       type: "file", mode: c.mode, uid: c.uid, gid: c.gid, size: 0, nlink: 1,
-      atime: c.now, mtime: c.now, ctime: c.now, parent: c.parent, entries: 0
+      atime: c.now, mtime: c.now, ctime: c.now, parent: parentInode, entries: 0
     }
     putInode(ctx, inode, record)
-    ctx.tx.put(Keys.entryKey(c.parent, c.name), Tables.encodeEntry({ inode, type: "file" }))
-    putInode(ctx, c.parent, touchDirectory(parent, 1, 0, c.now))
+    ctx.tx.put(Keys.entryKey(parentInode, c.name), Tables.encodeEntry({ inode, type: "file" }))
+    putInode(ctx, parentInode, touchDirectory(parent, 1, 0, c.now))
     ctx.meta.files++
     return toAttributes(inode, record)
   })
@@ -92,19 +92,19 @@ const mkdir = (ctx: CommandContext, c: typeof Mkdir.Type): CommandEffect =>
   Effect.gen(function*() {
     yield* validateName(c.name)
     const get = ctx.tx.get
-    const parent = yield* Tables.requireDirectory(get, c.parent)
-    if ((yield* Tables.readEntry(get, c.parent, c.name)) !== undefined) {
+    const { inode: parentInode, record: parent } = yield* Tables.requireDirectoryRef(get, c.parent)
+    if ((yield* Tables.readEntry(get, parentInode, c.name)) !== undefined) {
       return yield* new AlreadyExists({ message: `"${c.name}" exists`, path: c.name })
     }
     const inode = ctx.meta.nextInode++
     const record: InodeRecord = {
       type: "directory", mode: c.mode, uid: c.uid, gid: c.gid, size: 0, nlink: 2,
-      atime: c.now, mtime: c.now, ctime: c.now, parent: c.parent, entries: 0
+      atime: c.now, mtime: c.now, ctime: c.now, parent: parentInode, entries: 0
     }
     putInode(ctx, inode, record)
-    ctx.tx.put(Keys.entryKey(c.parent, c.name), Tables.encodeEntry({ inode, type: "directory" }))
+    ctx.tx.put(Keys.entryKey(parentInode, c.name), Tables.encodeEntry({ inode, type: "directory" }))
     // The new directory's ".." is a link to the parent.
-    putInode(ctx, c.parent, touchDirectory(parent, 1, 1, c.now))
+    putInode(ctx, parentInode, touchDirectory(parent, 1, 1, c.now))
     ctx.meta.directories++
     return toAttributes(inode, record)
   })
@@ -119,13 +119,13 @@ const requireEntry = (ctx: CommandContext, parent: number, name: string) =>
 const unlink = (ctx: CommandContext, c: typeof Unlink.Type): CommandEffect =>
   Effect.gen(function*() {
     yield* validateName(c.name)
-    const parent = yield* Tables.requireDirectory(ctx.tx.get, c.parent)
-    const entry = yield* requireEntry(ctx, c.parent, c.name)
+    const { inode: parentInode, record: parent } = yield* Tables.requireDirectoryRef(ctx.tx.get, c.parent)
+    const entry = yield* requireEntry(ctx, parentInode, c.name)
     if (entry.type === "directory") return yield* new IsADirectory({ message: `"${c.name}" is a directory`, path: c.name })
     const target = yield* Tables.requireTarget(ctx.tx.get, entry)
     yield* removeFile(ctx, entry.inode, target)
-    ctx.tx.del(Keys.entryKey(c.parent, c.name))
-    putInode(ctx, c.parent, touchDirectory(parent, -1, 0, c.now))
+    ctx.tx.del(Keys.entryKey(parentInode, c.name))
+    putInode(ctx, parentInode, touchDirectory(parent, -1, 0, c.now))
     return null
   })
 
@@ -141,15 +141,15 @@ const removeFile = (ctx: CommandContext, inode: number, record: InodeRecord) =>
 const rmdir = (ctx: CommandContext, c: typeof Rmdir.Type): CommandEffect =>
   Effect.gen(function*() {
     yield* validateName(c.name)
-    const parent = yield* Tables.requireDirectory(ctx.tx.get, c.parent)
-    const entry = yield* requireEntry(ctx, c.parent, c.name)
+    const { inode: parentInode, record: parent } = yield* Tables.requireDirectoryRef(ctx.tx.get, c.parent)
+    const entry = yield* requireEntry(ctx, parentInode, c.name)
     if (entry.type !== "directory") return yield* new NotADirectory({ message: `"${c.name}" is not a directory`, path: c.name })
     const target = yield* Tables.requireTarget(ctx.tx.get, entry)
     if (target.entries > 0) return yield* new NotEmpty({ message: `"${c.name}" is not empty`, path: c.name })
     ctx.tx.del(Keys.inodeKey(entry.inode))
-    ctx.tx.del(Keys.entryKey(c.parent, c.name))
+    ctx.tx.del(Keys.entryKey(parentInode, c.name))
     ctx.meta.directories--
-    putInode(ctx, c.parent, touchDirectory(parent, -1, -1, c.now))
+    putInode(ctx, parentInode, touchDirectory(parent, -1, -1, c.now))
     return null
   })
 
@@ -173,18 +173,18 @@ const rename = (ctx: CommandContext, c: typeof Rename.Type): CommandEffect =>
     yield* validateName(c.srcName)
     yield* validateName(c.dstName)
     const get = ctx.tx.get
-    const srcDir = yield* Tables.requireDirectory(get, c.srcParent)
-    const dstDir = yield* Tables.requireDirectory(get, c.dstParent)
-    const source = yield* requireEntry(ctx, c.srcParent, c.srcName)
-    if (c.srcParent === c.dstParent && c.srcName === c.dstName) return null
+    const { inode: srcParent, record: srcDir } = yield* Tables.requireDirectoryRef(get, c.srcParent)
+    const { inode: dstParent, record: dstDir } = yield* Tables.requireDirectoryRef(get, c.dstParent)
+    const source = yield* requireEntry(ctx, srcParent, c.srcName)
+    if (srcParent === dstParent && c.srcName === c.dstName) return null
     const moved = yield* Tables.requireTarget(get, source)
     const movesDirectory = source.type === "directory"
-    if (movesDirectory) yield* refuseCycle(ctx, source.inode, c.dstParent)
+    if (movesDirectory) yield* refuseCycle(ctx, source.inode, dstParent)
 
     // Entry and link count changes per parent directory, summed when both are the same.
     const deltas = new Map<number, { entries: number; nlink: number }>([
-      [c.srcParent, { entries: 0, nlink: 0 }],
-      [c.dstParent, { entries: 0, nlink: 0 }]
+      [srcParent, { entries: 0, nlink: 0 }],
+      [dstParent, { entries: 0, nlink: 0 }]
     ])
     const change = (inode: number, entries: number, nlink: number) => {
       const delta = deltas.get(inode)!
@@ -192,7 +192,7 @@ const rename = (ctx: CommandContext, c: typeof Rename.Type): CommandEffect =>
       delta.nlink += nlink
     }
 
-    const replaced = yield* Tables.readEntry(get, c.dstParent, c.dstName)
+    const replaced = yield* Tables.readEntry(get, dstParent, c.dstName)
     if (replaced !== undefined) {
       if (replaced.inode === source.inode) return null
       if (movesDirectory && replaced.type === "file") {
@@ -206,20 +206,20 @@ const rename = (ctx: CommandContext, c: typeof Rename.Type): CommandEffect =>
         if (target.entries > 0) return yield* new NotEmpty({ message: `"${c.dstName}" is not empty`, path: c.dstName })
         ctx.tx.del(Keys.inodeKey(replaced.inode))
         ctx.meta.directories--
-        change(c.dstParent, -1, -1)
+        change(dstParent, -1, -1)
       } else {
         yield* removeFile(ctx, replaced.inode, target)
-        change(c.dstParent, -1, 0)
+        change(dstParent, -1, 0)
       }
     }
 
-    ctx.tx.del(Keys.entryKey(c.srcParent, c.srcName))
-    ctx.tx.put(Keys.entryKey(c.dstParent, c.dstName), Tables.encodeEntry(source))
-    change(c.srcParent, -1, movesDirectory ? -1 : 0)
-    change(c.dstParent, 1, movesDirectory ? 1 : 0)
-    putInode(ctx, source.inode, { ...moved, parent: c.dstParent, ctime: c.now })
+    ctx.tx.del(Keys.entryKey(srcParent, c.srcName))
+    ctx.tx.put(Keys.entryKey(dstParent, c.dstName), Tables.encodeEntry(source))
+    change(srcParent, -1, movesDirectory ? -1 : 0)
+    change(dstParent, 1, movesDirectory ? 1 : 0)
+    putInode(ctx, source.inode, { ...moved, parent: dstParent, ctime: c.now })
     for (const [inode, delta] of deltas) {
-      putInode(ctx, inode, touchDirectory(inode === c.srcParent ? srcDir : dstDir, delta.entries, delta.nlink, c.now))
+      putInode(ctx, inode, touchDirectory(inode === srcParent ? srcDir : dstDir, delta.entries, delta.nlink, c.now))
     }
     return null
   })

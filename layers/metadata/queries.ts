@@ -3,11 +3,11 @@
  * snapshot, so it never sees half of an apply (an entry whose inode is already gone).
  */
 import { Effect } from "effect"
-import { InvalidArgument, NotADirectory, NotFound, PermissionDenied, SessionExpired } from "../../src/domain/errors.ts"
-import { type DirEntry, type DirEntryPlus, ROOT_INODE } from "../../src/domain/fs.ts"
+import { InvalidArgument, NotFound, PermissionDenied, SessionExpired } from "../../src/domain/errors.ts"
+import type { DirEntry, DirEntryPlus } from "../../src/domain/fs.ts"
 import type { MetadataServiceShape } from "../../src/services/MetadataService.ts"
 import * as Keys from "./keys.ts"
-import { nameProblem, validateName } from "./names.ts"
+import { validateName } from "./names.ts"
 import { toAttributes } from "./records.ts"
 import type { SessionSettings } from "./sessions.ts"
 import type { ReadView, Store } from "./store.ts"
@@ -45,30 +45,7 @@ export const makeQueries = (store: Store, sessions: SessionSettings): Queries =>
     )
 
   const lookupPath: Queries["lookupPath"] = (path) =>
-    consistently((get) =>
-      Effect.gen(function*() {
-        if (!path.startsWith("/")) return yield* new InvalidArgument({ message: "path is not absolute", path })
-        let inode = ROOT_INODE
-        let record = yield* Tables.requireInode(get, ROOT_INODE)
-        for (const component of path.split("/").slice(1)) {
-          // Anything after a file's name, even "." or a trailing "/", needs it to be a directory.
-          if (record.type !== "directory") return yield* new NotADirectory({ message: `not a directory in ${path}`, path })
-          if (component === "" || component === ".") continue
-          if (component === "..") {
-            inode = record.parent
-            record = yield* Tables.requireInode(get, inode)
-            continue
-          }
-          const problem = nameProblem(component)
-          if (problem !== undefined) return yield* new InvalidArgument({ message: problem, path })
-          const entry = yield* Tables.readEntry(get, inode, component)
-          if (entry === undefined) return yield* new NotFound({ message: "no such file or directory", path })
-          inode = entry.inode
-          record = yield* Tables.requireTarget(get, entry)
-        }
-        return toAttributes(inode, record)
-      })
-    )
+    consistently((get) => Effect.map(Tables.resolvePath(get, path), ({ inode, record }) => toAttributes(inode, record)))
 
   const access: Queries["access"] = (inode, uid, gid, mask) =>
     Effect.gen(function*() {

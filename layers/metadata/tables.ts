@@ -4,10 +4,11 @@
  * `Corruption` because the state machine never writes one.
  */
 import { Effect } from "effect"
-import { Corruption, IsADirectory, NotADirectory, NotFound } from "../../src/domain/errors.ts"
-import type { ChunkRef } from "../../src/domain/fs.ts"
+import { Corruption, InvalidArgument, IsADirectory, NotADirectory, NotFound } from "../../src/domain/errors.ts"
+import { type ChunkRef, type DirectoryRef, ROOT_INODE } from "../../src/domain/fs.ts"
 import type { StoreError } from "../../src/services/MetadataService.ts"
 import * as Keys from "./keys.ts"
+import { nameProblem } from "./names.ts"
 import type { SessionId } from "../../src/domain/session.ts"
 import {
   ChunkCodec, EntryCodec, type EntryRecord, InodeCodec, type InodeRecord, IntCodec, MetaCodec, type MetaRecord,
@@ -83,3 +84,46 @@ export const readSession = (get: Get, session: SessionId): Effect.Effect<Session
 
 export const readReply = (get: Get, session: SessionId, seq: number): Effect.Effect<ReplyRecord | undefined, StoreError> =>
   Effect.flatMap(get(Keys.replyKey(session, seq)), decodeIfPresent(decodeReply))
+
+/**
+ * The inode an absolute path names, and its record: each component is looked up in the
+ * directory the path reached so far ("." stays, ".." goes to the parent, empty components are
+ * skipped). Anything after a file's name, even "." or a trailing "/", needs it to be a directory.
+ */
+export const resolvePath = (
+  get: Get,
+  path: string
+): Effect.Effect<{ readonly inode: number; readonly record: InodeRecord }, NotFound | NotADirectory | InvalidArgument | StoreError> =>
+  Effect.gen(function*() {
+    if (!path.startsWith("/")) return yield* new InvalidArgument({ message: "path is not absolute", path })
+    let inode = ROOT_INODE
+    let record = yield* requireInode(get, ROOT_INODE)
+    for (const component of path.split("/").slice(1)) {
+      if (record.type !== "directory") return yield* new NotADirectory({ message: `not a directory in ${path}`, path })
+      if (component === "" || component === ".") continue
+      if (component === "..") {
+        inode = record.parent
+        record = yield* requireInode(get, inode)
+        continue
+      }
+      const problem = nameProblem(component)
+      if (problem !== undefined) return yield* new InvalidArgument({ message: problem, path })
+      const entry = yield* readEntry(get, inode, component)
+      if (entry === undefined) return yield* new NotFound({ message: "no such file or directory", path })
+      inode = entry.inode
+      record = yield* requireTarget(get, entry)
+    }
+    return { inode, record }
+  })
+
+/** The directory a change names, by inode or by path, with its record. */
+export const requireDirectoryRef = (
+  get: Get,
+  ref: DirectoryRef
+): Effect.Effect<{ readonly inode: number; readonly record: InodeRecord }, NotFound | NotADirectory | InvalidArgument | StoreError> =>
+  typeof ref === "number"
+    ? Effect.map(requireDirectory(get, ref), (record) => ({ inode: ref, record }))
+    : Effect.flatMap(resolvePath(get, ref), (found) =>
+      found.record.type === "directory"
+        ? Effect.succeed(found)
+        : Effect.fail(new NotADirectory({ message: "not a directory", path: ref })))

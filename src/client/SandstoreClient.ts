@@ -33,8 +33,6 @@ const KEEP_ALIVES_PER_TIMEOUT = 4
 const SESSION_CLOSE_TIMEOUT = "2 seconds"
 /** Lookups a readdir makes when the directory it looked up is gone before it is listed. */
 const READDIR_LOOKUPS = 3
-/** Lookups a namespace change makes when a directory it looked up was replaced before the change. */
-const PARENT_LOOKUPS = 3
 
 export interface MkdirOptions {
   readonly recursive?: boolean
@@ -153,40 +151,13 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
         Effect.catchTag("NotFound", () => Effect.succeedNone)
       )
 
-    /** The directory that holds `path`, and its last name. */
-    const resolveParent = (path: string) =>
-      Effect.gen(function*() {
-        const { name, parent } = yield* parentAndName(path)
-        const dir = yield* lookup(parent)
-        if (dir.type !== "directory") return yield* new NotADirectory({ message: "not a directory", path: parent })
-        return { dir: dir.inode, name }
-      })
-
     /**
-     * `change` made in the directories holding `paths`. Looking a directory up and changing it
-     * are two steps, and a rename can replace the directory in between: the node then answers
-     * NotFound for the old inode although the path existed all along. So after a NotFound the
-     * directories are looked up again, and if one is now another inode the change is made there.
+     * `change` made in the directory holding `path`, named by its path: the node resolves it
+     * when it applies the change, so there is no lookup first (one request, one log entry) and
+     * no window in which a rename could swap the directory.
      */
-    const inParents = <A>(
-      paths: ReadonlyArray<string>,
-      change: (targets: ReadonlyArray<{ readonly dir: InodeId; readonly name: string }>) => Effect.Effect<A, SandstoreError>
-    ): Effect.Effect<A, SandstoreError> =>
-      Effect.gen(function*() {
-        const resolveAll = Effect.all(paths.map(resolveParent), { concurrency: "unbounded" })
-        let targets = yield* resolveAll
-        for (let lookups = 1; ; lookups++) {
-          const outcome = yield* Effect.either(change(targets))
-          if (outcome._tag === "Right") return outcome.right
-          if (outcome.left._tag !== "NotFound" || lookups >= PARENT_LOOKUPS) return yield* Effect.fail(outcome.left)
-          const again = yield* resolveAll
-          if (again.every((target, i) => target.dir === targets[i]!.dir)) return yield* Effect.fail(outcome.left)
-          targets = again
-        }
-      })
-
-    const inParent = <A>(path: string, change: (dir: InodeId, name: string) => Effect.Effect<A, SandstoreError>) =>
-      inParents([path], ([target]) => change(target!.dir, target!.name))
+    const atPath = <A>(path: string, change: (dir: string, name: string) => Effect.Effect<A, SandstoreError>) =>
+      Effect.flatMap(parentAndName(path), ({ name, parent }) => change(parent, name))
 
     const requireDirectory = (attributes: Attributes, path: string) =>
       attributes.type === "directory"
@@ -196,7 +167,7 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
     const mkdirOne = (path: string, mode: number) =>
       Effect.gen(function*() {
         if (components(path).length === 0) return yield* new AlreadyExists({ message: "the root directory exists", path })
-        yield* inParent(path, (dir, name) =>
+        yield* atPath(path, (dir, name) =>
           invoker.mutate((api, request) => api.Mkdir({ parent: dir, name, mode, uid, gid, request })))
         return undefined
       })
@@ -265,7 +236,7 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
         let attributes: Attributes
         // The root always exists and has no parent to create it in.
         if (flags.create && components(path).length > 0) {
-          const create = inParent(path, (dir, name) =>
+          const create = atPath(path, (dir, name) =>
             invoker.mutate((api, request) =>
               api.Create({ parent: dir, name, mode: mode & 0o7777 & ~umask, uid, gid, exclusive: flags.exclusive, request })
             ))
@@ -327,16 +298,16 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
       readdir: ((path: string, options?: ReaddirOptions) =>
         readdir(path, options).pipe(Effect.mapError(withPath(path)))) as SandstoreClientShape["readdir"],
       rename: (from, to) =>
-        inParents([from, to], ([src, dst]) =>
+        Effect.flatMap(Effect.all([parentAndName(from), parentAndName(to)]), ([src, dst]) =>
           invoker.mutate((api, request) =>
-            api.Rename({ srcParent: src!.dir, srcName: src!.name, dstParent: dst!.dir, dstName: dst!.name, request })
+            api.Rename({ srcParent: src.parent, srcName: src.name, dstParent: dst.parent, dstName: dst.name, request })
           )).pipe(Effect.asVoid, Effect.mapError(withPath(from))),
       unlink: (path) =>
-        inParent(path, (dir, name) => invoker.mutate((api, request) => api.Unlink({ parent: dir, name, request }))).pipe(
+        atPath(path, (dir, name) => invoker.mutate((api, request) => api.Unlink({ parent: dir, name, request }))).pipe(
           Effect.mapError(withPath(path))
         ),
       rmdir: (path) =>
-        inParent(path, (dir, name) => invoker.mutate((api, request) => api.Rmdir({ parent: dir, name, request }))).pipe(
+        atPath(path, (dir, name) => invoker.mutate((api, request) => api.Rmdir({ parent: dir, name, request }))).pipe(
           Effect.mapError(withPath(path))
         ),
       truncate: (path, size = 0) =>

@@ -5,7 +5,7 @@
  */
 import { Schema } from "effect"
 import { CommandError } from "./errors.ts"
-import { Attributes, AttributeChanges, ChunkRef, InodeId } from "./fs.ts"
+import { Attributes, AttributeChanges, ChunkRef, DirectoryRef, InodeId } from "./fs.ts"
 import { SessionId } from "./session.ts"
 
 /** A write transaction must commit within this long of planning it, or it conflicts. */
@@ -15,7 +15,7 @@ export const TRANSACTION_TTL_MILLIS = 60_000
 export const SESSION_TIMEOUT_MILLIS = 10 * 60_000
 
 export const Create = Schema.TaggedStruct("Create", {
-  parent: InodeId,
+  parent: DirectoryRef,
   name: Schema.String,
   mode: Schema.Int,
   uid: Schema.Int,
@@ -26,7 +26,7 @@ export const Create = Schema.TaggedStruct("Create", {
 })
 
 export const Mkdir = Schema.TaggedStruct("Mkdir", {
-  parent: InodeId,
+  parent: DirectoryRef,
   name: Schema.String,
   mode: Schema.Int,
   uid: Schema.Int,
@@ -34,14 +34,14 @@ export const Mkdir = Schema.TaggedStruct("Mkdir", {
   now: Schema.Number
 })
 
-export const Unlink = Schema.TaggedStruct("Unlink", { parent: InodeId, name: Schema.String, now: Schema.Number })
+export const Unlink = Schema.TaggedStruct("Unlink", { parent: DirectoryRef, name: Schema.String, now: Schema.Number })
 
-export const Rmdir = Schema.TaggedStruct("Rmdir", { parent: InodeId, name: Schema.String, now: Schema.Number })
+export const Rmdir = Schema.TaggedStruct("Rmdir", { parent: DirectoryRef, name: Schema.String, now: Schema.Number })
 
 export const Rename = Schema.TaggedStruct("Rename", {
-  srcParent: InodeId,
+  srcParent: DirectoryRef,
   srcName: Schema.String,
-  dstParent: InodeId,
+  dstParent: DirectoryRef,
   dstName: Schema.String,
   now: Schema.Number
 })

@@ -9,6 +9,20 @@ export const DEFAULT_CHUNK_SIZE = 8 * 1024 * 1024
 export const InodeId = Schema.Int.pipe(Schema.positive())
 export type InodeId = typeof InodeId.Type
 
+/** Longest absolute path a request may name (4096 bytes as PATH_MAX). */
+export const MAX_PATH_BYTES = 4096
+
+/** An absolute path, as a request names a directory without looking it up first. */
+export const AbsolutePath = Schema.String.pipe(Schema.startsWith("/"), Schema.maxLength(MAX_PATH_BYTES))
+
+/**
+ * The directory a namespace change is made in: its inode, or its absolute path, which the
+ * state machine resolves when it applies the change (one request and one log entry, no
+ * separate lookup, and no window in which a rename could move the directory away).
+ */
+export const DirectoryRef = Schema.Union(InodeId, AbsolutePath)
+export type DirectoryRef = typeof DirectoryRef.Type
+
 export const FileType = Schema.Literal("file", "directory")
 export type FileType = typeof FileType.Type
 

@@ -13,7 +13,7 @@ import { Topology } from "../domain/cluster.ts"
 import { SandstoreError } from "../domain/errors.ts"
 import { SessionId } from "../domain/session.ts"
 import {
-  AttributeChanges, Attributes, FsInfo, FsStat, InodeId, ReaddirPage, ReaddirPlusPage
+  AttributeChanges, Attributes, DirectoryRef, FsInfo, FsStat, InodeId, ReaddirPage, ReaddirPlusPage
 } from "../domain/fs.ts"
 
 /** Largest payload of one Read or Write call; the SDK splits larger transfers. */
@@ -78,25 +78,25 @@ export class CloseSession extends Rpc.make("CloseSession", {
 
 export class Create extends Rpc.make("Create", {
   payload: {
-    parent: InodeId, name: Name, mode: Mode, uid: Id, gid: Id, exclusive: Schema.Boolean, request: Request,
+    parent: DirectoryRef, name: Name, mode: Mode, uid: Id, gid: Id, exclusive: Schema.Boolean, request: Request,
     timeoutMillis: TimeoutMillis
   },
   success: Attributes,
   error: SandstoreError
 }) {}
 export class Mkdir extends Rpc.make("Mkdir", {
-  payload: { parent: InodeId, name: Name, mode: Mode, uid: Id, gid: Id, request: Request, timeoutMillis: TimeoutMillis },
+  payload: { parent: DirectoryRef, name: Name, mode: Mode, uid: Id, gid: Id, request: Request, timeoutMillis: TimeoutMillis },
   success: Attributes,
   error: SandstoreError
 }) {}
 export class Unlink extends Rpc.make("Unlink", {
-  payload: { parent: InodeId, name: Name, request: Request, timeoutMillis: TimeoutMillis }, error: SandstoreError
+  payload: { parent: DirectoryRef, name: Name, request: Request, timeoutMillis: TimeoutMillis }, error: SandstoreError
 }) {}
 export class Rmdir extends Rpc.make("Rmdir", {
-  payload: { parent: InodeId, name: Name, request: Request, timeoutMillis: TimeoutMillis }, error: SandstoreError
+  payload: { parent: DirectoryRef, name: Name, request: Request, timeoutMillis: TimeoutMillis }, error: SandstoreError
 }) {}
 export class Rename extends Rpc.make("Rename", {
-  payload: { srcParent: InodeId, srcName: Name, dstParent: InodeId, dstName: Name, request: Request, timeoutMillis: TimeoutMillis },
+  payload: { srcParent: DirectoryRef, srcName: Name, dstParent: DirectoryRef, dstName: Name, request: Request, timeoutMillis: TimeoutMillis },
   error: SandstoreError
 }) {}
 export class SetAttr extends Rpc.make("SetAttr", {

@@ -10,14 +10,15 @@ import type { CommandOutcome, RequestTag } from "../domain/commands.ts"
 import type { CommandError } from "../domain/errors.ts"
 import type { SessionId } from "../domain/session.ts"
 import type {
-  AttributeChanges, Attributes, ChunkRef, FsInfo, FsStat, InodeId, ReaddirPage, ReaddirPlusPage
+  AttributeChanges, Attributes, ChunkRef, DirectoryRef, FsInfo, FsStat, InodeId, ReaddirPage, ReaddirPlusPage
 } from "../domain/fs.ts"
 import type { ReplicationError } from "./MetadataReplicator.ts"
 
 export type ControlError = CommandError | ReplicationError
 
 export interface CreateRequest {
-  readonly parent: InodeId
+  /** the directory's inode, or its absolute path (resolved when the change is applied) */
+  readonly parent: DirectoryRef
   readonly name: string
   readonly mode: number
   readonly uid: number
@@ -68,12 +69,12 @@ export interface ControlPlaneOrchestratorShape {
 
   readonly create: (fields: CreateRequest, request: RequestTag | null) => Effect.Effect<Attributes, ControlError>
   readonly mkdir: (fields: Omit<CreateRequest, "exclusive">, request: RequestTag | null) => Effect.Effect<Attributes, ControlError>
-  readonly unlink: (parent: InodeId, name: string, request: RequestTag | null) => Effect.Effect<void, ControlError>
-  readonly rmdir: (parent: InodeId, name: string, request: RequestTag | null) => Effect.Effect<void, ControlError>
+  readonly unlink: (parent: DirectoryRef, name: string, request: RequestTag | null) => Effect.Effect<void, ControlError>
+  readonly rmdir: (parent: DirectoryRef, name: string, request: RequestTag | null) => Effect.Effect<void, ControlError>
   readonly rename: (
-    srcParent: InodeId,
+    srcParent: DirectoryRef,
     srcName: string,
-    dstParent: InodeId,
+    dstParent: DirectoryRef,
     dstName: string,
     request: RequestTag | null
   ) => Effect.Effect<void, ControlError>

@@ -45,13 +45,13 @@ const backends = [
 
 const T = 1_700_000_000_000
 
-const create = (parent: number, name: string, more: { exclusive?: boolean; mode?: number; now?: number } = {}): MetadataCommand =>
+const create = (parent: number | string, name: string, more: { exclusive?: boolean; mode?: number; now?: number } = {}): MetadataCommand =>
   ({ _tag: "Create", parent, name, mode: more.mode ?? 0o644, uid: 1000, gid: 100, exclusive: more.exclusive ?? false, now: more.now ?? T })
-const mkdir = (parent: number, name: string, now = T): MetadataCommand =>
+const mkdir = (parent: number | string, name: string, now = T): MetadataCommand =>
   ({ _tag: "Mkdir", parent, name, mode: 0o755, uid: 1000, gid: 100, now })
-const unlink = (parent: number, name: string, now = T): MetadataCommand => ({ _tag: "Unlink", parent, name, now })
-const rmdir = (parent: number, name: string, now = T): MetadataCommand => ({ _tag: "Rmdir", parent, name, now })
-const rename = (srcParent: number, srcName: string, dstParent: number, dstName: string, now = T): MetadataCommand =>
+const unlink = (parent: number | string, name: string, now = T): MetadataCommand => ({ _tag: "Unlink", parent, name, now })
+const rmdir = (parent: number | string, name: string, now = T): MetadataCommand => ({ _tag: "Rmdir", parent, name, now })
+const rename = (srcParent: number | string, srcName: string, dstParent: number | string, dstName: string, now = T): MetadataCommand =>
   ({ _tag: "Rename", srcParent, srcName, dstParent, dstName, now })
 const setAttr = (inode: number, changes: AttributeChanges, now = T): MetadataCommand => ({ _tag: "SetAttr", inode, changes, now })
 const chunk = (index: number, versionId: string, length: number, storedLength = length): ChunkRef =>
@@ -132,6 +132,31 @@ for (const backend of backends) {
   describe(`MetadataService on ${backend.name}`, () => {
     const test = (name: string, body: Effect.Effect<void, unknown, MetadataService | Scope.Scope>) =>
       it.scoped(name, () => Effect.provide(body, backend.layer))
+
+    test("changes may name their directory by path, resolved when applied, with the same errors as a lookup", Effect.gen(function*() {
+      const h = yield* harness
+      const a = yield* h.attrs(mkdir("/", "a"))
+      const b = yield* h.attrs(mkdir("/a", "b"))
+      const file = yield* h.attrs(create("/a/b/", "f", { exclusive: true }))
+      expect(yield* h.md.lookupPath("/a/b/f")).toEqual(file)
+      expect((yield* h.md.getattr(b.inode)).nlink).toBe(2)
+      expect((yield* h.md.getattr(a.inode)).nlink).toBe(3)
+      // "." and ".." resolve as in a lookup; by path and by inode name the same directory.
+      yield* h.rejects("AlreadyExists", create("/a/./b/../b", "f", { exclusive: true }))
+      yield* h.rejects("AlreadyExists", create(b.inode, "f", { exclusive: true }))
+      yield* h.rejects("NotFound", create("/a/missing", "g"))
+      yield* h.rejects("NotADirectory", create("/a/b/f", "g"))
+      yield* h.rejects("NotADirectory", mkdir("/a/b/f/", "g"))
+      yield* h.rejects("InvalidArgument", mkdir("/a/\u0000", "g"))
+      yield* h.ok(rename("/a/b", "f", "/a", "moved"))
+      expect(yield* h.md.lookupPath("/a/moved")).toMatchObject({ inode: file.inode })
+      yield* h.rejects("NotFound", unlink("/a/b", "f"))
+      yield* h.ok(unlink("/a", "moved"))
+      yield* h.ok(rmdir("/a", "b"))
+      yield* h.rejects("NotFound", rmdir("/a/b", "x"))
+      expect(yield* h.md.readdir(a.inode, null, 10)).toMatchObject({ entries: [] })
+      expect((yield* h.md.getattr(a.inode)).nlink).toBe(2)
+    }))
 
     test("an empty store holds only a deterministic root directory", Effect.gen(function*() {
       const { md } = yield* harness
