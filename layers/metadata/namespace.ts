@@ -20,7 +20,7 @@ import * as Sessions from "./sessions.ts"
 import { decodeSnapshot, encodeSnapshot } from "./snapshotFormat.ts"
 import type { Store, Write } from "./store.ts"
 import * as Tables from "./tables.ts"
-import { makeTransaction, type Transaction } from "./transaction.ts"
+import { makeTransaction, stagedStore, type Transaction } from "./transaction.ts"
 
 /** Expired sessions are pruned at log indices that are multiples of this (one scan, not one per entry). */
 const PRUNE_INTERVAL = 256
@@ -81,16 +81,21 @@ export const makeNamespace = (
 
     const serialized = (yield* Effect.makeSemaphore(1)).withPermits(1)
 
-    const requireMeta = Effect.flatMap(Tables.readMeta(store.get), (meta) =>
-      meta === undefined
-        ? Effect.fail(new Corruption({ message: "metadata store: meta record is missing" }))
-        : Effect.succeed(meta))
+    /** The store an apply reads and writes: the database, or writes staged over it (applyAll). */
+    type Target = Pick<Store, "get" | "scan" | "write">
+
+    const readMetaOf = (target: Target) =>
+      Effect.flatMap(Tables.readMeta(target.get), (meta) =>
+        meta === undefined
+          ? Effect.fail(new Corruption({ message: "metadata store: meta record is missing" }))
+          : Effect.succeed(meta))
+    const requireMeta = readMetaOf(store)
 
     /** What an entry at or below the applied index returns: its request's recorded outcome, if any. */
-    const replayed = (entry: LogEntry) =>
+    const replayed = (target: Target, entry: LogEntry) =>
       entry.request === null
         ? Effect.succeed(OK_NULL)
-        : Effect.map(Tables.readReply(store.get, entry.request.session, entry.request.seq), (reply) =>
+        : Effect.map(Tables.readReply(target.get, entry.request.session, entry.request.seq), (reply) =>
           reply !== undefined && reply.digest === entry.request!.digest ? reply.outcome : OK_NULL)
 
     /**
@@ -99,6 +104,7 @@ export const makeNamespace = (
      * refused command changes nothing; session commands act on the session table.
      */
     const carryOut = (
+      target: Target,
       command: MetadataCommand,
       meta: MetaRecord,
       now: number,
@@ -112,7 +118,7 @@ export const makeNamespace = (
             : yield* Sessions.close(sessionTx, command.session)
           return { outcome, writes: [], meta: outcome._tag === "Ok" ? advanced : meta }
         }
-        const tx = makeTransaction(store)
+        const tx = makeTransaction(target)
         const counters = { ...advanced }
         return yield* applyCommand({ tx, meta: counters, chunkSize, transactionTtlMillis }, command).pipe(
           Effect.map((result): Carried => ({ outcome: { _tag: "Ok", result }, writes: [...tx.writes()], meta: counters })),
@@ -120,35 +126,50 @@ export const makeNamespace = (
         )
       })
 
-    const apply: MetadataServiceShape["apply"] = (index, entry) =>
-      serialized(Effect.gen(function*() {
+    /** Apply one entry on `target`: its changes, its session bookkeeping and the new applied index, in one write. */
+    const applyOn = (target: Target, index: number, entry: LogEntry): Effect.Effect<CommandOutcome, StoreError> =>
+      Effect.gen(function*() {
         if (!Number.isSafeInteger(index)) return yield* Effect.dieMessage(`log index ${index} is not an integer`)
-        const meta = yield* requireMeta
-        if (index <= meta.appliedIndex) return yield* replayed(entry)
+        const meta = yield* readMetaOf(target)
+        if (index <= meta.appliedIndex) return yield* replayed(target, entry)
 
         // The entry's time: the state machine's clock moves to it when its command applies.
         const now = Math.max(meta.clock, entry.clock ?? commandTime(entry.command))
-        const sessionTx = makeTransaction(store)
+        const sessionTx = makeTransaction(target)
         const request = entry.request
         let carried: Carried
         if (request === null) {
-          carried = yield* carryOut(entry.command, meta, now, sessionTx)
+          carried = yield* carryOut(target, entry.command, meta, now, sessionTx)
         } else {
           const admission = yield* Sessions.admit(sessionTx, request, now, sessions)
           if (admission._tag === "Admitted") {
-            carried = yield* carryOut(entry.command, meta, now, sessionTx)
+            carried = yield* carryOut(target, entry.command, meta, now, sessionTx)
             yield* Sessions.record(sessionTx, request, admission.session, carried.outcome, now)
           } else {
             carried = { outcome: admission.outcome, writes: [], meta }
           }
         }
         if (index % pruneInterval === 0) yield* Sessions.pruneExpired(sessionTx, now, sessions)
-        yield* store.write([
+        yield* target.write([
           ...carried.writes,
           ...sessionTx.writes(),
           [Keys.metaKey, Tables.encodeMeta({ ...carried.meta, appliedIndex: index })]
         ])
         return carried.outcome
+      })
+
+    const apply: MetadataServiceShape["apply"] = (index, entry) => serialized(applyOn(store, index, entry))
+
+    // Each entry applies on writes staged over the store, so it sees the ones before it; all
+    // of them reach the store in one batch.
+    const applyAll: MetadataServiceShape["applyAll"] = (entries) =>
+      serialized(Effect.gen(function*() {
+        if (entries.length === 1) return [yield* applyOn(store, entries[0]!.index, entries[0]!.entry)]
+        const staged = stagedStore(store)
+        const outcomes: Array<CommandOutcome> = []
+        for (const { entry, index } of entries) outcomes.push(yield* applyOn(staged.store, index, entry))
+        yield* store.write(staged.writes())
+        return outcomes
       }))
 
     const snapshot: MetadataServiceShape["snapshot"] = store.withView((view) =>
@@ -177,6 +198,7 @@ export const makeNamespace = (
 
     return {
       apply,
+      applyAll,
       appliedIndex: Effect.map(requireMeta, (meta) => meta.appliedIndex),
       clock: Effect.map(requireMeta, (meta) => meta.clock),
       session: (id) => Tables.readSession(store.get, id),

@@ -20,7 +20,7 @@ export interface Transaction {
 // A latin1 string maps each byte to one UTF-16 unit, so string order is byte order.
 const asString = (key: Buffer): string => key.toString("latin1")
 
-export const makeTransaction = (store: Store): Transaction => {
+export const makeTransaction = (store: Pick<Store, "get" | "scan">): Transaction => {
   const staged = new Map<string, Write>()
   return {
     get: (key) => {
@@ -49,4 +49,29 @@ export const makeTransaction = (store: Store): Transaction => {
     },
     writes: () => staged.values()
   }
+}
+
+/**
+ * A store whose writes are staged in memory over `base`: reads (and transactions over it) see
+ * them, and `writes` hands them over to be written to `base` in one batch. Several entries
+ * applied on it cost one store write. Its scans must be bounded (gte and lt), as every scan
+ * an apply makes is.
+ */
+export const stagedStore = (base: Pick<Store, "get" | "scan">) => {
+  const staged = makeTransaction(base)
+  const store: Pick<Store, "get" | "scan" | "write"> = {
+    get: (key) => staged.get(key),
+    scan: (range) =>
+      range.gte !== undefined && range.lt !== undefined && range.gt === undefined && range.limit === undefined
+        ? staged.scan({ gte: range.gte, lt: range.lt })
+        : Effect.dieMessage("a scan of staged writes needs a [gte, lt) range"),
+    write: (writes) =>
+      Effect.sync(() => {
+        for (const [key, value] of writes) {
+          if (value === null) staged.del(key)
+          else staged.put(key, value)
+        }
+      })
+  }
+  return { store, writes: staged.writes }
 }

@@ -14,8 +14,9 @@
  *   sends its AppendEntries while its own append runs (the core counts the leader's own log
  *   only after `Persisted`), and a hard state whose commit index alone moved is written with
  *   the next append instead of costing an fsync of its own (recovery treats it as a hint).
- * - the applier applies committed entries to the MetadataService in index order (a snapshot
- *   from the leader is restored first), answers each proposer with the state machine's
+ * - the applier applies committed entries to the MetadataService in index order, the entries
+ *   of one turn with one store write (a snapshot from the leader is restored first), answers
+ *   each proposer with the state machine's
  *   outcome, releases reads whose index is applied, reports `Applied`, and every
  *   `snapshotThreshold` entries takes a snapshot that the driver compacts the log behind.
  * - the batcher collects proposals into batches of up to `batchSize`, waiting at most
@@ -40,7 +41,7 @@
 import { Cause, Clock, Deferred, Duration, Effect, Either, Layer, Option, ParseResult } from "effect"
 import { rm, stat } from "node:fs/promises"
 import type { ReplicatorStatus } from "../../src/domain/cluster.ts"
-import type { CommandResult, MetadataCommand, RequestTag } from "../../src/domain/commands.ts"
+import type { CommandOutcome, CommandResult, LogEntry, MetadataCommand, RequestTag } from "../../src/domain/commands.ts"
 import {
   Busy, Corruption, type CommandError, InvalidArgument, type IoError, NotLeader, Timeout, Unavailable
 } from "../../src/domain/errors.ts"
@@ -109,6 +110,9 @@ export interface RaftReplicatorOptions {
 export const REBUILD_MARKER = "REBUILDING"
 
 const TICK: Input = { _tag: "Tick" }
+
+/** Most entries applied with one store write (a node catching up applies thousands at once). */
+const MAX_ENTRIES_PER_WRITE = 512
 
 /** FNV-1a of the node id: voters sharing one configured seed still draw different timeouts. */
 const nodeSeed = (nodeId: NodeId, seed: number): number => {
@@ -375,18 +379,31 @@ const make = (options: RaftReplicatorOptions) =>
 
     // ---- applier ------------------------------------------------------------------------
 
-    const applyEntry = (entry: Entry) =>
+    /** Apply committed `entries` (in index order) with one store write, and answer their proposers. */
+    const applyEntries = (entries: ReadonlyArray<Entry>) =>
       Effect.gen(function*() {
-        if (entry.index <= applied) return
-        if (entry.index !== applied + 1) {
-          return yield* new Corruption({ message: `Raft committed entry ${entry.index} after applied index ${applied}` })
+        const fresh: Array<{ readonly raft: Entry; readonly index: number; readonly entry: LogEntry }> = []
+        let next = applied + 1
+        for (const entry of entries) {
+          if (entry.index < next) continue
+          if (entry.index !== next) {
+            return yield* new Corruption({ message: `Raft committed entry ${entry.index} after applied index ${next - 1}` })
+          }
+          fresh.push({ raft: entry, index: entry.index, entry: yield* decodeEntryData(entry) })
+          next++
         }
-        const logEntry = yield* decodeEntryData(entry)
-        const outcome = yield* metadata.apply(entry.index, logEntry)
-        applied = entry.index
-        appliedTerm = entry.term
-        yield* replicatedClock.applied(logEntry.clock)
-        yield* pending.applied(entry.index, entry.term, outcome)
+        if (fresh.length === 0) return
+        const outcomes: Array<CommandOutcome> = []
+        for (let start = 0; start < fresh.length; start += MAX_ENTRIES_PER_WRITE) {
+          outcomes.push(...yield* metadata.applyAll(fresh.slice(start, start + MAX_ENTRIES_PER_WRITE)))
+        }
+        const last = fresh[fresh.length - 1]!.raft
+        applied = last.index
+        appliedTerm = last.term
+        for (let k = 0; k < fresh.length; k++) {
+          yield* replicatedClock.applied(fresh[k]!.entry.clock)
+          yield* pending.applied(fresh[k]!.index, fresh[k]!.raft.term, outcomes[k]!)
+        }
       })
 
     const restore = (snapshot: Snapshot) =>
@@ -423,10 +440,18 @@ const make = (options: RaftReplicatorOptions) =>
     const applierTurn = Effect.gen(function*() {
       const items = yield* applyQueue.takeAll
       const before = applied
+      // Consecutive Apply items go to the store as one batch; a Restore in between ends it.
+      let batch: Array<Entry> = []
       for (const item of items) {
-        if (item._tag === "Restore") yield* restore(item.snapshot)
-        else for (const entry of item.entries) yield* applyEntry(entry)
+        if (item._tag === "Apply") {
+          for (const entry of item.entries) batch.push(entry)
+          continue
+        }
+        yield* applyEntries(batch)
+        batch = []
+        yield* restore(item.snapshot)
       }
+      yield* applyEntries(batch)
       yield* pending.releaseReads(applied)
       if (applied !== before) inputs.offer({ _tag: "Applied", index: applied })
       yield* endRebuildIfCaughtUp(false)

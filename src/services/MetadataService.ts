@@ -8,7 +8,7 @@
  * once: the state machine keeps client sessions and the outcomes of their unacknowledged
  * requests (see layers/metadata/sessions.ts). Queries read the applied state.
  */
-import { Context, type Effect } from "effect"
+import { Context, Effect } from "effect"
 import type { CommandOutcome, LogEntry, RequestTag } from "../domain/commands.ts"
 import type {
   Corruption, InvalidArgument, IoError, IsADirectory, NotADirectory, NotFound, PermissionDenied, SessionExpired
@@ -21,6 +21,13 @@ export type StoreError = IoError | Corruption
 export interface MetadataServiceShape {
   /** Apply the committed entry at `index` (indices strictly increase; lower ones are no-ops). */
   readonly apply: (index: number, entry: LogEntry) => Effect.Effect<CommandOutcome, StoreError>
+  /**
+   * Apply consecutive committed entries, in order, as `apply` would one by one, but store them
+   * in one atomic write (a crash keeps all of them or none): the outcome of each, in order.
+   */
+  readonly applyAll: (
+    entries: ReadonlyArray<{ readonly index: number; readonly entry: LogEntry }>
+  ) => Effect.Effect<Array<CommandOutcome>, StoreError>
   /** The index of the last applied entry (0 for a fresh store). */
   readonly appliedIndex: Effect.Effect<number, StoreError>
   /** The state machine's clock: the latest time of any entry it applied (0 for a fresh store). */
@@ -85,3 +92,10 @@ export interface MetadataServiceShape {
 }
 
 export class MetadataService extends Context.Tag("sandstore/MetadataService")<MetadataService, MetadataServiceShape>() {}
+
+/**
+ * `applyAll` by way of a per-entry `apply`, one entry after another: for wrappers that change
+ * what one entry does (planted bugs), at the cost of one store write per entry.
+ */
+export const applyOneByOne = (apply: MetadataServiceShape["apply"]): MetadataServiceShape["applyAll"] => (entries) =>
+  Effect.forEach(entries, ({ entry, index }) => apply(index, entry))

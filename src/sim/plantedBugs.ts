@@ -12,7 +12,7 @@ import type { SessionId } from "../domain/session.ts"
 import { ControlPlaneOrchestrator } from "../services/ControlPlaneOrchestrator.ts"
 import { TransactionCoordinator } from "../services/TransactionCoordinator.ts"
 import { MetadataReplicator } from "../services/MetadataReplicator.ts"
-import { MetadataService, type MetadataServiceShape } from "../services/MetadataService.ts"
+import { applyOneByOne, MetadataService, type MetadataServiceShape } from "../services/MetadataService.ts"
 import { WriteAheadLog } from "../services/WriteAheadLog.ts"
 
 export type PlantedBug =
@@ -85,11 +85,13 @@ export const applyTwiceAfterRestart = <E, R>(metadata: Layer.Layer<MetadataServi
       const real = yield* Effect.orDie(inner.appliedIndex)
       const reported = Math.max(0, real - REAPPLIED_ENTRIES)
       let shift = real - reported
+      const apply = (index: number, entry: LogEntry) =>
+        inner.apply(index + shift, index <= real ? { ...entry, request: null } : entry)
       const service: MetadataServiceShape = {
         ...inner,
         appliedIndex: Effect.map(inner.appliedIndex, (index) => Math.max(0, index - shift)),
-        apply: (index: number, entry: LogEntry) =>
-          inner.apply(index + shift, index <= real ? { ...entry, request: null } : entry),
+        apply,
+        applyAll: applyOneByOne(apply),
         restore: (data) => Effect.zipRight(inner.restore(data), Effect.sync(() => { shift = 0 }))
       }
       return MetadataService.of(service)
@@ -100,22 +102,21 @@ export const applyTwiceAfterRestart = <E, R>(metadata: Layer.Layer<MetadataServi
 export const skipVersionCondition = <E, R>(metadata: Layer.Layer<MetadataService, E, R>) =>
   Layer.effect(
     MetadataService,
-    Effect.map(MetadataService, (inner) =>
-      MetadataService.of({
-        ...inner,
-        apply: (index, entry) =>
-          Effect.gen(function*() {
-            const command = entry.command
-            if (command._tag !== "CommitWrite") return yield* inner.apply(index, entry)
-            const current = yield* inner.chunks(command.inode).pipe(Effect.orElseSucceed(() => []))
-            const updates: Array<ChunkUpdate> = command.updates.map((update) => {
-              const now = current.find((chunk) => chunk.index === update.chunk.index)
-              return { ...update, expectedVersionId: now?.versionId ?? null, expectedLength: now?.length ?? 0 }
-            })
-            const { expectedSize: _ignored, ...rest } = command
-            return yield* inner.apply(index, { ...entry, command: { ...rest, updates } })
+    Effect.map(MetadataService, (inner) => {
+      const apply: MetadataServiceShape["apply"] = (index, entry) =>
+        Effect.gen(function*() {
+          const command = entry.command
+          if (command._tag !== "CommitWrite") return yield* inner.apply(index, entry)
+          const current = yield* inner.chunks(command.inode).pipe(Effect.orElseSucceed(() => []))
+          const updates: Array<ChunkUpdate> = command.updates.map((update) => {
+            const now = current.find((chunk) => chunk.index === update.chunk.index)
+            return { ...update, expectedVersionId: now?.versionId ?? null, expectedLength: now?.length ?? 0 }
           })
-      }))
+          const { expectedSize: _ignored, ...rest } = command
+          return yield* inner.apply(index, { ...entry, command: { ...rest, updates } })
+        })
+      return MetadataService.of({ ...inner, apply, applyAll: applyOneByOne(apply) })
+    })
   ).pipe(Layer.provide(metadata))
 
 /** The attempt a write handler is on: each plan of it counts one (a handler fiber serves one request). */
@@ -188,18 +189,20 @@ export const skipSessionExpiry = <E, R>(metadata: Layer.Layer<MetadataService, E
       const openAt = (request: RequestTag, clock: number) =>
         Effect.map(inner.session(request.session), (session) =>
           session !== undefined && clock - session.lastActive <= sessionTimeoutMillis)
+      const apply: MetadataServiceShape["apply"] = (index, entry) =>
+        Effect.gen(function*() {
+          const request = entry.request
+          if (request === null) return yield* inner.apply(index, entry)
+          const open = yield* openAt(request, Math.max(yield* inner.clock, entry.clock ?? 0))
+          return yield* inner.apply(index, open ? entry : { ...entry, request: null })
+        })
       return MetadataService.of({
         ...inner,
         // A recorded answer is still found; only the refusal of a session not open is gone.
         writeLayout: (inode, request) =>
           inner.writeLayout(inode, request).pipe(Effect.catchTag("SessionExpired", () => inner.writeLayout(inode, null))),
-        apply: (index, entry) =>
-          Effect.gen(function*() {
-            const request = entry.request
-            if (request === null) return yield* inner.apply(index, entry)
-            const open = yield* openAt(request, Math.max(yield* inner.clock, entry.clock ?? 0))
-            return yield* inner.apply(index, open ? entry : { ...entry, request: null })
-          })
+        apply,
+        applyAll: applyOneByOne(apply)
       })
     })
   ).pipe(Layer.provide(metadata))

@@ -59,7 +59,9 @@ interface TestNode {
 const counting = (inner: MetadataServiceShape, applied: Array<number>) =>
   MetadataService.of({
     ...inner,
-    apply: (index, entry) => Effect.zipRight(Effect.sync(() => applied.push(index)), inner.apply(index, entry))
+    apply: (index, entry) => Effect.zipRight(Effect.sync(() => applied.push(index)), inner.apply(index, entry)),
+    applyAll: (entries) =>
+      Effect.zipRight(Effect.sync(() => applied.push(...entries.map((item) => item.index))), inner.applyAll(entries))
   })
 
 /** Let every runnable fiber and pending in-memory promise (memory-level, the simulated WAL) finish. */

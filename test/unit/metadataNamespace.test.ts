@@ -133,6 +133,30 @@ for (const backend of backends) {
     const test = (name: string, body: Effect.Effect<void, unknown, MetadataService | Scope.Scope>) =>
       it.scoped(name, () => Effect.provide(body, backend.layer))
 
+    test("applyAll gives each entry the state its predecessors left and stores what apply one by one would", Effect.gen(function*() {
+      const h = yield* harness
+      const commands: ReadonlyArray<MetadataCommand> = [
+        mkdir("/", "d"), create("/d", "f", { exclusive: true }), create("/d", "f", { exclusive: true }),
+        rename("/d", "f", "/", "g"), mkdir("/d", "e"), rmdir("/", "d"), unlink("/", "g"), setAttr(2, { mode: 0o700 })
+      ]
+      const entries = commands.map((command, k) => ({ index: k + 1, entry: { request: null, command } }))
+      const outcomes = yield* h.md.applyAll(entries)
+      expect(outcomes.map((o) => (o._tag === "Ok" ? "Ok" : o.error._tag))).toEqual(
+        ["Ok", "Ok", "AlreadyExists", "Ok", "Ok", "NotEmpty", "Ok", "Ok"]
+      )
+      const reference = yield* makeMemoryNamespace({ chunkSize: CHUNK })
+      const one = yield* Effect.forEach(entries, ({ entry, index }) => reference.apply(index, entry))
+      expect(outcomes).toEqual(one)
+      const [batched, oneByOne] = [yield* h.md.snapshot, yield* reference.snapshot]
+      expect(batched.appliedIndex).toBe(8)
+      expect(Buffer.from(batched.data).equals(Buffer.from(oneByOne.data))).toBe(true)
+      // Entries at or below the applied index stay no-ops inside a batch too.
+      expect((yield* h.md.applyAll([entries[0]!, { index: 9, entry: { request: null, command: mkdir("/", "x") } }])).map((o) => o._tag))
+        .toEqual(["Ok", "Ok"])
+      expect(yield* h.md.lookupPath("/x")).toMatchObject({ type: "directory" })
+      expect(yield* h.md.appliedIndex).toBe(9)
+    }))
+
     test("changes may name their directory by path, resolved when applied, with the same errors as a lookup", Effect.gen(function*() {
       const h = yield* harness
       const a = yield* h.attrs(mkdir("/", "a"))

@@ -43,6 +43,8 @@ const countingMetadata = (store: Layer.Layer<MetadataService, StoreError>, count
       MetadataService.of({
         ...inner,
         apply: (index, entry) => Effect.sync(() => counters.applied.push(index)).pipe(Effect.zipRight(inner.apply(index, entry))),
+        applyAll: (entries) =>
+          Effect.sync(() => counters.applied.push(...entries.map((item) => item.index))).pipe(Effect.zipRight(inner.applyAll(entries))),
         restore: (data) => Effect.sync(() => counters.restores++).pipe(Effect.zipRight(inner.restore(data)))
       }))
   ).pipe(Layer.provide(store))
