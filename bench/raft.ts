@@ -39,7 +39,7 @@ const ids = ["n1", "n2", "n3"]
 /** No batch wait: the driver's group commit already batches whatever arrives during an fsync. */
 const replicatorOptions: Partial<RaftReplicatorOptions> = {
   batchWaitMillis: Number(argument("batch-wait", "0")),
-  snapshotThreshold: Number(argument("snapshot-threshold", "1000"))
+  snapshotThreshold: Number(argument("snapshot-threshold", "10000"))
 }
 
 const nearestRank = (sorted: ReadonlyArray<number>, p: number) =>

@@ -59,6 +59,7 @@ import { makeReplicatedClock } from "./replicatedClock.ts"
 import { PendingRequests, type Proposal, type ReadDone } from "./pendingRequests.ts"
 import { compactedLog, entryRecord, hardStateRecord, recoverRaftLog } from "./raftLog.ts"
 import { type ApplyItem, RoundOutput } from "./roundOutput.ts"
+import { DEFAULT_SNAPSHOT_THRESHOLD } from "./snapshotThreshold.ts"
 
 export interface RaftReplicatorOptions {
   readonly nodeId: NodeId
@@ -74,7 +75,7 @@ export interface RaftReplicatorOptions {
   readonly batchSize?: number
   /** Longest a batch waits, by Clock, for more proposals (default 10; 0 hands it over at once). */
   readonly batchWaitMillis?: number
-  /** Applied entries between snapshots; each compacts the log (default 1000). */
+  /** Applied entries between snapshots; each compacts the log (default DEFAULT_SNAPSHOT_THRESHOLD, 10 000). */
   readonly snapshotThreshold?: number
   /** Bytes of snapshot per InstallSnapshot message (default 1 MiB). */
   readonly snapshotChunkBytes?: number
@@ -144,7 +145,7 @@ const make = (options: RaftReplicatorOptions) =>
     const tickMillis = Math.max(1, options.tickMillis ?? 50)
     const batchSize = Math.max(1, options.batchSize ?? 64)
     const batchWaitMillis = Math.max(0, options.batchWaitMillis ?? 10)
-    const snapshotThreshold = Math.max(1, options.snapshotThreshold ?? 1000)
+    const snapshotThreshold = Math.max(1, options.snapshotThreshold ?? DEFAULT_SNAPSHOT_THRESHOLD)
     const proposalTimeout = Duration.decode(options.proposalTimeout ?? "5 seconds")
     const walStallMillis = Math.max(1, options.walStallMillis ?? 2000)
     const maxPending = Math.max(1, options.maxPendingRequests ?? 4096)

@@ -25,6 +25,7 @@ import { MetadataReplicator, type ReplicationError } from "../../src/services/Me
 import { MetadataService, type MetadataServiceShape } from "../../src/services/MetadataService.ts"
 import { WriteAheadLog, type WriteAheadLogShape } from "../../src/services/WriteAheadLog.ts"
 import { catchUpToSnapshot, lastLogIndex, readLog, type RecoveredLog } from "./logRecovery.ts"
+import { DEFAULT_SNAPSHOT_THRESHOLD } from "./snapshotThreshold.ts"
 import { makeReplicatedClock } from "./replicatedClock.ts"
 
 export interface SingleNodeReplicatorOptions {
@@ -33,7 +34,7 @@ export interface SingleNodeReplicatorOptions {
   readonly batchSize?: number
   /** Longest a batch waits, by Clock, for more proposals before it is written (default 10; 0 writes at once). */
   readonly batchWaitMillis?: number
-  /** Applied entries between snapshots; each snapshot compacts the log (default 1000). */
+  /** Applied entries between snapshots; each snapshot compacts the log (default DEFAULT_SNAPSHOT_THRESHOLD, 10 000). */
   readonly snapshotThreshold?: number
 }
 
@@ -69,7 +70,7 @@ const make = (options: SingleNodeReplicatorOptions) =>
     const nodeId = options.nodeId
     const batchSize = Math.max(1, options.batchSize ?? 64)
     const batchWaitMillis = Math.max(0, options.batchWaitMillis ?? 10)
-    const snapshotThreshold = Math.max(1, options.snapshotThreshold ?? 1000)
+    const snapshotThreshold = Math.max(1, options.snapshotThreshold ?? DEFAULT_SNAPSHOT_THRESHOLD)
     const wal: WriteAheadLogShape = yield* WriteAheadLog
     const metadata = yield* MetadataService
 

@@ -40,7 +40,7 @@ const options = {
     Options.optional
   ),
   snapshotThreshold: Options.integer("snapshot-threshold").pipe(
-    Options.withDescription("applied log entries between metadata snapshots (the log is compacted behind each; default 1000)"),
+    Options.withDescription("applied log entries between metadata snapshots (the log is compacted behind each; default 10000)"),
     Options.optional
   )
 }
