@@ -16,9 +16,9 @@
  *   the next append instead of costing an fsync of its own (recovery treats it as a hint).
  * - the applier applies committed entries to the MetadataService in index order, the entries
  *   of one turn with one store write (a snapshot from the leader is restored first), answers
- *   each proposer with the state machine's
- *   outcome, releases reads whose index is applied, reports `Applied`, and every
- *   `snapshotThreshold` entries takes a snapshot that the driver compacts the log behind.
+ *   each proposer with the state machine's outcome, releases reads whose index is applied,
+ *   reports `Applied`, and every `snapshotThreshold` entries takes a snapshot that the driver
+ *   compacts the log behind.
  * - the batcher collects proposals into batches of up to `batchSize`, waiting at most
  *   `batchWaitMillis` (by Clock) for one to fill; the ticker ticks every `tickMillis` and
  *   answers Timeout to callers whose deadline passed.
