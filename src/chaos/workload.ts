@@ -29,12 +29,11 @@ import { Clock, Context, Duration, Effect, Layer, Logger, LogLevel, Random } fro
 import type { ReplyLoss } from "../../layers/transport/lossyReplies.ts"
 import type { RetryOptions } from "../client/Invoker.ts"
 import { SandstoreClient, type SandstoreClientShape } from "../client/SandstoreClient.ts"
-import { encodeRecord } from "../sim/appendLog.ts"
-import { identifyContent, patternBytes } from "../sim/content.ts"
-import { DEFINITE_ERRORS, writeThroughHandle } from "../sim/handleWrites.ts"
-import type { Operation, Result } from "../sim/history.ts"
+import { DEFINITE_ERRORS } from "../sim/handleWrites.ts"
+import type { Operation } from "../sim/history.ts"
 import type { Communicator } from "../services/Communicator.ts"
 import type { Recorder } from "../sim/recorder.ts"
+import { perform } from "../sim/workload.ts"
 
 /** The paths the clients contend on (flat, so each is its own partition for the checker). */
 export const CHAOS_PATHS: ReadonlyArray<string> = Array.from({ length: 6 }, (_, i) => `/chaos-${i}`)
@@ -140,46 +139,12 @@ export const nextOperation = (random: Random.Random, client: number, appended: {
     }
   })
 
-const done = Effect.as<Result>({ _tag: "Done" })
-
-/** `op` through the SDK. */
-export const perform = (client: SandstoreClientShape, op: Operation) => {
-  switch (op.f) {
-    case "read":
-      return Effect.map(client.readFile(op.path), (bytes): Result => {
-        const content = identifyContent(bytes)
-        return content === undefined ? { _tag: "Bytes", bytes } : { _tag: "Content", content }
-      })
-    case "pwrite":
-      return done(writeThroughHandle(client, {
-        path: op.path,
-        data: patternBytes(op.seed, op.length),
-        offset: op.offset,
-        timeout: STEP_TIMEOUT,
-        ...(op.resendAfterMillis === undefined ? {} : { resendAfterMillis: op.resendAfterMillis })
-      }))
-    case "append":
-      return done(writeThroughHandle(client, {
-        path: op.path,
-        data: encodeRecord(op.record),
-        timeout: STEP_TIMEOUT,
-        ...(op.resendAfterMillis === undefined ? {} : { resendAfterMillis: op.resendAfterMillis })
-      }))
-    case "create":
-      return done(Effect.flatMap(client.open(op.path, "wx"), (handle) => handle.close))
-    case "unlink":
-      return done(client.unlink(op.path))
-    default:
-      return Effect.dieMessage(`the chaos workload does not issue ${op.f}`)
-  }
-}
-
 /** Run and record one operation; resolves with how it completed. */
 const recordOperation = (options: WorkloadOptions, index: number, client: SandstoreClientShape, op: Operation) =>
   Effect.gen(function*() {
     const id = yield* options.log.invoke(index, op)
     // Disconnected: a timed-out call finishes (or not) on its own; `info` says it may land later.
-    const outcome = yield* perform(client, op).pipe(
+    const outcome = yield* perform(client, op, STEP_TIMEOUT).pipe(
       Effect.disconnect,
       Effect.timeout(options.operationTimeout),
       // A defect is the SDK's bug, not the cluster's answer: noted, and indeterminate here.
