@@ -6,8 +6,13 @@
  * each creating its own names. Before the fill and at the end it measures, with the same
  * clients: stat of existing files (p50/p99) and readdir of a directory holding 1,000 entries
  * (made first, so its size is the same both times). While filling it prints create/s every
- * `--report-every` files, with the nodes' CPU per create, so a slowdown (a snapshot of the
- * whole store, a deeper LevelDB) shows where it starts. Everything is removed at the end.
+ * `--report-every` files, with the nodes' CPU per create and the creates' p99, so a slowdown (a
+ * snapshot of the whole store, a deeper LevelDB) shows where it starts; a window in which some
+ * node took a metadata snapshot is marked, and the end compares the create p99 of those windows
+ * with that of the others. Last (`--lag-files`), one follower is stopped while that many more
+ * files are created, so that the log it needs is compacted away, and restarted: it catches up by
+ * a snapshot of the whole namespace, encoded and sent by the leader while creates go on, whose
+ * p99 is compared with that before. Everything is removed at the end.
  *
  * Run: npm run bench:namespace [-- --files 1000000 --dirs 1000 --concurrency 64]
  */
@@ -18,9 +23,10 @@ import { LatencySamples, summarize } from "../src/cli/bench/latencies.ts"
 import { connectClient } from "../src/cli/bench/preflight.ts"
 import { BenchFailed } from "../src/cli/bench/runBench.ts"
 import { CliExit, EXIT_USAGE, teardown } from "../src/cli/exitCodes.ts"
+import { askSeeds } from "../src/cli/statusCommand.ts"
 import { O_CREAT, O_EXCL, O_WRONLY } from "../src/client/OpenFlags.ts"
 import type { SandstoreClientShape } from "../src/client/SandstoreClient.ts"
-import { startCluster } from "../test/support/cluster.ts"
+import { startCluster, type TestCluster } from "../test/support/cluster.ts"
 import { processCpuSeconds } from "./compare/processCpu.ts"
 import { type NamespaceSettings as Settings, parseNamespaceArguments, USAGE } from "./namespace/settings.ts"
 
@@ -62,6 +68,28 @@ const timed = <A, E>(samples: LatencySamples, effect: Effect.Effect<A, E>) =>
 
 const ms = (value: number | undefined) => (value === undefined ? "–" : value.toFixed(2))
 
+interface Row {
+  readonly files: number
+  readonly perSec: number
+  readonly cpuMillis: number
+  /** p99 of the window's creates, ms */
+  readonly p99: number
+  /** some node compacted its log (flushed its store) during the window */
+  readonly snapshot: boolean
+}
+
+const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+/** The worst create p99 of a window with a compaction, against the median p99 of the windows without. */
+const snapshotComparison = (rows: ReadonlyArray<Row>): string => {
+  const withSnapshot = rows.filter((row) => row.snapshot).map((row) => row.p99)
+  const without = median(rows.filter((row) => !row.snapshot).map((row) => row.p99))
+  if (withSnapshot.length === 0) return "no window had a log compaction"
+  const worst = Math.max(...withSnapshot)
+  return `create p99: worst of the ${withSnapshot.length} windows with a log compaction ${worst.toFixed(1)} ms, median of the others ` +
+    (without === undefined ? "– (none)" : `${without.toFixed(1)} ms (${(worst / without).toFixed(2)}×)`)
+}
+
 /**
  * stat p50/p99 over existing files (16 clients, after an unmeasured pass that warms the nodes'
  * code up) and one readdir of the 1,000-entry directory (best of 5).
@@ -86,6 +114,61 @@ const measureReads = (clients: ReadonlyArray<SandstoreClientShape>, existing: nu
       if (names.length !== LISTED_ENTRIES) return yield* fail(`readdir listed ${names.length} entries, not ${LISTED_ENTRIES}`)
     }
     return { stat: summarize(stats), readdir: listings.sorted()[0]! }
+  })
+
+/** Creates per window while a restarted follower catches up; windows at most. */
+const CATCH_UP_WINDOW = 2000
+const CATCH_UP_WINDOWS = 60
+
+/**
+ * Stop one follower, create `lagFiles` more files (the leader compacts its log past what the
+ * follower holds), restart it, and go on creating in windows until it has caught up (by a
+ * snapshot of the whole namespace); the create p99 meanwhile against `baseline`.
+ */
+const catchUpBySnapshot = (
+  cluster: TestCluster,
+  clients: ReadonlyArray<SandstoreClientShape>,
+  settings: Settings,
+  baseline: number | undefined,
+  log: (line: string) => Effect.Effect<void>
+) =>
+  Effect.gen(function*() {
+    const leader = yield* cluster.leader.pipe(Effect.mapError((error) => fail(error.message)))
+    const follower = cluster.ids.find((id) => id !== leader)!
+    const statusOf = (id: string) =>
+      Effect.flatMap(askSeeds([cluster.addresses[cluster.ids.indexOf(id)]!]), ([answer]) =>
+        answer?._tag === "Answered" ? Effect.succeed(answer.topology.self.replicator) : Effect.fail(fail(`${id} does not answer`)))
+    const first = settings.files + LISTED_ENTRIES
+    const held = (yield* statusOf(follower)).appliedIndex
+    yield* cluster.node(follower).kill("SIGKILL")
+    yield* log(`catch-up: ${follower} stopped; creating ${settings.lagFiles} files without it`)
+    yield* spread(clients, first, first + settings.lagFiles, (client, k) => createEmpty(client, fileName(settings, k)))
+    // The log it needs is gone from the leader's if compacted past what it holds: a snapshot then.
+    const compacted = (yield* statusOf(leader)).snapshotIndex
+    const how = compacted > held
+      ? `by a snapshot: the leader's log was compacted to ${compacted}, past its ${held}`
+      : `from the log: the leader's log still reached back to its ${held} (raise --lag-files)`
+    yield* cluster.start(follower)
+    const started = yield* Clock.currentTimeMillis
+    const latencies = new LatencySamples()
+    let next = first + settings.lagFiles
+    for (let window = 0; window < CATCH_UP_WINDOWS; window++) {
+      yield* spread(clients, next, next + CATCH_UP_WINDOW, (client, k) => timed(latencies, createEmpty(client, fileName(settings, k))))
+      next += CATCH_UP_WINDOW
+      const mine = yield* Effect.option(statusOf(follower))
+      const theirs = yield* statusOf(leader)
+      if (mine._tag === "Some" && mine.value.appliedIndex >= theirs.commitIndex - CATCH_UP_WINDOW) {
+        const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
+        const p99 = summarize(latencies)?.p99 ?? 0
+        const line = `catch-up: ${follower} restarted and caught up in ${seconds.toFixed(1)} s ` +
+          `(${how}); ` +
+          `create p99 meanwhile ${p99.toFixed(1)} ms` +
+          (baseline === undefined ? "" : `, ${(p99 / baseline).toFixed(2)}× the last fill window's ${baseline.toFixed(1)} ms`)
+        yield* log(line)
+        return line
+      }
+    }
+    return yield* fail(`${follower} did not catch up within ${CATCH_UP_WINDOWS * CATCH_UP_WINDOW} more creates`)
   })
 
 const program = Effect.gen(function*() {
@@ -119,19 +202,36 @@ const program = Effect.gen(function*() {
   const before = yield* measureReads(clients, small, settings)
   yield* log(`at ${small} files: stat p50 ${ms(before.stat?.p50)} ms, p99 ${ms(before.stat?.p99)} ms; readdir of ${LISTED_ENTRIES} entries ${ms(before.readdir)} ms`)
 
-  const rows: Array<{ readonly files: number; readonly perSec: number; readonly cpuMillis: number }> = []
+  /** Each node's compaction point, as one string: it changes when any node compacts its log. */
+  const snapshotMarks = Effect.map(askSeeds(cluster.addresses), (answers) =>
+    answers.map((answer) => (answer._tag === "Answered" ? answer.topology.self.replicator.snapshotIndex : "?")).join(","))
+  const rows: Array<Row> = []
   for (let done = small; done < settings.files;) {
     const to = Math.min(settings.files, done + settings.reportEvery)
     const cpuBefore = yield* cpu
+    const marksBefore = yield* snapshotMarks
     const start = yield* Clock.currentTimeMillis
-    yield* spread(clients, done, to, (client, k) => createEmpty(client, fileName(settings, k)))
+    const latencies = new LatencySamples()
+    yield* spread(clients, done, to, (client, k) => timed(latencies, createEmpty(client, fileName(settings, k))))
     const seconds = ((yield* Clock.currentTimeMillis) - start) / 1000
-    const row = { files: to, perSec: (to - done) / seconds, cpuMillis: ((yield* cpu) - cpuBefore) * 1000 / (to - done) }
+    const row: Row = {
+      files: to,
+      perSec: (to - done) / seconds,
+      cpuMillis: ((yield* cpu) - cpuBefore) * 1000 / (to - done),
+      p99: summarize(latencies)?.p99 ?? 0,
+      snapshot: (yield* snapshotMarks) !== marksBefore
+    }
     rows.push(row)
-    yield* log(`  ${row.files} files: ${row.perSec.toFixed(0)} creates/s, ${row.cpuMillis.toFixed(2)} CPU ms per create (3 nodes)`)
+    yield* log(
+      `  ${row.files} files: ${row.perSec.toFixed(0)} creates/s, ${row.cpuMillis.toFixed(2)} CPU ms per create (3 nodes), ` +
+        `create p99 ${row.p99.toFixed(1)} ms${row.snapshot ? " (a node compacted its log)" : ""}`
+    )
     done = to
   }
   const after = yield* measureReads(clients, settings.files, settings)
+  const catchUp = settings.lagFiles > 0
+    ? yield* catchUpBySnapshot(cluster, clients, settings, rows[rows.length - 1]?.p99, log)
+    : "catch-up by snapshot: skipped (--lag-files 0)"
   const early = rows[0]
   const late = rows[rows.length - 1]
   yield* Console.log([
@@ -140,6 +240,9 @@ const program = Effect.gen(function*() {
     "| ---: | ---: | ---: | ---: | ---: | ---: |",
     `| ${small} | ${early?.perSec.toFixed(0) ?? "–"} | ${early?.cpuMillis.toFixed(2) ?? "–"} | ${ms(before.stat?.p50)} | ${ms(before.stat?.p99)} | ${ms(before.readdir)} |`,
     `| ${settings.files} | ${late?.perSec.toFixed(0) ?? "–"} | ${late?.cpuMillis.toFixed(2) ?? "–"} | ${ms(after.stat?.p50)} | ${ms(after.stat?.p99)} | ${ms(after.readdir)} |`,
+    "",
+    snapshotComparison(rows),
+    catchUp,
     "",
     `the last ${settings.reportEvery} creates: ${early && late ? (late.perSec / early.perSec).toFixed(2) : "–"}× the creates/s and ` +
       `${early && late ? (late.cpuMillis / early.cpuMillis).toFixed(2) : "–"}× the CPU per create of the first ones ` +

@@ -17,13 +17,15 @@ import * as Keys from "./keys.ts"
 import { makeQueries } from "./queries.ts"
 import type { InodeRecord, MetaRecord } from "./records.ts"
 import * as Sessions from "./sessions.ts"
-import { decodeSnapshot, encodeSnapshot } from "./snapshotFormat.ts"
+import { decodeSnapshot, SnapshotEncoder } from "./snapshotFormat.ts"
 import type { Store, Write } from "./store.ts"
 import * as Tables from "./tables.ts"
 import { makeTransaction, stagedStore, type Transaction } from "./transaction.ts"
 
 /** Expired sessions are pruned at log indices that are multiples of this (one scan, not one per entry). */
 const PRUNE_INTERVAL = 256
+/** Store entries read and encoded per step of a snapshot. */
+const SNAPSHOT_PAGE = 4096
 
 export interface NamespaceOptions {
   readonly chunkSize: number
@@ -172,13 +174,26 @@ export const makeNamespace = (
         return outcomes
       }))
 
+    // Page by page through one read view: consistent however long it takes, and the event loop
+    // (the Raft loop, other requests) runs between pages instead of waiting for the whole store.
     const snapshot: MetadataServiceShape["snapshot"] = store.withView((view) =>
       Effect.gen(function*() {
-        const rows = yield* store.scan({}, view)
-        const metaRow = rows.find(([key]) => key.equals(Keys.metaKey))
-        if (metaRow === undefined) return yield* new Corruption({ message: "metadata store: meta record is missing" })
-        const meta = yield* Tables.decodeMeta(metaRow[1])
-        return { appliedIndex: meta.appliedIndex, data: encodeSnapshot(rows) }
+        const encoder = new SnapshotEncoder()
+        let meta: MetaRecord | undefined
+        let after: Buffer | undefined
+        while (true) {
+          const rows = yield* store.scan(after === undefined ? { limit: SNAPSHOT_PAGE } : { gt: after, limit: SNAPSHOT_PAGE }, view)
+          if (meta === undefined) {
+            const metaRow = rows.find(([key]) => key.equals(Keys.metaKey))
+            if (metaRow !== undefined) meta = yield* Tables.decodeMeta(metaRow[1])
+          }
+          encoder.add(rows)
+          if (rows.length < SNAPSHOT_PAGE) break
+          after = rows[rows.length - 1]![0]
+          yield* Effect.yieldNow()
+        }
+        if (meta === undefined) return yield* new Corruption({ message: "metadata store: meta record is missing" })
+        return { appliedIndex: meta.appliedIndex, data: yield* encoder.finish }
       })
     )
 
@@ -203,6 +218,7 @@ export const makeNamespace = (
       clock: Effect.map(requireMeta, (meta) => meta.clock),
       session: (id) => Tables.readSession(store.get, id),
       snapshot,
+      flush: store.flush,
       restore,
       ...makeQueries(store, sessions)
     }

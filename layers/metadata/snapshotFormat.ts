@@ -12,20 +12,52 @@ import { crc32c } from "../../src/lib/crc32c.ts"
 
 const MAGIC = Buffer.from("SSMETA01", "latin1")
 
-export const encodeSnapshot = (entries: ReadonlyArray<readonly [Buffer, Buffer]>): Uint8Array => {
-  let length = MAGIC.length + 4 + 4
-  for (const [key, value] of entries) length += 8 + key.length + value.length
-  const out = Buffer.allocUnsafe(length)
-  let at = MAGIC.copy(out, 0)
-  at = out.writeUInt32BE(entries.length, at)
-  for (const [key, value] of entries) {
-    at = out.writeUInt32BE(key.length, at)
-    at += key.copy(out, at)
-    at = out.writeUInt32BE(value.length, at)
-    at += value.copy(out, at)
+/** Bytes checksummed between yields while a snapshot is finished. */
+const CHECKSUM_SLICE = 4 * 1024 * 1024
+
+/**
+ * Builds a snapshot page by page, so a large store is encoded in pieces with other work (the
+ * Raft loop, requests) running in between, instead of in one long synchronous stretch.
+ */
+export class SnapshotEncoder {
+  private readonly pages: Array<Buffer> = []
+  private count = 0
+  private bytes = 0
+
+  /** Add entries that follow every entry added so far in key order. */
+  add(entries: ReadonlyArray<readonly [Buffer, Buffer]>): void {
+    let length = 0
+    for (const [key, value] of entries) length += 8 + key.length + value.length
+    const page = Buffer.allocUnsafe(length)
+    let at = 0
+    for (const [key, value] of entries) {
+      at = page.writeUInt32BE(key.length, at)
+      at += key.copy(page, at)
+      at = page.writeUInt32BE(value.length, at)
+      at += value.copy(page, at)
+    }
+    this.pages.push(page)
+    this.count += entries.length
+    this.bytes += length
   }
-  out.writeUInt32BE(crc32c(out.subarray(0, at)), at)
-  return out
+
+  /** The snapshot: header, pages and the checksum over them, checksummed a slice at a time. */
+  get finish(): Effect.Effect<Uint8Array> {
+    return Effect.gen(this, function*() {
+      const out = Buffer.allocUnsafe(MAGIC.length + 4 + this.bytes + 4)
+      let at = MAGIC.copy(out, 0)
+      at = out.writeUInt32BE(this.count, at)
+      for (const page of this.pages) at += page.copy(out, at)
+      this.pages.length = 0
+      let crc = 0
+      for (let from = 0; from < at; from += CHECKSUM_SLICE) {
+        crc = crc32c(out.subarray(from, Math.min(at, from + CHECKSUM_SLICE)), crc)
+        yield* Effect.yieldNow()
+      }
+      out.writeUInt32BE(crc, at)
+      return out
+    })
+  }
 }
 
 const corrupt = (message: string) => Effect.fail(new Corruption({ message: `metadata snapshot: ${message}` }))

@@ -35,6 +35,8 @@ export interface Store {
   readonly scanKeys: (range: ScanRange) => Effect.Effect<Array<Buffer>, IoError>
   /** Apply all writes atomically, in order (a later write to a key wins). */
   readonly write: (writes: Iterable<Write>) => Effect.Effect<void, IoError>
+  /** Make every write so far durable (writes need not be on their own). */
+  readonly flush: Effect.Effect<void, IoError>
   /** Run `use` against a snapshot of the database, released when it completes. */
   readonly withView: <A, E>(use: (view: ReadView) => Effect.Effect<A, E>) => Effect.Effect<A, E | IoError>
 }
@@ -43,6 +45,12 @@ const ioError = (operation: string) => (cause: unknown) =>
   new IoError({ message: `metadata store: ${operation} failed: ${cause instanceof Error ? cause.message : String(cause)}` })
 
 const snapshotOf = (view: ReadView) => view as unknown as AbstractSnapshot
+
+/**
+ * A key no record uses: deleting it with `sync` syncs LevelDB's log, which holds every earlier
+ * write, and leaves nothing a read or scan can see.
+ */
+const FLUSH_KEY = Buffer.from("\xff\xffflush", "latin1")
 
 export const makeStore = (db: LevelDatabase, options: { readonly sync: boolean }): Store => ({
   get: (key, view) =>
@@ -68,6 +76,9 @@ export const makeStore = (db: LevelDatabase, options: { readonly sync: boolean }
       },
       catch: ioError("batch write")
     }),
+  flush: options.sync
+    ? Effect.void
+    : Effect.tryPromise({ try: () => db.batch().del(FLUSH_KEY).write({ sync: true }), catch: ioError("flush") }),
   // Not a Scope: acquireUseRelease costs ~1 µs, a scope ~30 µs, and every lookup takes a view.
   withView: (use) =>
     Effect.acquireUseRelease(

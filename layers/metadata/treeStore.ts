@@ -70,6 +70,8 @@ export const makeTreeStore = (
         tree = applyWrites(tree, batch)
         onWrite(batch)
       }),
+    // Durable as soon as written (a simulated disk decides otherwise: src/sim/disk.ts).
+    flush: Effect.void,
     withView: (use) => Effect.suspend(() => use({ tree } as unknown as ReadView))
   }
 }

@@ -7,7 +7,8 @@
 import { Effect } from "effect"
 import { Corruption } from "../../src/domain/errors.ts"
 import {
-  decodeReplicatorRecord, type EntryRecord, type HardStateRecord, type RaftEntryRecord, type SnapshotRecord
+  decodeReplicatorRecord, type EntryRecord, type HardStateRecord, type RaftEntryRecord, type SnapshotMarkRecord,
+  type SnapshotRecord
 } from "../../src/raft/walRecords.ts"
 import type { MetadataServiceShape, StoreError } from "../../src/services/MetadataService.ts"
 import type { WalRecord } from "../../src/services/WriteAheadLog.ts"
@@ -18,7 +19,8 @@ type EntryOf<K extends EntryKind> = K extends "Entry" ? EntryRecord : RaftEntryR
 
 export interface RecoveredLog<E> {
   readonly hardState: HardStateRecord | undefined
-  readonly snapshot: SnapshotRecord | undefined
+  /** What heads the log: a snapshot, or a mark saying the store holds the state at its index. */
+  readonly snapshot: SnapshotRecord | SnapshotMarkRecord | undefined
   /** Consecutive entries after the snapshot. */
   readonly entries: ReadonlyArray<E>
 }
@@ -33,7 +35,7 @@ export const readLog = <K extends EntryKind>(
 ): Effect.Effect<RecoveredLog<EntryOf<K>>, Corruption> =>
   Effect.gen(function*() {
     let hardState: HardStateRecord | undefined
-    let snapshot: SnapshotRecord | undefined
+    let snapshot: SnapshotRecord | SnapshotMarkRecord | undefined
     let entries: Array<EntryOf<K>> = []
     for (const [position, raw] of records.entries()) {
       const record = yield* decodeReplicatorRecord(raw, position)
@@ -41,7 +43,8 @@ export const readLog = <K extends EntryKind>(
         case "HardState":
           hardState = record
           break
-        case "Snapshot": {
+        case "Snapshot":
+        case "SnapshotMark": {
           const base = record.index
           snapshot = record
           entries = entries.filter((entry) => entry.index > base)
@@ -79,7 +82,8 @@ export const lastLogIndex = <E extends { readonly index: number }>(log: Recovere
   log.entries[log.entries.length - 1]?.index ?? log.snapshot?.index ?? 0
 
 /**
- * Restore the log's snapshot into the store if the store is behind it, and check that the
+ * Restore the log's snapshot into the store if the store is behind it (a mark has nothing to
+ * restore from: a store behind it is damaged), and check that the
  * store is not ahead of the log (new entries would reuse indices the store treats as applied,
  * and their effects would vanish). Returns the store's applied index.
  */
@@ -89,7 +93,13 @@ export const catchUpToSnapshot = <E extends { readonly index: number }>(
 ): Effect.Effect<number, StoreError> =>
   Effect.gen(function*() {
     let applied = yield* metadata.appliedIndex
-    if (log.snapshot !== undefined && applied < log.snapshot.index) {
+    if (log.snapshot?._tag === "SnapshotMark" && applied < log.snapshot.index) {
+      return yield* new Corruption({
+        message: `metadata store has applied index ${applied}, behind the write-ahead log, compacted at ${log.snapshot.index} ` +
+          `once the store had made that state durable: the store lost durable writes (rebuild this node: sandstore rebuild)`
+      })
+    }
+    if (log.snapshot?._tag === "Snapshot" && applied < log.snapshot.index) {
       yield* metadata.restore(log.snapshot.data)
       applied = yield* metadata.appliedIndex
       if (applied !== log.snapshot.index) {

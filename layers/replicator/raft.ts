@@ -17,8 +17,13 @@
  * - the applier applies committed entries to the MetadataService in index order, the entries
  *   of one turn with one store write (a snapshot from the leader is restored first), answers
  *   each proposer with the state machine's outcome, releases reads whose index is applied,
- *   reports `Applied`, and every `snapshotThreshold` entries takes a snapshot that the driver
- *   compacts the log behind.
+ *   reports `Applied`, and every `snapshotThreshold` entries compacts the log
+ *   (snapshotPolicy.ts): it flushes the store, whose state is then durable, and has the driver
+ *   discard the log up to `snapshotCatchUpEntries` behind the applied index; the WAL then
+ *   holds only a mark of where it was compacted, never a copy of the store.
+ * - a snapshot to send followers that are behind the log is encoded only when the core asks for
+ *   one (`snapshotWanted`): from one read view of the store, page by page in a fiber of its
+ *   own while applies go on, then offered to the core.
  * - the batcher collects proposals into batches of up to `batchSize`, waiting at most
  *   `batchWaitMillis` (by Clock) for one to fill; the ticker ticks every `tickMillis` and
  *   answers Timeout to callers whose deadline passed.
@@ -45,7 +50,7 @@ import type { CommandOutcome, CommandResult, LogEntry, MetadataCommand, RequestT
 import {
   Busy, Corruption, type CommandError, InvalidArgument, type IoError, NotLeader, Timeout, Unavailable
 } from "../../src/domain/errors.ts"
-import { createRaft, entriesAfter, latestSnapshot, raftStatus, step } from "../../src/raft/core.ts"
+import { createRaft, entriesAfter, logTerm, raftStatus, step } from "../../src/raft/core.ts"
 import type { Entry, Input, Message, NodeId, Output, RaftConfig, Snapshot } from "../../src/raft/types.ts"
 import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
 import { MetadataReplicator, type ReplicationError } from "../../src/services/MetadataReplicator.ts"
@@ -57,9 +62,11 @@ import { capByDeadline } from "../../src/lib/deadline.ts"
 import { decodeEntryData, encodeEntryData } from "./entryData.ts"
 import { makeReplicatedClock } from "./replicatedClock.ts"
 import { PendingRequests, type Proposal, type ReadDone } from "./pendingRequests.ts"
-import { compactedLog, entryRecord, hardStateRecord, recoverRaftLog } from "./raftLog.ts"
+import { compactedLog, entryRecord, hardStateRecord, recoverRaftLog, snapshotMarkRecord, snapshotRecord } from "./raftLog.ts"
 import { type ApplyItem, RoundOutput } from "./roundOutput.ts"
-import { DEFAULT_SNAPSHOT_THRESHOLD } from "./snapshotThreshold.ts"
+import {
+  compactionDue, compactionPoint, type CompactionPolicy, DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES, DEFAULT_SNAPSHOT_THRESHOLD
+} from "./snapshotPolicy.ts"
 
 export interface RaftReplicatorOptions {
   readonly nodeId: NodeId
@@ -75,8 +82,10 @@ export interface RaftReplicatorOptions {
   readonly batchSize?: number
   /** Longest a batch waits, by Clock, for more proposals (default 10; 0 hands it over at once). */
   readonly batchWaitMillis?: number
-  /** Applied entries between snapshots; each compacts the log (default DEFAULT_SNAPSHOT_THRESHOLD, 10 000). */
+  /** Applied entries between log compactions (default DEFAULT_SNAPSHOT_THRESHOLD, 10 000): see snapshotPolicy.ts. */
   readonly snapshotThreshold?: number
+  /** Entries kept behind the applied index at each compaction, for lagging followers (default 5 000). */
+  readonly snapshotCatchUpEntries?: number
   /** Bytes of snapshot per InstallSnapshot message (default 1 MiB). */
   readonly snapshotChunkBytes?: number
   /** AppendEntries in flight per follower (default 64). */
@@ -145,7 +154,10 @@ const make = (options: RaftReplicatorOptions) =>
     const tickMillis = Math.max(1, options.tickMillis ?? 50)
     const batchSize = Math.max(1, options.batchSize ?? 64)
     const batchWaitMillis = Math.max(0, options.batchWaitMillis ?? 10)
-    const snapshotThreshold = Math.max(1, options.snapshotThreshold ?? DEFAULT_SNAPSHOT_THRESHOLD)
+    const compaction: CompactionPolicy = {
+      threshold: Math.max(1, options.snapshotThreshold ?? DEFAULT_SNAPSHOT_THRESHOLD),
+      catchUpEntries: Math.max(0, options.snapshotCatchUpEntries ?? DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES)
+    }
     const proposalTimeout = Duration.decode(options.proposalTimeout ?? "5 seconds")
     const walStallMillis = Math.max(1, options.walStallMillis ?? 2000)
     const maxPending = Math.max(1, options.maxPendingRequests ?? 4096)
@@ -163,6 +175,7 @@ const make = (options: RaftReplicatorOptions) =>
       seed: nodeSeed(nodeId, options.seed ?? 0)
     }
 
+    const layerScope = yield* Effect.scope
     const wal = yield* WriteAheadLog
     const metadata = yield* MetadataService
     const transport = yield* RaftTransport
@@ -180,8 +193,10 @@ const make = (options: RaftReplicatorOptions) =>
     let stalled = false
     let hardState = boot.recovered.hardState
     let applied = boot.applied
-    let appliedTerm = boot.appliedTerm
-    let lastSnapshotIndex = boot.recovered.snapshot?.index ?? 0
+    /** The applied index at the last compaction (or installed snapshot): the next is due `snapshotThreshold` after it. */
+    let lastCompactedAt = boot.applied
+    /** A snapshot for followers is being encoded. */
+    let encodingSnapshot = false
     const pending = new PendingRequests()
 
     // ---- rebuild guard ----------------------------------------------------------------------
@@ -262,8 +277,8 @@ const make = (options: RaftReplicatorOptions) =>
     /** The first Output of the next turn: the core's answer to `Persisted`. */
     let carried: Output | null = null
 
-    /** The snapshot heading the WAL: when the core's moves past it, the log is rewritten. */
-    let walSnapshotIndex = boot.recovered.snapshot?.index ?? 0
+    /** Where the WAL's log starts: when the core's compaction point moves past it, the log is rewritten. */
+    let walSnapshotIndex = boot.recovered.snapshot?.index ?? boot.recovered.compactedTo?.index ?? 0
     /** The hard state last written to the WAL; `hardState` may be ahead of it by its commit index only. */
     let durableHardState = hardState
 
@@ -274,13 +289,17 @@ const make = (options: RaftReplicatorOptions) =>
     /** Make the turn durable; returns the last entry it persisted, to report as Persisted. */
     const persist = (turn: RoundOutput) =>
       Effect.gen(function*() {
-        const snapshot = latestSnapshot(core)
-        if (snapshot !== null && snapshot.index > walSnapshotIndex) {
-          // Compaction and installed snapshots start a new log: the snapshot and what follows it.
-          const kept = entriesAfter(core, snapshot.index)
-          yield* wal.rewrite(compactedLog(hardState, snapshot, kept))
+        // Compaction and installed snapshots start a new log: what heads it, and what follows.
+        // An installed snapshot is written whole (the store catches up from it only after);
+        // a compaction of this node's own is only a mark: its store holds that state durably.
+        const installed = turn.installed !== null && turn.installed.index > walSnapshotIndex ? turn.installed : null
+        const compactedTo = raftStatus(core).snapshotIndex
+        if (installed !== null || compactedTo > walSnapshotIndex) {
+          const head = installed ?? { index: compactedTo, term: logTerm(core, compactedTo)! }
+          const kept = entriesAfter(core, head.index)
+          yield* wal.rewrite(compactedLog(hardState, installed !== null ? snapshotRecord(installed) : snapshotMarkRecord(head), kept))
           durableHardState = hardState
-          walSnapshotIndex = snapshot.index
+          walSnapshotIndex = head.index
           return turn.entries.length > 0 ? kept[kept.length - 1] : undefined
         }
         // A hard state whose commit index alone moved waits for the next append: it is only a
@@ -372,6 +391,7 @@ const make = (options: RaftReplicatorOptions) =>
       })))
       for (const message of afterPersist) yield* transport.send(message)
       yield* settleResults(turn)
+      yield* offerSnapshotIfWanted(turn)
       applyQueue.offerAll(turn.applies)
       if (persisted !== undefined) {
         carried = step(core, { _tag: "Persisted", index: persisted.index, term: persisted.term })
@@ -400,7 +420,6 @@ const make = (options: RaftReplicatorOptions) =>
         }
         const last = fresh[fresh.length - 1]!.raft
         applied = last.index
-        appliedTerm = last.term
         for (let k = 0; k < fresh.length; k++) {
           yield* replicatedClock.applied(fresh[k]!.entry.clock)
           yield* pending.applied(fresh[k]!.index, fresh[k]!.raft.term, outcomes[k]!)
@@ -420,23 +439,57 @@ const make = (options: RaftReplicatorOptions) =>
           })
         }
         applied = snapshot.index
-        appliedTerm = snapshot.term
-        lastSnapshotIndex = snapshot.index
+        lastCompactedAt = snapshot.index
         yield* pending.coveredBySnapshot(snapshot.index)
         yield* Effect.log(`${nodeId} installed the leader's snapshot at index ${snapshot.index}`)
         yield* endRebuildIfCaughtUp(true)
       })
 
-    const maybeSnapshot = Effect.gen(function*() {
-      if (applied - lastSnapshotIndex < snapshotThreshold) return
-      const taken = yield* metadata.snapshot
-      lastSnapshotIndex = taken.appliedIndex
-      // The applier is the only writer of the store, so `appliedTerm` is the term at taken.appliedIndex.
-      inputs.offer({
-        _tag: "Compact",
-        snapshot: { index: taken.appliedIndex, term: appliedTerm, data: taken.data }
-      })
+    /**
+     * Every `snapshotThreshold` entries: make the store's state durable, then have the driver
+     * discard the log up to the catch-up margin behind it. Nothing is copied: the cost does not
+     * grow with the namespace.
+     */
+    const maybeCompact = Effect.gen(function*() {
+      // Not while a snapshot is being encoded: compacting past it would make it useless.
+      if (encodingSnapshot || !compactionDue(compaction, applied, lastCompactedAt)) return
+      lastCompactedAt = applied
+      const index = compactionPoint(compaction, applied)
+      const term = logTerm(core, index)
+      if (index <= raftStatus(core).snapshotIndex || term === undefined) return
+      yield* metadata.flush
+      inputs.offer({ _tag: "Compact", index, term })
     })
+
+    /**
+     * A follower is behind the log: encode the store from one read view, page by page in a
+     * fiber of its own (applies go on meanwhile), and offer it to the core. The core knows the
+     * term at its index; if the log was compacted past it meanwhile, the core drops it and asks again.
+     */
+    const encodeSnapshot = Effect.gen(function*() {
+      const started = yield* Clock.currentTimeMillis
+      const taken = yield* metadata.snapshot
+      const millis = (yield* Clock.currentTimeMillis) - started
+      yield* Effect.log(
+        `${nodeId} encoded a snapshot at index ${taken.appliedIndex} for followers behind the log: ` +
+          `${(taken.data.byteLength / 1048576).toFixed(1)} MiB in ${millis} ms`
+      )
+      const term = logTerm(core, taken.appliedIndex)
+      if (term === undefined) return
+      inputs.offer({ _tag: "OfferSnapshot", snapshot: { index: taken.appliedIndex, term, data: taken.data } })
+    }).pipe(
+      Effect.ensuring(Effect.sync(() => {
+        encodingSnapshot = false
+      })),
+      Effect.catchAllCause(breakDown)
+    )
+
+    const offerSnapshotIfWanted = (turn: RoundOutput) =>
+      Effect.suspend(() => {
+        if (!turn.snapshotWanted || encodingSnapshot) return Effect.void
+        encodingSnapshot = true
+        return Effect.asVoid(Effect.forkIn(encodeSnapshot, layerScope))
+      })
 
     const applierTurn = Effect.gen(function*() {
       const items = yield* applyQueue.takeAll
@@ -456,7 +509,7 @@ const make = (options: RaftReplicatorOptions) =>
       yield* pending.releaseReads(applied)
       if (applied !== before) inputs.offer({ _tag: "Applied", index: applied })
       yield* endRebuildIfCaughtUp(false)
-      yield* maybeSnapshot
+      yield* maybeCompact
     })
 
     // ---- batcher, ticker ---------------------------------------------------------------------
@@ -590,7 +643,8 @@ const make = (options: RaftReplicatorOptions) =>
         leaderId: s.leaderId,
         commitIndex: s.commitIndex,
         appliedIndex: applied,
-        lastIndex: s.lastIndex
+        lastIndex: s.lastIndex,
+        snapshotIndex: s.snapshotIndex
       }
     })
 

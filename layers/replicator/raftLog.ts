@@ -30,19 +30,21 @@ export const hardStateRecord = (hardState: HardState): WalRecord =>
 export const snapshotRecord = (snapshot: Snapshot): WalRecord =>
   encodeReplicatorRecord({ _tag: "Snapshot", index: snapshot.index, term: snapshot.term, data: snapshot.data })
 
-/** A compacted log: the hard state, the snapshot, and the entries the core still holds after it. */
-export const compactedLog = (
-  hardState: HardState,
-  snapshot: Snapshot,
-  entries: ReadonlyArray<Entry>
-): Array<WalRecord> => [hardStateRecord(hardState), snapshotRecord(snapshot), ...entries.map(entryRecord)]
+/** Where the log was compacted, the state up to there being durable in the metadata store. */
+export const snapshotMarkRecord = (at: { readonly index: number; readonly term: number }): WalRecord =>
+  encodeReplicatorRecord({ _tag: "SnapshotMark", index: at.index, term: at.term })
+
+/** A compacted log: the hard state, what heads it (a snapshot or a mark), and the entries the core still holds after it. */
+export const compactedLog = (hardState: HardState, head: WalRecord, entries: ReadonlyArray<Entry>): Array<WalRecord> => [
+  hardStateRecord(hardState),
+  head,
+  ...entries.map(entryRecord)
+]
 
 export interface RaftBoot {
   readonly recovered: Recovered
   /** The store's applied index after catching up to the snapshot: the core starts from it. */
   readonly applied: number
-  /** The term of the entry at `applied` (0 for an empty log). */
-  readonly appliedTerm: number
 }
 
 export const recoverRaftLog = (
@@ -53,20 +55,19 @@ export const recoverRaftLog = (
     const log = yield* readLog(records, "RaftEntry")
     const applied = yield* catchUpToSnapshot(metadata, log)
     const entries: Array<Entry> = log.entries.map(({ data, index, term, type }) => ({ index, term, type, data }))
-    const snapshot: Snapshot | null = log.snapshot === undefined
-      ? null
-      : { index: log.snapshot.index, term: log.snapshot.term, data: log.snapshot.data }
+    const snapshot: Snapshot | null = log.snapshot?._tag === "Snapshot"
+      ? { index: log.snapshot.index, term: log.snapshot.term, data: log.snapshot.data }
+      : null
+    const compactedTo = log.snapshot?._tag === "SnapshotMark" ? { index: log.snapshot.index, term: log.snapshot.term } : undefined
     const last = lastLogIndex(log)
-    const lastTerm = entries[entries.length - 1]?.term ?? snapshot?.term ?? 0
+    const lastTerm = entries[entries.length - 1]?.term ?? log.snapshot?.term ?? 0
     const stored = log.hardState
     const term = Math.max(stored?.term ?? 0, lastTerm)
     const hardState: HardState = {
       term,
       votedFor: stored !== undefined && stored.term === term ? stored.votedFor : null,
       // Everything applied was committed; a commit index past the surviving log was torn off with it.
-      commit: Math.max(Math.min(stored?.commit ?? 0, last), applied, snapshot?.index ?? 0)
+      commit: Math.max(Math.min(stored?.commit ?? 0, last), applied, log.snapshot?.index ?? 0)
     }
-    const appliedTerm = entries.find((entry) => entry.index === applied)?.term ??
-      (snapshot !== null && snapshot.index === applied ? snapshot.term : 0)
-    return { recovered: { hardState, snapshot, entries }, applied, appliedTerm }
+    return { recovered: { hardState, snapshot, entries, ...(compactedTo === undefined ? {} : { compactedTo }) }, applied }
   })

@@ -3,7 +3,7 @@
  * covers them all (group commit). Merging keeps each Output's meaning: the latest hard state
  * wins, later entries replace earlier ones at the same or later indices, messages and results
  * keep their order, and a snapshot to install keeps its place before the entries committed
- * after it. (The snapshot itself is persisted from the core's latest one, see raft.ts.)
+ * after it.
  */
 import type { Entry, HardState, Message, Output, ProposalResult, ReadResult, Snapshot } from "../../src/raft/types.ts"
 
@@ -19,11 +19,18 @@ export class RoundOutput {
   readonly applies: Array<ApplyItem> = []
   readonly proposals: Array<ProposalResult> = []
   readonly reads: Array<ReadResult> = []
+  /** The latest snapshot installed from the leader in this turn. */
+  installed: Snapshot | null = null
+  snapshotWanted = false
 
   add(output: Output): void {
     if (output.hardState !== null) this.hardState = output.hardState
     // A snapshot from the leader is restored before the entries committed after it.
-    if (output.snapshot !== null) this.applies.push({ _tag: "Restore", snapshot: output.snapshot })
+    if (output.snapshot !== null) {
+      this.applies.push({ _tag: "Restore", snapshot: output.snapshot })
+      this.installed = output.snapshot
+    }
+    if (output.snapshotWanted) this.snapshotWanted = true
     if (output.entries.length > 0) {
       // Entries are consecutive: keep those before the first new index.
       const first = output.entries[0]!.index

@@ -25,7 +25,7 @@ import { MetadataReplicator, type ReplicationError } from "../../src/services/Me
 import { MetadataService, type MetadataServiceShape } from "../../src/services/MetadataService.ts"
 import { WriteAheadLog, type WriteAheadLogShape } from "../../src/services/WriteAheadLog.ts"
 import { catchUpToSnapshot, lastLogIndex, readLog, type RecoveredLog } from "./logRecovery.ts"
-import { DEFAULT_SNAPSHOT_THRESHOLD } from "./snapshotThreshold.ts"
+import { DEFAULT_SNAPSHOT_THRESHOLD } from "./snapshotPolicy.ts"
 import { makeReplicatedClock } from "./replicatedClock.ts"
 
 export interface SingleNodeReplicatorOptions {
@@ -205,7 +205,8 @@ const make = (options: SingleNodeReplicatorOptions) =>
         leaderId: nodeId,
         commitIndex: p.lastIndex,
         appliedIndex: p.appliedIndex,
-        lastIndex: p.lastIndex
+        lastIndex: p.lastIndex,
+        snapshotIndex: p.snapshotIndex
       }))
     )
 

@@ -40,7 +40,13 @@ const options = {
     Options.optional
   ),
   snapshotThreshold: Options.integer("snapshot-threshold").pipe(
-    Options.withDescription("applied log entries between metadata snapshots (the log is compacted behind each; default 10000)"),
+    Options.withDescription("applied log entries between compactions of the metadata log (default 10000)"),
+    Options.optional
+  ),
+  snapshotCatchUpEntries: Options.integer("snapshot-catch-up-entries").pipe(
+    Options.withDescription(
+      "log entries kept behind the applied index at each compaction, so a briefly lagging follower catches up without a snapshot (default 5000)"
+    ),
     Options.optional
   )
 }
@@ -118,7 +124,10 @@ export const nodeCommand = Command.make("node", options, (o) =>
         admission,
         ...chunkSize,
         ...(Option.isSome(o.replication) ? { replication: o.replication.value } : {}),
-        ...(Option.isSome(o.snapshotThreshold) ? { raft: { snapshotThreshold: o.snapshotThreshold.value } } : {}),
+        raft: {
+          ...(Option.isSome(o.snapshotThreshold) ? { snapshotThreshold: o.snapshotThreshold.value } : {}),
+          ...(Option.isSome(o.snapshotCatchUpEntries) ? { snapshotCatchUpEntries: o.snapshotCatchUpEntries.value } : {})
+        },
         ...(o.membership === "etcd" && Option.isSome(o.etcd) ? { etcd: list(o.etcd.value) } : {})
       })
     }

@@ -93,7 +93,7 @@ const table = (rows: ReadonlyArray<ReadonlyArray<string>>): Array<string> => {
 /** The human-readable report: one row per seed, then the members as the first answer lists them. */
 export const statusLines = (answers: ReadonlyArray<SeedAnswer>): Array<string> => {
   const rows = answers.map((answer) => {
-    if (answer._tag === "Unreachable") return ["-", answer.seed, "unreachable", "", "", "", "", "", answer.reason]
+    if (answer._tag === "Unreachable") return ["-", answer.seed, "unreachable", "", "", "", "", "", "", answer.reason]
     const { node, replicator } = answer.topology.self
     return [
       node.id,
@@ -104,10 +104,11 @@ export const statusLines = (answers: ReadonlyArray<SeedAnswer>): Array<string> =
       String(replicator.commitIndex),
       String(replicator.appliedIndex),
       String(replicator.lastIndex),
+      String(replicator.snapshotIndex),
       ""
     ]
   })
-  const lines = table([["NODE", "ADDRESS", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAST", ""], ...rows])
+  const lines = table([["NODE", "ADDRESS", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAST", "SNAPSHOT", ""], ...rows])
   const first = answers.find((answer) => answer._tag === "Answered")
   if (first !== undefined) {
     lines.push("", `members (as ${first.topology.self.node.id} sees them, topology ${first.topology.name}):`)

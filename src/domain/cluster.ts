@@ -23,7 +23,9 @@ export const ReplicatorStatus = Schema.Struct({
   leaderId: Schema.NullOr(Schema.String),
   commitIndex: Schema.Int,
   appliedIndex: Schema.Int,
-  lastIndex: Schema.Int
+  lastIndex: Schema.Int,
+  /** The log is compacted up to here: the index of the latest snapshot taken or installed. */
+  snapshotIndex: Schema.Int
 })
 export type ReplicatorStatus = typeof ReplicatorStatus.Type
 

@@ -40,11 +40,12 @@ export type { RaftState } from "./state.ts"
  * from that snapshot first.
  */
 export const createRaft = (config: RaftConfig, recovered: Recovered, applied: number): RaftState => {
-  const snapshotIndex = recovered.snapshot?.index ?? 0
+  const base = recovered.snapshot ?? recovered.compactedTo
+  const snapshotIndex = base?.index ?? 0
   const entries = recovered.entries.filter((entry) => entry.index > snapshotIndex)
   const log: RaftLog = {
     snapshotIndex,
-    snapshotTerm: recovered.snapshot?.term ?? 0,
+    snapshotTerm: base?.term ?? 0,
     entries,
     stable: 0,
     commit: 0,
@@ -112,7 +113,10 @@ export const step = (state: RaftState, input: Input): Output => {
       state.log.applied = Math.max(state.log.applied, Math.min(input.index, state.log.applying))
       break
     case "Compact":
-      compact(state, input.snapshot)
+      compact(state, input.index, input.term)
+      break
+    case "OfferSnapshot":
+      offerSnapshot(state, input.snapshot)
       break
   }
   return collectOutput(state)
@@ -207,11 +211,19 @@ const persisted = (state: RaftState, index: number, term: number): void => {
   }
 }
 
-const compact = (state: RaftState, snapshot: Snapshot): void => {
+const compact = (state: RaftState, index: number, term: number): void => {
   const log = state.log
-  if (snapshot.index <= log.snapshotIndex || snapshot.index > log.applied) return
+  if (index <= log.snapshotIndex || index > log.applied || termAt(log, index) !== term) return
+  compactLog(log, { index, term })
+  if (state.snapshot !== null && state.snapshot.index < index) state.snapshot = null
+  if (state.role === "leader") restartTransfers(state)
+}
+
+const offerSnapshot = (state: RaftState, snapshot: Snapshot): void => {
+  const log = state.log
+  if (snapshot.index < log.snapshotIndex || snapshot.index > log.applied) return
   if (termAt(log, snapshot.index) !== snapshot.term) return
-  compactLog(log, snapshot)
+  if (state.snapshot !== null && state.snapshot.index >= snapshot.index) return
   state.snapshot = snapshot
   if (state.role === "leader") restartTransfers(state)
 }
@@ -238,7 +250,8 @@ const collectOutput = (state: RaftState): Output => {
     messages: out.messages,
     committed,
     proposals: out.proposals,
-    reads: out.reads
+    reads: out.reads,
+    snapshotWanted: out.snapshotWanted
   }
 }
 

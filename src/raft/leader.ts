@@ -52,7 +52,10 @@ const chunking = (state: RaftState) => {
 
 /** Stream the latest snapshot to a follower whose next entries are compacted away. */
 const startSnapshot = (state: RaftState, peer: NodeId, progress: Progress): boolean => {
-  if (state.snapshot === null) return false
+  if (state.snapshot === null) {
+    state.out.snapshotWanted = true
+    return false
+  }
   becomeSnapshot(progress, startOutgoing(state.snapshot))
   sendChunks(state, peer, progress)
   return true
@@ -246,12 +249,22 @@ export const handleSnapshotResponse = (state: RaftState, message: InstallSnapsho
   if (resumeAt(transfer, message.nextOffset)) sendChunks(state, message.from, progress)
 }
 
-/** After compaction, transfers of an older snapshot are useless: restart them with the new one. */
+/**
+ * After a compaction or a newer snapshot: a transfer of an older snapshot is restarted with the
+ * latest, and one that can no longer bring its follower up to the log, with no snapshot to
+ * replace it, falls back to probing (the layer is asked for a snapshot meanwhile); a probing
+ * follower known to be behind the log gets the snapshot at once.
+ */
 export const restartTransfers = (state: RaftState): void => {
   for (const peer of state.peers) {
     const progress = state.progress.get(peer)!
-    if (progress.mode === "snapshot" && progress.transfer!.snapshot.index < state.log.snapshotIndex) {
+    if (progress.mode === "probe" && progress.next <= state.log.snapshotIndex && state.snapshot !== null) {
       startSnapshot(state, peer, progress)
+      continue
     }
+    if (progress.mode !== "snapshot") continue
+    const sending = progress.transfer!.snapshot.index
+    if (state.snapshot !== null && sending < state.snapshot.index) startSnapshot(state, peer, progress)
+    else if (sending < state.log.snapshotIndex && !startSnapshot(state, peer, progress)) becomeProbe(progress, progress.match + 1)
   }
 }

@@ -100,11 +100,11 @@ export const findConflictByTerm = (log: RaftLog, index: number, term: number): {
   return { index: Math.max(0, Math.min(index, log.snapshotIndex - 1)), term: 0 }
 }
 
-/** Discard the prefix up to `snapshot.index`, which must be in the log with `snapshot.term`. */
-export const compact = (log: RaftLog, snapshot: Snapshot): void => {
-  log.entries = log.entries.slice(snapshot.index - log.snapshotIndex)
-  log.snapshotIndex = snapshot.index
-  log.snapshotTerm = snapshot.term
+/** Discard the prefix up to `to.index`, which must be in the log with `to.term`. */
+export const compact = (log: RaftLog, to: { readonly index: number; readonly term: number }): void => {
+  log.entries = log.entries.slice(to.index - log.snapshotIndex)
+  log.snapshotIndex = to.index
+  log.snapshotTerm = to.term
 }
 
 /** The entries from `from` to the last one were handed to the layer to persist. */

@@ -21,6 +21,8 @@ export interface Outbox {
   /** Lowest log index written in this step (Infinity: none): entries from here on are output. */
   writtenFrom: number
   snapshot: Snapshot | null
+  /** A follower needs a snapshot and none is held. */
+  snapshotWanted: boolean
 }
 
 export interface RaftState {
@@ -32,7 +34,10 @@ export interface RaftState {
   votedFor: NodeId | null
   leaderId: NodeId | null
   log: RaftLog
-  /** The latest snapshot this node holds (recovered, compacted to, or received): what it streams as leader. */
+  /**
+   * The snapshot this node streams as leader to followers behind its log (recovered, offered by
+   * the layer, or received), or null: then the layer is asked for one when a follower needs it.
+   */
   snapshot: Snapshot | null
   /** Ticks since the last election reset; for a leader, since the last check-quorum. */
   electionElapsed: number
@@ -57,7 +62,8 @@ export const emptyOutbox = (): Outbox => ({
   proposals: [],
   reads: [],
   writtenFrom: Infinity,
-  snapshot: null
+  snapshot: null,
+  snapshotWanted: false
 })
 
 export const quorum = (state: RaftState): number => quorumSize(state.config.voters.length)

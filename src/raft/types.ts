@@ -98,8 +98,17 @@ export type Input =
   | { readonly _tag: "Persisted"; readonly index: number; readonly term: number }
   /** The state machine has applied everything up to `index`. */
   | { readonly _tag: "Applied"; readonly index: number }
-  /** The layer took a snapshot of the state machine at `snapshot.index` (<= applied): compact the log behind it. */
-  | { readonly _tag: "Compact"; readonly snapshot: Snapshot }
+  /**
+   * The state machine holds the state at `index` (<= applied) durably: discard the log up to
+   * there. A snapshot offered for an older index is forgotten (it could not bring a follower
+   * up to the log any more).
+   */
+  | { readonly _tag: "Compact"; readonly index: number; readonly term: number }
+  /**
+   * A snapshot of the state machine, at or after the compaction point and at most applied, to
+   * send followers that are behind the log (the answer to `snapshotWanted`). Compacts nothing.
+   */
+  | { readonly _tag: "OfferSnapshot"; readonly snapshot: Snapshot }
 
 export type ProposalResult =
   | { readonly _tag: "Accepted"; readonly id: number; readonly firstIndex: number; readonly term: number }
@@ -121,6 +130,8 @@ export interface Output {
   readonly committed: ReadonlyArray<Entry>
   readonly proposals: ReadonlyArray<ProposalResult>
   readonly reads: ReadonlyArray<ReadResult>
+  /** A follower is behind the log and no snapshot is at hand to send it: offer one (OfferSnapshot). */
+  readonly snapshotWanted: boolean
 }
 
 export interface RaftConfig {
@@ -145,5 +156,10 @@ export interface RaftConfig {
 export interface Recovered {
   readonly hardState: HardState
   readonly snapshot: Snapshot | null
+  /**
+   * Where the log was compacted when no snapshot came with it (the state machine itself holds
+   * the state at that index). A follower that needs a snapshot waits until the layer offers one.
+   */
+  readonly compactedTo?: { readonly index: number; readonly term: number }
   readonly entries: ReadonlyArray<Entry>
 }

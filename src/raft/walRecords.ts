@@ -44,6 +44,18 @@ export const SnapshotRecord = Schema.TaggedStruct("Snapshot", {
 export type SnapshotRecord = typeof SnapshotRecord.Type
 
 /**
+ * Where a log was compacted when the state at `index` is in the metadata store itself (made
+ * durable before this record was written) rather than in the log: it heads a compacted log like
+ * `Snapshot`, without copying the whole store into the log. A store found behind it lost writes
+ * it had made durable: Corruption.
+ */
+export const SnapshotMarkRecord = Schema.TaggedStruct("SnapshotMark", {
+  index: LogIndex,
+  term: Term
+})
+export type SnapshotMarkRecord = typeof SnapshotMarkRecord.Type
+
+/**
  * A Raft log entry at its position: `data` is the encoded LogEntry (empty for a leader's
  * no-op). Like `Entry`, a later record at an index already present replaces it and all after it.
  */
@@ -55,16 +67,17 @@ export const RaftEntryRecord = Schema.TaggedStruct("RaftEntry", {
 })
 export type RaftEntryRecord = typeof RaftEntryRecord.Type
 
-export type ReplicatorRecord = EntryRecord | HardStateRecord | SnapshotRecord | RaftEntryRecord
+export type ReplicatorRecord = EntryRecord | HardStateRecord | SnapshotRecord | RaftEntryRecord | SnapshotMarkRecord
 
 /** Record type bytes. 0 and 255 are reserved by the codec and the log file layer. */
-export const ReplicatorRecordType = { Entry: 1, HardState: 2, Snapshot: 3, RaftEntry: 4 } as const
+export const ReplicatorRecordType = { Entry: 1, HardState: 2, Snapshot: 3, RaftEntry: 4, SnapshotMark: 5 } as const
 
 const schemaOf = {
   Entry: EntryRecord,
   HardState: HardStateRecord,
   Snapshot: SnapshotRecord,
-  RaftEntry: RaftEntryRecord
+  RaftEntry: RaftEntryRecord,
+  SnapshotMark: SnapshotMarkRecord
 } as const
 
 const tagOfType = new Map<number, ReplicatorRecord["_tag"]>(

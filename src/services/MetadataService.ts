@@ -87,6 +87,11 @@ export interface MetadataServiceShape {
   readonly garbage: (max: number) => Effect.Effect<ReadonlyArray<ChunkRef>, StoreError>
   /** The whole state (namespace, chunk maps, dedup table, garbage, applied index) as bytes. */
   readonly snapshot: Effect.Effect<{ readonly appliedIndex: number; readonly data: Uint8Array }, StoreError>
+  /**
+   * Make the state applied so far durable (applies write without waiting for the disk): once it
+   * returns, a restart finds at least this state, so the log behind it may be compacted away.
+   */
+  readonly flush: Effect.Effect<void, StoreError>
   /** Replace the whole state with a snapshot's. */
   readonly restore: (data: Uint8Array) => Effect.Effect<void, StoreError>
 }

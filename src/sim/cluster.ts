@@ -30,6 +30,7 @@ export interface SimClusterOptions {
   readonly garbageIntervalMillis: number
   /** Applied entries between snapshots (each compacts the log). */
   readonly snapshotThreshold: number
+  readonly snapshotCatchUpEntries: number
   readonly transactionTtlMillis: number
   readonly orphanGraceMillis: number
   readonly sessionTimeoutMillis: number
@@ -125,6 +126,9 @@ export const makeSimCluster = (options: SimClusterOptions): Effect.Effect<SimClu
         raft: {
           seed: options.seed,
           snapshotThreshold: options.snapshotThreshold,
+          // Little kept behind each compaction: runs are short, and followers caught up by a
+          // snapshot (encoded, sent, installed) are what they must exercise.
+          snapshotCatchUpEntries: options.snapshotCatchUpEntries,
           walStallMillis: WAL_STALL_MILLIS,
           maxPendingRequests: options.maxPendingRequests
         },

@@ -93,7 +93,14 @@ export const makeNodeDisks = (options: { readonly latency: DiskLatency; readonly
       })
       const store: Store = {
         ...inner,
-        write: (writes) => (mine !== life ? Effect.fail(crashedError("metadata")) : inner.write(writes))
+        write: (writes) => (mine !== life ? Effect.fail(crashedError("metadata")) : inner.write(writes)),
+        // A sync write: every batch journaled so far reaches the platter.
+        flush: Effect.suspend(() => {
+          if (mine !== life) return Effect.fail(crashedError("metadata"))
+          durable = applyWrites(durable, journal.flat())
+          journal = []
+          return Effect.void
+        })
       }
       return store
     })

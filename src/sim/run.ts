@@ -67,8 +67,10 @@ const DISK_LATENCY: DiskLatency = { fsyncMinMillis: 2, fsyncMaxMillis: 12, stall
 const ORPHAN_INTERVAL_MILLIS = 2_000
 /** ...and deletes replaced versions this often (production: 5 s), so a resent write may find its merge source gone. */
 const GARBAGE_INTERVAL_MILLIS = 150
-/** Applied entries between snapshots (production: 1000): runs take snapshots, compact and install them. */
+/** Applied entries between log compactions (production: 10,000): runs compact, and send and install snapshots. */
 const SNAPSHOT_THRESHOLD = 100
+/** Kept behind each compaction: few, so a follower that was away is often sent a snapshot. */
+const SNAPSHOT_CATCH_UP_ENTRIES = 5
 /**
  * Write transactions expire after this (production: 1 minute), and unreferenced versions are
  * orphans after twice it: short, so a run need not idle long for the collector to finish.
@@ -148,6 +150,7 @@ export const runSimulation = (options: SimulationOptions): Effect.Effect<Simulat
       orphanIntervalMillis: ORPHAN_INTERVAL_MILLIS,
       garbageIntervalMillis: GARBAGE_INTERVAL_MILLIS,
       snapshotThreshold: SNAPSHOT_THRESHOLD,
+      snapshotCatchUpEntries: SNAPSHOT_CATCH_UP_ENTRIES,
       transactionTtlMillis: TRANSACTION_TTL_MILLIS,
       orphanGraceMillis: ORPHAN_GRACE_MILLIS,
       sessionTimeoutMillis: SESSION_TIMEOUT_MILLIS,

@@ -11,8 +11,8 @@ import {
 } from "../support/durability.ts"
 import { etcdAvailable } from "../support/etcd.ts"
 
-/** Small enough that a few hundred creates compact the leader's log several times. */
-const SNAPSHOT_THRESHOLD = ["--snapshot-threshold", "100"]
+/** Small enough that a few hundred creates compact the leader's log several times, keeping little of it. */
+const SNAPSHOT_THRESHOLD = ["--snapshot-threshold", "100", "--snapshot-catch-up-entries", "20"]
 
 const INSTALLED = "installed the leader's snapshot"
 

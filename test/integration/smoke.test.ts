@@ -59,7 +59,7 @@ const answered = (seed: string, id: string, role: RaftRole, term: number): SeedA
     name: "test",
     self: {
       node,
-      replicator: { nodeId: id, role, term, leaderId: null, commitIndex: 0, appliedIndex: 0, lastIndex: 0 },
+      replicator: { nodeId: id, role, term, leaderId: null, commitIndex: 0, appliedIndex: 0, lastIndex: 0, snapshotIndex: 0 },
       leaderAddress: null
     },
     members: [node]
@@ -108,8 +108,8 @@ describe("sandstore smoke and status processes", () => {
       const status = yield* sandstore("status", "--seeds", `${node.address},${deadSeed}`)
       expect(status.code).toBe(0)
       const lines = status.stdout.split("\n")
-      expect(lines[0]).toMatch(/^NODE +ADDRESS +ROLE +TERM +LEADER +COMMIT +APPLIED +LAST$/)
-      expect(lines[1]).toMatch(new RegExp(`^n1 +${node.address} +(leader|standalone) +\\d+ +n1 +\\d+ +\\d+ +\\d+$`))
+      expect(lines[0]).toMatch(/^NODE +ADDRESS +ROLE +TERM +LEADER +COMMIT +APPLIED +LAST +SNAPSHOT$/)
+      expect(lines[1]).toMatch(new RegExp(`^n1 +${node.address} +(leader|standalone) +\\d+ +n1 +\\d+ +\\d+ +\\d+ +\\d+$`))
       expect(lines[2]).toMatch(new RegExp(`^- +${deadSeed} +unreachable +cannot reach`))
       expect(status.stdout).toMatch(new RegExp(`\\n  n1 +${node.address} +yes\\n`))
 

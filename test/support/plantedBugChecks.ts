@@ -11,8 +11,12 @@ import { passed } from "../../src/sim/report.ts"
 import { runSimulation } from "../../src/sim/run.ts"
 import { SEED_MILLIS } from "./simSeeds.ts"
 
-/** Seeds tried per bug. */
-export const SEED_BUDGET = 24
+/**
+ * Seeds tried per bug. The rarest, dedupByAttempt, fails about one seed in seven (8 of seeds
+ * 1-60, before and after the log compaction rework moved which ones): 24 seeds missed it about
+ * one time in thirty, 32 about one in a hundred.
+ */
+export const SEED_BUDGET = 32
 
 export const plantedBugChecks = (bugs: ReadonlyArray<PlantedBug>) => {
   for (const bug of bugs) {

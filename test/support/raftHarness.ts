@@ -413,7 +413,8 @@ export class Cluster {
     const snapshot: Snapshot = { index: sm.appliedIndex, term: sm.appliedTerm, data: encodeStateMachine(sm.values) }
     node.disk.snapshot = snapshot
     node.disk.entries = node.disk.entries.filter((entry) => entry.index > snapshot.index)
-    this.input(id, { _tag: "Compact", snapshot })
+    this.input(id, { _tag: "Compact", index: snapshot.index, term: snapshot.term })
+    this.input(id, { _tag: "OfferSnapshot", snapshot })
     return snapshot
   }
 

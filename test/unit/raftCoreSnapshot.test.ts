@@ -20,8 +20,8 @@ describe("Raft snapshots", () => {
     const raft = cluster.raft("a")
     const before = cluster.status("a")
     // Above the applied index, or with the wrong term: ignored.
-    step(raft, { _tag: "Compact", snapshot: { index: before.appliedIndex + 1, term: before.term, data: new Uint8Array() } })
-    step(raft, { _tag: "Compact", snapshot: { index: 5, term: before.term + 1, data: new Uint8Array() } })
+    step(raft, { _tag: "Compact", index: before.appliedIndex + 1, term: before.term })
+    step(raft, { _tag: "Compact", index: 5, term: before.term + 1 })
     expect(cluster.status("a").snapshotIndex).toBe(0)
     const snapshot = cluster.compact("a")
     expect(snapshot.index).toBe(before.appliedIndex)
@@ -79,6 +79,44 @@ describe("Raft snapshots", () => {
     expect(cluster.node("a").stateMachine.values).toEqual(cluster.node(leader).stateMachine.values)
     expect(cluster.node("a").stateMachine.values).not.toContain("stale")
     expect(cluster.logValues("a")).not.toContain("stale")
+  })
+
+  it("a log compacted with no snapshot asks the layer for one when a follower falls behind it, and streams the one offered", () => {
+    const cluster = new Cluster({ ids: ["a", "b", "c"], seed: 54, config: { snapshotChunkBytes: 16, maxInflight: 2 } })
+    cluster.elect("a")
+    for (let k = 0; k < 10; k++) cluster.propose("a", `first-${k}`)
+    cluster.heartbeat("a")
+    cluster.isolate("c")
+    for (let k = 0; k < 10; k++) cluster.propose("a", `second-${k}`)
+    cluster.heartbeat("a")
+    const raft = cluster.raft("a")
+    const at = cluster.status("a").appliedIndex
+    // The state machine holds everything up to `at`: the log goes, and no snapshot bytes come with that.
+    cluster.input("a", { _tag: "Compact", index: at, term: logTerm(raft, at)! })
+    expect(cluster.status("a").snapshotIndex).toBe(at)
+    expect(latestSnapshot(raft)).toBeNull()
+
+    cluster.heal()
+    for (let k = 0; k < 3; k++) {
+      cluster.heartbeat("a")
+      cluster.settle()
+    }
+    expect(cluster.node("a").outputs.some((output) => output.snapshotWanted)).toBe(true)
+    expect(chunksTo(cluster.sent, "c")).toHaveLength(0)
+
+    // The layer offers one (here at the compaction point: nothing was applied since).
+    const offered = cluster.compact("a")
+    expect(offered.index).toBe(at)
+    expect(latestSnapshot(raft)).toBe(offered)
+    cluster.runUntil(() => cluster.node("c").stateMachine.values.includes("second-9"), 20 * electionTicks, "c's catch-up")
+    const installed = cluster.node("c").outputs.filter((output) => output.snapshot !== null).map((output) => output.snapshot!.index)
+    expect(installed).toEqual([at])
+    // A later compaction past the offered snapshot forgets it: it could not bring anyone up to the log.
+    for (let k = 0; k < 3; k++) cluster.propose("a", `third-${k}`)
+    cluster.settle()
+    const later = cluster.status("a").appliedIndex
+    cluster.input("a", { _tag: "Compact", index: later, term: logTerm(raft, later)! })
+    expect(latestSnapshot(raft)).toBeNull()
   })
 
   it("a newer snapshot restarts a transfer in progress", () => {

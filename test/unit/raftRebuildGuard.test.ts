@@ -42,7 +42,7 @@ const wipedWhileLeaderIsAway = (options: { readonly marker: boolean; readonly sn
     const markerPath = join(dir, "REBUILDING")
     const cluster = yield* makeRaftCluster({
       disk: dir,
-      replicator: { batchWaitMillis: 0, rebuildMarker: markerPath, snapshotThreshold: options.snapshotThreshold ?? 1000 }
+      replicator: { batchWaitMillis: 0, rebuildMarker: markerPath, snapshotThreshold: options.snapshotThreshold ?? 1000, snapshotCatchUpEntries: 0 }
     })
     yield* cluster.startAll
     const leader = yield* cluster.leader()

@@ -5,7 +5,7 @@ import { ROOT_INODE } from "../../src/domain/fs.ts"
 import type { SessionId } from "../../src/domain/session.ts"
 import { decodeReplicatorRecord } from "../../src/raft/walRecords.ts"
 import type { MetadataServiceShape } from "../../src/services/MetadataService.ts"
-import { addressOf, makeRaftCluster, type RaftCluster } from "../support/raft-cluster.ts"
+import { addressOf, makeRaftCluster, type RaftCluster, waitUntil } from "../support/raft-cluster.ts"
 import { tempDir } from "../support/tempDir.ts"
 
 const mkdir = (name: string): MetadataCommand => ({
@@ -258,7 +258,7 @@ describe("RaftReplicator", () => {
   it.scoped("a follower far behind catches up by a chunked snapshot", () =>
     Effect.gen(function*() {
       const cluster = yield* makeRaftCluster({
-        replicator: { ...noBatchWait, snapshotThreshold: 5, snapshotChunkBytes: 512 }
+        replicator: { ...noBatchWait, snapshotThreshold: 5, snapshotCatchUpEntries: 0, snapshotChunkBytes: 512 }
       })
       yield* cluster.startAll
       const leader = yield* cluster.leader()
@@ -272,7 +272,7 @@ describe("RaftReplicator", () => {
       // The leader's log was compacted behind a snapshot: entries the laggard needs are gone.
       const leaderLog = yield* cluster.wal(leader).durableRecords
       const head = leaderLog.slice(0, 2).map((record, i) => Effect.runSync(decodeReplicatorRecord(record, i))._tag)
-      expect(head).toEqual(["HardState", "Snapshot"])
+      expect(head).toEqual(["HardState", "SnapshotMark"])
 
       const chunksBefore = (yield* cluster.network.stats).deliveredByTag["InstallSnapshot"] ?? 0
       yield* cluster.start(laggard)
@@ -291,10 +291,64 @@ describe("RaftReplicator", () => {
       expect(Exit.isSuccess(yield* proposeVia(cluster, next, mkdir("after")))).toBe(true)
     }))
 
+  it.scoped("a log compacted behind a mark restarts without a snapshot in it, and still brings a laggard up by one", () =>
+    Effect.gen(function*() {
+      const cluster = yield* makeRaftCluster({
+        replicator: { ...noBatchWait, snapshotThreshold: 5, snapshotCatchUpEntries: 0, snapshotChunkBytes: 512 }
+      })
+      yield* cluster.startAll
+      const leader = yield* cluster.leader()
+      const laggard = cluster.ids.find((id) => id !== leader)!
+      yield* cluster.stop(laggard)
+      const all = Array.from({ length: 30 }, (_, i) => `dir-${String(i).padStart(2, "0")}`)
+      for (const name of all) expect(Exit.isSuccess(yield* proposeVia(cluster, leader, mkdir(name)))).toBe(true)
+      yield* cluster.ticks(2)
+
+      // The two that are up restart from logs that hold no snapshot bytes, only marks.
+      const up = cluster.ids.filter((id) => id !== laggard)
+      for (const id of up) {
+        const records = yield* cluster.wal(id).durableRecords
+        const tags = records.map((record, i) => Effect.runSync(decodeReplicatorRecord(record, i))._tag)
+        expect(tags[1]).toBe("SnapshotMark")
+        expect(tags).not.toContain("Snapshot")
+        yield* cluster.stop(id)
+      }
+      yield* Effect.forEach(up, cluster.start, { discard: true })
+      const next = yield* cluster.leader(up)
+
+      // The laggard needs entries compacted away everywhere: with nothing new to apply (so no
+      // snapshot falls due), it still gets one, of a store.
+      const chunksBefore = (yield* cluster.network.stats).deliveredByTag["InstallSnapshot"] ?? 0
+      yield* cluster.start(laggard)
+      yield* converged(cluster)
+      expect(yield* names(cluster.store(laggard))).toEqual(all)
+      expect(((yield* cluster.network.stats).deliveredByTag["InstallSnapshot"] ?? 0) - chunksBefore).toBeGreaterThan(1)
+      expect(Exit.isSuccess(yield* proposeVia(cluster, next, mkdir("after-restart")))).toBe(true)
+    }))
+
+  it.scoped("a store found behind the mark its log was compacted at is refused at start, not silently replayed", () =>
+    Effect.gen(function*() {
+      const cluster = yield* makeRaftCluster({ replicator: { ...noBatchWait, snapshotThreshold: 5, snapshotCatchUpEntries: 0 } })
+      yield* cluster.startAll
+      const leader = yield* cluster.leader()
+      for (let i = 0; i < 12; i++) expect(Exit.isSuccess(yield* proposeVia(cluster, leader, mkdir(`d${i}`)))).toBe(true)
+      yield* cluster.ticks(2)
+      const follower = cluster.ids.find((id) => id !== leader)!
+      const compacted = Effect.map(cluster.wal(follower).durableRecords, (records) =>
+        records.some((record, i) => Effect.runSync(decodeReplicatorRecord(record, i))._tag === "SnapshotMark"))
+      yield* waitUntil(cluster, "the follower's log compacted", Effect.orDie(compacted))
+      yield* cluster.stop(follower)
+      yield* cluster.replaceStore(follower)
+      const started = yield* Effect.exit(cluster.start(follower))
+      const error = failureOf(started)
+      expect(error?._tag).toBe("Corruption")
+      expect(error?.message).toContain("behind the write-ahead log")
+    }))
+
   it.scoped("nodes on real WALs and LevelDB stores restart from disk without re-applying", () =>
     Effect.gen(function*() {
       const disk = yield* tempDir("sandstore-raft-replicator-")
-      const cluster = yield* makeRaftCluster({ disk, replicator: { ...noBatchWait, snapshotThreshold: 4 } })
+      const cluster = yield* makeRaftCluster({ disk, replicator: { ...noBatchWait, snapshotThreshold: 4, snapshotCatchUpEntries: 0 } })
       yield* cluster.startAll
       const leader = yield* cluster.leader()
       const all = ["a", "b", "c", "d", "e", "f"]

@@ -107,7 +107,7 @@ describe("SingleNodeReplicator", () => {
           const invalid = yield* Effect.flip(propose({ ...mkdir("x"), parent: -3 } as unknown as MetadataCommand))
           expect(invalid._tag).toBe("InvalidArgument")
           expect(yield* status).toEqual({
-            nodeId: "n1", role: "standalone", term: 1, leaderId: "n1", commitIndex: 2, appliedIndex: 2, lastIndex: 2
+            nodeId: "n1", role: "standalone", term: 1, leaderId: "n1", commitIndex: 2, appliedIndex: 2, lastIndex: 2, snapshotIndex: 0
           })
           expect(yield* names).toEqual(["docs"])
         })
