@@ -11,6 +11,18 @@ type InstallSnapshot = Extract<Message, { _tag: "InstallSnapshot" }>
 const chunksTo = (messages: ReadonlyArray<Message>, to: NodeId): Array<InstallSnapshot> =>
   messages.filter((message): message is InstallSnapshot => message._tag === "InstallSnapshot" && message.to === to)
 
+/** "a" leads with 16-byte snapshot chunks; "c" is cut off after the first ten entries and misses ten more. */
+const cWithoutTenEntries = (seed: number): Cluster => {
+  const cluster = new Cluster({ ids: ["a", "b", "c"], seed, config: { snapshotChunkBytes: 16, maxInflight: 2 } })
+  cluster.elect("a")
+  for (let k = 0; k < 10; k++) cluster.propose("a", `first-${k}`)
+  cluster.heartbeat("a")
+  cluster.isolate("c")
+  for (let k = 0; k < 10; k++) cluster.propose("a", `second-${k}`)
+  cluster.heartbeat("a")
+  return cluster
+}
+
 describe("Raft snapshots", () => {
   it("compaction discards the log prefix up to the snapshot, and only up to what was applied", () => {
     const cluster = new Cluster({ ids: ["a", "b", "c"], seed: 51 })
@@ -82,13 +94,7 @@ describe("Raft snapshots", () => {
   })
 
   it("a log compacted with no snapshot asks the layer for one when a follower falls behind it, and streams the one offered", () => {
-    const cluster = new Cluster({ ids: ["a", "b", "c"], seed: 54, config: { snapshotChunkBytes: 16, maxInflight: 2 } })
-    cluster.elect("a")
-    for (let k = 0; k < 10; k++) cluster.propose("a", `first-${k}`)
-    cluster.heartbeat("a")
-    cluster.isolate("c")
-    for (let k = 0; k < 10; k++) cluster.propose("a", `second-${k}`)
-    cluster.heartbeat("a")
+    const cluster = cWithoutTenEntries(54)
     const raft = cluster.raft("a")
     const at = cluster.status("a").appliedIndex
     // The state machine holds everything up to `at`: the log goes, and no snapshot bytes come with that.
@@ -120,13 +126,7 @@ describe("Raft snapshots", () => {
   })
 
   it("a newer snapshot restarts a transfer in progress", () => {
-    const cluster = new Cluster({ ids: ["a", "b", "c"], seed: 53, config: { snapshotChunkBytes: 16, maxInflight: 2 } })
-    cluster.elect("a")
-    for (let k = 0; k < 10; k++) cluster.propose("a", `first-${k}`)
-    cluster.heartbeat("a")
-    cluster.isolate("c")
-    for (let k = 0; k < 10; k++) cluster.propose("a", `second-${k}`)
-    cluster.heartbeat("a")
+    const cluster = cWithoutTenEntries(53)
     const older = cluster.compact("a")
     // "c" hears the first chunks but its answers are lost, so the transfer cannot finish.
     const muteC = cluster.addFilter((message) => message.from === "c" && message._tag === "InstallSnapshotResponse")

@@ -40,6 +40,24 @@ const converged = (cluster: RaftCluster) =>
 
 const strictlyIncreasing = (indices: ReadonlyArray<number>) => indices.every((index, i) => i === 0 || index > indices[i - 1]!)
 
+/**
+ * Three nodes compacting every 5 entries with nothing kept behind; one stopped while 30
+ * directories are made, so the entries it misses are compacted away on the others.
+ */
+const laggardBehindCompaction = Effect.gen(function*() {
+  const cluster = yield* makeRaftCluster({
+    replicator: { ...noBatchWait, snapshotThreshold: 5, snapshotCatchUpEntries: 0, snapshotChunkBytes: 512 }
+  })
+  yield* cluster.startAll
+  const leader = yield* cluster.leader()
+  const laggard = cluster.ids.find((id) => id !== leader)!
+  yield* cluster.stop(laggard)
+  const all = Array.from({ length: 30 }, (_, i) => `dir-${String(i).padStart(2, "0")}`)
+  for (const name of all) expect(Exit.isSuccess(yield* proposeVia(cluster, leader, mkdir(name)))).toBe(true)
+  yield* cluster.ticks(2)
+  return { cluster, leader, laggard, all }
+})
+
 describe("RaftReplicator", () => {
   it.scoped("three nodes elect one leader; proposals through it return the state machine's results", () =>
     Effect.gen(function*() {
@@ -257,17 +275,7 @@ describe("RaftReplicator", () => {
 
   it.scoped("a follower far behind catches up by a chunked snapshot", () =>
     Effect.gen(function*() {
-      const cluster = yield* makeRaftCluster({
-        replicator: { ...noBatchWait, snapshotThreshold: 5, snapshotCatchUpEntries: 0, snapshotChunkBytes: 512 }
-      })
-      yield* cluster.startAll
-      const leader = yield* cluster.leader()
-      const laggard = cluster.ids.find((id) => id !== leader)!
-      yield* cluster.stop(laggard)
-
-      const all = Array.from({ length: 30 }, (_, i) => `dir-${String(i).padStart(2, "0")}`)
-      for (const name of all) expect(Exit.isSuccess(yield* proposeVia(cluster, leader, mkdir(name)))).toBe(true)
-      yield* cluster.ticks(2)
+      const { all, cluster, laggard, leader } = yield* laggardBehindCompaction
 
       // The leader's log was compacted behind a snapshot: entries the laggard needs are gone.
       const leaderLog = yield* cluster.wal(leader).durableRecords
@@ -293,16 +301,7 @@ describe("RaftReplicator", () => {
 
   it.scoped("a log compacted behind a mark restarts without a snapshot in it, and still brings a laggard up by one", () =>
     Effect.gen(function*() {
-      const cluster = yield* makeRaftCluster({
-        replicator: { ...noBatchWait, snapshotThreshold: 5, snapshotCatchUpEntries: 0, snapshotChunkBytes: 512 }
-      })
-      yield* cluster.startAll
-      const leader = yield* cluster.leader()
-      const laggard = cluster.ids.find((id) => id !== leader)!
-      yield* cluster.stop(laggard)
-      const all = Array.from({ length: 30 }, (_, i) => `dir-${String(i).padStart(2, "0")}`)
-      for (const name of all) expect(Exit.isSuccess(yield* proposeVia(cluster, leader, mkdir(name)))).toBe(true)
-      yield* cluster.ticks(2)
+      const { all, cluster, laggard } = yield* laggardBehindCompaction
 
       // The two that are up restart from logs that hold no snapshot bytes, only marks.
       const up = cluster.ids.filter((id) => id !== laggard)
