@@ -19,7 +19,7 @@ import { Clock, Duration, Effect, Either, ExecutionStrategy, Exit, type Option, 
 import { fileURLToPath } from "node:url"
 import { Unavailable } from "../domain/errors.ts"
 import type { Communicator } from "../services/Communicator.ts"
-import { askSeeds, verdict } from "../cli/statusCommand.ts"
+import { askSeeds, verdict } from "../client/clusterStatus.ts"
 
 const BIN = fileURLToPath(new URL("../../bin/sandstore.mjs", import.meta.url))
 

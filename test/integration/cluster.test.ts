@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Schedule } from "effect"
 import { TcpCommunicator } from "../../layers/transport/tcp.ts"
-import { askSeeds } from "../../src/cli/statusCommand.ts"
+import { askSeeds } from "../../src/client/clusterStatus.ts"
 import { runSmoke } from "../../src/cli/smoke.ts"
 import { expectBytes, patternBytes } from "../support/bytes.ts"
 import { clientOf } from "../support/client-node.ts"

@@ -9,7 +9,7 @@ import { Clock, Effect } from "effect"
 import { existsSync, readdirSync } from "node:fs"
 import { join } from "node:path"
 import { TcpCommunicator } from "../../layers/transport/tcp.ts"
-import { askSeeds } from "../../src/cli/statusCommand.ts"
+import { askSeeds } from "../../src/client/clusterStatus.ts"
 import { expectBytes, patternBytes } from "../support/bytes.ts"
 import {
   caughtUp, clientThrough, corruptMiddleRecord, etcdCluster, eventually, leaderOf, runNodeToExit, runSandstore, tearTail

@@ -4,7 +4,7 @@
  * and the directory removed when the scope closes.
  */
 import { Effect, Option, Schedule, type Scope } from "effect"
-import { askSeeds, verdict } from "../../src/cli/statusCommand.ts"
+import { askSeeds, verdict } from "../../src/client/clusterStatus.ts"
 import type { Communicator } from "../../src/services/Communicator.ts"
 import { type NodeProcess, freePort, startNode } from "./nodeProcess.ts"
 import { tempDir } from "./tempDir.ts"
