@@ -11,7 +11,7 @@
  */
 import { Duration, Effect, FiberSet, Layer, Random, type Scope } from "effect"
 import { Inbox } from "../../src/lib/inbox.ts"
-import type { Message, NodeId } from "../../src/raft/types.ts"
+import type { Message, NodeId } from "../../src/domain/raftMessages.ts"
 import { RaftTransport } from "../../src/services/RaftTransport.ts"
 
 export interface MemoryNetworkOptions {

@@ -15,7 +15,7 @@
 import { Context, Effect, Layer, Schedule, Scope } from "effect"
 import { Inbox } from "../../src/lib/inbox.ts"
 import { MAX_MESSAGES_PER_CALL, RaftApi } from "../../src/protocol/RaftApi.ts"
-import type { Message, NodeId } from "../../src/raft/types.ts"
+import type { Message, NodeId } from "../../src/domain/raftMessages.ts"
 import { Communicator } from "../../src/services/Communicator.ts"
 import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
 import { RaftTransport } from "../../src/services/RaftTransport.ts"

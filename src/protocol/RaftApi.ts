@@ -1,14 +1,14 @@
 /**
  * The peer API between Raft voters: one rpc that carries the Raft messages a sender had queued
  * for one peer, in order (one call per batch: the cost of an rpc is paid once for all of
- * them). Every variant of `Message` (src/raft/types.ts) has a Schema here, so a malformed
+ * them). Every variant of `Message` (src/domain/raftMessages.ts) has a Schema here, so a malformed
  * message from the network is rejected at decode and never reaches the core. Senders call it
  * with `discard: true`: Raft needs no reply to a message (answers are messages of their own),
  * and not waiting lets many batches be in flight on one connection.
  */
 import { Rpc, RpcGroup } from "@effect/rpc"
 import { Schema } from "effect"
-import type { Message } from "../raft/types.ts"
+import type { Message } from "../domain/raftMessages.ts"
 
 const Index = Schema.NonNegativeInt
 const Term = Schema.NonNegativeInt

@@ -7,7 +7,7 @@
  */
 import { Context, type Effect } from "effect"
 import type { Inbox } from "../lib/inbox.ts"
-import type { Message } from "../raft/types.ts"
+import type { Message } from "../domain/raftMessages.ts"
 
 export interface RaftTransportShape {
   /** Hand `message` to the network for `message.to`; returns at once. */
