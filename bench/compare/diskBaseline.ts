@@ -6,7 +6,7 @@
 import { Clock, Effect } from "effect"
 import { open } from "node:fs/promises"
 import { join } from "node:path"
-import { UnexpectedResult } from "../../src/cli/bench/measure.ts"
+import { UnexpectedResult } from "../../src/bench/measure.ts"
 import { tempDir } from "../../test/support/tempDir.ts"
 import type { FilePieces } from "./filePieces.ts"
 import type { Throughput } from "./results.ts"

@@ -10,9 +10,9 @@
  */
 import { Duration, Effect } from "effect"
 import { Etcd3 } from "etcd3"
-import type { BenchFailed } from "../../src/cli/bench/runBench.ts"
-import { summarize } from "../../src/cli/bench/latencies.ts"
-import { runWindow, Tally, UnexpectedResult, type Worker } from "../../src/cli/bench/measure.ts"
+import type { BenchFailed } from "../../src/bench/runBench.ts"
+import { summarize } from "../../src/bench/latencies.ts"
+import { runWindow, Tally, UnexpectedResult, type Worker } from "../../src/bench/measure.ts"
 import { cpuMillisPerOp, type SmallOps } from "./results.ts"
 
 export interface EtcdOpsOptions {

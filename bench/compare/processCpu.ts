@@ -7,7 +7,7 @@
 import { FileSystem } from "@effect/platform"
 import { Effect } from "effect"
 import { execFile } from "node:child_process"
-import { UnexpectedResult } from "../../src/cli/bench/measure.ts"
+import { UnexpectedResult } from "../../src/bench/measure.ts"
 
 /** Kernel clock ticks per second, the unit of utime and stime (`getconf CLK_TCK`, 100 on Linux). */
 export const clockTicksPerSecond = Effect.async<number>((resume) => {

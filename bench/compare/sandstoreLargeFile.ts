@@ -5,8 +5,8 @@
  * from open to close.
  */
 import { Clock, Effect } from "effect"
-import { connectClient } from "../../src/cli/bench/preflight.ts"
-import { describeFailure, UnexpectedResult } from "../../src/cli/bench/measure.ts"
+import { connectClient } from "../../src/bench/preflight.ts"
+import { describeFailure, UnexpectedResult } from "../../src/bench/measure.ts"
 import { MAX_TRANSFER_BYTES } from "../../src/protocol/ClientApi.ts"
 import { FilePieces } from "./filePieces.ts"
 import type { Throughput } from "./results.ts"

@@ -7,8 +7,8 @@
  * names would only cost time.
  */
 import { Duration, Effect } from "effect"
-import type { PhaseResult } from "../../src/cli/bench/phaseResult.ts"
-import { type BenchFailed, runBench } from "../../src/cli/bench/runBench.ts"
+import type { PhaseResult } from "../../src/bench/phaseResult.ts"
+import { type BenchFailed, runBench } from "../../src/bench/runBench.ts"
 import { cpuMillisPerOp, type SmallOps } from "./results.ts"
 
 export interface SandstoreOpsOptions {

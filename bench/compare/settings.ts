@@ -3,7 +3,7 @@
  * notation as `sandstore bench` (10s, 256MiB, 1,16,64) and go through its parsers.
  */
 import { Duration, Either } from "effect"
-import { parseConcurrency, parseDuration, parseSize } from "../../src/cli/bench/arguments.ts"
+import { parseConcurrency, parseDuration, parseSize } from "../../src/bench/arguments.ts"
 
 export interface CompareSettings {
   /** the timed window of each small-write row */

@@ -1,6 +1,6 @@
 /** What one `npm run bench:namespace` does, from its command line (counts as plain integers). */
 import { Either } from "effect"
-import { parseConcurrency, parseSize } from "../../src/cli/bench/arguments.ts"
+import { parseConcurrency, parseSize } from "../../src/bench/arguments.ts"
 
 export const USAGE = [
   "usage: npm run bench:namespace [-- --files 1000000] [--dirs 1000] [--concurrency 64] [--report-every 50000] [--lag-files 16000]",

@@ -8,7 +8,7 @@
 import { Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Console, Duration, Effect, Option, Random } from "effect"
 import { TcpCommunicator } from "../../layers/transport/tcp.ts"
-import { parseDuration } from "./bench/arguments.ts"
+import { parseDuration } from "../bench/arguments.ts"
 import { CliExit, EXIT_FAILURE, EXIT_USAGE } from "./exitCodes.ts"
 import { reportLines } from "../chaos/report.ts"
 import { type ChaosSettings, runChaos } from "../chaos/runChaos.ts"

@@ -5,7 +5,7 @@
 import { Command } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Cause, Console, Effect } from "effect"
-import { benchCommand } from "./bench/benchCommand.ts"
+import { benchCommand } from "./benchCommand.ts"
 import { chaosCommand } from "./chaosCommand.ts"
 import { clusterCommand } from "./clusterCommand.ts"
 import { reportFailure, teardown } from "./exitCodes.ts"

@@ -1,8 +1,8 @@
 /** Bench command-line values: sizes, durations, concurrency and phase lists, and the settings check. */
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Either } from "effect"
-import { parseConcurrency, parseDuration, parsePhases, parseSize } from "../../src/cli/bench/arguments.ts"
-import { type BenchSettings, validateSettings } from "../../src/cli/bench/settings.ts"
+import { parseConcurrency, parseDuration, parsePhases, parseSize } from "../../src/bench/arguments.ts"
+import { type BenchSettings, validateSettings } from "../../src/bench/settings.ts"
 
 const right = <A>(either: Either.Either<A, string>): A => Either.getOrThrowWith(either, (message) => new Error(message))
 const left = <A>(either: Either.Either<A, string>): string =>

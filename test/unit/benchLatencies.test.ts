@@ -1,7 +1,7 @@
 /** Bench latency statistics: nearest-rank percentiles on known vectors and a seeded property, and uncapped samples. */
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
-import { LatencySamples, nearestRank, summarize } from "../../src/cli/bench/latencies.ts"
+import { LatencySamples, nearestRank, summarize } from "../../src/bench/latencies.ts"
 
 const samplesOf = (values: ReadonlyArray<number>): LatencySamples => {
   const samples = new LatencySamples()

@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, TestClock } from "effect"
-import { BlockPattern, DataFiles } from "../../src/cli/bench/dataFiles.ts"
-import { runWindow, Tally, UnexpectedResult, type Worker } from "../../src/cli/bench/measure.ts"
+import { BlockPattern, DataFiles } from "../../src/bench/dataFiles.ts"
+import { runWindow, Tally, UnexpectedResult, type Worker } from "../../src/bench/measure.ts"
 import { NotFound } from "../../src/domain/errors.ts"
 
 /** An operation that takes `millis` and moves `bytes`; every `failEvery`th one fails instead. */

@@ -1,8 +1,8 @@
 /** Bench output: CSV rows and header, the summary table, the CSV file name and the progress line. */
 import { describe, expect, it } from "@effect/vitest"
-import type { PhaseResult } from "../../src/cli/bench/phaseResult.ts"
-import { renderProgress } from "../../src/cli/bench/progressLine.ts"
-import { CSV_HEADER, csvField, csvRow, fileTimestamp, summaryTable } from "../../src/cli/bench/report.ts"
+import type { PhaseResult } from "../../src/bench/phaseResult.ts"
+import { renderProgress } from "../../src/bench/progressLine.ts"
+import { CSV_HEADER, csvField, csvRow, fileTimestamp, summaryTable } from "../../src/bench/report.ts"
 
 const write: PhaseResult = {
   operation: "write",

@@ -4,7 +4,7 @@
  * (the warm-up). A failed operation is counted, never sampled, and the loop goes on.
  */
 import { Clock, Data, Duration, Effect, Either } from "effect"
-import type { ClientError } from "../../client/errors.ts"
+import type { ClientError } from "../client/errors.ts"
 import { LatencySamples } from "./latencies.ts"
 
 /** An operation's answer contradicted what the bench set up (wrong bytes, a missing entry). */

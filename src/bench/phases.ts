@@ -13,10 +13,10 @@
  *   listdir  lists a directory prepared with a known number of entries
  */
 import { Effect, type Scope } from "effect"
-import type { ClientError } from "../../client/errors.ts"
-import type { FileHandle } from "../../client/FileHandle.ts"
-import { O_CREAT, O_EXCL, O_WRONLY } from "../../client/OpenFlags.ts"
-import type { SandstoreClientShape } from "../../client/SandstoreClient.ts"
+import type { ClientError } from "../client/errors.ts"
+import type { FileHandle } from "../client/FileHandle.ts"
+import { O_CREAT, O_EXCL, O_WRONLY } from "../client/OpenFlags.ts"
+import type { SandstoreClientShape } from "../client/SandstoreClient.ts"
 import { type BlockPattern, type DataFile, DataFiles } from "./dataFiles.ts"
 import { type OperationFailure, UnexpectedResult, type Worker } from "./measure.ts"
 import type { PhaseName } from "./phaseResult.ts"

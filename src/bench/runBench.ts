@@ -5,12 +5,12 @@
  * up too (unless asked to keep it).
  */
 import { Clock, Data, Duration, Effect, Either, Random, Schedule, type Scope } from "effect"
-import { InvalidArgument } from "../../domain/errors.ts"
-import { crc32c } from "../../lib/crc32c.ts"
-import type { ClientError } from "../../client/errors.ts"
-import type { SandstoreClientShape } from "../../client/SandstoreClient.ts"
-import type { Communicator } from "../../services/Communicator.ts"
-import { patternBytes } from "../../lib/patternBytes.ts"
+import { InvalidArgument } from "../domain/errors.ts"
+import { crc32c } from "../lib/crc32c.ts"
+import type { ClientError } from "../client/errors.ts"
+import type { SandstoreClientShape } from "../client/SandstoreClient.ts"
+import type { Communicator } from "../services/Communicator.ts"
+import { patternBytes } from "../lib/patternBytes.ts"
 import { BlockPattern } from "./dataFiles.ts"
 import { summarize } from "./latencies.ts"
 import { describeFailure, runWindow, Tally, type Worker } from "./measure.ts"

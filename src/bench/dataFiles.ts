@@ -5,7 +5,7 @@
  * pseudo-random buffer, at a start that depends on the seed and k. Windows are subarrays, so
  * producing a block copies nothing.
  */
-import { patternBytes } from "../../lib/patternBytes.ts"
+import { patternBytes } from "../lib/patternBytes.ts"
 
 /** Distinct window starts; a prime, so consecutive blocks of a file never share one before this many. */
 const STARTS = 4093

@@ -1,7 +1,7 @@
 /** Recursive removal of a directory through the SDK, many requests in flight at once. */
 import { Effect } from "effect"
-import type { ClientError } from "../../client/errors.ts"
-import type { SandstoreClientShape } from "../../client/SandstoreClient.ts"
+import type { ClientError } from "../client/errors.ts"
+import type { SandstoreClientShape } from "../client/SandstoreClient.ts"
 
 /** Removes `path` and everything under it; resolves with the number of names removed. */
 export const removeTree = (

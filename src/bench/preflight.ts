@@ -4,9 +4,9 @@
  * with the reason, and nothing else runs.
  */
 import { Context, Data, Duration, Effect, Layer, type Scope } from "effect"
-import { O_CREAT, O_EXCL, O_RDWR } from "../../client/OpenFlags.ts"
-import { SandstoreClient, type SandstoreClientShape } from "../../client/SandstoreClient.ts"
-import type { Communicator } from "../../services/Communicator.ts"
+import { O_CREAT, O_EXCL, O_RDWR } from "../client/OpenFlags.ts"
+import { SandstoreClient, type SandstoreClientShape } from "../client/SandstoreClient.ts"
+import type { Communicator } from "../services/Communicator.ts"
 import { describeFailure, type OperationFailure, UnexpectedResult } from "./measure.ts"
 
 export class PreflightFailed extends Data.TaggedError("PreflightFailed")<{ readonly message: string }> {}
