@@ -134,10 +134,16 @@ const catchUpBySnapshot = (
 ) =>
   Effect.gen(function*() {
     const leader = yield* cluster.leader.pipe(Effect.mapError((error) => fail(error.message)))
+    yield* log(`catch-up: ${leader} leads`)
     const follower = cluster.ids.find((id) => id !== leader)!
     const statusOf = (id: string) =>
       Effect.flatMap(askSeeds([cluster.addresses[cluster.ids.indexOf(id)]!]), ([answer]) =>
         answer?._tag === "Answered" ? Effect.succeed(answer.topology.self.replicator) : Effect.fail(fail(`${id} does not answer`)))
+    /** What the nodes logged about snapshots and trouble, to explain the figures (or a failure). */
+    const nodeNotes = () =>
+      cluster.ids.flatMap((id) =>
+        cluster.node(id).output().split("\n").filter((line) => /snapshot|stalled|not leading|error/i.test(line))
+          .slice(-4).map((line) => `  ${id}: ${line.trim().slice(0, 240)}`))
     const first = settings.files + LISTED_ENTRIES
     const held = (yield* statusOf(follower)).appliedIndex
     yield* cluster.node(follower).kill("SIGKILL")
@@ -152,22 +158,38 @@ const catchUpBySnapshot = (
     const started = yield* Clock.currentTimeMillis
     const latencies = new LatencySamples()
     let next = first + settings.lagFiles
+    let silentLeader = 0
+    /** Creates completed in each second since the restart: a stall shows as a gap. */
+    const perSecond: Array<number> = []
     for (let window = 0; window < CATCH_UP_WINDOWS; window++) {
-      yield* spread(clients, next, next + CATCH_UP_WINDOW, (client, k) => timed(latencies, createEmpty(client, fileName(settings, k))))
+      yield* spread(clients, next, next + CATCH_UP_WINDOW, (client, k) =>
+        Effect.flatMap(timed(latencies, createEmpty(client, fileName(settings, k))), () =>
+          Effect.map(Clock.currentTimeMillis, (now) => {
+            const second = Math.floor((now - started) / 1000)
+            perSecond[second] = (perSecond[second] ?? 0) + 1
+          })))
       next += CATCH_UP_WINDOW
       const mine = yield* Effect.option(statusOf(follower))
-      const theirs = yield* statusOf(leader)
-      if (mine._tag === "Some" && mine.value.appliedIndex >= theirs.commitIndex - CATCH_UP_WINDOW) {
+      const theirs = yield* Effect.option(statusOf(leader))
+      if (theirs._tag === "None") {
+        silentLeader++
+        continue
+      }
+      if (mine._tag === "Some" && mine.value.appliedIndex >= theirs.value.commitIndex - CATCH_UP_WINDOW) {
         const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
         const p99 = summarize(latencies)?.p99 ?? 0
         const line = `catch-up: ${follower} restarted and caught up in ${seconds.toFixed(1)} s ` +
           `(${how}); ` +
-          `create p99 meanwhile ${p99.toFixed(1)} ms` +
+          `create p99 meanwhile ${p99.toFixed(1)} ms, max ${(latencies.sorted().at(-1) ?? 0).toFixed(0)} ms` +
+          (silentLeader === 0 ? "" : `, the leader did not answer status ${silentLeader} time(s)`) +
           (baseline === undefined ? "" : `, ${(p99 / baseline).toFixed(2)}× the last fill window's ${baseline.toFixed(1)} ms`)
         yield* log(line)
+        yield* log(`catch-up: creates completed per second since the restart: ${Array.from(perSecond, (n) => n ?? 0).join(" ")}`)
+        yield* log(nodeNotes().join("\n"))
         return line
       }
     }
+    yield* log(nodeNotes().join("\n"))
     return yield* fail(`${follower} did not catch up within ${CATCH_UP_WINDOWS * CATCH_UP_WINDOW} more creates`)
   })
 

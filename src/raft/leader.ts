@@ -29,9 +29,15 @@ export const appendAsLeader = (
   return first
 }
 
-const sendChunks = (state: RaftState, peer: NodeId, progress: Progress): void => {
+/**
+ * Send the chunks the window allows. After a heartbeat without progress only one goes (from
+ * the acknowledged offset): a follower busy installing a large snapshot must not be sent the
+ * whole window again every heartbeat, which would flood both ends while it cannot answer.
+ */
+const sendChunks = (state: RaftState, peer: NodeId, progress: Progress, probe = false): void => {
   const transfer = progress.transfer!
-  const { chunkBytes, window } = chunking(state)
+  const { chunkBytes, window: full } = chunking(state)
+  const window = probe ? chunkBytes : full
   for (let chunk = nextChunk(transfer, chunkBytes, window); chunk !== null; chunk = nextChunk(transfer, chunkBytes, window)) {
     send(state, peer, {
       _tag: "InstallSnapshot",
@@ -45,9 +51,12 @@ const sendChunks = (state: RaftState, peer: NodeId, progress: Progress): void =>
   }
 }
 
+/** Snapshot chunks in flight to one follower at most (fewer if maxInflight is lower). */
+const SNAPSHOT_WINDOW_CHUNKS = 8
+
 const chunking = (state: RaftState) => {
   const chunkBytes = Math.max(1, state.config.snapshotChunkBytes)
-  return { chunkBytes, window: chunkBytes * Math.max(1, state.config.maxInflight) }
+  return { chunkBytes, window: chunkBytes * Math.max(1, Math.min(SNAPSHOT_WINDOW_CHUNKS, state.config.maxInflight)) }
 }
 
 /** Stream the latest snapshot to a follower whose next entries are compacted away. */
@@ -131,9 +140,10 @@ export const broadcastHeartbeat = (state: RaftState): void => {
     })
     const transfer = progress.transfer
     if (progress.mode === "snapshot" && transfer !== null) {
-      if (transfer.acked === transfer.ackedAtLastBeat) rewind(transfer)
+      const stuck = transfer.acked === transfer.ackedAtLastBeat
+      if (stuck) rewind(transfer)
       transfer.ackedAtLastBeat = transfer.acked
-      sendChunks(state, peer, progress)
+      sendChunks(state, peer, progress, stuck)
     }
   }
 }

@@ -125,6 +125,32 @@ describe("Raft snapshots", () => {
     expect(latestSnapshot(raft)).toBeNull()
   })
 
+  it("a follower that stops answering mid-transfer is sent one chunk per heartbeat, not the window again", () => {
+    const cluster = new Cluster({ ids: ["a", "b", "c"], seed: 55, config: { snapshotChunkBytes: 16, maxInflight: 4 } })
+    cluster.elect("a")
+    for (let k = 0; k < 10; k++) cluster.propose("a", `first-${k}`)
+    cluster.heartbeat("a")
+    cluster.isolate("c")
+    for (let k = 0; k < 10; k++) cluster.propose("a", `second-${k}`)
+    cluster.heartbeat("a")
+    cluster.compact("a")
+    // "c" takes the chunks but answers none (as while it installs a large snapshot).
+    cluster.addFilter((message) => message.from === "c" && message._tag === "InstallSnapshotResponse")
+    cluster.heal()
+    cluster.heartbeat("a")
+    cluster.settle()
+    expect(chunksTo(cluster.sent, "c")).toHaveLength(4)
+    // The first heartbeat notes where the transfer stands; from then on each finds no progress.
+    cluster.heartbeat("a")
+    cluster.settle()
+    for (let beat = 0; beat < 5; beat++) {
+      const before = chunksTo(cluster.sent, "c").length
+      cluster.heartbeat("a")
+      cluster.settle()
+      expect(chunksTo(cluster.sent, "c").length - before).toBe(1)
+    }
+  })
+
   it("a newer snapshot restarts a transfer in progress", () => {
     const cluster = cWithoutTenEntries(53)
     const older = cluster.compact("a")
