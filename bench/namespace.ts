@@ -252,7 +252,10 @@ const program = Effect.gen(function*() {
   }
   const after = yield* measureReads(clients, settings.files, settings)
   const catchUp = settings.lagFiles > 0
-    ? yield* catchUpBySnapshot(cluster, clients, settings, rows[rows.length - 1]?.p99, log)
+    ? yield* catchUpBySnapshot(cluster, clients, settings, rows[rows.length - 1]?.p99, log).pipe(
+      // The figures above still count: report the failure in the table instead of losing them.
+      Effect.catchAll((error) => Effect.succeed(`catch-up by snapshot FAILED: ${error.message}` as const))
+    )
     : "catch-up by snapshot: skipped (--lag-files 0)"
   const early = rows[0]
   const late = rows[rows.length - 1]
@@ -270,6 +273,7 @@ const program = Effect.gen(function*() {
       `${early && late ? (late.cpuMillis / early.cpuMillis).toFixed(2) : "–"}× the CPU per create of the first ones ` +
       `(which include the nodes' warm-up); stat p99 ${before.stat && after.stat ? (after.stat.p99 / before.stat.p99).toFixed(2) : "–"}× that at ${small} files`
   ].join("\n"))
+  if (catchUp.startsWith("catch-up by snapshot FAILED")) return yield* new CliExit({ code: 1 })
 }).pipe(Effect.scoped)
 
 program.pipe(
