@@ -11,9 +11,9 @@ type InstallSnapshot = Extract<Message, { _tag: "InstallSnapshot" }>
 const chunksTo = (messages: ReadonlyArray<Message>, to: NodeId): Array<InstallSnapshot> =>
   messages.filter((message): message is InstallSnapshot => message._tag === "InstallSnapshot" && message.to === to)
 
-/** "a" leads with 16-byte snapshot chunks; "c" is cut off after the first ten entries and misses ten more. */
-const cWithoutTenEntries = (seed: number): Cluster => {
-  const cluster = new Cluster({ ids: ["a", "b", "c"], seed, config: { snapshotChunkBytes: 16, maxInflight: 2 } })
+/** "a" leads with 16-byte snapshot chunks, `maxInflight` at once; "c" is cut off after the first ten entries and misses ten more. */
+const cWithoutTenEntries = (seed: number, maxInflight = 2): Cluster => {
+  const cluster = new Cluster({ ids: ["a", "b", "c"], seed, config: { snapshotChunkBytes: 16, maxInflight } })
   cluster.elect("a")
   for (let k = 0; k < 10; k++) cluster.propose("a", `first-${k}`)
   cluster.heartbeat("a")
@@ -126,13 +126,7 @@ describe("Raft snapshots", () => {
   })
 
   it("a follower that stops answering mid-transfer is sent one chunk per heartbeat, not the window again", () => {
-    const cluster = new Cluster({ ids: ["a", "b", "c"], seed: 55, config: { snapshotChunkBytes: 16, maxInflight: 4 } })
-    cluster.elect("a")
-    for (let k = 0; k < 10; k++) cluster.propose("a", `first-${k}`)
-    cluster.heartbeat("a")
-    cluster.isolate("c")
-    for (let k = 0; k < 10; k++) cluster.propose("a", `second-${k}`)
-    cluster.heartbeat("a")
+    const cluster = cWithoutTenEntries(55, 4)
     cluster.compact("a")
     // "c" takes the chunks but answers none (as while it installs a large snapshot).
     cluster.addFilter((message) => message.from === "c" && message._tag === "InstallSnapshotResponse")
