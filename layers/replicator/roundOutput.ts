@@ -19,17 +19,21 @@ export class RoundOutput {
   readonly applies: Array<ApplyItem> = []
   readonly proposals: Array<ProposalResult> = []
   readonly reads: Array<ReadResult> = []
-  /** The latest snapshot installed from the leader in this turn. */
-  installed: Snapshot | null = null
   snapshotWanted = false
+
+  /** The latest snapshot installed from the leader in this turn (the last Restore). */
+  get installed(): Snapshot | null {
+    for (let k = this.applies.length - 1; k >= 0; k--) {
+      const item = this.applies[k]!
+      if (item._tag === "Restore") return item.snapshot
+    }
+    return null
+  }
 
   add(output: Output): void {
     if (output.hardState !== null) this.hardState = output.hardState
     // A snapshot from the leader is restored before the entries committed after it.
-    if (output.snapshot !== null) {
-      this.applies.push({ _tag: "Restore", snapshot: output.snapshot })
-      this.installed = output.snapshot
-    }
+    if (output.snapshot !== null) this.applies.push({ _tag: "Restore", snapshot: output.snapshot })
     if (output.snapshotWanted) this.snapshotWanted = true
     if (output.entries.length > 0) {
       // Entries are consecutive: keep those before the first new index.

@@ -65,14 +65,9 @@ const writeDataFile = (context: BenchContext, client: SandstoreClientShape, bloc
     return file
   }))
 
-export const makeContext = (options: {
-  readonly directory: string
-  readonly clients: ReadonlyArray<SandstoreClientShape>
-  readonly blockSize: number
-  readonly fileSize: number
-  readonly listdirEntries: number
-  readonly pattern: BlockPattern
-}): Effect.Effect<BenchContext> =>
+export const makeContext = (
+  options: Omit<BenchContext, "dataFiles" | "sourceFiles" | "listing">
+): Effect.Effect<BenchContext> =>
   Effect.gen(function*() {
     const { clients, directory } = options
     const dataFiles = new DataFiles(`${directory}/data`)
