@@ -206,8 +206,9 @@ const propose = (state: RaftState, id: number, data: ReadonlyArray<Uint8Array>):
 }
 
 const persisted = (state: RaftState, index: number, term: number): void => {
+  // The new commit index rides on the next AppendEntries or heartbeat (see afterMatchAdvanced).
   if (markPersisted(state.log, index, term) && state.role === "leader" && maybeCommit(state)) {
-    broadcastAppend(state, true)
+    broadcastAppend(state, false)
   }
 }
 

@@ -106,7 +106,7 @@ const replicateTo = (state: RaftState, peer: NodeId, allowEmpty: boolean): void 
   while (result === "entries" && progress.mode === "replicate") result = sendAppend(state, peer, progress, false)
 }
 
-/** Replicate to every follower; `allowEmpty` also sends an empty AppendEntries (to carry a new commit index). */
+/** Replicate to every follower; `allowEmpty` also sends an empty AppendEntries (a new leader's first round). */
 export const broadcastAppend = (state: RaftState, allowEmpty: boolean): void => {
   for (const peer of state.peers) replicateTo(state, peer, allowEmpty)
 }
@@ -206,8 +206,14 @@ const confirmReads = (state: RaftState): void => {
   if (confirmed.length > 0) maybeStartRound(state)
 }
 
+/**
+ * A new commit index is not worth a message of its own: it rides on the next AppendEntries
+ * (under load, a few milliseconds away) or the next heartbeat. Sending an empty AppendEntries
+ * per commit, as the paper's leader does, doubled the messages, turns and fsync-free round
+ * trips each entry cost here (2.38 → 1.97 ms of CPU per create over 3 nodes).
+ */
 const afterMatchAdvanced = (state: RaftState, peer: NodeId): void => {
-  if (maybeCommit(state)) broadcastAppend(state, true)
+  if (maybeCommit(state)) broadcastAppend(state, false)
   else replicateTo(state, peer, false)
 }
 

@@ -30,6 +30,8 @@ describe("Raft restarts", () => {
     const cluster = new Cluster({ ids: ["a", "b", "c"], seed: 61 })
     cluster.elect("a")
     for (let k = 0; k < 10; k++) cluster.propose("a", `before-${k}`)
+    // The entries commit once their acknowledgments are in; the next heartbeat carries the commit.
+    cluster.settle()
     cluster.heartbeat("a")
     const appliedAtCrash = cluster.node("c").stateMachine.appliedIndex
     expect(appliedAtCrash).toBe(11)
