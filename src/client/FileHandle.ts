@@ -102,13 +102,14 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
 
     const badFd = (message: string) => new BadFileDescriptor({ message, path })
     const requireOpen = Effect.suspend(() => (closed ? Effect.fail(badFd("file handle is closed")) : Effect.void))
+    // Errors are built when raised, not per handle: each captures a stack trace.
     const requireReadable = Effect.zipRight(
       requireOpen,
-      flags.read ? Effect.void : Effect.fail(badFd("file handle is not open for reading"))
+      flags.read ? Effect.void : Effect.failSync(() => badFd("file handle is not open for reading"))
     )
     const requireWritable = Effect.zipRight(
       requireOpen,
-      flags.write ? Effect.void : Effect.fail(badFd("file handle is not open for writing"))
+      flags.write ? Effect.void : Effect.failSync(() => badFd("file handle is not open for writing"))
     )
     const checkCount = (name: string, n: number) =>
       isCount(n) ? Effect.void : Effect.fail(new InvalidArgument({ message: `${name} must be a non-negative integer, got ${n}`, path }))

@@ -45,12 +45,11 @@ export interface OpenFlags {
 
 export const parseOpenFlags = (flags: OpenFlagString | number | string): Effect.Effect<OpenFlags, InvalidArgument> => {
   const bits = typeof flags === "number" ? flags : stringFlags[flags as OpenFlagString]
-  const invalid = new InvalidArgument({ message: `invalid open flags: ${String(flags)}` })
-  if (bits === undefined || !Number.isInteger(bits) || bits < 0 || (bits & ~KNOWN_BITS) !== 0) {
-    return Effect.fail(invalid)
-  }
+  // Built only when needed: an error captures a stack trace, which costs more than the parse.
+  const invalid = () => Effect.fail(new InvalidArgument({ message: `invalid open flags: ${String(flags)}` }))
+  if (bits === undefined || !Number.isInteger(bits) || bits < 0 || (bits & ~KNOWN_BITS) !== 0) return invalid()
   const accessMode = bits & ACCESS_MODE_MASK
-  if (accessMode === ACCESS_MODE_MASK) return Effect.fail(invalid)
+  if (accessMode === ACCESS_MODE_MASK) return invalid()
   return Effect.succeed({
     read: accessMode === O_RDONLY || accessMode === O_RDWR,
     write: accessMode === O_WRONLY || accessMode === O_RDWR,
