@@ -49,6 +49,8 @@ export class PendingRequests {
   private nextBatchId = 0
   private nextReadId = 0
   private readonly batches = new Map<number, ReadonlyArray<Proposal>>()
+  /** Proposals in `batches`, counted as they come and go: `size` is asked on every request. */
+  private batched = 0
   /** By log index. */
   private readonly appended = new Map<number, Appended>()
   private readonly reads = new Map<number, Read>()
@@ -56,21 +58,22 @@ export class PendingRequests {
 
   /** Requests waiting: proposals batched or appended, reads not yet released. */
   get size(): number {
-    let batched = 0
-    for (const batch of this.batches.values()) batched += batch.length
-    return batched + this.appended.size + this.reads.size + this.readWaiters.length
+    return this.batched + this.appended.size + this.reads.size + this.readWaiters.length
   }
 
   /** Register a batch for the core; returns the id its Propose input carries. */
   addBatch(proposals: ReadonlyArray<Proposal>): number {
     const id = this.nextBatchId++
     this.batches.set(id, proposals)
+    this.batched += proposals.length
     return id
   }
 
   takeBatch(id: number): ReadonlyArray<Proposal> | undefined {
     const batch = this.batches.get(id)
+    if (batch === undefined) return undefined
     this.batches.delete(id)
+    this.batched -= batch.length
     return batch
   }
 
@@ -89,6 +92,7 @@ export class PendingRequests {
     for (const proposal of also) Deferred.unsafeDone(proposal.done, failed)
     for (const batch of this.batches.values()) for (const proposal of batch) Deferred.unsafeDone(proposal.done, failed)
     this.batches.clear()
+    this.batched = 0
     for (const read of this.reads.values()) Deferred.unsafeDone(read.done, failed)
     this.reads.clear()
   }
@@ -208,6 +212,7 @@ export class PendingRequests {
       for (const pending of this.appended.values()) proposers.push(pending.done)
       const readers = [...this.reads.values(), ...this.readWaiters.map((waiter) => waiter.read)].map((read) => read.done)
       this.batches.clear()
+      this.batched = 0
       this.appended.clear()
       this.reads.clear()
       this.readWaiters = []

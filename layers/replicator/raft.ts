@@ -24,9 +24,11 @@
  * - a snapshot to send followers that are behind the log is encoded only when the core asks for
  *   one (`snapshotWanted`): from one read view of the store, page by page in a fiber of its
  *   own while applies go on, then offered to the core.
- * - the batcher collects proposals into batches of up to `batchSize`, waiting at most
- *   `batchWaitMillis` (by Clock) for one to fill; the ticker ticks every `tickMillis` and
- *   answers Timeout to callers whose deadline passed.
+ * - with a batch wait, the batcher collects proposals into batches of up to `batchSize`,
+ *   waiting at most `batchWaitMillis` (by Clock) for one to fill; without one (the default of
+ *   the topologies) a proposal goes straight to the driver, which proposes everything that
+ *   queued during its last turn together. The ticker ticks every `tickMillis` and answers
+ *   Timeout to callers whose deadline passed.
  *
  * Outcomes a proposer sees: the state machine's result (or its CommandError); NotLeader with the
  * leader's id and address when this node is not the leader; Unavailable when a different
@@ -536,6 +538,17 @@ const make = (options: RaftReplicatorOptions) =>
       }
     }
 
+    /**
+     * No batch wait: straight to the driver (a hop through the batcher fiber per proposal
+     * cost a wake-up each). False if the replicator has stopped.
+     */
+    const submitNow = (proposal: Proposal): boolean => {
+      const id = pending.addBatch([proposal])
+      if (inputs.offer({ _tag: "Propose", id, data: [proposal.data] })) return true
+      pending.takeBatch(id)
+      return false
+    }
+
     // A batch taken is always somewhere the closing finalizer finds it: failed here while it
     // fills (with a batch wait), registered in `pending` from then on.
     const batcherTurn = Effect.uninterruptibleMask((restore) =>
@@ -580,7 +593,7 @@ const make = (options: RaftReplicatorOptions) =>
     yield* Effect.addFinalizer(() => stop(closing))
     yield* Effect.forkScoped(loop(driverTurn))
     yield* Effect.forkScoped(loop(applierTurn))
-    yield* Effect.forkScoped(loop(batcherTurn))
+    if (batchWaitMillis > 0) yield* Effect.forkScoped(loop(batcherTurn))
     yield* Effect.forkScoped(loop(tickerTurn))
 
     // ---- the service ----------------------------------------------------------------------
@@ -620,7 +633,8 @@ const make = (options: RaftReplicatorOptions) =>
         const clock = yield* replicatedClock.read
         const data = yield* Either.mapLeft(encodeEntryData({ request: request ?? null, command, clock }), invalidCommand)
         const done = yield* Deferred.make<CommandResult, CommandError | ReplicationError>()
-        if (!proposals.offer({ data, done, expiresAt: yield* expiry })) return yield* Effect.fail(broken ?? closing)
+        const proposal: Proposal = { data, done, expiresAt: yield* expiry }
+        if (!(batchWaitMillis === 0 ? submitNow(proposal) : proposals.offer(proposal))) return yield* Effect.fail(broken ?? closing)
         return yield* Deferred.await(done)
       }))
 

@@ -10,6 +10,8 @@
  * crc is the snapshot's checksum, and the rewrite's tmp + fsync + rename + directory fsync
  * makes it durable and atomic.
  *
+ * A proposal or read waiting past its request's deadline fails with Timeout (the contract's).
+ *
  * Restart: the log's snapshot is restored only if the store is behind it, then only entries
  * above the store's applied index are applied, so nothing is ever applied twice.
  */
@@ -27,6 +29,7 @@ import { WriteAheadLog, type WriteAheadLogShape } from "../../src/services/Write
 import { catchUpToSnapshot, lastLogIndex, readLog, type RecoveredLog } from "./logRecovery.ts"
 import { DEFAULT_SNAPSHOT_THRESHOLD } from "./snapshotPolicy.ts"
 import { makeReplicatedClock } from "./replicatedClock.ts"
+import { byDeadline } from "../../src/lib/deadline.ts"
 
 export interface SingleNodeReplicatorOptions {
   readonly nodeId: string
@@ -186,14 +189,14 @@ const make = (options: SingleNodeReplicatorOptions) =>
         )
         const done = yield* Deferred.make<CommandResult, CommandError | ReplicationError>()
         yield* enqueue({ _tag: "Proposal", entry, done })
-        return yield* Deferred.await(done)
+        return yield* byDeadline("a proposal")(Deferred.await(done))
       })
 
     const linearizable = <A, E, R>(read: Effect.Effect<A, E, R>) =>
       Effect.gen(function*() {
         const done = yield* Deferred.make<void, ReplicationError>()
         yield* enqueue({ _tag: "Barrier", done })
-        yield* Deferred.await(done)
+        yield* byDeadline("a read")(Deferred.await(done))
         return yield* read
       })
 

@@ -13,8 +13,19 @@ export const RequestDeadline = FiberRef.unsafeMake<number | null>(null)
 export const currentDeadline: Effect.Effect<number | null> = FiberRef.get(RequestDeadline)
 
 /**
+ * Run `effect` for a request whose client waits `millis`: the work it does sees the deadline
+ * and stops by it (a proposal or a read index expires with it, answering Timeout). No timer of
+ * its own: for work whose every wait honours the deadline, that race (two fibers per request)
+ * is pure cost.
+ */
+export const underDeadline = (millis: number) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.locally(effect, RequestDeadline, now + millis))
+
+/**
  * Run `effect` for a request that must be answered within `millis`: it sees the deadline, and
- * is cut short with Timeout (outcome unknown) when it passes.
+ * is cut short with Timeout (outcome unknown) when it passes — for work with waits that do not
+ * read the deadline (a write's chunk transfers and re-planning).
  */
 export const withinDeadline = (millis: number, what: string) =>
 <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | Timeout, R> =>
@@ -26,6 +37,19 @@ export const withinDeadline = (millis: number, what: string) =>
         onTimeout: () => new Timeout({ message: `${what} got no answer within the ${millis} ms its client waits; its outcome is unknown` })
       })
     ))
+
+/**
+ * `wait`, failing with Timeout if the current request's deadline passes first (no deadline: no
+ * limit). For a wait that has no expiry of its own; it costs a timer (two fibers).
+ */
+export const byDeadline = (what: string) =>
+<A, E, R>(wait: Effect.Effect<A, E, R>): Effect.Effect<A, E | Timeout, R> =>
+  Effect.flatMap(currentDeadline, (deadline) =>
+    deadline === null ? wait : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.timeoutFail(wait, {
+        duration: Duration.millis(Math.max(0, deadline - now)),
+        onTimeout: () => new Timeout({ message: `${what} got no outcome by its request's deadline; its outcome is unknown` })
+      })))
 
 /** The earlier of `at` and the current request's deadline. */
 export const capByDeadline = (at: number): Effect.Effect<number> =>

@@ -7,7 +7,7 @@
  */
 import { Effect } from "effect"
 import type { RequestTag } from "../domain/commands.ts"
-import { withinDeadline } from "../lib/deadline.ts"
+import { underDeadline, withinDeadline } from "../lib/deadline.ts"
 import { ClientApi, type SessionRequest } from "../protocol/ClientApi.ts"
 import { Admission } from "../services/Admission.ts"
 import { ControlPlaneOrchestrator } from "../services/ControlPlaneOrchestrator.ts"
@@ -25,52 +25,58 @@ export const ClientHandlers = ClientApi.toLayer(
     const control = yield* ControlPlaneOrchestrator
     const data = yield* DataPlaneOrchestrator
     const admission = yield* Admission
-    const deadline = (rpc: string, timeoutMillis: number | undefined) =>
-      withinDeadline(timeoutMillis ?? DEFAULT_REQUEST_TIMEOUT_MILLIS, rpc)
-    /** Admitted (counting `bytes` of payload on the caller's connection), then run within its deadline. */
-    const served = (rpc: string, timeoutMillis: number | undefined, connection: number, bytes = 0) =>
-    <A, E, R>(effect: Effect.Effect<A, E, R>) => admission.admit(connection, bytes, deadline(rpc, timeoutMillis)(effect))
+    /**
+     * Admitted (counting `bytes` of payload on the caller's connection), then run under its
+     * deadline. Metadata work answers by the deadline itself (the replicator's contract), so
+     * only the data plane, whose chunk transfers and re-planning do not read it, gets a timer.
+     */
+    const served = (timeoutMillis: number | undefined, connection: number) =>
+    <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      admission.admit(connection, 0, underDeadline(timeoutMillis ?? DEFAULT_REQUEST_TIMEOUT_MILLIS)(effect))
+    const servedWithTimer = (rpc: string, timeoutMillis: number | undefined, connection: number, bytes: number) =>
+    <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      admission.admit(connection, bytes, withinDeadline(timeoutMillis ?? DEFAULT_REQUEST_TIMEOUT_MILLIS, rpc)(effect))
     return {
       GetAttr: ({ inode, timeoutMillis }, { clientId }) =>
-        served("GetAttr", timeoutMillis, clientId)(control.getattr(inode)),
+        served(timeoutMillis, clientId)(control.getattr(inode)),
       Lookup: ({ name, parent, timeoutMillis }, { clientId }) =>
-        served("Lookup", timeoutMillis, clientId)(control.lookup(parent, name)),
+        served(timeoutMillis, clientId)(control.lookup(parent, name)),
       LookupPath: ({ path, timeoutMillis }, { clientId }) =>
-        served("LookupPath", timeoutMillis, clientId)(control.lookupPath(path)),
+        served(timeoutMillis, clientId)(control.lookupPath(path)),
       Access: ({ gid, inode, mask, uid, timeoutMillis }, { clientId }) =>
-        served("Access", timeoutMillis, clientId)(control.access(inode, uid, gid, mask)),
+        served(timeoutMillis, clientId)(control.access(inode, uid, gid, mask)),
       Readdir: ({ cookie, inode, max, timeoutMillis }, { clientId }) =>
-        served("Readdir", timeoutMillis, clientId)(control.readdir(inode, cookie, max)),
+        served(timeoutMillis, clientId)(control.readdir(inode, cookie, max)),
       ReaddirPlus: ({ cookie, inode, max, timeoutMillis }, { clientId }) =>
-        served("ReaddirPlus", timeoutMillis, clientId)(control.readdirplus(inode, cookie, max)),
-      FsStat: ({ timeoutMillis }, { clientId }) => served("FsStat", timeoutMillis, clientId)(control.fsstat),
+        served(timeoutMillis, clientId)(control.readdirplus(inode, cookie, max)),
+      FsStat: ({ timeoutMillis }, { clientId }) => served(timeoutMillis, clientId)(control.fsstat),
       // Answered from memory: never refused, so a client can always find out about a node.
       FsInfo: () => control.fsinfo,
       Topology: () => control.topology,
       OpenSession: ({ create, session, timeoutMillis }, { clientId }) =>
-        served("OpenSession", timeoutMillis, clientId)(control.openSession(session, create)),
+        served(timeoutMillis, clientId)(control.openSession(session, create)),
       CloseSession: ({ session, timeoutMillis }, { clientId }) =>
-        served("CloseSession", timeoutMillis, clientId)(control.closeSession(session)),
+        served(timeoutMillis, clientId)(control.closeSession(session)),
       Create: ({ request, timeoutMillis, ...fields }, { clientId }) =>
-        served("Create", timeoutMillis, clientId)(control.create(fields, tagOf("Create", request, fields))),
+        served(timeoutMillis, clientId)(control.create(fields, tagOf("Create", request, fields))),
       Mkdir: ({ request, timeoutMillis, ...fields }, { clientId }) =>
-        served("Mkdir", timeoutMillis, clientId)(control.mkdir(fields, tagOf("Mkdir", request, fields))),
+        served(timeoutMillis, clientId)(control.mkdir(fields, tagOf("Mkdir", request, fields))),
       Unlink: ({ request, timeoutMillis, ...fields }, { clientId }) =>
-        served("Unlink", timeoutMillis, clientId)(control.unlink(fields.parent, fields.name, tagOf("Unlink", request, fields))),
+        served(timeoutMillis, clientId)(control.unlink(fields.parent, fields.name, tagOf("Unlink", request, fields))),
       Rmdir: ({ request, timeoutMillis, ...fields }, { clientId }) =>
-        served("Rmdir", timeoutMillis, clientId)(control.rmdir(fields.parent, fields.name, tagOf("Rmdir", request, fields))),
+        served(timeoutMillis, clientId)(control.rmdir(fields.parent, fields.name, tagOf("Rmdir", request, fields))),
       Rename: ({ request, timeoutMillis, ...fields }, { clientId }) =>
-        served("Rename", timeoutMillis, clientId)(
+        served(timeoutMillis, clientId)(
           control.rename(fields.srcParent, fields.srcName, fields.dstParent, fields.dstName, tagOf("Rename", request, fields))
         ),
       SetAttr: ({ request, timeoutMillis, ...fields }, { clientId }) =>
-        served("SetAttr", timeoutMillis, clientId)(
+        served(timeoutMillis, clientId)(
           control.setattr(fields.inode, fields.changes, tagOf("SetAttr", request, fields))
         ),
       Read: ({ inode, length, offset, timeoutMillis }, { clientId }) =>
-        served("Read", timeoutMillis, clientId, length)(data.read(inode, offset, length)),
+        servedWithTimer("Read", timeoutMillis, clientId, length)(data.read(inode, offset, length)),
       Write: ({ request, timeoutMillis, ...fields }, { clientId }) =>
-        served("Write", timeoutMillis, clientId, fields.data.length)(
+        servedWithTimer("Write", timeoutMillis, clientId, fields.data.length)(
           data.write(fields.inode, fields.append ? "end" : fields.offset, fields.data, tagOf("Write", request, fields))
         )
     }

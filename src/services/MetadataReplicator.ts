@@ -4,6 +4,10 @@
  * for that entry (so EEXIST reaches the caller) once it is durable and applied here;
  * `linearizable` runs a read only after confirming this node is still the leader (ReadIndex)
  * and has applied everything committed before the read began.
+ *
+ * Both answer by the deadline of the request they serve (`RequestDeadline`, src/lib/deadline.ts):
+ * past it they fail with Timeout (the outcome of a proposal is then unknown). The server sets
+ * no timer of its own around metadata requests; this is what bounds them.
  */
 import { Context, type Effect } from "effect"
 import type { ReplicatorStatus } from "../domain/cluster.ts"
