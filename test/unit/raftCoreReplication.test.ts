@@ -231,4 +231,28 @@ describe("Raft log replication", () => {
     cluster.persist("a")
     expect(cluster.status("a").commitIndex).toBe(index)
   })
+
+  it("a new commit index costs no message of its own: it rides on the next AppendEntries or heartbeat", () => {
+    const cluster = new Cluster({ ids: ["a", "b", "c"], seed: 17 })
+    cluster.elect("a")
+    cluster.settle()
+    const sentBefore = cluster.sent.length
+    cluster.propose("a", "x")
+    cluster.settle()
+    const index = cluster.status("a").commitIndex
+    expect(cluster.node("a").stateMachine.values).toContain("x")
+    // One AppendEntries with the entry per follower, and nothing empty after it commits.
+    const appends = cluster.sent.slice(sentBefore).filter(isAppend)
+    expect(appends.map((m) => [m.to, m.entries.length])).toEqual([["b", 1], ["c", 1]])
+    expect(cluster.status("b").commitIndex).toBeLessThan(index)
+    // The next proposal's AppendEntries carries it...
+    cluster.propose("a", "y")
+    cluster.settle()
+    expect(cluster.status("b").commitIndex).toBeGreaterThanOrEqual(index)
+    // ...and so does the next heartbeat, when nothing else is sent.
+    const last = cluster.status("a").commitIndex
+    expect(cluster.status("c").commitIndex).toBeLessThan(last)
+    cluster.heartbeat("a")
+    expect(cluster.ids.map((id) => cluster.status(id).commitIndex)).toEqual([last, last, last])
+  })
 })
