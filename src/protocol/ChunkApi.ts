@@ -5,6 +5,7 @@
  */
 import { Rpc, RpcGroup } from "@effect/rpc"
 import { Schema } from "effect"
+import { payload } from "./payload.ts"
 import { Busy, Corruption, InvalidArgument, IoError, NotFound } from "../domain/errors.ts"
 
 /** What a ChunkService operation fails with (or Busy: the node is at its limit); unreachability is the caller's side. */
@@ -14,14 +15,14 @@ const VersionId = Schema.String
 const Count = Schema.Int.pipe(Schema.nonNegative())
 
 export class StageChunk extends Rpc.make("StageChunk", {
-  payload: { versionId: VersionId, data: Schema.Uint8ArrayFromSelf, checksum: Schema.Int },
+  payload: payload({ versionId: VersionId, data: Schema.Uint8ArrayFromSelf, checksum: Schema.Int }),
   error: ChunkError
 }) {}
-export class CommitChunk extends Rpc.make("CommitChunk", { payload: { versionId: VersionId }, error: ChunkError }) {}
-export class AbortChunk extends Rpc.make("AbortChunk", { payload: { versionId: VersionId }, error: ChunkError }) {}
-export class RemoveChunk extends Rpc.make("RemoveChunk", { payload: { versionId: VersionId }, error: ChunkError }) {}
+export class CommitChunk extends Rpc.make("CommitChunk", { payload: payload({ versionId: VersionId }), error: ChunkError }) {}
+export class AbortChunk extends Rpc.make("AbortChunk", { payload: payload({ versionId: VersionId }), error: ChunkError }) {}
+export class RemoveChunk extends Rpc.make("RemoveChunk", { payload: payload({ versionId: VersionId }), error: ChunkError }) {}
 export class ReadChunk extends Rpc.make("ReadChunk", {
-  payload: { versionId: VersionId, offset: Count, length: Count },
+  payload: payload({ versionId: VersionId, offset: Count, length: Count }),
   success: Schema.Uint8ArrayFromSelf,
   error: ChunkError
 }) {}

@@ -9,6 +9,7 @@
  */
 import { Rpc, RpcGroup } from "@effect/rpc"
 import { Schema } from "effect"
+import { payload } from "./payload.ts"
 import { Topology } from "../domain/cluster.ts"
 import { SandstoreError } from "../domain/errors.ts"
 import { SessionId } from "../domain/session.ts"
@@ -40,77 +41,77 @@ const Mode = Schema.Int.pipe(Schema.between(0, 0o7777))
 const Id = Schema.Int.pipe(Schema.nonNegative())
 
 export class GetAttr extends Rpc.make("GetAttr", {
-  payload: { inode: InodeId, timeoutMillis: TimeoutMillis }, success: Attributes, error: SandstoreError
+  payload: payload({ inode: InodeId, timeoutMillis: TimeoutMillis }), success: Attributes, error: SandstoreError
 }) {}
 export class Lookup extends Rpc.make("Lookup", {
-  payload: { parent: InodeId, name: Name, timeoutMillis: TimeoutMillis }, success: Attributes, error: SandstoreError
+  payload: payload({ parent: InodeId, name: Name, timeoutMillis: TimeoutMillis }), success: Attributes, error: SandstoreError
 }) {}
 export class LookupPath extends Rpc.make("LookupPath", {
-  payload: { path: Schema.String, timeoutMillis: TimeoutMillis }, success: Attributes, error: SandstoreError
+  payload: payload({ path: Schema.String, timeoutMillis: TimeoutMillis }), success: Attributes, error: SandstoreError
 }) {}
 export class Access extends Rpc.make("Access", {
-  payload: { inode: InodeId, uid: Id, gid: Id, mask: Schema.Int.pipe(Schema.between(0, 7)), timeoutMillis: TimeoutMillis },
+  payload: payload({ inode: InodeId, uid: Id, gid: Id, mask: Schema.Int.pipe(Schema.between(0, 7)), timeoutMillis: TimeoutMillis }),
   error: SandstoreError
 }) {}
 export class Readdir extends Rpc.make("Readdir", {
-  payload: { inode: InodeId, cookie: Cookie, max: PageSize, timeoutMillis: TimeoutMillis }, success: ReaddirPage, error: SandstoreError
+  payload: payload({ inode: InodeId, cookie: Cookie, max: PageSize, timeoutMillis: TimeoutMillis }), success: ReaddirPage, error: SandstoreError
 }) {}
 export class ReaddirPlus extends Rpc.make("ReaddirPlus", {
-  payload: { inode: InodeId, cookie: Cookie, max: PageSize, timeoutMillis: TimeoutMillis }, success: ReaddirPlusPage, error: SandstoreError
+  payload: payload({ inode: InodeId, cookie: Cookie, max: PageSize, timeoutMillis: TimeoutMillis }), success: ReaddirPlusPage, error: SandstoreError
 }) {}
-export class FsStatRpc extends Rpc.make("FsStat", { payload: { timeoutMillis: TimeoutMillis }, success: FsStat, error: SandstoreError }) {}
-export class FsInfoRpc extends Rpc.make("FsInfo", { payload: { timeoutMillis: TimeoutMillis }, success: FsInfo, error: SandstoreError }) {}
-export class TopologyRpc extends Rpc.make("Topology", { payload: { timeoutMillis: TimeoutMillis }, success: Topology, error: SandstoreError }) {}
+export class FsStatRpc extends Rpc.make("FsStat", { payload: payload({ timeoutMillis: TimeoutMillis }), success: FsStat, error: SandstoreError }) {}
+export class FsInfoRpc extends Rpc.make("FsInfo", { payload: payload({ timeoutMillis: TimeoutMillis }), success: FsInfo, error: SandstoreError }) {}
+export class TopologyRpc extends Rpc.make("Topology", { payload: payload({ timeoutMillis: TimeoutMillis }), success: Topology, error: SandstoreError }) {}
 
 /**
  * Open session `session` (a new random id) with `create`; keep it alive without. Its mutations
  * then apply at most once. A session that is not open (expired, closed) is SessionExpired.
  */
 export class OpenSession extends Rpc.make("OpenSession", {
-  payload: { session: SessionId, create: Schema.Boolean, timeoutMillis: TimeoutMillis },
+  payload: payload({ session: SessionId, create: Schema.Boolean, timeoutMillis: TimeoutMillis }),
   error: SandstoreError
 }) {}
 /** The client is done with `session`: the node forgets its recorded outcomes. */
 export class CloseSession extends Rpc.make("CloseSession", {
-  payload: { session: SessionId, timeoutMillis: TimeoutMillis },
+  payload: payload({ session: SessionId, timeoutMillis: TimeoutMillis }),
   error: SandstoreError
 }) {}
 
 export class Create extends Rpc.make("Create", {
-  payload: {
+  payload: payload({
     parent: DirectoryRef, name: Name, mode: Mode, uid: Id, gid: Id, exclusive: Schema.Boolean, request: Request,
     timeoutMillis: TimeoutMillis
-  },
+  }),
   success: Attributes,
   error: SandstoreError
 }) {}
 export class Mkdir extends Rpc.make("Mkdir", {
-  payload: { parent: DirectoryRef, name: Name, mode: Mode, uid: Id, gid: Id, request: Request, timeoutMillis: TimeoutMillis },
+  payload: payload({ parent: DirectoryRef, name: Name, mode: Mode, uid: Id, gid: Id, request: Request, timeoutMillis: TimeoutMillis }),
   success: Attributes,
   error: SandstoreError
 }) {}
 export class Unlink extends Rpc.make("Unlink", {
-  payload: { parent: DirectoryRef, name: Name, request: Request, timeoutMillis: TimeoutMillis }, error: SandstoreError
+  payload: payload({ parent: DirectoryRef, name: Name, request: Request, timeoutMillis: TimeoutMillis }), error: SandstoreError
 }) {}
 export class Rmdir extends Rpc.make("Rmdir", {
-  payload: { parent: DirectoryRef, name: Name, request: Request, timeoutMillis: TimeoutMillis }, error: SandstoreError
+  payload: payload({ parent: DirectoryRef, name: Name, request: Request, timeoutMillis: TimeoutMillis }), error: SandstoreError
 }) {}
 export class Rename extends Rpc.make("Rename", {
-  payload: { srcParent: DirectoryRef, srcName: Name, dstParent: DirectoryRef, dstName: Name, request: Request, timeoutMillis: TimeoutMillis },
+  payload: payload({ srcParent: DirectoryRef, srcName: Name, dstParent: DirectoryRef, dstName: Name, request: Request, timeoutMillis: TimeoutMillis }),
   error: SandstoreError
 }) {}
 export class SetAttr extends Rpc.make("SetAttr", {
-  payload: { inode: InodeId, changes: AttributeChanges, request: Request, timeoutMillis: TimeoutMillis },
+  payload: payload({ inode: InodeId, changes: AttributeChanges, request: Request, timeoutMillis: TimeoutMillis }),
   success: Attributes,
   error: SandstoreError
 }) {}
 export class Read extends Rpc.make("Read", {
-  payload: { inode: InodeId, offset: Offset, length: Schema.Int.pipe(Schema.between(0, MAX_TRANSFER_BYTES)), timeoutMillis: TimeoutMillis },
+  payload: payload({ inode: InodeId, offset: Offset, length: Schema.Int.pipe(Schema.between(0, MAX_TRANSFER_BYTES)), timeoutMillis: TimeoutMillis }),
   success: Schema.Uint8ArrayFromSelf,
   error: SandstoreError
 }) {}
 export class Write extends Rpc.make("Write", {
-  payload: {
+  payload: payload({
     inode: InodeId,
     offset: Offset,
     data: Schema.Uint8ArrayFromSelf.pipe(Schema.filter((d) => d.length <= MAX_TRANSFER_BYTES || "write too large")),
@@ -118,7 +119,7 @@ export class Write extends Rpc.make("Write", {
     /** O_APPEND: ignore `offset` and write at the file's end as of the commit */
     append: Schema.Boolean,
     timeoutMillis: TimeoutMillis
-  },
+  }),
   success: Attributes,
   error: SandstoreError
 }) {}

@@ -8,6 +8,7 @@
  */
 import { Rpc, RpcGroup } from "@effect/rpc"
 import { Schema } from "effect"
+import { payload } from "./payload.ts"
 import type { Message } from "../domain/raftMessages.ts"
 
 const Index = Schema.NonNegativeInt
@@ -68,7 +69,7 @@ export const RaftMessage: Schema.Schema<Message> = Schema.Union(
 export const MAX_MESSAGES_PER_CALL = 256
 
 export class Deliver extends Rpc.make("RaftMessages", {
-  payload: { messages: Schema.Array(RaftMessage).pipe(Schema.maxItems(MAX_MESSAGES_PER_CALL)) }
+  payload: payload({ messages: Schema.Array(RaftMessage).pipe(Schema.maxItems(MAX_MESSAGES_PER_CALL)) })
 }) {}
 
 export class RaftApi extends RpcGroup.make(Deliver) {}
