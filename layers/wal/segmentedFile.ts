@@ -3,8 +3,11 @@
  *
  * One writer fiber owns the files. Appends queue up; each turn the writer takes every queued
  * append, writes them with one positional write and one fdatasync, and completes them all,
- * so appends that arrive during an fsync share the next one (group commit). A segment past
- * `segmentBytes` is closed and the next batch starts a new one.
+ * so appends that arrive during an fsync share the next one (group commit). The write is
+ * synchronous (it only copies into the page cache, tens of microseconds) and only the
+ * fdatasync goes to the thread pool: each trip there and back costs a wake-up of the event
+ * loop, ~80 µs of CPU on this machine. A segment past `segmentBytes` is closed and the next
+ * batch starts a new one.
  *
  * `rewrite` (compaction) writes a new segment as a tmp file headed by a base marker, fsyncs
  * it, renames it into place, fsyncs the directory and only then deletes the older segments.
@@ -19,6 +22,7 @@
  */
 import { Deferred, Effect, Layer, Metric, Queue } from "effect"
 import * as fs from "node:fs/promises"
+import { fdatasync, writeSync } from "node:fs"
 import * as path from "node:path"
 import { Corruption, IoError } from "../../src/domain/errors.ts"
 import { decodeSegment, type DecodedSegment, encodedSize, encodeRecords } from "../../src/raft/walCodec.ts"
@@ -71,6 +75,23 @@ const writeAllAt = (handle: fs.FileHandle, file: string, bytes: Uint8Array, posi
       const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position + written)
       written += bytesWritten
     }
+  })
+
+/** `writeAllAt` without the thread pool: for the appends, whose bytes go to the page cache. */
+const writeAllAtSync = (fd: number, file: string, bytes: Uint8Array, position: number) =>
+  Effect.try({
+    try: () => {
+      let written = 0
+      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written, position + written)
+    },
+    catch: (cause) => new IoError({ message: `write ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, path: file })
+  })
+
+/** fdatasync through the callback API: one trip to the thread pool, without a promise-based FileHandle's extra work. */
+const datasync = (fd: number, file: string) =>
+  Effect.async<void, IoError>((resume) => {
+    fdatasync(fd, (error) =>
+      resume(error === null ? Effect.void : Effect.fail(new IoError({ message: `fdatasync ${file}: ${error.message}`, path: file }))))
   })
 
 const baseMarker = (contentLength: number): WalRecord => {
@@ -243,8 +264,8 @@ const make = (options: WriteAheadLogFileOptions) =>
     const writeBatch = (bytes: Uint8Array) =>
       Effect.gen(function*() {
         if (current.size > 0 && current.size + bytes.length > segmentBytes) yield* rotate
-        yield* writeAllAt(current.handle, current.file, bytes, current.size)
-        yield* io("fdatasync", current.file, () => current.handle.datasync())
+        yield* writeAllAtSync(current.handle.fd, current.file, bytes, current.size)
+        yield* datasync(current.handle.fd, current.file)
         current = { ...current, size: current.size + bytes.length }
         yield* Metric.increment(fsyncs)
       })
