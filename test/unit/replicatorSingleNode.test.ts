@@ -8,6 +8,7 @@ import { MetadataServiceMemory } from "../../layers/metadata/memory.ts"
 import { SingleNodeReplicator, type SingleNodeReplicatorOptions } from "../../layers/replicator/singleNode.ts"
 import { WriteAheadLogFile } from "../../layers/wal/segmentedFile.ts"
 import type { MetadataCommand } from "../../src/domain/commands.ts"
+import { underDeadline } from "../../src/lib/deadline.ts"
 import type { Corruption, IoError } from "../../src/domain/errors.ts"
 import { ROOT_INODE } from "../../src/domain/fs.ts"
 import { encodeRecord } from "../../src/raft/walCodec.ts"
@@ -154,6 +155,24 @@ describe("SingleNodeReplicator", () => {
           // The read ends the batch wait: it must not see a state without "early".
           expect(yield* replicator.linearizable(names)).toEqual(["early"])
           yield* Fiber.join(pending)
+        })
+      )
+    }).pipe(Effect.scoped))
+
+  it.effect("a proposal still waiting at its request's deadline fails with Timeout", () =>
+    Effect.gen(function*() {
+      const walDir = yield* tempDir
+      yield* run(
+        { walDir, counters: newCounters(), options: { batchWaitMillis: 60_000 } },
+        Effect.gen(function*() {
+          const replicator = yield* MetadataReplicator
+          // Held by the batch wait: only the deadline can end it.
+          const proposal = yield* Effect.fork(underDeadline(1000)(replicator.propose(mkdir("late"))))
+          yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+          yield* TestClock.adjust("999 millis")
+          expect(yield* Fiber.poll(proposal)).toEqual(Option.none())
+          yield* TestClock.adjust("1 millis")
+          expect(failureOf(yield* Fiber.await(proposal))?._tag).toBe("Timeout")
         })
       )
     }).pipe(Effect.scoped))
