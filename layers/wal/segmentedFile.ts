@@ -51,12 +51,11 @@ const segmentPattern = /^wal-(\d{16})\.log$/
 const tmpPattern = /^wal-\d{16}\.log\.tmp$/
 const segmentName = (seq: number) => `wal-${String(seq).padStart(16, "0")}.log`
 
+const ioError = (what: string, file: string, cause: unknown) =>
+  new IoError({ message: `${what} ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, path: file })
+
 const io = <A>(what: string, file: string, run: () => Promise<A>): Effect.Effect<A, IoError> =>
-  Effect.tryPromise({
-    try: run,
-    catch: (cause) =>
-      new IoError({ message: `${what} ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, path: file })
-  })
+  Effect.tryPromise({ try: run, catch: (cause) => ioError(what, file, cause) })
 
 const closeQuietly = (handle: fs.FileHandle) => Effect.promise(() => handle.close().catch(() => undefined))
 
@@ -84,14 +83,14 @@ const writeAllAtSync = (fd: number, file: string, bytes: Uint8Array, position: n
       let written = 0
       while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written, position + written)
     },
-    catch: (cause) => new IoError({ message: `write ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, path: file })
+    catch: (cause) => ioError("write", file, cause)
   })
 
 /** fdatasync through the callback API: one trip to the thread pool, without a promise-based FileHandle's extra work. */
 const datasync = (fd: number, file: string) =>
   Effect.async<void, IoError>((resume) => {
     fdatasync(fd, (error) =>
-      resume(error === null ? Effect.void : Effect.fail(new IoError({ message: `fdatasync ${file}: ${error.message}`, path: file }))))
+      resume(error === null ? Effect.void : Effect.fail(ioError("fdatasync", file, error))))
   })
 
 const baseMarker = (contentLength: number): WalRecord => {

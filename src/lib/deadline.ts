@@ -23,24 +23,9 @@ export const underDeadline = (millis: number) =>
   Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.locally(effect, RequestDeadline, now + millis))
 
 /**
- * Run `effect` for a request that must be answered within `millis`: it sees the deadline, and
- * is cut short with Timeout (outcome unknown) when it passes — for work with waits that do not
- * read the deadline (a write's chunk transfers and re-planning).
- */
-export const withinDeadline = (millis: number, what: string) =>
-<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | Timeout, R> =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    effect.pipe(
-      Effect.locally(RequestDeadline, now + millis),
-      Effect.timeoutFail({
-        duration: Duration.millis(millis),
-        onTimeout: () => new Timeout({ message: `${what} got no answer within the ${millis} ms its client waits; its outcome is unknown` })
-      })
-    ))
-
-/**
  * `wait`, failing with Timeout if the current request's deadline passes first (no deadline: no
- * limit). For a wait that has no expiry of its own; it costs a timer (two fibers).
+ * limit). For work whose waits do not read the deadline (a write's chunk transfers and
+ * re-planning); it costs a timer (two fibers).
  */
 export const byDeadline = (what: string) =>
 <A, E, R>(wait: Effect.Effect<A, E, R>): Effect.Effect<A, E | Timeout, R> =>

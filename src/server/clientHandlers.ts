@@ -7,7 +7,7 @@
  */
 import { Effect } from "effect"
 import type { RequestTag } from "../domain/commands.ts"
-import { underDeadline, withinDeadline } from "../lib/deadline.ts"
+import { byDeadline, underDeadline } from "../lib/deadline.ts"
 import { ClientApi, type SessionRequest } from "../protocol/ClientApi.ts"
 import { Admission } from "../services/Admission.ts"
 import { ControlPlaneOrchestrator } from "../services/ControlPlaneOrchestrator.ts"
@@ -27,15 +27,12 @@ export const ClientHandlers = ClientApi.toLayer(
     const admission = yield* Admission
     /**
      * Admitted (counting `bytes` of payload on the caller's connection), then run under its
-     * deadline. Metadata work answers by the deadline itself (the replicator's contract), so
-     * only the data plane, whose chunk transfers and re-planning do not read it, gets a timer.
+     * deadline. Metadata work answers by the deadline itself (the replicator's contract); the
+     * data plane, whose chunk transfers and re-planning do not read it, is held to it by a timer.
      */
-    const served = (timeoutMillis: number | undefined, connection: number) =>
+    const served = (timeoutMillis: number | undefined, connection: number, bytes = 0) =>
     <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      admission.admit(connection, 0, underDeadline(timeoutMillis ?? DEFAULT_REQUEST_TIMEOUT_MILLIS)(effect))
-    const servedWithTimer = (rpc: string, timeoutMillis: number | undefined, connection: number, bytes: number) =>
-    <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      admission.admit(connection, bytes, withinDeadline(timeoutMillis ?? DEFAULT_REQUEST_TIMEOUT_MILLIS, rpc)(effect))
+      admission.admit(connection, bytes, underDeadline(timeoutMillis ?? DEFAULT_REQUEST_TIMEOUT_MILLIS)(effect))
     return {
       GetAttr: ({ inode, timeoutMillis }, { clientId }) =>
         served(timeoutMillis, clientId)(control.getattr(inode)),
@@ -74,11 +71,11 @@ export const ClientHandlers = ClientApi.toLayer(
           control.setattr(fields.inode, fields.changes, tagOf("SetAttr", request, fields))
         ),
       Read: ({ inode, length, offset, timeoutMillis }, { clientId }) =>
-        servedWithTimer("Read", timeoutMillis, clientId, length)(data.read(inode, offset, length)),
+        served(timeoutMillis, clientId, length)(byDeadline("Read")(data.read(inode, offset, length))),
       Write: ({ request, timeoutMillis, ...fields }, { clientId }) =>
-        servedWithTimer("Write", timeoutMillis, clientId, fields.data.length)(
+        served(timeoutMillis, clientId, fields.data.length)(byDeadline("Write")(
           data.write(fields.inode, fields.append ? "end" : fields.offset, fields.data, tagOf("Write", request, fields))
-        )
+        ))
     }
   })
 )
