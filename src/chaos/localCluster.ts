@@ -16,11 +16,12 @@ import { CommandExecutor } from "@effect/platform/CommandExecutor"
 import type { PlatformError } from "@effect/platform/Error"
 import { NodeSocketServer } from "@effect/platform-node"
 import { Clock, Duration, Effect, Either, ExecutionStrategy, Exit, type Option, Schedule, Scope, Stream } from "effect"
+import { fileURLToPath } from "node:url"
 import { Unavailable } from "../domain/errors.ts"
 import type { Communicator } from "../services/Communicator.ts"
 import { askSeeds, verdict } from "../client/clusterStatus.ts"
-import { sandstoreBin } from "../lib/sandstoreBin.ts"
 
+const BIN = fileURLToPath(new URL("../../bin/sandstore.mjs", import.meta.url))
 
 /** Lines of each node's output kept to explain a crash. */
 const OUTPUT_LINES = 40
@@ -156,7 +157,7 @@ export const makeLocalCluster = (
           const s = slot(id)
           if (s.running !== undefined) return
           const scope = yield* Scope.fork(clusterScope, ExecutionStrategy.sequential)
-          const child = yield* Command.start(Command.make(process.execPath, sandstoreBin, ...args(s))).pipe(
+          const child = yield* Command.start(Command.make(process.execPath, BIN, ...args(s))).pipe(
             Effect.provideService(CommandExecutor, executor),
             Scope.extend(scope),
             Effect.onError(() => Scope.close(scope, Exit.void))

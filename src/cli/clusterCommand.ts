@@ -7,8 +7,9 @@
 import { Command as Cli, Options } from "@effect/cli"
 import { Command, FileSystem, Path } from "@effect/platform"
 import { Console, Effect, Stream } from "effect"
-import { sandstoreBin } from "../lib/sandstoreBin.ts"
+import { fileURLToPath } from "node:url"
 
+const BIN = fileURLToPath(new URL("../../bin/sandstore.mjs", import.meta.url))
 
 const options = {
   nodes: Options.integer("nodes").pipe(Options.withDescription("how many nodes"), Options.withDefault(3)),
@@ -68,7 +69,7 @@ export const clusterUp = Cli.make("up", options, ({ basePort, dataDir, etcd, hos
     yield* Effect.forEach(Array.from({ length: nodes }, (_, k) => k + 1), (i) =>
       Effect.gen(function*() {
         const id = `n${i}`
-        const child = yield* Command.start(Command.make(process.execPath, sandstoreBin, ...nodeArgs(i, cluster)))
+        const child = yield* Command.start(Command.make(process.execPath, BIN, ...nodeArgs(i, cluster)))
         yield* Effect.forkScoped(prefixed(id, child.stdout, (line) => Console.log(line)))
         yield* Effect.forkScoped(prefixed(id, child.stderr, (line) => Console.error(line)))
         const code = yield* child.exitCode.pipe(Effect.orElseSucceed(() => -1))
