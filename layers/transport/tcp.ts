@@ -14,6 +14,7 @@ import { Unavailable } from "../../src/domain/errors.ts"
 import { Communicator, type GroupClient } from "../../src/services/Communicator.ts"
 import { coalesceWrites } from "./coalescedWrites.ts"
 import { framedMsgpack } from "./framedMsgpack.ts"
+import { oneWayTags, withoutOneWayReplies } from "./oneWayReplies.ts"
 
 interface Endpoint {
   readonly host: string
@@ -140,7 +141,7 @@ const serve = <Rpcs extends Rpc.Any>(group: RpcGroup.RpcGroup<Rpcs>, address: st
   Effect.gen(function*() {
     const listening = yield* listen(address)
     yield* RpcServer.make(group, { disableTracing: true, concurrency: "unbounded" }).pipe(
-      Effect.provideService(RpcServer.Protocol, listening.protocol),
+      Effect.provideService(RpcServer.Protocol, withoutOneWayReplies(listening.protocol, oneWayTags(group))),
       Effect.interruptible,
       Effect.forkScoped
     )

@@ -4,10 +4,12 @@
  * them). Every variant of `Message` (src/domain/raftMessages.ts) has a Schema here, so a malformed
  * message from the network is rejected at decode and never reaches the core. Senders call it
  * with `discard: true`: Raft needs no reply to a message (answers are messages of their own),
- * and not waiting lets many batches be in flight on one connection.
+ * and not waiting lets many batches be in flight on one connection. It is annotated OneWay, so
+ * the server sends no reply either.
  */
 import { Rpc, RpcGroup } from "@effect/rpc"
 import { Schema } from "effect"
+import { OneWay } from "./OneWay.ts"
 import { payload } from "./payload.ts"
 import type { Message } from "../domain/raftMessages.ts"
 
@@ -72,4 +74,4 @@ export class Deliver extends Rpc.make("RaftMessages", {
   payload: payload({ messages: Schema.Array(RaftMessage).pipe(Schema.maxItems(MAX_MESSAGES_PER_CALL)) })
 }) {}
 
-export class RaftApi extends RpcGroup.make(Deliver) {}
+export class RaftApi extends RpcGroup.make(Deliver.annotate(OneWay, true)) {}

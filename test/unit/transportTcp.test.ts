@@ -1,10 +1,13 @@
 import { NodeSocket } from "@effect/platform-node"
 import { Rpc, RpcClientError, RpcGroup } from "@effect/rpc"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Schedule, Schema, Scope } from "effect"
+import { Deferred, Effect, Exit, Schedule, Schema, Scope } from "effect"
+import * as Net from "node:net"
 import { NotFound, Unavailable } from "../../src/domain/errors.ts"
 import { Communicator } from "../../src/services/Communicator.ts"
 import { TcpCommunicator } from "../../layers/transport/tcp.ts"
+import { framedMsgpack } from "../../layers/transport/framedMsgpack.ts"
+import { OneWay } from "../../src/protocol/OneWay.ts"
 
 class Echo extends Rpc.make("Echo", {
   payload: { data: Schema.Uint8ArrayFromSelf },
@@ -153,5 +156,44 @@ describe("TcpCommunicator", () => {
       const client = yield* clientOf(address)
       const reply = yield* client.Echo({ data: new Uint8Array([6]) })
       expect(sameBytes(reply, new Uint8Array([6]))).toBe(true)
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("sends no reply to a OneWay rpc, and still answers the others on the same connection", () =>
+    Effect.gen(function*() {
+      class Notify extends Rpc.make("Notify", { payload: { note: Schema.String } }) {}
+      const NotifyApi = RpcGroup.make(Notify.annotate(OneWay, true), Echo)
+      const notified = yield* Deferred.make<string>()
+      const communicator = yield* Communicator
+      const address = yield* communicator.serve(NotifyApi, "127.0.0.1:0").pipe(
+        Effect.provide(NotifyApi.toLayer({
+          Notify: ({ note }) => Deferred.succeed(notified, note),
+          Echo: ({ data }) => Effect.succeed(data)
+        }))
+      )
+      // A raw connection speaking the wire format, to see every message the server sends.
+      const parser = framedMsgpack.unsafeMake()
+      const received: Array<{ readonly _tag: string; readonly requestId?: string }> = []
+      const echoed = yield* Deferred.make<void>()
+      const socket = yield* Effect.acquireRelease(
+        Effect.async<Net.Socket>((resume) => {
+          const connection = Net.createConnection({ host: "127.0.0.1", port: portOf(address) }, () =>
+            resume(Effect.succeed(connection)))
+        }),
+        (connection) => Effect.sync(() => connection.destroy())
+      )
+      socket.on("data", (chunk) => {
+        for (const message of parser.decode(chunk) as Array<{ _tag: string; requestId?: string }>) {
+          received.push(message)
+          if (message._tag === "Exit" && message.requestId === "2") Effect.runSync(Deferred.succeed(echoed, undefined))
+        }
+      })
+      const request = (id: string, tag: string, payload: unknown) =>
+        socket.write(parser.encode({ _tag: "Request", id, tag, payload, headers: [] }) as Uint8Array)
+      request("1", "Notify", { note: "hello" })
+      expect(yield* Deferred.await(notified)).toBe("hello")
+      // The Notify handler has finished: an Exit for it would be sent before the Echo's.
+      request("2", "Echo", { data: new Uint8Array([7]) })
+      yield* Deferred.await(echoed)
+      expect(received.filter((message) => message._tag === "Exit").map((message) => message.requestId)).toEqual(["2"])
     }).pipe(Effect.provide(TcpCommunicator)))
 })
