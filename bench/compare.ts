@@ -17,7 +17,7 @@
  * between its compare markers. Every process and temp dir is removed at the end, on failure
  * and on Ctrl-C alike (each lives in a scope).
  *
- * Run: npm run bench:compare [-- --duration 10s --warmup 2s --concurrency 1,16,64 --file-size 256MiB --small-only]
+ * Run: npm run bench:compare [-- --duration 10s --warmup 2s --prime 5s --concurrency 1,16,64 --file-size 256MiB --small-only]
  */
 import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
@@ -89,6 +89,7 @@ const measureEtcd = (settings: CompareSettings) =>
       concurrency: settings.concurrency,
       duration: settings.duration,
       warmup: settings.warmup,
+      prime: settings.prime,
       value: patternBytes(VALUE_BYTES, SEED),
       serverCpuSeconds: cpuOf(cluster.pids, Effect.provide(context)),
       onRow: (kind, clients, ops) => rowLine(`etcd ${kind}`, clients, ops)
@@ -108,6 +109,7 @@ const measureSandstore = (settings: CompareSettings) =>
       concurrency: settings.concurrency,
       duration: settings.duration,
       warmup: settings.warmup,
+      prime: settings.prime,
       serverCpuSeconds: cpuOf(pids, Effect.provide(context)),
       onRow: (kind, clients, ops) => rowLine(`sandstore ${kind}`, clients, ops)
     })
@@ -135,7 +137,7 @@ const writeOutputs = (markdown: string, finishedAt: number, updateReadme: boolea
     const readme = yield* fs.readFileString(README)
     const section = [
       "`npm run bench:compare` runs a 3-member etcd and a 3-node Sandstore cluster on this machine, one after",
-      "the other, and the disk on its own (flags `--duration`, `--warmup`, `--concurrency`, `--file-size`,",
+      "the other, and the disk on its own (flags `--duration`, `--warmup`, `--prime`, `--concurrency`, `--file-size`,",
       "`--small-only`; about 3–4 minutes with the defaults). CPU ms/op is the user + system time of the 3",
       "server processes, summed, per operation: steadier than ops/s on a shared machine. Its latest table",
       "(all runs: `results/compare/`):",
@@ -186,6 +188,7 @@ const program = Effect.gen(function*() {
     etcdVersion: version,
     durationSeconds: Duration.toSeconds(settings.duration),
     warmupSeconds: Duration.toSeconds(settings.warmup),
+    primeSeconds: Duration.toSeconds(settings.prime),
     valueBytes: VALUE_BYTES,
     writes: pair(etcd.puts, sandstore.small.creates),
     reads: pair(etcd.gets, sandstore.small.stats),

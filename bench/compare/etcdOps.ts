@@ -20,6 +20,8 @@ export interface EtcdOpsOptions {
   readonly concurrency: ReadonlyArray<number>
   readonly duration: Duration.Duration
   readonly warmup: Duration.Duration
+  /** untimed puts, then gets, by every client before the first row */
+  readonly prime: Duration.Duration
   readonly value: Uint8Array
   /** CPU seconds the members have used so far */
   readonly serverCpuSeconds: Effect.Effect<number, BenchFailed>
@@ -106,9 +108,13 @@ export const measureEtcdOps = (options: EtcdOpsOptions) =>
         }
         return rows
       })
-    const puts = yield* measure("put", (client, level, i) => putter(client, `/compare/c${level}-w${i}`, value))
     const existing = "/compare/existing"
     yield* etcdCall("put", () => clients[0]!.put(existing).value(value).exec())
+    if (Duration.greaterThan(options.prime, Duration.zero)) {
+      yield* runWindow(clients.map((client, i) => putter(client, `/compare/prime-w${i}`, value)), options.prime, new Tally())
+      yield* runWindow(clients.map((client) => getter(client, existing, value)), options.prime, new Tally())
+    }
+    const puts = yield* measure("put", (client, level, i) => putter(client, `/compare/c${level}-w${i}`, value))
     const gets = yield* measure("get", (client) => getter(client, existing, value))
     return { puts, gets }
   }))

@@ -54,6 +54,8 @@ export interface CompareReport {
   readonly etcdVersion: string
   readonly durationSeconds: number
   readonly warmupSeconds: number
+  /** the untimed run of each operation at the highest concurrency before a system's first row */
+  readonly primeSeconds: number
   /** bytes per etcd value */
   readonly valueBytes: number
   /** etcd put under a new key vs Sandstore create of a new file */

@@ -16,6 +16,8 @@ export interface SandstoreOpsOptions {
   readonly concurrency: ReadonlyArray<number>
   readonly duration: Duration.Duration
   readonly warmup: Duration.Duration
+  /** untimed creates, then stats, at the highest concurrency before the first row */
+  readonly prime: Duration.Duration
   /** CPU seconds the nodes have used so far */
   readonly serverCpuSeconds: Effect.Effect<number, BenchFailed>
   readonly onRow?: (kind: "create" | "stat", clients: number, ops: SmallOps) => Effect.Effect<void>
@@ -38,6 +40,20 @@ const BLOCK = 4096
 export const measureSandstoreOps = (options: SandstoreOpsOptions) =>
   Effect.gen(function*() {
     const onRow = options.onRow
+    if (Duration.greaterThan(options.prime, Duration.zero)) {
+      yield* runBench({
+        seeds: options.seeds,
+        phases: ["create", "stat"],
+        concurrency: [Math.max(...options.concurrency)],
+        duration: options.prime,
+        warmup: Duration.zero,
+        blockSize: BLOCK,
+        fileSize: BLOCK,
+        listdirEntries: 0,
+        keep: true,
+        ...(options.log === undefined ? {} : { log: options.log })
+      })
+    }
     const report = yield* runBench({
       seeds: options.seeds,
       phases: ["create", "stat"],

@@ -10,6 +10,12 @@ export interface CompareSettings {
   readonly duration: Duration.Duration
   /** the untimed window before it */
   readonly warmup: Duration.Duration
+  /**
+   * An untimed run of each operation at the highest concurrency before a system's first row:
+   * a server that has run for a while has its hot code compiled (V8 optimizes ours over the
+   * first thousands of requests), which a row at one client would otherwise pay for.
+   */
+  readonly prime: Duration.Duration
   /** concurrent clients of each small-write row, each on its own connection */
   readonly concurrency: ReadonlyArray<number>
   /** bytes of the large file written and read */
@@ -19,15 +25,16 @@ export interface CompareSettings {
 }
 
 export const USAGE = [
-  "usage: npm run bench:compare [-- --duration 10s] [--warmup 2s] [--concurrency 1,16,64] [--file-size 256MiB] [--small-only]",
+  "usage: npm run bench:compare [-- --duration 10s] [--warmup 2s] [--prime 5s] [--concurrency 1,16,64] [--file-size 256MiB] [--small-only]",
   "  --duration     timed window of each etcd put / Sandstore create row (ms, s or m)",
   "  --warmup       untimed window before each row",
+  "  --prime        untimed run of each operation at the highest concurrency before a system's first row (0 for none)",
   "  --concurrency  clients per row, each with its own connection",
   "  --file-size    bytes of the large file (B, KiB, MiB, GiB)",
   "  --small-only   skip the large file and the disk (results are written, the README is not updated)"
 ].join("\n")
 
-const DEFAULTS: Record<string, string> = { duration: "10s", warmup: "2s", concurrency: "1,16,64", "file-size": "256MiB" }
+const DEFAULTS: Record<string, string> = { duration: "10s", warmup: "2s", prime: "5s", concurrency: "1,16,64", "file-size": "256MiB" }
 
 export type ParsedArguments =
   | { readonly _tag: "Run"; readonly settings: CompareSettings }
@@ -59,8 +66,9 @@ export const parseCompareArguments = (argv: ReadonlyArray<string>): Either.Eithe
     const duration = yield* parseDuration(values.duration!)
     if (!Duration.greaterThan(duration, Duration.zero)) return yield* Either.left("the duration must be positive")
     const warmup = yield* parseDuration(values.warmup!)
+    const prime = yield* parseDuration(values.prime!)
     const concurrency = yield* parseConcurrency(values.concurrency!)
     const fileSize = yield* parseSize(values["file-size"]!)
     const smallOnly = values["small-only"] === "yes"
-    return { _tag: "Run", settings: { duration, warmup, concurrency, fileSize, smallOnly } } as const
+    return { _tag: "Run", settings: { duration, warmup, prime, concurrency, fileSize, smallOnly } } as const
   })

@@ -123,7 +123,10 @@ const largeFileLines = (large: LargeFile): ReadonlyArray<string> => {
 
 /** The report as markdown lines (no top-level heading, so it fits under any section). */
 export const renderReport = (report: CompareReport): ReadonlyArray<string> => {
-  const window = `${seconds(report.durationSeconds)} per row after ${seconds(report.warmupSeconds)} of warm-up, ` +
+  const primed = report.primeSeconds > 0
+    ? ` (each system first runs every operation for ${seconds(report.primeSeconds)} at ${Math.max(...report.writes.map((row) => row.clients))} clients, untimed, so its hot code is compiled)`
+    : ""
+  const window = `${seconds(report.durationSeconds)} per row after ${seconds(report.warmupSeconds)} of warm-up${primed}, ` +
     `each client on its own connection`
   return [
     `Run ${formatDate(report.finishedAt)} on ${describeMachine(report.machine)}; etcd ${report.etcdVersion}.`,

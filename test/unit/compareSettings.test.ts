@@ -12,10 +12,11 @@ const settings = (argv: ReadonlyArray<string>): CompareSettings => {
 }
 
 describe("parseCompareArguments", () => {
-  it("defaults to 10 s rows after 2 s of warm-up at 1, 16 and 64 clients, and a 256 MiB file", () => {
+  it("defaults to 10 s rows after 2 s of warm-up, 5 s of priming, at 1, 16 and 64 clients, and a 256 MiB file", () => {
     const defaults = settings([])
     expect(Duration.toMillis(defaults.duration)).toBe(10_000)
     expect(Duration.toMillis(defaults.warmup)).toBe(2_000)
+    expect(Duration.toMillis(defaults.prime)).toBe(5_000)
     expect(defaults.concurrency).toEqual([1, 16, 64])
     expect(defaults.fileSize).toBe(256 * 1024 * 1024)
     expect(defaults.smallOnly).toBe(false)

@@ -29,6 +29,7 @@ const report: CompareReport = {
   etcdVersion: "3.4.23",
   durationSeconds: 10,
   warmupSeconds: 2,
+  primeSeconds: 5,
   valueBytes: 256,
   writes: [
     { clients: 1, etcd: ops(800, 1.2345, 5.5, 0, 0.5), sandstore: ops(400, 2.5, 12.25, 0, 2) },
