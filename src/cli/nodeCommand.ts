@@ -68,6 +68,13 @@ export const parsePeers = (text: string) =>
       : Effect.fail(new InvalidArgument({ message: `--peers entry "${entry}" is not id=host:port` }))
   })
 
+/** Fails on the first numeric option given below its minimum. */
+const atLeast = (bounds: ReadonlyArray<readonly [name: string, value: Option.Option<number>, min: number]>) =>
+  Effect.forEach(bounds, ([name, value, min]) =>
+    Option.isSome(value) && value.value < min
+      ? Effect.fail(new InvalidArgument({ message: `--${name} must be at least ${min}, got ${value.value}` }))
+      : Effect.void, { discard: true })
+
 const list = (text: string) => text.split(",").map((s) => s.trim()).filter((s) => s !== "")
 
 /** The node's admission limits; a connection may use at most the node's whole allowance. */
@@ -86,13 +93,19 @@ const admissionLimits = (maxRequests: number | undefined, maxBytes: number | und
 
 export const nodeCommand = Command.make("node", options, (o) =>
   Effect.gen(function*() {
+    // Refused before anything is created: a bad setting changes nothing.
+    yield* atLeast([
+      ["chunk-size", o.chunkSize, 1],
+      ["replication", o.replication, 1],
+      ["max-requests", o.maxRequests, 1],
+      ["max-request-bytes", o.maxRequestBytes, 1],
+      ["snapshot-threshold", o.snapshotThreshold, 1],
+      ["snapshot-catch-up-entries", o.snapshotCatchUpEntries, 0]
+    ])
     const fs = yield* FileSystem.FileSystem
     yield* fs.makeDirectory(o.dataDir, { recursive: true })
     const topologyName = Option.getOrElse(o.topology, () => (Option.isSome(o.peers) ? "hyperconverged" : "standalone"))
     const chunkSize = Option.isSome(o.chunkSize) ? { chunkSize: o.chunkSize.value } : {}
-    if ((Option.isSome(o.maxRequests) && o.maxRequests.value < 1) || (Option.isSome(o.maxRequestBytes) && o.maxRequestBytes.value < 1)) {
-      return yield* new InvalidArgument({ message: "--max-requests and --max-request-bytes must be at least 1" })
-    }
     const admission = admissionLimits(Option.getOrUndefined(o.maxRequests), Option.getOrUndefined(o.maxRequestBytes))
     // Loaded here so `sandstore fs ...` starts without the node's storage stack.
     let topology

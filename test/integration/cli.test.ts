@@ -158,4 +158,15 @@ describe("sandstore CLI", () => {
       expect(unreachable.code).toBe(1)
       expect(unreachable.stderr).toMatch(/^sandstore: EAGAIN: /)
     }))
+
+  it.live("a node refuses a setting out of range before it creates anything", () =>
+    Effect.gen(function*() {
+      const dataDir = join(dir, "refused")
+      for (const [option, value] of [["--snapshot-threshold", "0"], ["--snapshot-catch-up-entries", "-1"], ["--chunk-size", "0"], ["--replication", "0"], ["--max-requests", "0"]]) {
+        const run = yield* sandstore("node", "--id", "n1", "--listen", "127.0.0.1:0", "--data-dir", dataDir, option!, value!)
+        expect(run.code).toBe(1)
+        expect(run.stderr).toContain(`${option} must be at least`)
+      }
+      expect(yield* Effect.promise(() => readdir(dir))).not.toContain("refused")
+    }))
 })
