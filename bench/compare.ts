@@ -57,7 +57,8 @@ const log = (line: string) => Console.error(line)
 const rowLine = (system: string, clients: number, ops: SmallOps) =>
   log(
     `  ${system} c=${clients}: ${formatCount(ops.opsPerSec)} ops/s, p50 ${formatMillis(ops.p50)} ms, ` +
-      `p99 ${formatMillis(ops.p99)} ms, CPU ${formatMillis(ops.cpuMillisPerOp)} ms/op, ${ops.errors} errors`
+      `p99 ${formatMillis(ops.p99)} ms, CPU ${formatMillis(ops.cpuMillisPerOp)} ms/op ` +
+      `(clients ${formatMillis(ops.clientCpuMillisPerOp)}), ${ops.errors} errors`
   )
 
 /** CPU seconds the processes have used, for the rows' CPU per operation. */
@@ -92,6 +93,7 @@ const measureEtcd = (settings: CompareSettings) =>
       prime: settings.prime,
       value: patternBytes(VALUE_BYTES, SEED),
       serverCpuSeconds: cpuOf(cluster.pids, Effect.provide(context)),
+      clientCpuSeconds: cpuOf([process.pid], Effect.provide(context)),
       onRow: (kind, clients, ops) => rowLine(`etcd ${kind}`, clients, ops)
     })
   }))
@@ -111,6 +113,7 @@ const measureSandstore = (settings: CompareSettings) =>
       warmup: settings.warmup,
       prime: settings.prime,
       serverCpuSeconds: cpuOf(pids, Effect.provide(context)),
+      clientCpuSeconds: cpuOf([process.pid], Effect.provide(context)),
       onRow: (kind, clients, ops) => rowLine(`sandstore ${kind}`, clients, ops)
     })
     if (settings.smallOnly) return { small, pieces: undefined, large: undefined }

@@ -25,6 +25,8 @@ export interface EtcdOpsOptions {
   readonly value: Uint8Array
   /** CPU seconds the members have used so far */
   readonly serverCpuSeconds: Effect.Effect<number, BenchFailed>
+  /** CPU seconds this process (the clients) has used so far */
+  readonly clientCpuSeconds: Effect.Effect<number, BenchFailed>
   readonly onRow?: (kind: "put" | "get", clients: number, ops: SmallOps) => Effect.Effect<void>
 }
 
@@ -62,14 +64,17 @@ export const measureRow = (
   workers: ReadonlyArray<Worker>,
   duration: Duration.Duration,
   warmup: Duration.Duration,
-  serverCpuSeconds: Effect.Effect<number, BenchFailed>
+  serverCpuSeconds: Effect.Effect<number, BenchFailed>,
+  clientCpuSeconds: Effect.Effect<number, BenchFailed>
 ) =>
   Effect.gen(function*() {
     if (Duration.greaterThan(warmup, Duration.zero)) yield* runWindow(workers, warmup, new Tally())
     const tally = new Tally()
     const cpuBefore = yield* serverCpuSeconds
+    const clientBefore = yield* clientCpuSeconds
     const elapsed = yield* runWindow(workers, duration, tally)
     const cpuAfter = yield* serverCpuSeconds
+    const clientAfter = yield* clientCpuSeconds
     const latency = summarize(tally.samples)
     const ops: SmallOps = {
       totalOps: tally.ops,
@@ -78,7 +83,8 @@ export const measureRow = (
       p99: latency?.p99,
       errors: tally.errors,
       firstError: tally.firstError,
-      cpuMillisPerOp: cpuMillisPerOp(cpuAfter - cpuBefore, tally.ops)
+      cpuMillisPerOp: cpuMillisPerOp(cpuAfter - cpuBefore, tally.ops),
+      clientCpuMillisPerOp: cpuMillisPerOp(clientAfter - clientBefore, tally.ops)
     }
     return ops
   })
@@ -102,7 +108,7 @@ export const measureEtcdOps = (options: EtcdOpsOptions) =>
         const rows: Array<EtcdRow> = []
         for (const level of options.concurrency) {
           const workers = clients.slice(0, level).map((client, i) => make(client, level, i))
-          const ops = yield* measureRow(workers, options.duration, options.warmup, options.serverCpuSeconds)
+          const ops = yield* measureRow(workers, options.duration, options.warmup, options.serverCpuSeconds, options.clientCpuSeconds)
           rows.push({ clients: level, ops })
           if (options.onRow !== undefined) yield* options.onRow(kind, level, ops)
         }

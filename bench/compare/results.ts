@@ -11,6 +11,8 @@ export interface SmallOps {
   readonly firstError: string | undefined
   /** CPU milliseconds of the 3 server processes (summed) per successful operation; undefined when none succeeded */
   readonly cpuMillisPerOp: number | undefined
+  /** CPU milliseconds of the bench's own process (all its clients) per successful operation */
+  readonly clientCpuMillisPerOp: number | undefined
 }
 
 export interface SmallOpsRow {

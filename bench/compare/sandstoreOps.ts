@@ -20,6 +20,8 @@ export interface SandstoreOpsOptions {
   readonly prime: Duration.Duration
   /** CPU seconds the nodes have used so far */
   readonly serverCpuSeconds: Effect.Effect<number, BenchFailed>
+  /** CPU seconds this process (the clients) has used so far */
+  readonly clientCpuSeconds: Effect.Effect<number, BenchFailed>
   readonly onRow?: (kind: "create" | "stat", clients: number, ops: SmallOps) => Effect.Effect<void>
   readonly log?: (line: string) => Effect.Effect<void>
 }
@@ -31,7 +33,8 @@ export const smallOpsOf = (result: PhaseResult): SmallOps => ({
   p99: result.latency?.p99,
   errors: result.errorCount,
   firstError: result.firstError,
-  cpuMillisPerOp: cpuMillisPerOp(result.serverCpuSeconds, result.totalOps)
+  cpuMillisPerOp: cpuMillisPerOp(result.serverCpuSeconds, result.totalOps),
+  clientCpuMillisPerOp: cpuMillisPerOp(result.clientCpuSeconds, result.totalOps)
 })
 
 /** Unused by create and stat, but the bench's settings require a block and file size. */
@@ -65,6 +68,7 @@ export const measureSandstoreOps = (options: SandstoreOpsOptions) =>
       listdirEntries: 0,
       keep: true,
       serverCpuSeconds: options.serverCpuSeconds,
+      clientCpuSeconds: options.clientCpuSeconds,
       ...(onRow === undefined
         ? {}
         : { onResult: (result: PhaseResult) => onRow(result.operation === "stat" ? "stat" : "create", result.concurrency, smallOpsOf(result)) }),

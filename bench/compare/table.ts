@@ -99,6 +99,17 @@ const smallTable = (rows: ReadonlyArray<SmallOpsRow>, etcdName: string, sandstor
     Array.from({ length: 11 }, (): Align => "right")
   )
 
+/**
+ * What the bench's own process spent per operation on each system: both systems' clients share
+ * the machine's cores with the servers, so a row whose clients need most of a core measures
+ * them as much as the servers.
+ */
+const clientCpuLine = (rows: ReadonlyArray<SmallOpsRow>, etcdName: string, sandstoreName: string): string => {
+  const series = (pick: (row: SmallOpsRow) => SmallOps) => rows.map((row) => formatMillis(pick(row).clientCpuMillisPerOp)).join(" / ")
+  return `The bench's own process (every client) used ${series((row) => row.etcd)} CPU ms per etcd ${etcdName} and ` +
+    `${series((row) => row.sandstore)} per Sandstore ${sandstoreName}, at ${rows.map((row) => row.clients).join(" / ")} clients.`
+}
+
 const largeFileLines = (large: LargeFile): ReadonlyArray<string> => {
   const throughputRow = (name: string, sandstore: number, disk: number) =>
     [name, formatMibPerSec(sandstore), formatMibPerSec(disk), formatRatio(sandstore, disk)]
@@ -136,10 +147,14 @@ export const renderReport = (report: CompareReport): ReadonlyArray<string> => {
     "",
     ...smallTable(report.writes, "put", "create"),
     "",
+    clientCpuLine(report.writes, "put", "create"),
+    "",
     `**Linearizable reads**: etcd get of an existing key (its default, linearizable consistency) vs Sandstore ` +
       `stat of an existing file (a ReadIndex read), ${window}.`,
     "",
     ...smallTable(report.reads, "get", "stat"),
+    "",
+    clientCpuLine(report.reads, "get", "stat"),
     "",
     ...(report.large === undefined ? [] : largeFileLines(report.large)),
     "- Everything runs on this one machine: 3 etcd members, then 3 Sandstore nodes (each measured " +

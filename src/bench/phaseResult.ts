@@ -34,4 +34,6 @@ export interface PhaseResult {
   readonly mibPerSec: number | undefined
   /** CPU seconds the servers used during the timed window, when the caller can measure it (`serverCpuSeconds`) */
   readonly serverCpuSeconds?: number
+  /** CPU seconds the bench's own process (its clients) used during the timed window, when measured (`clientCpuSeconds`) */
+  readonly clientCpuSeconds?: number
 }

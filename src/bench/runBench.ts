@@ -49,6 +49,8 @@ export interface BenchOptions<E, R> extends BenchSettings {
    * read before and after each timed window, the difference goes in the result.
    */
   readonly serverCpuSeconds?: Effect.Effect<number, BenchFailed>
+  /** CPU seconds this process has used so far: with it, each result says what its clients cost */
+  readonly clientCpuSeconds?: Effect.Effect<number, BenchFailed>
   /** one-line notices: pre-flight passed, directory removed */
   readonly log?: (line: string) => Effect.Effect<void>
 }
@@ -136,6 +138,7 @@ const runLevel = <E, R>(
     }
     const tally = new Tally()
     const cpuBefore = options.serverCpuSeconds === undefined ? undefined : yield* options.serverCpuSeconds
+    const clientBefore = options.clientCpuSeconds === undefined ? undefined : yield* options.clientCpuSeconds
     const elapsed = yield* withProgress(
       runWindow(workers, options.duration, tally),
       tally,
@@ -144,6 +147,7 @@ const runLevel = <E, R>(
       interval
     )
     const cpuAfter = options.serverCpuSeconds === undefined ? undefined : yield* options.serverCpuSeconds
+    const clientAfter = options.clientCpuSeconds === undefined ? undefined : yield* options.clientCpuSeconds
     const bytes = movesBytes(phase)
     const result: PhaseResult = {
       operation: phase,
@@ -156,7 +160,8 @@ const runLevel = <E, R>(
       elapsedSeconds: elapsed,
       opsPerSec: elapsed > 0 ? tally.ops / elapsed : 0,
       mibPerSec: bytes ? (elapsed > 0 ? tally.bytes / MiB / elapsed : 0) : undefined,
-      ...(cpuBefore === undefined || cpuAfter === undefined ? {} : { serverCpuSeconds: cpuAfter - cpuBefore })
+      ...(cpuBefore === undefined || cpuAfter === undefined ? {} : { serverCpuSeconds: cpuAfter - cpuBefore }),
+      ...(clientBefore === undefined || clientAfter === undefined ? {} : { clientCpuSeconds: clientAfter - clientBefore })
     }
     return result
   }))

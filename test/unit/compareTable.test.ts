@@ -10,7 +10,8 @@ const ops = (
   p50: number | undefined,
   p99: number | undefined,
   errors = 0,
-  cpuMillisPerOp: number | undefined = undefined
+  cpuMillisPerOp: number | undefined = undefined,
+  clientCpuMillisPerOp: number | undefined = undefined
 ): SmallOps => ({
   totalOps: Math.round(opsPerSec * 10),
   opsPerSec,
@@ -18,7 +19,8 @@ const ops = (
   p99,
   errors,
   firstError: errors > 0 ? "EAGAIN: no leader" : undefined,
-  cpuMillisPerOp
+  cpuMillisPerOp,
+  clientCpuMillisPerOp
 })
 
 const MiB = 1024 * 1024
@@ -32,7 +34,7 @@ const report: CompareReport = {
   primeSeconds: 5,
   valueBytes: 256,
   writes: [
-    { clients: 1, etcd: ops(800, 1.2345, 5.5, 0, 0.5), sandstore: ops(400, 2.5, 12.25, 0, 2) },
+    { clients: 1, etcd: ops(800, 1.2345, 5.5, 0, 0.5, 0.25), sandstore: ops(400, 2.5, 12.25, 0, 2, 0.75) },
     { clients: 64, etcd: ops(12000, 5, 40, 0, 0.25), sandstore: ops(0, undefined, undefined, 3) }
   ],
   reads: [
@@ -139,6 +141,10 @@ describe("renderReport", () => {
     const row = (name: string) => lines.find((line) => line.startsWith(`| ${name} `))!.split("|").map((cell) => cell.trim())
     expect(row("write")).toEqual(["", "write", "64.0", "512", "0.13×", ""])
     expect(row("read")).toEqual(["", "read", "256", "0.0", NONE, ""])
+  })
+
+  it("says what the clients' own process spent per operation on each system", () => {
+    expect(text).toContain("The bench's own process (every client) used 0.25 / – CPU ms per etcd put and 0.75 / – per Sandstore create, at 1 / 64 clients.")
   })
 
   it("lists rows with failed operations, and only those", () => {
