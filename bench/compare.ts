@@ -167,7 +167,7 @@ const program = Effect.gen(function*() {
   const version = yield* etcdVersion
   yield* log(
     `bench:compare: ${settings.concurrency.join(",")} clients, ${Duration.format(settings.duration)} per row after ` +
-      `${Duration.format(settings.warmup)} warm-up; large file ${formatBytes(settings.fileSize)}; etcd ${version}`
+      `${Duration.format(settings.warmup)} warm-up, after ${Duration.format(settings.prime)} of priming; large file ${formatBytes(settings.fileSize)}; etcd ${version}`
   )
 
   const etcd = yield* measureEtcd(settings)
