@@ -43,36 +43,34 @@ const BLOCK = 4096
 export const measureSandstoreOps = (options: SandstoreOpsOptions) =>
   Effect.gen(function*() {
     const onRow = options.onRow
-    if (Duration.greaterThan(options.prime, Duration.zero)) {
-      yield* runBench({
-        seeds: options.seeds,
-        phases: ["create", "stat"],
-        concurrency: [Math.max(...options.concurrency)],
-        duration: options.prime,
-        warmup: Duration.zero,
-        blockSize: BLOCK,
-        fileSize: BLOCK,
-        listdirEntries: 0,
-        keep: true,
-        ...(options.log === undefined ? {} : { log: options.log })
-      })
-    }
-    const report = yield* runBench({
+    // Create then stat, one client and connection per worker; the directory is kept (see above).
+    const workload = {
       seeds: options.seeds,
-      phases: ["create", "stat"],
-      concurrency: options.concurrency,
-      duration: options.duration,
-      warmup: options.warmup,
+      phases: ["create", "stat"] as const,
       blockSize: BLOCK,
       fileSize: BLOCK,
       listdirEntries: 0,
       keep: true,
+      ...(options.log === undefined ? {} : { log: options.log })
+    }
+    if (Duration.greaterThan(options.prime, Duration.zero)) {
+      yield* runBench({
+        ...workload,
+        concurrency: [Math.max(...options.concurrency)],
+        duration: options.prime,
+        warmup: Duration.zero
+      })
+    }
+    const report = yield* runBench({
+      ...workload,
+      concurrency: options.concurrency,
+      duration: options.duration,
+      warmup: options.warmup,
       serverCpuSeconds: options.serverCpuSeconds,
       clientCpuSeconds: options.clientCpuSeconds,
       ...(onRow === undefined
         ? {}
-        : { onResult: (result: PhaseResult) => onRow(result.operation === "stat" ? "stat" : "create", result.concurrency, smallOpsOf(result)) }),
-      ...(options.log === undefined ? {} : { log: options.log })
+        : { onResult: (result: PhaseResult) => onRow(result.operation === "stat" ? "stat" : "create", result.concurrency, smallOpsOf(result)) })
     })
     const rows = (phase: "create" | "stat") =>
       report.results

@@ -80,6 +80,10 @@ const node = (session: Session): Layer.Layer<MetadataReplicator | MetadataServic
 const run = <A, E>(session: Session, body: Effect.Effect<A, E, MetadataReplicator | MetadataService>) =>
   body.pipe(Effect.provide(node(session)))
 
+/** `body` on a fresh node whose batch wait is a minute, so a proposal stays queued until something else ends the wait. */
+const withBatchHeld = <A, E>(body: Effect.Effect<A, E, MetadataReplicator | MetadataService>) =>
+  Effect.flatMap(tempDir, (walDir) => run({ walDir, counters: newCounters(), options: { batchWaitMillis: 60_000 } }, body))
+
 const propose = (command: MetadataCommand) => Effect.flatMap(MetadataReplicator, (r) => r.propose(command))
 
 const names = Effect.flatMap(MetadataService, (m) => m.readdir(ROOT_INODE, null, 1000)).pipe(
@@ -143,39 +147,27 @@ describe("SingleNodeReplicator", () => {
     }).pipe(Effect.scoped))
 
   it.effect("a linearizable read sees proposals made before it", () =>
-    Effect.gen(function*() {
-      const walDir = yield* tempDir
-      yield* run(
-        { walDir, counters: newCounters(), options: { batchWaitMillis: 60_000 } },
-        Effect.gen(function*() {
-          const replicator = yield* MetadataReplicator
-          const pending = yield* Effect.fork(replicator.propose(mkdir("early")))
-          yield* Effect.yieldNow().pipe(Effect.repeatN(20))
-          expect(yield* names).toEqual([])
-          // The read ends the batch wait: it must not see a state without "early".
-          expect(yield* replicator.linearizable(names)).toEqual(["early"])
-          yield* Fiber.join(pending)
-        })
-      )
-    }).pipe(Effect.scoped))
+    withBatchHeld(Effect.gen(function*() {
+      const replicator = yield* MetadataReplicator
+      const pending = yield* Effect.fork(replicator.propose(mkdir("early")))
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      expect(yield* names).toEqual([])
+      // The read ends the batch wait: it must not see a state without "early".
+      expect(yield* replicator.linearizable(names)).toEqual(["early"])
+      yield* Fiber.join(pending)
+    })).pipe(Effect.scoped))
 
   it.effect("a proposal still waiting at its request's deadline fails with Timeout", () =>
-    Effect.gen(function*() {
-      const walDir = yield* tempDir
-      yield* run(
-        { walDir, counters: newCounters(), options: { batchWaitMillis: 60_000 } },
-        Effect.gen(function*() {
-          const replicator = yield* MetadataReplicator
-          // Held by the batch wait: only the deadline can end it.
-          const proposal = yield* Effect.fork(underDeadline(1000)(replicator.propose(mkdir("late"))))
-          yield* Effect.yieldNow().pipe(Effect.repeatN(20))
-          yield* TestClock.adjust("999 millis")
-          expect(yield* Fiber.poll(proposal)).toEqual(Option.none())
-          yield* TestClock.adjust("1 millis")
-          expect(failureOf(yield* Fiber.await(proposal))?._tag).toBe("Timeout")
-        })
-      )
-    }).pipe(Effect.scoped))
+    withBatchHeld(Effect.gen(function*() {
+      const replicator = yield* MetadataReplicator
+      // Held by the batch wait: only the deadline can end it.
+      const proposal = yield* Effect.fork(underDeadline(1000)(replicator.propose(mkdir("late"))))
+      yield* Effect.yieldNow().pipe(Effect.repeatN(20))
+      yield* TestClock.adjust("999 millis")
+      expect(yield* Fiber.poll(proposal)).toEqual(Option.none())
+      yield* TestClock.adjust("1 millis")
+      expect(failureOf(yield* Fiber.await(proposal))?._tag).toBe("Timeout")
+    })).pipe(Effect.scoped))
 
   it.effect("closing the replicator fails waiting proposals with Unavailable instead of leaving them hanging", () =>
     Effect.gen(function*() {
