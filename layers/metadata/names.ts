@@ -2,7 +2,6 @@
  * Which strings may name a directory entry. Checked when a command is applied as well as
  * when it is proposed, because commands arrive off the wire.
  */
-import { Effect } from "effect"
 import { InvalidArgument } from "../../src/domain/errors.ts"
 import { MAX_NAME_BYTES } from "../../src/domain/fs.ts"
 
@@ -20,7 +19,8 @@ export const nameProblem = (name: string): string | undefined => {
   return undefined
 }
 
-export const validateName = (name: string): Effect.Effect<void, InvalidArgument> => {
+/** Throws InvalidArgument when `name` cannot be an entry name. */
+export const validateName = (name: string): void => {
   const problem = nameProblem(name)
-  return problem === undefined ? Effect.void : Effect.fail(new InvalidArgument({ message: problem, path: name }))
+  if (problem !== undefined) throw new InvalidArgument({ message: problem, path: name })
 }

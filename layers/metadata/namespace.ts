@@ -20,7 +20,8 @@ import * as Sessions from "./sessions.ts"
 import { decodeSnapshot, SnapshotEncoder } from "./snapshotFormat.ts"
 import type { Store, Write } from "./store.ts"
 import * as Tables from "./tables.ts"
-import { makeTransaction, stagedStore, type Transaction } from "./transaction.ts"
+import { ScanNeeded, storeReads } from "./storeReads.ts"
+import { makeTransaction, type Source, stageAll, type Transaction } from "./transaction.ts"
 
 /** Expired sessions are pruned at log indices that are multiples of this (one scan, not one per entry). */
 const PRUNE_INTERVAL = 256
@@ -50,8 +51,7 @@ const EMPTY_META: MetaRecord = {
   appliedIndex: 0, nextInode: ROOT_INODE + 1, nextGarbage: 1, files: 0, directories: 1, bytes: 0, chunks: 0, clock: 0
 }
 
-const isCommandErrorValue = Schema.is(CommandError)
-const isCommandError = <E>(error: E): error is Extract<E, CommandError> => isCommandErrorValue(error)
+const isCommandError = Schema.is(CommandError)
 
 const OK_NULL: CommandOutcome = { _tag: "Ok", result: null }
 
@@ -77,102 +77,102 @@ export const makeNamespace = (
     if (!(sessions.timeoutMillis > 0)) return yield* Effect.dieMessage(`invalid session timeout ${sessions.timeoutMillis}`)
     if (!Number.isSafeInteger(pruneInterval) || pruneInterval < 1) return yield* Effect.dieMessage(`invalid prune interval ${pruneInterval}`)
 
-    if ((yield* Tables.readMeta(store.get)) === undefined) {
+    if ((yield* Tables.attempt(() => Tables.readMeta(store.peek))) === undefined) {
       yield* store.write([[Keys.inodeKey(ROOT_INODE), Tables.encodeInode(ROOT)], [Keys.metaKey, Tables.encodeMeta(EMPTY_META)]])
     }
 
     const serialized = (yield* Effect.makeSemaphore(1)).withPermits(1)
-
-    /** The store an apply reads and writes: the database, or writes staged over it (applyAll). */
-    type Target = Pick<Store, "get" | "scan" | "write">
-
-    const readMetaOf = (target: Target) =>
-      Effect.flatMap(Tables.readMeta(target.get), (meta) =>
-        meta === undefined
-          ? Effect.fail(new Corruption({ message: "metadata store: meta record is missing" }))
-          : Effect.succeed(meta))
-    const requireMeta = readMetaOf(store)
+    const requireMeta = Tables.attempt(() => Tables.requireMeta(store.peek))
 
     /** What an entry at or below the applied index returns: its request's recorded outcome, if any. */
-    const replayed = (target: Target, entry: LogEntry) =>
-      entry.request === null
-        ? Effect.succeed(OK_NULL)
-        : Effect.map(Tables.readReply(target.get, entry.request.session, entry.request.seq), (reply) =>
-          reply !== undefined && reply.digest === entry.request!.digest ? reply.outcome : OK_NULL)
+    const replayed = (source: Source, entry: LogEntry): CommandOutcome => {
+      if (entry.request === null) return OK_NULL
+      const reply = Tables.readReply(source.get, entry.request.session, entry.request.seq)
+      return reply !== undefined && reply.digest === entry.request.digest ? reply.outcome : OK_NULL
+    }
 
     /**
      * Carry out `command` at time `now`: a namespace command stages its writes in a transaction
      * of its own, kept (with the counters it moved and the clock) only when it succeeds, so a
      * refused command changes nothing; session commands act on the session table.
      */
-    const carryOut = (
-      target: Target,
-      command: MetadataCommand,
-      meta: MetaRecord,
-      now: number,
-      sessionTx: Transaction
-    ): Effect.Effect<Carried, StoreError> =>
-      Effect.gen(function*() {
-        const advanced: MetaRecord = { ...meta, clock: now }
-        if (command._tag === "OpenSession" || command._tag === "CloseSession") {
-          const outcome = command._tag === "OpenSession"
-            ? yield* Sessions.open(sessionTx, command.session, command.create, now, sessions)
-            : yield* Sessions.close(sessionTx, command.session)
-          return { outcome, writes: [], meta: outcome._tag === "Ok" ? advanced : meta }
-        }
-        const tx = makeTransaction(target)
-        const counters = { ...advanced }
-        return yield* applyCommand({ tx, meta: counters, chunkSize, transactionTtlMillis }, command).pipe(
-          Effect.map((result): Carried => ({ outcome: { _tag: "Ok", result }, writes: [...tx.writes()], meta: counters })),
-          Effect.catchIf(isCommandError, (error) => Effect.succeed<Carried>({ outcome: { _tag: "Err", error }, writes: [], meta }))
-        )
-      })
+    const carryOut = (source: Source, command: MetadataCommand, meta: MetaRecord, now: number, sessionTx: Transaction): Carried => {
+      const advanced: MetaRecord = { ...meta, clock: now }
+      if (command._tag === "OpenSession" || command._tag === "CloseSession") {
+        const outcome = command._tag === "OpenSession"
+          ? Sessions.open(sessionTx, command.session, command.create, now, sessions)
+          : Sessions.close(sessionTx, command.session)
+        return { outcome, writes: [], meta: outcome._tag === "Ok" ? advanced : meta }
+      }
+      const tx = makeTransaction(source)
+      const counters = { ...advanced }
+      try {
+        const result = applyCommand({ tx, meta: counters, chunkSize, transactionTtlMillis }, command)
+        return { outcome: { _tag: "Ok", result }, writes: [...tx.writes()], meta: counters }
+      } catch (error) {
+        if (isCommandError(error)) return { outcome: { _tag: "Err", error }, writes: [], meta }
+        throw error
+      }
+    }
 
-    /** Apply one entry on `target`: its changes, its session bookkeeping and the new applied index, in one write. */
-    const applyOn = (target: Target, index: number, entry: LogEntry): Effect.Effect<CommandOutcome, StoreError> =>
-      Effect.gen(function*() {
-        if (!Number.isSafeInteger(index)) return yield* Effect.dieMessage(`log index ${index} is not an integer`)
-        const meta = yield* readMetaOf(target)
-        if (index <= meta.appliedIndex) return yield* replayed(target, entry)
+    /**
+     * Apply one entry into `batch`: its changes, its session bookkeeping and the new applied
+     * index. Everything is read and decided before the first write is staged into `batch`, so
+     * a throw (a scan to read first, a store error) leaves `batch` as it was.
+     */
+    const applyEntry = (batch: Transaction, index: number, entry: LogEntry): CommandOutcome => {
+      if (!Number.isSafeInteger(index)) throw new Error(`log index ${index} is not an integer`)
+      const meta = Tables.requireMeta(batch.get)
+      if (index <= meta.appliedIndex) return replayed(batch, entry)
 
-        // The entry's time: the state machine's clock moves to it when its command applies.
-        const now = Math.max(meta.clock, entry.clock ?? commandTime(entry.command))
-        const sessionTx = makeTransaction(target)
-        const request = entry.request
-        let carried: Carried
-        if (request === null) {
-          carried = yield* carryOut(target, entry.command, meta, now, sessionTx)
+      // The entry's time: the state machine's clock moves to it when its command applies.
+      const now = Math.max(meta.clock, entry.clock ?? commandTime(entry.command))
+      const sessionTx = makeTransaction(batch)
+      const request = entry.request
+      let carried: Carried
+      if (request === null) {
+        carried = carryOut(batch, entry.command, meta, now, sessionTx)
+      } else {
+        const admission = Sessions.admit(sessionTx, request, now, sessions)
+        if (admission._tag === "Admitted") {
+          carried = carryOut(batch, entry.command, meta, now, sessionTx)
+          Sessions.record(sessionTx, request, admission.session, carried.outcome, now)
         } else {
-          const admission = yield* Sessions.admit(sessionTx, request, now, sessions)
-          if (admission._tag === "Admitted") {
-            carried = yield* carryOut(target, entry.command, meta, now, sessionTx)
-            yield* Sessions.record(sessionTx, request, admission.session, carried.outcome, now)
-          } else {
-            carried = { outcome: admission.outcome, writes: [], meta }
-          }
+          carried = { outcome: admission.outcome, writes: [], meta }
         }
-        if (index % pruneInterval === 0) yield* Sessions.pruneExpired(sessionTx, now, sessions)
-        yield* target.write([
-          ...carried.writes,
-          ...sessionTx.writes(),
-          [Keys.metaKey, Tables.encodeMeta({ ...carried.meta, appliedIndex: index })]
-        ])
-        return carried.outcome
-      })
+      }
+      if (index % pruneInterval === 0) Sessions.pruneExpired(sessionTx, now, sessions)
+      stageAll(batch, carried.writes)
+      stageAll(batch, sessionTx.writes())
+      batch.put(Keys.metaKey, Tables.encodeMeta({ ...carried.meta, appliedIndex: index }))
+      return carried.outcome
+    }
 
-    const apply: MetadataServiceShape["apply"] = (index, entry) => serialized(applyOn(store, index, entry))
-
-    // Each entry applies on writes staged over the store, so it sees the ones before it; all
-    // of them reach the store in one batch.
+    // The entries apply one after another into one transaction over the store, so each sees
+    // the ones before it, and all of them reach the store in one batch. They run synchronously;
+    // only a scan LevelDB must answer first (storeReads.ts) or the final write yields.
     const applyAll: MetadataServiceShape["applyAll"] = (entries) =>
-      serialized(Effect.gen(function*() {
-        if (entries.length === 1) return [yield* applyOn(store, entries[0]!.index, entries[0]!.entry)]
-        const staged = stagedStore(store)
+      serialized(Effect.suspend(() => {
+        const reads = storeReads(store)
+        const batch = makeTransaction(reads.source)
         const outcomes: Array<CommandOutcome> = []
-        for (const { entry, index } of entries) outcomes.push(yield* applyOn(staged.store, index, entry))
-        yield* store.write(staged.writes())
-        return outcomes
+        const applyRest: Effect.Effect<Array<CommandOutcome>, StoreError> = Effect.suspend(() => {
+          try {
+            while (outcomes.length < entries.length) {
+              const { entry, index } = entries[outcomes.length]!
+              outcomes.push(applyEntry(batch, index, entry))
+            }
+          } catch (thrown) {
+            if (thrown instanceof ScanNeeded) return Effect.zipRight(reads.fetch(thrown.range), applyRest)
+            return Tables.fromThrown<StoreError>(thrown)
+          }
+          return Effect.as(store.write(batch.writes()), outcomes)
+        })
+        return applyRest
       }))
+
+    const apply: MetadataServiceShape["apply"] = (index, entry) =>
+      Effect.map(applyAll([{ index, entry }]), (outcomes) => outcomes[0]!)
 
     // Page by page through one read view: consistent however long it takes, and the event loop
     // (the Raft loop, other requests) runs between pages instead of waiting for the whole store.
@@ -185,7 +185,7 @@ export const makeNamespace = (
           const rows = yield* store.scan(after === undefined ? { limit: SNAPSHOT_PAGE } : { gt: after, limit: SNAPSHOT_PAGE }, view)
           if (meta === undefined) {
             const metaRow = rows.find(([key]) => key.equals(Keys.metaKey))
-            if (metaRow !== undefined) meta = yield* Tables.decodeMeta(metaRow[1])
+            if (metaRow !== undefined) meta = yield* Tables.attempt(() => Tables.decodeMeta(metaRow[1]))
           }
           encoder.add(rows)
           if (rows.length < SNAPSHOT_PAGE) break
@@ -203,7 +203,7 @@ export const makeNamespace = (
         const entries = yield* decodeSnapshot(data)
         const metaRow = entries.find(([key]) => key.equals(Keys.metaKey))
         if (metaRow === undefined) return yield* new Corruption({ message: "metadata snapshot: meta record is missing" })
-        yield* Tables.decodeMeta(metaRow[1])
+        yield* Tables.attempt(() => Tables.decodeMeta(metaRow[1]))
         const existing = yield* store.scanKeys({})
         yield* store.write([
           ...existing.map((key): Write => [key, null]),
@@ -216,7 +216,7 @@ export const makeNamespace = (
       applyAll,
       appliedIndex: Effect.map(requireMeta, (meta) => meta.appliedIndex),
       clock: Effect.map(requireMeta, (meta) => meta.clock),
-      session: (id) => Tables.readSession(store.get, id),
+      session: (id) => Tables.attempt(() => Tables.readSession(store.peek, id)),
       snapshot,
       flush: store.flush,
       restore,

@@ -1,11 +1,12 @@
 /**
  * Stored values of the metadata store. Each record is a msgpack array with a fixed field
  * order (no maps, no record extension), so the same state is the same bytes on every replica.
- * Decoding checks every field, so a damaged value is a `Corruption`, never a crash. The hot
+ * Decoding checks every field, so a damaged value is a `Corruption` (thrown: the state machine's
+ * transitions are synchronous, see namespace.ts), never a crash. The hot
  * records use a field list checked by hand (a Schema transform costs ~3.5 µs per value, 10x
  * the msgpack work); a session's reply record holds typed errors and goes through `CommandOutcome`.
  */
-import { Effect, Either, ParseResult, Schema } from "effect"
+import { Either, ParseResult, Schema } from "effect"
 import { Packr } from "msgpackr"
 import { CommandOutcome } from "../../src/domain/commands.ts"
 import { Corruption } from "../../src/domain/errors.ts"
@@ -25,8 +26,9 @@ const valid: Record<FieldKind, (v: unknown) => boolean> = {
   fileType: (v) => v === 0 || v === 1
 }
 
-const undecodable = (what: string, detail: string) =>
-  Effect.fail(new Corruption({ message: `metadata store: malformed ${what} record: ${detail}` }))
+const undecodable = (what: string, detail: string): never => {
+  throw new Corruption({ message: `metadata store: malformed ${what} record: ${detail}` })
+}
 
 const unpack = (bytes: Uint8Array): Either.Either<unknown, string> => {
   try {
@@ -38,7 +40,8 @@ const unpack = (bytes: Uint8Array): Either.Either<unknown, string> => {
 
 export interface RecordCodec<A> {
   readonly encode: (value: A) => Buffer
-  readonly decode: (bytes: Uint8Array) => Effect.Effect<A, Corruption>
+  /** The record `bytes` hold; throws Corruption when they hold none. */
+  readonly decode: (bytes: Uint8Array) => A
 }
 
 /** A record stored as the array of its fields in the order `fields` lists them. */
@@ -59,7 +62,7 @@ const tupleCodec = <A>(what: string, fields: { readonly [K in keyof A]-?: FieldK
         if (!valid[kind](v)) return undecodable(what, `bad ${name}`)
         record[name] = kind === "fileType" ? (v === 0 ? "file" : "directory") : v
       }
-      return Effect.succeed(record as A)
+      return record as A
     }
   }
 }
@@ -144,7 +147,7 @@ export const IntCodec: RecordCodec<number> = {
   encode: (value) => packr.pack(value),
   decode: (bytes) => {
     const raw = unpack(bytes)
-    return Either.isRight(raw) && isInt(raw.right) ? Effect.succeed(raw.right) : undecodable("garbage index", "not an integer")
+    return Either.isRight(raw) && isInt(raw.right) ? raw.right : undecodable("garbage index", "not an integer")
   }
 }
 
@@ -165,7 +168,7 @@ export const ReplyCodec: RecordCodec<ReplyRecord> = {
     if (Either.isLeft(raw)) return undecodable("reply", raw.left)
     return Either.match(decodeStoredReply(raw.right), {
       onLeft: (error) => undecodable("reply", ParseResult.TreeFormatter.formatErrorSync(error)),
-      onRight: ([digest, outcome]) => Effect.succeed({ digest, outcome })
+      onRight: ([digest, outcome]) => ({ digest, outcome })
     })
   }
 }

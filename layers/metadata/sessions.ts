@@ -16,13 +16,12 @@
  * next attempt under the same id may still succeed.
  *
  * Everything here reads and stages writes through a Transaction, so it applies in the same
- * atomic batch as the command it answers.
+ * atomic batch as the command it answers; like the commands, it is synchronous and throws
+ * StoreError (tables.ts).
  */
-import { Effect } from "effect"
 import type { CommandOutcome, RequestTag } from "../../src/domain/commands.ts"
 import { RequestIdReused, SessionExpired } from "../../src/domain/errors.ts"
 import type { SessionId } from "../../src/domain/session.ts"
-import type { StoreError } from "../../src/services/MetadataService.ts"
 import * as Keys from "./keys.ts"
 import type { SessionRecord } from "./records.ts"
 import * as Tables from "./tables.ts"
@@ -47,14 +46,13 @@ const SEQ_LIMIT = Number.MAX_SAFE_INTEGER
 const DIRECT_DELETES = 32
 
 /** Delete the replies of `session` with sequence numbers in [from, to). */
-const dropReplies = (tx: Transaction, session: SessionId, from: number, to: number): Effect.Effect<void, StoreError> =>
-  to - from <= DIRECT_DELETES
-    ? Effect.sync(() => {
-      for (let seq = from; seq < to; seq++) tx.del(Keys.replyKey(session, seq))
-    })
-    : Effect.map(tx.scan(Keys.replyRange(session, from, to)), (rows) => {
-      for (const [key] of rows) tx.del(key)
-    })
+const dropReplies = (tx: Transaction, session: SessionId, from: number, to: number): void => {
+  if (to - from <= DIRECT_DELETES) {
+    for (let seq = from; seq < to; seq++) tx.del(Keys.replyKey(session, seq))
+  } else {
+    for (const [key] of tx.scan(Keys.replyRange(session, from, to))) tx.del(key)
+  }
+}
 
 /** How a request stands before its command runs. */
 export type Admission =
@@ -75,26 +73,25 @@ export const admit = (
   request: RequestTag,
   now: number,
   settings: SessionSettings
-): Effect.Effect<Admission, StoreError> =>
-  Effect.gen(function*() {
-    const name = `request ${request.seq} of session ${request.session}`
-    const session = yield* Tables.readSession(tx.get, request.session)
-    if (session === undefined) {
-      return refused(new SessionExpired({ message: `${name}: the session is not open (it expired, or was never opened)` }))
-    }
-    if (expired(session, now, settings)) {
-      return refused(new SessionExpired({ message: `${name}: the session expired after ${settings.timeoutMillis} ms unused` }))
-    }
-    if (request.seq < session.ackedBelow) {
-      return refused(new RequestIdReused({ message: `${name}: the client already acknowledged that request` }))
-    }
-    const reply = yield* Tables.readReply(tx.get, request.session, request.seq)
-    if (reply === undefined) return { _tag: "Admitted", session } satisfies Admission
-    if (reply.digest !== request.digest) {
-      return refused(new RequestIdReused({ message: `${name}: that id already named a different request` }))
-    }
-    return { _tag: "Answered", outcome: reply.outcome } satisfies Admission
-  })
+): Admission => {
+  const name = `request ${request.seq} of session ${request.session}`
+  const session = Tables.readSession(tx.get, request.session)
+  if (session === undefined) {
+    return refused(new SessionExpired({ message: `${name}: the session is not open (it expired, or was never opened)` }))
+  }
+  if (expired(session, now, settings)) {
+    return refused(new SessionExpired({ message: `${name}: the session expired after ${settings.timeoutMillis} ms unused` }))
+  }
+  if (request.seq < session.ackedBelow) {
+    return refused(new RequestIdReused({ message: `${name}: the client already acknowledged that request` }))
+  }
+  const reply = Tables.readReply(tx.get, request.session, request.seq)
+  if (reply === undefined) return { _tag: "Admitted", session } satisfies Admission
+  if (reply.digest !== request.digest) {
+    return refused(new RequestIdReused({ message: `${name}: that id already named a different request` }))
+  }
+  return { _tag: "Answered", outcome: reply.outcome } satisfies Admission
+}
 
 /** The session's row and its place in the activity index, moved from `from` to `to`. */
 const touch = (tx: Transaction, id: SessionId, from: SessionRecord | undefined, to: SessionRecord) => {
@@ -110,24 +107,22 @@ export const record = (
   session: SessionRecord,
   outcome: CommandOutcome,
   now: number
-): Effect.Effect<void, StoreError> =>
-  Effect.gen(function*() {
-    if (!(outcome._tag === "Err" && outcome.error._tag === "Conflict")) {
-      tx.put(Keys.replyKey(request.session, request.seq), Tables.encodeReply({ digest: request.digest, outcome }))
-    }
-    // A client cannot acknowledge the request it is making.
-    const ackedBelow = Math.max(session.ackedBelow, Math.min(request.ackedBelow, request.seq))
-    if (ackedBelow > session.ackedBelow) yield* dropReplies(tx, request.session, session.ackedBelow, ackedBelow)
-    touch(tx, request.session, session, { lastActive: Math.max(session.lastActive, now), ackedBelow })
-  })
+): void => {
+  if (!(outcome._tag === "Err" && outcome.error._tag === "Conflict")) {
+    tx.put(Keys.replyKey(request.session, request.seq), Tables.encodeReply({ digest: request.digest, outcome }))
+  }
+  // A client cannot acknowledge the request it is making.
+  const ackedBelow = Math.max(session.ackedBelow, Math.min(request.ackedBelow, request.seq))
+  if (ackedBelow > session.ackedBelow) dropReplies(tx, request.session, session.ackedBelow, ackedBelow)
+  touch(tx, request.session, session, { lastActive: Math.max(session.lastActive, now), ackedBelow })
+}
 
 /** Forget a session and everything recorded for it. */
-const drop = (tx: Transaction, id: SessionId, session: SessionRecord) =>
-  Effect.gen(function*() {
-    for (const [key] of yield* tx.scan(Keys.replyRange(id, 0, SEQ_LIMIT))) tx.del(key)
-    tx.del(Keys.sessionActivityKey(session.lastActive, id))
-    tx.del(Keys.sessionKey(id))
-  })
+const drop = (tx: Transaction, id: SessionId, session: SessionRecord) => {
+  for (const [key] of tx.scan(Keys.replyRange(id, 0, SEQ_LIMIT))) tx.del(key)
+  tx.del(Keys.sessionActivityKey(session.lastActive, id))
+  tx.del(Keys.sessionKey(id))
+}
 
 /**
  * OpenSession: with `create`, create the session (or keep it alive: a resent open); without,
@@ -140,35 +135,32 @@ export const open = (
   create: boolean,
   now: number,
   settings: SessionSettings
-): Effect.Effect<CommandOutcome, StoreError> =>
-  Effect.gen(function*() {
-    const session = yield* Tables.readSession(tx.get, id)
-    if ((session !== undefined && expired(session, now, settings)) || (session === undefined && !create)) {
-      return {
-        _tag: "Err",
-        error: new SessionExpired({ message: `session ${id} is not open (it expired after ${settings.timeoutMillis} ms unused, or was closed); open a new one` })
-      } satisfies CommandOutcome
-    }
-    touch(tx, id, session, { lastActive: Math.max(session?.lastActive ?? now, now), ackedBelow: session?.ackedBelow ?? 0 })
-    return { _tag: "Ok", result: null } satisfies CommandOutcome
-  })
+): CommandOutcome => {
+  const session = Tables.readSession(tx.get, id)
+  if ((session !== undefined && expired(session, now, settings)) || (session === undefined && !create)) {
+    return {
+      _tag: "Err",
+      error: new SessionExpired({ message: `session ${id} is not open (it expired after ${settings.timeoutMillis} ms unused, or was closed); open a new one` })
+    } satisfies CommandOutcome
+  }
+  touch(tx, id, session, { lastActive: Math.max(session?.lastActive ?? now, now), ackedBelow: session?.ackedBelow ?? 0 })
+  return { _tag: "Ok", result: null } satisfies CommandOutcome
+}
 
 /** CloseSession: the client is done; its further requests are refused. */
-export const close = (tx: Transaction, id: SessionId): Effect.Effect<CommandOutcome, StoreError> =>
-  Effect.gen(function*() {
-    const session = yield* Tables.readSession(tx.get, id)
-    if (session !== undefined) yield* drop(tx, id, session)
-    return { _tag: "Ok", result: null } satisfies CommandOutcome
-  })
+export const close = (tx: Transaction, id: SessionId): CommandOutcome => {
+  const session = Tables.readSession(tx.get, id)
+  if (session !== undefined) drop(tx, id, session)
+  return { _tag: "Ok", result: null } satisfies CommandOutcome
+}
 
 /** Drop the rows of sessions expired by `now` (a bounded number per call). */
-export const pruneExpired = (tx: Transaction, now: number, settings: SessionSettings): Effect.Effect<void, StoreError> =>
-  Effect.gen(function*() {
-    const stale = yield* tx.scan(Keys.sessionsActiveBefore(now - settings.timeoutMillis))
-    for (const [key] of stale.slice(0, PRUNE_BATCH)) {
-      const id = Keys.activitySession(key)
-      const session = yield* Tables.readSession(tx.get, id)
-      if (session === undefined) tx.del(key)
-      else if (expired(session, now, settings)) yield* drop(tx, id, session)
-    }
-  })
+export const pruneExpired = (tx: Transaction, now: number, settings: SessionSettings): void => {
+  const stale = tx.scan(Keys.sessionsActiveBefore(now - settings.timeoutMillis))
+  for (const [key] of stale.slice(0, PRUNE_BATCH)) {
+    const id = Keys.activitySession(key)
+    const session = Tables.readSession(tx.get, id)
+    if (session === undefined) tx.del(key)
+    else if (expired(session, now, settings)) drop(tx, id, session)
+  }
+}

@@ -1,10 +1,11 @@
 /**
- * The few operations the state machine needs from an ordered key-value store, as Effects with
- * `IoError`: point reads, range scans, atomic batches and consistent read views. `makeStore`
- * gives them over an abstract-level database (classic-level on disk, memory-level in memory):
- * point reads are synchronous (`getSync`, supported by both); writes go through one chained
- * batch, which is atomic and several times faster than the array form. (treeStore.ts gives
- * them over an in-memory persistent tree.)
+ * The few operations the state machine needs from an ordered key-value store, with `IoError`:
+ * point reads (synchronous: the state machine's transitions run without yielding), range scans,
+ * atomic batches and consistent read views. `makeStore` gives them over an abstract-level
+ * database (classic-level on disk, memory-level in memory): point reads use `getSync`,
+ * supported by both; scans are promises; writes go through one chained batch, which is atomic
+ * and several times faster than the array form. (treeStore.ts gives them over an in-memory
+ * persistent tree, where scans are synchronous too.)
  */
 import { Effect } from "effect"
 import type { AbstractLevel, AbstractSnapshot } from "abstract-level"
@@ -29,9 +30,12 @@ export interface ScanRange {
 export type Write = readonly [key: Buffer, value: Buffer | null]
 
 export interface Store {
-  readonly get: (key: Buffer, view?: ReadView) => Effect.Effect<Buffer | undefined, IoError>
+  /** The value of `key`, read synchronously; throws IoError. */
+  readonly peek: (key: Buffer, view?: ReadView) => Buffer | undefined
   /** Entries in the range (no bounds: the whole store) in key order. */
   readonly scan: (range: ScanRange, view?: ReadView) => Effect.Effect<Array<[Buffer, Buffer]>, IoError>
+  /** `scan`, synchronously (throws IoError), where the store can. */
+  readonly scanNow?: (range: ScanRange, view?: ReadView) => Array<[Buffer, Buffer]>
   readonly scanKeys: (range: ScanRange) => Effect.Effect<Array<Buffer>, IoError>
   /** Apply all writes atomically, in order (a later write to a key wins). */
   readonly write: (writes: Iterable<Write>) => Effect.Effect<void, IoError>
@@ -53,11 +57,13 @@ const snapshotOf = (view: ReadView) => view as unknown as AbstractSnapshot
 const FLUSH_KEY = Buffer.from("\xff\xffflush", "latin1")
 
 export const makeStore = (db: LevelDatabase, options: { readonly sync: boolean }): Store => ({
-  get: (key, view) =>
-    Effect.try({
-      try: () => (view === undefined ? db.getSync(key) : db.getSync(key, { snapshot: snapshotOf(view) })),
-      catch: ioError("get")
-    }),
+  peek: (key, view) => {
+    try {
+      return view === undefined ? db.getSync(key) : db.getSync(key, { snapshot: snapshotOf(view) })
+    } catch (cause) {
+      throw ioError("get")(cause)
+    }
+  },
   scan: (range, view) =>
     Effect.tryPromise({
       try: () => db.iterator({ ...range, ...(view === undefined ? {} : { snapshot: snapshotOf(view) }) }).all(),

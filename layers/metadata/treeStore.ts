@@ -61,8 +61,9 @@ export const makeTreeStore = (
   let tree = initial
   return {
     current: () => tree,
-    get: (key, view) => Effect.sync(() => Option.getOrUndefined(RedBlackTree.findFirst(treeOf(view, tree), keyOf(key)))),
+    peek: (key, view) => Option.getOrUndefined(RedBlackTree.findFirst(treeOf(view, tree), keyOf(key))),
     scan: (range, view) => Effect.sync(() => scanTree(treeOf(view, tree), range)),
+    scanNow: (range, view) => scanTree(treeOf(view, tree), range),
     scanKeys: (range) => Effect.sync(() => scanTree(tree, range).map(([key]) => key)),
     write: (writes) =>
       Effect.sync(() => {
