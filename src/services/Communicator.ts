@@ -1,8 +1,8 @@
 /**
  * Communicator: the network, at the level of RPC groups. `serve` answers a group's requests on
  * an address with the handlers in context; `client` gives a typed client of a group at an
- * address. The TCP implementation runs @effect/rpc's server and client over length-prefixed
- * msgpack frames; the simulated one (src/sim/network.ts) carries each request and reply in
+ * address. The TCP implementation runs @effect/rpc's server, and a client of its wire protocol,
+ * over length-prefixed msgpack frames; the simulated one (src/sim/network.ts) carries each request and reply in
  * memory, through the same payload and exit Schemas, and can drop, delay and partition. A
  * client's calls fail with `RpcClientError` while the server cannot be reached. Both close
  * with their scope.

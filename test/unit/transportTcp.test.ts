@@ -1,7 +1,8 @@
 import { NodeSocket } from "@effect/platform-node"
-import { Rpc, RpcClientError, RpcGroup } from "@effect/rpc"
+import * as Socket from "@effect/platform/Socket"
+import { Rpc, RpcClient, RpcClientError, RpcGroup, RpcSerialization } from "@effect/rpc"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Schedule, Schema, Scope } from "effect"
+import { Deferred, Effect, Exit, Fiber, Schedule, Schema, Scope } from "effect"
 import * as Net from "node:net"
 import { NotFound, Unavailable } from "../../src/domain/errors.ts"
 import { Communicator } from "../../src/services/Communicator.ts"
@@ -195,5 +196,72 @@ describe("TcpCommunicator", () => {
       request("2", "Echo", { data: new Uint8Array([7]) })
       yield* Deferred.await(echoed)
       expect(received.filter((message) => message._tag === "Exit").map((message) => message.requestId)).toEqual(["2"])
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("a caller that stops waiting has the server interrupt the handler", () =>
+    Effect.gen(function*() {
+      class Hang extends Rpc.make("Hang", { payload: { note: Schema.String } }) {}
+      const HangApi = RpcGroup.make(Hang, Echo)
+      const started = yield* Deferred.make<void>()
+      const interrupted = yield* Deferred.make<string>()
+      const communicator = yield* Communicator
+      const address = yield* communicator.serve(HangApi, "127.0.0.1:0").pipe(
+        Effect.provide(HangApi.toLayer({
+          Hang: ({ note }) =>
+            Deferred.succeed(started, undefined).pipe(
+              Effect.zipRight(Effect.never),
+              Effect.onInterrupt(() => Deferred.succeed(interrupted, note))
+            ),
+          Echo: ({ data }) => Effect.succeed(data)
+        }))
+      )
+      const client = yield* communicator.client(HangApi, address)
+      const waiting = yield* Effect.fork(client.Hang({ note: "stop" }))
+      yield* Deferred.await(started)
+      yield* Fiber.interrupt(waiting)
+      expect(yield* Deferred.await(interrupted)).toBe("stop")
+      // The connection stays usable.
+      const reply = yield* client.Echo({ data: new Uint8Array([8]) })
+      expect(sameBytes(reply, new Uint8Array([8]))).toBe(true)
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("fails a waiting call with RpcClientError when its connection drops, and opens a new one for the next call", () =>
+    Effect.gen(function*() {
+      // A peer that takes each connection's first request and then drops the connection.
+      let connections = 0
+      const server = yield* Effect.acquireRelease(
+        Effect.async<Net.Server>((resume) => {
+          const listening = Net.createServer((socket) => {
+            connections++
+            socket.once("data", () => socket.destroy())
+          })
+          listening.listen(0, "127.0.0.1", () => resume(Effect.succeed(listening)))
+        }),
+        (listening) => Effect.async<void>((resume) => void listening.close(() => resume(Effect.void)))
+      )
+      const { port } = server.address() as Net.AddressInfo
+      const client = yield* clientOf(`127.0.0.1:${port}`)
+      const first = yield* Effect.flip(client.Echo({ data: new Uint8Array([9]) }))
+      expect(first).toBeInstanceOf(RpcClientError.RpcClientError)
+      const second = yield* Effect.flip(client.Echo({ data: new Uint8Array([10]) }))
+      expect(second).toBeInstanceOf(RpcClientError.RpcClientError)
+      expect(connections).toBe(2)
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("speaks @effect/rpc's protocol: RpcClient gets answers and typed errors from the server", () =>
+    Effect.gen(function*() {
+      const address = yield* serve("127.0.0.1:0")
+      const socket = yield* NodeSocket.makeNet({ host: "127.0.0.1", port: portOf(address) })
+      const protocol = yield* RpcClient.makeProtocolSocket().pipe(
+        Effect.provideService(Socket.Socket, socket),
+        Effect.provideService(RpcSerialization.RpcSerialization, framedMsgpack)
+      )
+      const client = yield* RpcClient.make(TestApi, { disableTracing: true }).pipe(
+        Effect.provideService(RpcClient.Protocol, protocol)
+      )
+      const reply = yield* client.Echo({ data: new Uint8Array([11, 12]) })
+      expect(sameBytes(reply, new Uint8Array([11, 12]))).toBe(true)
+      const error = yield* Effect.flip(client.Fail({ path: "/x" }))
+      expect(error).toBeInstanceOf(NotFound)
     }).pipe(Effect.provide(TcpCommunicator)))
 })

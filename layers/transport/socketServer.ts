@@ -1,0 +1,187 @@
+/**
+ * The server side of the TCP Communicator: answers the requests of an @effect/rpc group that
+ * arrive on node:net sockets in @effect/rpc's wire messages (Request, Interrupt, Ping, Eof in;
+ * Exit, Pong out), framed by framedMsgpack — what RpcServer speaks, so RpcClient and
+ * socketClient.ts both talk to it.
+ *
+ * Why not RpcServer: per request it merges contexts, builds a runtime and forks through a chain
+ * of Effects before the handler runs; on a leader under load that was about a sixth of its CPU.
+ * Here a request is decoded with the rpc's payload Schema and its handler forked on a runtime
+ * built once per rpc; the fiber's exit, encoded with the rpc's exit Schema, is the reply. A
+ * handler that is not an Effect, a payload that does not decode, or an exit that does not
+ * encode answers with a defect, as RpcServer does. An rpc annotated OneWay gets no reply.
+ * A connection that closes interrupts its running handlers; so does an Interrupt message.
+ */
+import { Rpc, type RpcGroup } from "@effect/rpc"
+import { Context, Effect, type Exit, Fiber, FiberId, ParseResult, Runtime, Schema, type Scope } from "effect"
+import * as Net from "node:net"
+import { Unavailable } from "../../src/domain/errors.ts"
+import type { Served } from "../../src/services/Communicator.ts"
+import { OneWay } from "../../src/protocol/OneWay.ts"
+import { formatAddress, parseAddress } from "./address.ts"
+import { coalesceWrites } from "./coalescedWrites.ts"
+import { framedMsgpack } from "./framedMsgpack.ts"
+
+/** How one rpc of the group is answered. */
+interface Route {
+  readonly decodePayload: (encoded: unknown) => unknown
+  readonly encodeExit: (exit: Exit.Exit<unknown, unknown>) => unknown
+  readonly run: (payload: unknown, clientId: number) => Fiber.RuntimeFiber<unknown, unknown>
+  readonly oneWay: boolean
+}
+
+const encodeDefect = Schema.encodeSync(Schema.Defect)
+
+/** The encoded Exit of a request that died with `defect`. */
+const dieExit = (defect: unknown) => ({ _tag: "Failure", cause: { _tag: "Die", defect: encodeDefect(defect) } })
+
+const describe = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
+
+/** The handlers of `group`, run with the context, fiber refs (logger, log level) and flags of `serve`'s caller. */
+const routesOf = <Rpcs extends Rpc.Any>(
+  group: RpcGroup.RpcGroup<Rpcs>,
+  served: Runtime.Runtime<never>,
+  running: Set<Fiber.RuntimeFiber<unknown, unknown>>
+): Map<string, Route> => {
+  const routes = new Map<string, Route>()
+  for (const rpc of group.requests.values() as Iterable<Rpc.AnyWithProps>) {
+    const entry = served.context.unsafeMap.get(rpc.key) as
+      | { readonly handler: (payload: unknown, options: object) => unknown; readonly context: Context.Context<never> }
+      | undefined
+    if (entry === undefined) continue
+    const runtime = Runtime.make({
+      context: Context.merge(served.context, entry.context),
+      fiberRefs: served.fiberRefs,
+      runtimeFlags: served.runtimeFlags
+    })
+    const decodePayload = Schema.decodeUnknownSync(rpc.payloadSchema as Schema.Schema<unknown, unknown>)
+    const encodeExit = Schema.encodeSync(Rpc.exitSchema(rpc as unknown as Rpc.Any)) as Route["encodeExit"]
+    const runFork = Runtime.runFork(runtime)
+    routes.set(rpc._tag, {
+      decodePayload,
+      encodeExit,
+      oneWay: Context.get(rpc.annotations, OneWay),
+      run: (payload, clientId) => {
+        const result = entry.handler(payload, { clientId, headers: {} })
+        // A handler may be wrapped (Rpc.fork / uninterruptible); what it runs is the same.
+        const effect: unknown = Rpc.isWrapper(result as object) ? (result as { readonly value: unknown }).value : result
+        const fiber = runFork(
+          Effect.isEffect(effect)
+            ? effect as Effect.Effect<unknown, unknown>
+            : Effect.dieMessage(`the handler of ${rpc._tag} returned no Effect`)
+        )
+        running.add(fiber)
+        fiber.addObserver(() => running.delete(fiber))
+        return fiber
+      }
+    })
+  }
+  return routes
+}
+
+/** Answer `group` on one accepted socket until it closes. */
+const answer = (socket: Net.Socket, routes: Map<string, Route>, clientId: number, running: Set<Net.Socket>) => {
+  coalesceWrites(socket)
+  running.add(socket)
+  const parser = framedMsgpack.unsafeMake()
+  const fibers = new Map<string, Fiber.RuntimeFiber<unknown, unknown>>()
+  const send = (message: unknown) => {
+    if (!socket.destroyed) socket.write(parser.encode(message) as Uint8Array)
+  }
+
+  const request = (message: { readonly id: unknown; readonly tag: unknown; readonly payload: unknown }) => {
+    const id = typeof message.id === "string" || typeof message.id === "bigint" ? String(message.id) : undefined
+    if (id === undefined) return send({ _tag: "Defect", defect: encodeDefect(`Invalid request id: ${String(message.id)}`) })
+    const route = typeof message.tag === "string" ? routes.get(message.tag) : undefined
+    if (route === undefined) return send({ _tag: "Exit", requestId: id, exit: dieExit(`Unknown request tag: ${String(message.tag)}`) })
+    let payload: unknown
+    try {
+      payload = route.decodePayload(message.payload)
+    } catch (error) {
+      if (route.oneWay) return
+      const detail = ParseResult.isParseError(error) ? ParseResult.TreeFormatter.formatErrorSync(error) : describe(error)
+      return send({ _tag: "Exit", requestId: id, exit: dieExit(detail) })
+    }
+    const fiber = route.run(payload, clientId)
+    fibers.set(id, fiber)
+    fiber.addObserver((exit) => {
+      fibers.delete(id)
+      if (route.oneWay) return
+      let encoded: unknown
+      try {
+        encoded = route.encodeExit(exit)
+      } catch (error) {
+        encoded = dieExit(ParseResult.isParseError(error) ? ParseResult.TreeFormatter.formatErrorSync(error) : describe(error))
+      }
+      send({ _tag: "Exit", requestId: id, exit: encoded })
+    })
+  }
+
+  socket.on("data", (chunk: Buffer) => {
+    let messages: ReadonlyArray<any>
+    try {
+      messages = parser.decode(chunk)
+    } catch {
+      // A stream that cannot be read has no trustworthy frame boundaries left.
+      socket.destroy()
+      return
+    }
+    for (const message of messages) {
+      switch (message?._tag) {
+        case "Request":
+          request(message)
+          break
+        case "Interrupt": {
+          const fiber = fibers.get(String(message.requestId))
+          if (fiber !== undefined) fiber.unsafeInterruptAsFork(FiberId.none)
+          break
+        }
+        case "Ping":
+          send({ _tag: "Pong" })
+          break
+      }
+    }
+  })
+  socket.on("error", () => {})
+  socket.once("close", () => {
+    running.delete(socket)
+    for (const fiber of fibers.values()) fiber.unsafeInterruptAsFork(FiberId.none)
+    fibers.clear()
+  })
+}
+
+/** Serve `group` on `address` with the handlers in context, until the scope closes; resolves with the bound address. */
+export const socketServer = <Rpcs extends Rpc.Any>(
+  group: RpcGroup.RpcGroup<Rpcs>,
+  address: string
+): Effect.Effect<string, Unavailable, Scope.Scope | Served<Rpcs>> =>
+  Effect.gen(function*() {
+    const endpoint = parseAddress(address)
+    if (endpoint === undefined) {
+      return yield* new Unavailable({ message: `cannot listen on "${address}": expected host:port` })
+    }
+    const handlers = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
+    const routes = routesOf(group, (yield* Effect.runtime<Served<Rpcs>>()) as Runtime.Runtime<never>, handlers)
+    const sockets = new Set<Net.Socket>()
+    let clients = 0
+    const server = yield* Effect.acquireRelease(
+      Effect.async<Net.Server, Unavailable>((resume) => {
+        const listening = Net.createServer({ noDelay: true, keepAlive: true }, (socket) =>
+          answer(socket, routes, clients++, sockets))
+        listening.once("error", (cause) =>
+          resume(Effect.fail(new Unavailable({ message: `cannot listen on ${address}: ${describe(cause)}` }))))
+        listening.listen(endpoint.port, endpoint.host, () => resume(Effect.succeed(listening)))
+      }),
+      // Stop accepting, drop every connection, and wait for the handlers still running to end.
+      (listening) =>
+        Effect.zipRight(
+          Effect.async<void>((resume) => {
+            listening.close(() => resume(Effect.void))
+            for (const socket of sockets) socket.destroy()
+          }),
+          Effect.suspend(() => Fiber.interruptAll([...handlers]))
+        )
+    )
+    const bound = server.address() as Net.AddressInfo
+    return formatAddress(bound.address, bound.port)
+  })
