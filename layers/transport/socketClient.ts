@@ -8,6 +8,10 @@
  * Here a call encodes its payload with the rpc's Schema, writes one frame and waits in
  * `Effect.async`; a reply is decoded with the rpc's exit Schema and resumes it directly.
  *
+ * A call with a bound (CallOptions.timeoutMillis) that is still waiting when it passes fails with
+ * the caller's error and the server is told to stop; one timer per client looks for overdue
+ * calls while any wait, so a bound costs a field per call instead of two fibers.
+ *
  * Connection: opened on first use (writes made while it opens wait in the socket). When it
  * cannot be opened, or drops, every waiting call fails with an RpcClientError; after a failed
  * open, calls fail at once with one until the next attempt is due (20 ms doubling to 1 s,
@@ -16,7 +20,7 @@
 import { Rpc, RpcClientError, type RpcGroup } from "@effect/rpc"
 import { Effect, type Exit, Random, Schema, type Scope } from "effect"
 import * as Net from "node:net"
-import type { GroupClient } from "../../src/services/Communicator.ts"
+import type { CallOptions, GroupClient } from "../../src/services/Communicator.ts"
 import { coalesceWrites } from "./coalescedWrites.ts"
 import { type Endpoint, parseAddress } from "./address.ts"
 import { framedMsgpack } from "./framedMsgpack.ts"
@@ -30,6 +34,9 @@ const RETRY_MAX_MILLIS = 1_000
 interface Waiting {
   readonly decodeExit: (encoded: unknown) => Exit.Exit<unknown, unknown>
   readonly resume: (result: Effect.Effect<unknown, unknown>) => void
+  /** Clock time after which the caller stops waiting (CallOptions.timeoutMillis), or Infinity. */
+  readonly deadline: number
+  readonly onTimeout: (() => unknown) | undefined
 }
 
 interface Connection {
@@ -46,10 +53,8 @@ const rpcError = (message: string, cause?: unknown) =>
 
 const describe = (error: Error | undefined): string => error?.message ?? "the connection closed"
 
-/** Options so a call can be told not to wait for an answer (`discard`), as RpcClient's. */
-interface CallOptions {
-  readonly discard?: boolean
-}
+/** Overdue calls are looked for at most this often, and at least every tenth of the shortest bound. */
+const SWEEP_MAX_MILLIS = 1_000
 
 export const socketClient = <Rpcs extends Rpc.Any>(
   group: RpcGroup.RpcGroup<Rpcs>,
@@ -77,6 +82,39 @@ export const socketClient = <Rpcs extends Rpc.Any>(
       const waiting = [...connection.waiting.values()]
       connection.waiting.clear()
       for (const call of waiting) call.resume(Effect.fail(rpcError(message, cause)))
+    }
+
+    const interrupt = (connection: Connection, id: string) => {
+      if (!connection.socket.destroyed) {
+        connection.socket.write(connection.parser.encode({ _tag: "Interrupt", requestId: id }) as Uint8Array)
+      }
+    }
+
+    // The sweep: armed while a call with a bound waits, every tenth of the shortest bound seen.
+    let sweepEvery = SWEEP_MAX_MILLIS
+    let sweepTimer: ReturnType<typeof setTimeout> | undefined
+    const sweep = () => {
+      sweepTimer = undefined
+      const connection = current
+      if (connection === undefined) return
+      const now = clock.unsafeCurrentTimeMillis()
+      let bounded = false
+      for (const [id, call] of connection.waiting) {
+        if (call.deadline === Infinity) continue
+        if (call.deadline > now) {
+          bounded = true
+          continue
+        }
+        connection.waiting.delete(id)
+        interrupt(connection, id)
+        call.resume(Effect.fail(call.onTimeout!()))
+      }
+      if (bounded) armSweep()
+    }
+    const armSweep = () => {
+      if (sweepTimer !== undefined || closed) return
+      sweepTimer = setTimeout(sweep, sweepEvery)
+      sweepTimer.unref()
     }
 
     /** The socket closed: whoever waits learns it, and a failed open delays the next one. */
@@ -167,6 +205,7 @@ export const socketClient = <Rpcs extends Rpc.Any>(
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {
         closed = true
+        if (sweepTimer !== undefined) clearTimeout(sweepTimer)
         const last = current
         current = undefined
         if (last !== undefined) {
@@ -196,13 +235,20 @@ export const socketClient = <Rpcs extends Rpc.Any>(
             target.socket.write(frame)
             return Effect.void
           }
+          const bound = options?.timeoutMillis
+          const deadline = bound !== undefined && options?.onTimeout !== undefined
+            ? clock.unsafeCurrentTimeMillis() + bound
+            : Infinity
           return Effect.async<unknown, unknown>((resume) => {
-            target.waiting.set(id, { decodeExit, resume })
+            target.waiting.set(id, { decodeExit, resume, deadline, onTimeout: options?.onTimeout })
             target.socket.write(frame)
+            if (deadline !== Infinity) {
+              sweepEvery = Math.max(1, Math.min(sweepEvery, bound! / 10))
+              armSweep()
+            }
             // A caller that stops waiting tells the server, which interrupts the handler.
             return Effect.sync(() => {
-              if (!target.waiting.delete(id) || target.socket.destroyed) return
-              target.socket.write(target.parser.encode({ _tag: "Interrupt", requestId: id }) as Uint8Array)
+              if (target.waiting.delete(id)) interrupt(target, id)
             })
           })
         })

@@ -16,6 +16,7 @@ import type { SessionId } from "../domain/session.ts"
 import type { SessionRequest } from "../protocol/ClientApi.ts"
 import type { ClientSession, Ticket } from "./ClientSession.ts"
 import { unreachable } from "./errors.ts"
+import type { CallOptions } from "../services/Communicator.ts"
 import type { ApiClient, Connection, NodeRouterShape } from "./NodeRouter.ts"
 
 type Call<A> = Effect.Effect<A, SandstoreError | RpcClientError.RpcClientError>
@@ -81,28 +82,31 @@ export const makeInvoker = (
       return Effect.sleep(Duration.millis(Math.max(asked, Math.min(maxMillis, baseMillis * 2 ** retry)) * jitter))
     })
 
-  /** Every call on `api` tells the node how long the client waits for it. */
+  /**
+   * Every call on `api` is bounded by the attempt timeout in the transport (CallOptions: it
+   * fails with Timeout when no answer came in time) and tells the node how long the client waits.
+   */
   const timed = new WeakMap<ApiClient, ApiClient>()
-  const withTimeout = (api: ApiClient): ApiClient => {
-    const known = timed.get(api)
+  const withTimeout = (connection: Connection): ApiClient => {
+    const known = timed.get(connection.api)
     if (known !== undefined) return known
-    const wrapped: Record<string, unknown> = {}
-    for (const [name, method] of Object.entries(api as unknown as Record<string, (payload?: object, options?: object) => unknown>)) {
-      wrapped[name] = (payload?: object, callOptions?: object) =>
-        method({ ...payload, timeoutMillis: attemptMillis }, callOptions)
+    const bound: CallOptions = {
+      timeoutMillis: attemptMillis,
+      onTimeout: () =>
+        new Timeout({ message: `${connection.address} did not answer within ${Duration.format(options.attemptTimeout)}` })
     }
-    timed.set(api, wrapped as unknown as ApiClient)
+    const wrapped: Record<string, unknown> = {}
+    for (const [name, method] of Object.entries(connection.api as unknown as Record<string, (payload?: object, options?: object) => unknown>)) {
+      wrapped[name] = (payload?: object, callOptions?: CallOptions) =>
+        method({ ...payload, timeoutMillis: attemptMillis }, callOptions === undefined ? bound : { ...bound, ...callOptions })
+    }
+    timed.set(connection.api, wrapped as unknown as ApiClient)
     return wrapped as unknown as ApiClient
   }
 
   const attempt = <A>(call: (api: ApiClient) => Call<A>): Effect.Effect<A, SandstoreError> =>
     Effect.flatMap(router.current, (connection) =>
-      call(withTimeout(connection.api)).pipe(
-        Effect.timeoutFail({
-          duration: options.attemptTimeout,
-          onTimeout: () =>
-            new Timeout({ message: `${connection.address} did not answer within ${Duration.format(options.attemptTimeout)}` })
-        }),
+      call(withTimeout(connection)).pipe(
         Effect.catchTags({
           RpcClientError: (error) =>
             Effect.zipRight(router.reportUnreachable(connection), Effect.fail(unreachable(connection.address, error))),

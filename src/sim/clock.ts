@@ -91,9 +91,16 @@ export class SimulatedClock implements Clock.Clock {
     })
   }
 
-  /** Call `callback` when time reaches `at` (simulated milliseconds), in order with the sleepers due then. */
-  schedule(at: number, callback: () => void): void {
-    this.timers.push({ at: Math.max(at, this.now), seq: this.seq++, wake: callback, cancelled: false })
+  /**
+   * Call `callback` when time reaches `at` (simulated milliseconds), in order with the sleepers
+   * due then, unless the returned function cancels it first.
+   */
+  schedule(at: number, callback: () => void): () => void {
+    const timer: Timer = { at: Math.max(at, this.now), seq: this.seq++, wake: callback, cancelled: false }
+    this.timers.push(timer)
+    return () => {
+      timer.cancelled = true
+    }
   }
 
   /** The time of the earliest pending sleep, if any. */

@@ -25,7 +25,7 @@ import { Context, Effect, Exit, FiberId, Layer, Runtime, Schema } from "effect"
 import type { RuntimeFiber } from "effect/Fiber"
 import { Unavailable } from "../domain/errors.ts"
 import { makePrng, nextFloat } from "../raft/prng.ts"
-import { Communicator, type GroupClient } from "../services/Communicator.ts"
+import { type CallOptions, Communicator, type GroupClient } from "../services/Communicator.ts"
 import type { SimulatedClock } from "./clock.ts"
 
 /** The message-level faults of working links. */
@@ -105,7 +105,7 @@ interface Listener {
 /** A caller waiting for a reply. */
 interface PendingCall {
   readonly decodeExit: (encoded: unknown) => Exit.Exit<unknown, unknown>
-  readonly resume: (exit: Exit.Exit<unknown, unknown>) => void
+  readonly resume: (result: Effect.Effect<unknown, unknown>) => void
 }
 
 /** One connection's life, from its first send to a break. */
@@ -330,7 +330,7 @@ export const makeSimNetwork = (options: { readonly seed: number; readonly clock:
         for (const rpc of group.requests.values() as Iterable<Rpc.AnyWithProps>) {
           const encodePayload = Schema.encodeUnknownSync(rpc.payloadSchema as Schema.Schema<unknown, unknown>)
           const decodeExit = Schema.decodeUnknownSync(Rpc.exitSchema(rpc as unknown as Rpc.Any)) as (u: unknown) => Exit.Exit<unknown, unknown>
-          api[rpc._tag] = (payload: unknown, callOptions?: { readonly discard?: boolean }) =>
+          api[rpc._tag] = (payload: unknown, callOptions?: CallOptions) =>
             Effect.suspend(() => {
               const discard = callOptions?.discard === true
               let encoded: unknown
@@ -346,16 +346,34 @@ export const makeSimNetwork = (options: { readonly seed: number; readonly clock:
                 sendRequest(connection, requestId, rpc._tag, encoded, true)
                 return Effect.void
               }
+              // A caller that stops waiting tells the server, which interrupts the handler.
+              const stopWaiting = () => {
+                if (!connection.pending.delete(requestId)) return false
+                transmit(connection, "toServer", () => {
+                  const fiber = connection.running.get(requestId)
+                  if (fiber !== undefined) fiber.unsafeInterruptAsFork(FiberId.none)
+                })
+                return true
+              }
               return Effect.async<unknown, unknown>((resume) => {
-                connection.pending.set(requestId, { decodeExit, resume })
-                sendRequest(connection, requestId, rpc._tag, encoded, false)
-                // A caller that stops waiting tells the server, which interrupts the handler.
-                return Effect.sync(() => {
-                  if (!connection.pending.delete(requestId)) return
-                  transmit(connection, "toServer", () => {
-                    const fiber = connection.running.get(requestId)
-                    if (fiber !== undefined) fiber.unsafeInterruptAsFork(FiberId.none)
+                const { onTimeout, timeoutMillis } = callOptions ?? {}
+                // A bound on the call: when it passes first, the caller gets its error.
+                const cancelBound = timeoutMillis !== undefined && onTimeout !== undefined
+                  ? clock.schedule(clock.millis + timeoutMillis, () => {
+                    if (stopWaiting()) resume(Effect.fail(onTimeout()))
                   })
+                  : undefined
+                connection.pending.set(requestId, {
+                  decodeExit,
+                  resume: (result) => {
+                    cancelBound?.()
+                    resume(result)
+                  }
+                })
+                sendRequest(connection, requestId, rpc._tag, encoded, false)
+                return Effect.sync(() => {
+                  cancelBound?.()
+                  stopWaiting()
                 })
               })
             })

@@ -27,8 +27,9 @@ export const faultyRouter = (seeds: ReadonlyArray<string>, intercept: Intercept)
         if (known !== undefined) return known
         const api = new Proxy(connection.api, {
           get: (target, rpc: string) => {
-            const call = (target as unknown as Record<string, (payload: unknown) => Effect.Effect<unknown, unknown>>)[rpc]!
-            return (payload: Record<string, unknown>) => intercept(rpc, payload ?? {}, call(payload))
+            const call = (target as unknown as Record<string, (payload: unknown, options?: unknown) => Effect.Effect<unknown, unknown>>)[rpc]!
+            // The call options (its bound) go on to the transport untouched.
+            return (payload: Record<string, unknown>, options?: unknown) => intercept(rpc, payload ?? {}, call(payload, options))
           }
         }) as ApiClient
         const proxy: Connection = { ...connection, api }

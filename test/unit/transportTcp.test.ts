@@ -5,7 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Schedule, Schema, Scope } from "effect"
 import * as Net from "node:net"
 import { NotFound, Unavailable } from "../../src/domain/errors.ts"
-import { Communicator } from "../../src/services/Communicator.ts"
+import { type CallOptions, Communicator } from "../../src/services/Communicator.ts"
 import { TcpCommunicator } from "../../layers/transport/tcp.ts"
 import { framedMsgpack } from "../../layers/transport/framedMsgpack.ts"
 import { OneWay } from "../../src/protocol/OneWay.ts"
@@ -263,5 +263,28 @@ describe("TcpCommunicator", () => {
       expect(sameBytes(reply, new Uint8Array([11, 12]))).toBe(true)
       const error = yield* Effect.flip(client.Fail({ path: "/x" }))
       expect(error).toBeInstanceOf(NotFound)
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("a call bounded by timeoutMillis fails with the caller's error when no answer comes in time, and the handler is stopped", () =>
+    Effect.gen(function*() {
+      class Hang extends Rpc.make("Hang", { payload: { note: Schema.String } }) {}
+      const HangApi = RpcGroup.make(Hang, Echo)
+      const interrupted = yield* Deferred.make<string>()
+      const communicator = yield* Communicator
+      const address = yield* communicator.serve(HangApi, "127.0.0.1:0").pipe(
+        Effect.provide(HangApi.toLayer({
+          Hang: ({ note }) => Effect.onInterrupt(Effect.never, () => Deferred.succeed(interrupted, note)),
+          Echo: ({ data }) => Effect.succeed(data)
+        }))
+      )
+      const client = yield* communicator.client(HangApi, address)
+      const call = client.Hang as unknown as (payload: { note: string }, options: CallOptions) => Effect.Effect<void, unknown>
+      const error = yield* Effect.flip(call({ note: "late" }, { timeoutMillis: 50, onTimeout: () => "gave up" }))
+      expect(error).toBe("gave up")
+      expect(yield* Deferred.await(interrupted)).toBe("late")
+      // A bounded call answered in time is unaffected.
+      const echo = client.Echo as unknown as (payload: { data: Uint8Array }, options: CallOptions) => Effect.Effect<Uint8Array, unknown>
+      const reply = yield* echo({ data: new Uint8Array([13]) }, { timeoutMillis: 5_000, onTimeout: () => "gave up" })
+      expect(sameBytes(reply, new Uint8Array([13]))).toBe(true)
     }).pipe(Effect.provide(TcpCommunicator)))
 })
