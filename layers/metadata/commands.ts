@@ -64,6 +64,27 @@ const touchDirectory = (record: InodeRecord, entries: number, nlink: number, now
   ctime: now
 })
 
+/** A new empty file or directory named `c.name` in `parent` (checked free by the caller). */
+const makeNode = (
+  ctx: CommandContext,
+  c: typeof Create.Type | typeof Mkdir.Type,
+  type: "file" | "directory",
+  parent: { readonly inode: number; readonly record: InodeRecord }
+): Transition => {
+  const inode = ctx.meta.nextInode++
+  const record: InodeRecord = {
+    type, mode: c.mode, uid: c.uid, gid: c.gid, size: 0, nlink: type === "file" ? 1 : 2,
+    atime: c.now, mtime: c.now, ctime: c.now, parent: parent.inode, entries: 0
+  }
+  putInode(ctx, inode, record)
+  ctx.tx.put(Keys.entryKey(parent.inode, c.name), Tables.encodeEntry({ inode, type }))
+  // A new directory's ".." is a link to the parent.
+  putInode(ctx, parent.inode, touchDirectory(parent.record, 1, type === "file" ? 0 : 1, c.now))
+  if (type === "file") ctx.meta.files++
+  else ctx.meta.directories++
+  return toAttributes(inode, record)
+}
+
 const create = (ctx: CommandContext, c: typeof Create.Type): Transition => {
   validateName(c.name)
   const get = ctx.tx.get
@@ -74,16 +95,7 @@ const create = (ctx: CommandContext, c: typeof Create.Type): Transition => {
     if (existing.type === "directory") throw new IsADirectory({ message: `"${c.name}" is a directory`, path: c.name })
     return toAttributes(existing.inode, Tables.requireTarget(get, existing))
   }
-  const inode = ctx.meta.nextInode++
-  const record: InodeRecord = {
-    type: "file", mode: c.mode, uid: c.uid, gid: c.gid, size: 0, nlink: 1,
-    atime: c.now, mtime: c.now, ctime: c.now, parent: parentInode, entries: 0
-  }
-  putInode(ctx, inode, record)
-  ctx.tx.put(Keys.entryKey(parentInode, c.name), Tables.encodeEntry({ inode, type: "file" }))
-  putInode(ctx, parentInode, touchDirectory(parent, 1, 0, c.now))
-  ctx.meta.files++
-  return toAttributes(inode, record)
+  return makeNode(ctx, c, "file", { inode: parentInode, record: parent })
 }
 
 const mkdir = (ctx: CommandContext, c: typeof Mkdir.Type): Transition => {
@@ -93,17 +105,7 @@ const mkdir = (ctx: CommandContext, c: typeof Mkdir.Type): Transition => {
   if (Tables.readEntry(get, parentInode, c.name) !== undefined) {
     throw new AlreadyExists({ message: `"${c.name}" exists`, path: c.name })
   }
-  const inode = ctx.meta.nextInode++
-  const record: InodeRecord = {
-    type: "directory", mode: c.mode, uid: c.uid, gid: c.gid, size: 0, nlink: 2,
-    atime: c.now, mtime: c.now, ctime: c.now, parent: parentInode, entries: 0
-  }
-  putInode(ctx, inode, record)
-  ctx.tx.put(Keys.entryKey(parentInode, c.name), Tables.encodeEntry({ inode, type: "directory" }))
-  // The new directory's ".." is a link to the parent.
-  putInode(ctx, parentInode, touchDirectory(parent, 1, 1, c.now))
-  ctx.meta.directories++
-  return toAttributes(inode, record)
+  return makeNode(ctx, c, "directory", { inode: parentInode, record: parent })
 }
 
 /** The entry `name` in directory `parent`, which must exist. */
