@@ -34,8 +34,10 @@ const RETRY_MAX_MILLIS = 1_000
 interface Waiting {
   readonly decodeExit: (encoded: unknown) => Exit.Exit<unknown, unknown>
   readonly resume: (result: Effect.Effect<unknown, unknown>) => void
-  /** Clock time after which the caller stops waiting (CallOptions.timeoutMillis), or Infinity. */
+  /** Monotonic time after which the caller stops waiting (CallOptions.timeoutMillis), or Infinity. */
   readonly deadline: number
+  /** The call's bound in milliseconds, or Infinity. */
+  readonly bound: number
   readonly onTimeout: (() => unknown) | undefined
 }
 
@@ -44,7 +46,10 @@ interface Connection {
   readonly parser: ReturnType<typeof framedMsgpack.unsafeMake>
   /** Calls waiting for their Exit, by request id. */
   readonly waiting: Map<string, Waiting>
-  connected: boolean
+  /** Monotonic time it opened, or undefined while it is opening. */
+  connectedAt: number | undefined
+  /** A Ping was sent and no message came since. */
+  pinged: boolean
   error: Error | undefined
 }
 
@@ -55,6 +60,14 @@ const describe = (error: Error | undefined): string => error?.message ?? "the co
 
 /** Overdue calls are looked for at most this often, and at least every tenth of the shortest bound. */
 const SWEEP_MAX_MILLIS = 1_000
+/**
+ * A Ping every this long on an open connection; one unanswered by the next makes it dead. A
+ * peer that went silent without closing (a crashed host, a partition) is found in seconds,
+ * not after the hours TCP keepalive takes. (RpcClient does the same.)
+ */
+const PING_EVERY_MILLIS = 10_000
+/** A connection that closed sooner than this after opening counts as a failed open (backoff). */
+const SHORT_LIVED_MILLIS = 5_000
 
 export const socketClient = <Rpcs extends Rpc.Any>(
   group: RpcGroup.RpcGroup<Rpcs>,
@@ -63,6 +76,8 @@ export const socketClient = <Rpcs extends Rpc.Any>(
   Effect.gen(function*() {
     const endpoint: Endpoint | undefined = parseAddress(address)
     const clock = yield* Effect.clock
+    // Monotonic: deadlines and backoff must not jump with the wall clock.
+    const now = (): number => Number(clock.unsafeCurrentTimeNanos()) / 1e6
     // Jitter from the Random service (so a simulation could control it), drawn per client.
     let jitterState = (yield* Random.nextIntBetween(1, 0x7fffffff)) >>> 0
     const jitter = (): number => {
@@ -90,40 +105,66 @@ export const socketClient = <Rpcs extends Rpc.Any>(
       }
     }
 
-    // The sweep: armed while a call with a bound waits, every tenth of the shortest bound seen.
-    let sweepEvery = SWEEP_MAX_MILLIS
+    // The sweep: armed while a call with a bound waits (every waiting call is on `current`:
+    // a connection that closes fails its calls), every tenth of the shortest bound waiting.
     let sweepTimer: ReturnType<typeof setTimeout> | undefined
+    let sweepAt = Infinity
     const sweep = () => {
       sweepTimer = undefined
+      sweepAt = Infinity
       const connection = current
       if (connection === undefined) return
-      const now = clock.unsafeCurrentTimeMillis()
-      let bounded = false
+      const at = now()
+      let shortest = Infinity
       for (const [id, call] of connection.waiting) {
         if (call.deadline === Infinity) continue
-        if (call.deadline > now) {
-          bounded = true
+        if (call.deadline > at) {
+          shortest = Math.min(shortest, call.bound)
           continue
         }
         connection.waiting.delete(id)
         interrupt(connection, id)
         call.resume(Effect.fail(call.onTimeout!()))
       }
-      if (bounded) armSweep()
+      if (shortest !== Infinity) armSweep(shortest)
     }
-    const armSweep = () => {
-      if (sweepTimer !== undefined || closed) return
-      sweepTimer = setTimeout(sweep, sweepEvery)
+    const armSweep = (bound: number) => {
+      if (closed) return
+      const every = Math.max(1, Math.min(SWEEP_MAX_MILLIS, bound / 10))
+      if (sweepTimer !== undefined) {
+        if (now() + every >= sweepAt) return
+        clearTimeout(sweepTimer)
+      }
+      sweepAt = now() + every
+      sweepTimer = setTimeout(sweep, every)
       sweepTimer.unref()
     }
 
-    /** The socket closed: whoever waits learns it, and a failed open delays the next one. */
+    // Liveness: every PING_EVERY_MILLIS, a connection that has not answered the last Ping is dropped.
+    const pingTimer = setInterval(() => {
+      const connection = current
+      if (connection === undefined || connection.connectedAt === undefined) return
+      if (connection.pinged) {
+        connection.socket.destroy(new Error(`no answer to a ping within ${PING_EVERY_MILLIS} ms`))
+        return
+      }
+      connection.pinged = true
+      connection.socket.write(connection.parser.encode({ _tag: "Ping" }) as Uint8Array)
+    }, PING_EVERY_MILLIS)
+    pingTimer.unref()
+
+    /**
+     * The socket closed: whoever waits learns it. A failed open, or a connection that closed
+     * soon after opening, delays the next open; one that lived a while is reopened at once.
+     */
     const lost = (connection: Connection) => {
       if (current === connection) current = undefined
-      if (!connection.connected) {
+      if (connection.connectedAt === undefined || now() - connection.connectedAt < SHORT_LIVED_MILLIS) {
         failedOpens++
         const delay = Math.min(RETRY_MAX_MILLIS, RETRY_BASE_MILLIS * 2 ** (failedOpens - 1)) * jitter()
-        retryAt = clock.unsafeCurrentTimeMillis() + delay
+        retryAt = now() + delay
+      } else {
+        failedOpens = 0
       }
       failWaiting(connection, `${address}: ${describe(connection.error)}`, connection.error)
     }
@@ -162,19 +203,21 @@ export const socketClient = <Rpcs extends Rpc.Any>(
         socket,
         parser: framedMsgpack.unsafeMake(),
         waiting: new Map(),
-        connected: false,
+        connectedAt: undefined,
+        pinged: false,
         error: undefined
       }
       socket.setTimeout(CONNECT_TIMEOUT_MILLIS)
       socket.once("connect", () => {
-        connection.connected = true
-        failedOpens = 0
+        connection.connectedAt = now()
         socket.setTimeout(0)
       })
       socket.on("timeout", () => {
-        if (!connection.connected) socket.destroy(new Error(`no connection within ${CONNECT_TIMEOUT_MILLIS} ms`))
+        if (connection.connectedAt === undefined) socket.destroy(new Error(`no connection within ${CONNECT_TIMEOUT_MILLIS} ms`))
       })
       socket.on("data", (chunk: Buffer) => {
+        // Anything arriving (even part of a long frame) shows the peer alive.
+        connection.pinged = false
         let messages: ReadonlyArray<unknown>
         try {
           messages = connection.parser.decode(chunk)
@@ -197,7 +240,7 @@ export const socketClient = <Rpcs extends Rpc.Any>(
       if (closed) return rpcError(`the client of ${address} is closed`)
       if (current !== undefined) return current
       if (endpoint === undefined) return rpcError(`cannot connect to "${address}": expected host:port`)
-      if (clock.unsafeCurrentTimeMillis() < retryAt) return rpcError(`${address} cannot be reached; retrying shortly`)
+      if (now() < retryAt) return rpcError(`${address} cannot be reached; retrying shortly`)
       current = open(endpoint)
       return current
     }
@@ -206,6 +249,7 @@ export const socketClient = <Rpcs extends Rpc.Any>(
       Effect.sync(() => {
         closed = true
         if (sweepTimer !== undefined) clearTimeout(sweepTimer)
+        clearInterval(pingTimer)
         const last = current
         current = undefined
         if (last !== undefined) {
@@ -220,38 +264,52 @@ export const socketClient = <Rpcs extends Rpc.Any>(
       const tag = rpc._tag
       const encodePayload = Schema.encodeUnknownSync(rpc.payloadSchema as Schema.Schema<unknown, unknown>)
       const decodeExit = Schema.decodeUnknownSync(Rpc.exitSchema(rpc as unknown as Rpc.Any)) as Waiting["decodeExit"]
-      api[tag] = (payload: unknown, options?: CallOptions) =>
-        Effect.suspend(() => {
-          const target = connection()
-          if (target instanceof RpcClientError.RpcClientError) return Effect.fail(target)
+      /** Encode and send one request on the current connection (opened if need be); the connection, or why none. */
+      const send = (payload: unknown, id: string): Connection | RpcClientError.RpcClientError => {
+        const target = connection()
+        if (target instanceof RpcClientError.RpcClientError) return target
+        target.socket.write(
+          target.parser.encode({ _tag: "Request", id, tag, payload: encodePayload(payload), headers: [] }) as Uint8Array
+        )
+        return target
+      }
+      api[tag] = (payload: unknown, options?: CallOptions) => {
+        if (options?.discard === true) {
+          return Effect.suspend(() => {
+            const sent = send(payload, String(nextRequestId++))
+            return sent instanceof RpcClientError.RpcClientError ? Effect.fail(sent) : Effect.void
+          })
+        }
+        const bound = options?.onTimeout !== undefined ? options.timeoutMillis : undefined
+        // Registered and sent in one synchronous step: no close event can come in between.
+        return Effect.async<unknown, unknown>((resume) => {
           const id = String(nextRequestId++)
-          let frame: Uint8Array
+          let target: Connection | RpcClientError.RpcClientError
           try {
-            frame = target.parser.encode({ _tag: "Request", id, tag, payload: encodePayload(payload), headers: [] }) as Uint8Array
+            target = send(payload, id)
           } catch (error) {
-            return Effect.die(error)
+            resume(Effect.die(error))
+            return
           }
-          if (options?.discard === true) {
-            target.socket.write(frame)
-            return Effect.void
+          if (target instanceof RpcClientError.RpcClientError) {
+            resume(Effect.fail(target))
+            return
           }
-          const bound = options?.timeoutMillis
-          const deadline = bound !== undefined && options?.onTimeout !== undefined
-            ? clock.unsafeCurrentTimeMillis() + bound
-            : Infinity
-          return Effect.async<unknown, unknown>((resume) => {
-            target.waiting.set(id, { decodeExit, resume, deadline, onTimeout: options?.onTimeout })
-            target.socket.write(frame)
-            if (deadline !== Infinity) {
-              sweepEvery = Math.max(1, Math.min(sweepEvery, bound! / 10))
-              armSweep()
-            }
-            // A caller that stops waiting tells the server, which interrupts the handler.
-            return Effect.sync(() => {
-              if (target.waiting.delete(id)) interrupt(target, id)
-            })
+          const sent = target
+          sent.waiting.set(id, {
+            decodeExit,
+            resume,
+            deadline: bound === undefined ? Infinity : now() + bound,
+            bound: bound ?? Infinity,
+            onTimeout: options?.onTimeout
+          })
+          if (bound !== undefined) armSweep(bound)
+          // A caller that stops waiting tells the server, which interrupts the handler.
+          return Effect.sync(() => {
+            if (sent.waiting.delete(id)) interrupt(sent, id)
           })
         })
+      }
     }
     return api as unknown as GroupClient<Rpcs>
   })

@@ -65,11 +65,12 @@ const routesOf = <Rpcs extends Rpc.Any>(
         const result = entry.handler(payload, { clientId, headers: {} })
         // A handler may be wrapped (Rpc.fork / uninterruptible); what it runs is the same.
         const effect: unknown = Rpc.isWrapper(result as object) ? (result as { readonly value: unknown }).value : result
-        const fiber = runFork(
+        // Interruptible whatever region `serve` ran in: a client's Interrupt and shutdown stop it.
+        const fiber = runFork(Effect.interruptible(
           Effect.isEffect(effect)
             ? effect as Effect.Effect<unknown, unknown>
             : Effect.dieMessage(`the handler of ${rpc._tag} returned no Effect`)
-        )
+        ))
         running.add(fiber)
         fiber.addObserver(() => running.delete(fiber))
         return fiber
@@ -105,7 +106,8 @@ const answer = (socket: Net.Socket, routes: Map<string, Route>, clientId: number
     const fiber = route.run(payload, clientId)
     fibers.set(id, fiber)
     fiber.addObserver((exit) => {
-      fibers.delete(id)
+      // A client reusing an id while the first request runs must not unlist the second.
+      if (fibers.get(id) === fiber) fibers.delete(id)
       if (route.oneWay) return
       let encoded: unknown
       try {
@@ -161,16 +163,25 @@ export const socketServer = <Rpcs extends Rpc.Any>(
       return yield* new Unavailable({ message: `cannot listen on "${address}": expected host:port` })
     }
     const handlers = new Set<Fiber.RuntimeFiber<unknown, unknown>>()
-    const routes = routesOf(group, (yield* Effect.runtime<Served<Rpcs>>()) as Runtime.Runtime<never>, handlers)
+    const served = (yield* Effect.runtime<Served<Rpcs>>()) as Runtime.Runtime<never>
+    const routes = routesOf(group, served, handlers)
+    const logError = (message: string) => void Runtime.runFork(served)(Effect.logError(message))
     const sockets = new Set<Net.Socket>()
     let clients = 0
     const server = yield* Effect.acquireRelease(
       Effect.async<Net.Server, Unavailable>((resume) => {
         const listening = Net.createServer({ noDelay: true, keepAlive: true }, (socket) =>
           answer(socket, routes, clients++, sockets))
-        listening.once("error", (cause) =>
-          resume(Effect.fail(new Unavailable({ message: `cannot listen on ${address}: ${describe(cause)}` }))))
-        listening.listen(endpoint.port, endpoint.host, () => resume(Effect.succeed(listening)))
+        const refused = (cause: Error) =>
+          resume(Effect.fail(new Unavailable({ message: `cannot listen on ${address}: ${describe(cause)}` })))
+        listening.once("error", refused)
+        listening.listen(endpoint.port, endpoint.host, () => {
+          // Listening: a later error (EMFILE on accept, say) is logged; the server keeps serving.
+          listening.off("error", refused)
+          listening.on("error", (cause) =>
+            logError(`${address}: accepting a connection failed: ${describe(cause)}`))
+          resume(Effect.succeed(listening))
+        })
       }),
       // Stop accepting, drop every connection, and wait for the handlers still running to end.
       (listening) =>

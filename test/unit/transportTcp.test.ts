@@ -225,7 +225,7 @@ describe("TcpCommunicator", () => {
       expect(sameBytes(reply, new Uint8Array([8]))).toBe(true)
     }).pipe(Effect.provide(TcpCommunicator)))
 
-  it.scopedLive("fails a waiting call with RpcClientError when its connection drops, and opens a new one for the next call", () =>
+  it.scopedLive("fails a waiting call with RpcClientError when its connection drops, and opens a new one once the backoff delay passed", () =>
     Effect.gen(function*() {
       // A peer that takes each connection's first request and then drops the connection.
       let connections = 0
@@ -243,8 +243,15 @@ describe("TcpCommunicator", () => {
       const client = yield* clientOf(`127.0.0.1:${port}`)
       const first = yield* Effect.flip(client.Echo({ data: new Uint8Array([9]) }))
       expect(first).toBeInstanceOf(RpcClientError.RpcClientError)
+      // It closed right after opening: the next call fails at once, without a new connection...
       const second = yield* Effect.flip(client.Echo({ data: new Uint8Array([10]) }))
       expect(second).toBeInstanceOf(RpcClientError.RpcClientError)
+      expect(connections).toBe(1)
+      // ...until the backoff delay has passed; then a call opens a new one.
+      yield* Effect.flip(client.Echo({ data: new Uint8Array([11]) })).pipe(
+        Effect.repeat({ schedule: Schedule.spaced("10 millis"), until: () => connections === 2 }),
+        Effect.timeout("5 seconds")
+      )
       expect(connections).toBe(2)
     }).pipe(Effect.provide(TcpCommunicator)))
 
