@@ -35,7 +35,13 @@ const encodeDefect = Schema.encodeSync(Schema.Defect)
 /** The encoded Exit of a request that died with `defect`. */
 const dieExit = (defect: unknown) => ({ _tag: "Failure", cause: { _tag: "Die", defect: encodeDefect(defect) } })
 
-const describe = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
+/** A schema's complaint in full (what RpcServer sends), anything else by its message. */
+const describe = (cause: unknown): string =>
+  ParseResult.isParseError(cause)
+    ? ParseResult.TreeFormatter.formatErrorSync(cause)
+    : cause instanceof Error
+    ? cause.message
+    : String(cause)
 
 /** The handlers of `group`, run with the context, fiber refs (logger, log level) and flags of `serve`'s caller. */
 const routesOf = <Rpcs extends Rpc.Any>(
@@ -100,8 +106,7 @@ const answer = (socket: Net.Socket, routes: Map<string, Route>, clientId: number
       payload = route.decodePayload(message.payload)
     } catch (error) {
       if (route.oneWay) return
-      const detail = ParseResult.isParseError(error) ? ParseResult.TreeFormatter.formatErrorSync(error) : describe(error)
-      return send({ _tag: "Exit", requestId: id, exit: dieExit(detail) })
+      return send({ _tag: "Exit", requestId: id, exit: dieExit(describe(error)) })
     }
     const fiber = route.run(payload, clientId)
     fibers.set(id, fiber)
@@ -113,7 +118,7 @@ const answer = (socket: Net.Socket, routes: Map<string, Route>, clientId: number
       try {
         encoded = route.encodeExit(exit)
       } catch (error) {
-        encoded = dieExit(ParseResult.isParseError(error) ? ParseResult.TreeFormatter.formatErrorSync(error) : describe(error))
+        encoded = dieExit(describe(error))
       }
       send({ _tag: "Exit", requestId: id, exit: encoded })
     })

@@ -57,6 +57,26 @@ const freePort = Effect.gen(function*() {
   return portOf(address)
 })
 
+/** HangApi served: Hang never answers, signals `started` and, once interrupted, `interrupted` with its note. */
+class Hang extends Rpc.make("Hang", { payload: { note: Schema.String } }) {}
+const HangApi = RpcGroup.make(Hang, Echo)
+const hangingServer = Effect.gen(function*() {
+  const started = yield* Deferred.make<void>()
+  const interrupted = yield* Deferred.make<string>()
+  const communicator = yield* Communicator
+  const address = yield* communicator.serve(HangApi, "127.0.0.1:0").pipe(
+    Effect.provide(HangApi.toLayer({
+      Hang: ({ note }) =>
+        Deferred.succeed(started, undefined).pipe(
+          Effect.zipRight(Effect.never),
+          Effect.onInterrupt(() => Deferred.succeed(interrupted, note))
+        ),
+      Echo: ({ data }) => Effect.succeed(data)
+    }))
+  )
+  return { client: yield* communicator.client(HangApi, address), started, interrupted }
+})
+
 describe("TcpCommunicator", () => {
   it.scopedLive("listens on a free port and reports the bound address", () =>
     Effect.gen(function*() {
@@ -200,22 +220,7 @@ describe("TcpCommunicator", () => {
 
   it.scopedLive("a caller that stops waiting has the server interrupt the handler", () =>
     Effect.gen(function*() {
-      class Hang extends Rpc.make("Hang", { payload: { note: Schema.String } }) {}
-      const HangApi = RpcGroup.make(Hang, Echo)
-      const started = yield* Deferred.make<void>()
-      const interrupted = yield* Deferred.make<string>()
-      const communicator = yield* Communicator
-      const address = yield* communicator.serve(HangApi, "127.0.0.1:0").pipe(
-        Effect.provide(HangApi.toLayer({
-          Hang: ({ note }) =>
-            Deferred.succeed(started, undefined).pipe(
-              Effect.zipRight(Effect.never),
-              Effect.onInterrupt(() => Deferred.succeed(interrupted, note))
-            ),
-          Echo: ({ data }) => Effect.succeed(data)
-        }))
-      )
-      const client = yield* communicator.client(HangApi, address)
+      const { client, interrupted, started } = yield* hangingServer
       const waiting = yield* Effect.fork(client.Hang({ note: "stop" }))
       yield* Deferred.await(started)
       yield* Fiber.interrupt(waiting)
@@ -274,17 +279,7 @@ describe("TcpCommunicator", () => {
 
   it.scopedLive("a call bounded by timeoutMillis fails with the caller's error when no answer comes in time, and the handler is stopped", () =>
     Effect.gen(function*() {
-      class Hang extends Rpc.make("Hang", { payload: { note: Schema.String } }) {}
-      const HangApi = RpcGroup.make(Hang, Echo)
-      const interrupted = yield* Deferred.make<string>()
-      const communicator = yield* Communicator
-      const address = yield* communicator.serve(HangApi, "127.0.0.1:0").pipe(
-        Effect.provide(HangApi.toLayer({
-          Hang: ({ note }) => Effect.onInterrupt(Effect.never, () => Deferred.succeed(interrupted, note)),
-          Echo: ({ data }) => Effect.succeed(data)
-        }))
-      )
-      const client = yield* communicator.client(HangApi, address)
+      const { client, interrupted } = yield* hangingServer
       const call = client.Hang as unknown as (payload: { note: string }, options: CallOptions) => Effect.Effect<void, unknown>
       const error = yield* Effect.flip(call({ note: "late" }, { timeoutMillis: 50, onTimeout: () => "gave up" }))
       expect(error).toBe("gave up")
