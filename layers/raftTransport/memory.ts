@@ -90,7 +90,7 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}): Effect.Ef
         return Effect.void
       })
 
-    const send = (message: Message): Effect.Effect<void> =>
+    const sendOne = (message: Message): Effect.Effect<void> =>
       Effect.gen(function*() {
         if (!linkUp(message.from, message.to)) {
           dropped++
@@ -104,6 +104,8 @@ export const makeMemoryNetwork = (options: MemoryNetworkOptions = {}): Effect.Ef
         const millis = delay.min + (yield* random.next) * (delay.max - delay.min)
         yield* FiberSet.run(inFlight, Effect.zipRight(Effect.sleep(Duration.millis(millis)), deliver(message)))
       })
+
+    const send = (messages: ReadonlyArray<Message>) => Effect.forEach(messages, sendOne, { discard: true })
 
     const transport = (nodeId: NodeId): Layer.Layer<RaftTransport> =>
       Layer.scoped(

@@ -62,29 +62,26 @@ const make = (options: RaftTransportRpcOptions) =>
     const peers = new Map<NodeId, Inbox<Message>>()
     const creating = yield* Effect.makeSemaphore(1)
 
-    const peerQueue = (peer: NodeId) =>
-      Effect.suspend(() => {
-        const existing = peers.get(peer)
-        if (existing !== undefined) return Effect.succeed(existing)
-        return creating.withPermits(1)(Effect.gen(function*() {
-          const again = peers.get(peer)
-          if (again !== undefined) return again
+    /** Start a queue and its sender for every peer of `messages` that has none yet. */
+    const startSenders = (messages: ReadonlyArray<Message>) =>
+      creating.withPermits(1)(Effect.forEach(new Set(messages.map((message) => message.to)), (peer) =>
+        Effect.gen(function*() {
+          if (peers.has(peer)) return
           const queue = new Inbox<Message>({ capacity: peerQueueCapacity, overflow: "sliding" })
           yield* Scope.addFinalizer(scope, Effect.sync(() => queue.shutdown()))
           yield* Effect.forkIn(runSender(peer, queue), scope)
           peers.set(peer, queue)
-          return queue
-        }))
-      })
+        }), { discard: true }))
 
-    const send = (message: Message) =>
+    /** Queue each message for its peer: one array push per message once the peer's sender runs. */
+    const send = (messages: ReadonlyArray<Message>): Effect.Effect<void> =>
       Effect.suspend(() => {
-        const queue = peers.get(message.to)
-        if (queue !== undefined) {
-          queue.offer(message)
-          return Effect.void
+        for (let k = 0; k < messages.length; k++) {
+          const queue = peers.get(messages[k]!.to)
+          if (queue === undefined) return Effect.zipRight(startSenders(messages.slice(k)), send(messages.slice(k)))
+          queue.offer(messages[k]!)
         }
-        return Effect.flatMap(peerQueue(message.to), (created) => Effect.sync(() => created.offer(message)))
+        return Effect.void
       })
 
     return Context.make(RaftTransport, RaftTransport.of({ send, incoming: inbox })).pipe(

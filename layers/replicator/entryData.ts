@@ -3,6 +3,10 @@
  * Schema-encoded LogEntry as msgpack. Decoding goes through the Schema, so bytes that do not
  * decode are `Corruption`, never a crash. A leader's no-op entry carries no bytes and applies
  * as the Noop command, so the state machine's applied index moves past it.
+ *
+ * The node that encoded an entry (the leader that proposed it) remembers the LogEntry its
+ * bytes came from, so applying its own entries does not unpack and validate them a second
+ * time: the Schema checks a command once, where it enters the node.
  */
 import { Either, ParseResult, Schema } from "effect"
 import { Packr } from "msgpackr"
@@ -17,13 +21,22 @@ const decodeLogEntry = Schema.decodeUnknownEither(LogEntry)
 
 const noop: LogEntry = { request: null, command: { _tag: "Noop" } }
 
+/** The LogEntry that bytes encoded here came from, while the bytes are alive (in the log, in flight). */
+const encodedHere = new WeakMap<Uint8Array, LogEntry>()
+
 /** The entry's bytes; encoding checks it against the schema, so an invalid command is refused here. */
 export const encodeEntryData = (entry: LogEntry): Either.Either<Uint8Array, ParseResult.ParseError> =>
-  Either.map(encodeLogEntry(entry), (fields) => packr.pack(fields))
+  Either.map(encodeLogEntry(entry), (fields) => {
+    const data = packr.pack(fields)
+    encodedHere.set(data, entry)
+    return data
+  })
 
 /** The LogEntry that the committed `entry` applies. */
 export const decodeEntryData = (entry: Entry): Either.Either<LogEntry, Corruption> => {
   if (entry.type === "noop") return Either.right(noop)
+  const known = encodedHere.get(entry.data)
+  if (known !== undefined) return Either.right(known)
   const corrupt = (why: string) =>
     new Corruption({ message: `Raft entry ${entry.index} (term ${entry.term}) does not decode: ${why}` })
   let fields: unknown

@@ -13,9 +13,10 @@
  * every Raft tick) fails the requests past it with Timeout. That costs one sweep per tick
  * instead of a timer and two fibers per request.
  *
- * The replicator's fibers touch this only inside synchronous sections.
+ * Every method is synchronous: the replicator's fibers touch this only inside synchronous
+ * sections, and answering a caller is completing its Deferred, which wakes it.
  */
-import { Deferred, Effect, Exit } from "effect"
+import { Deferred, Exit } from "effect"
 import type { CommandOutcome, CommandResult } from "../../src/domain/commands.ts"
 import { type CommandError, Timeout, Unavailable } from "../../src/domain/errors.ts"
 import type { ProposalResult, ReadResult } from "../../src/raft/types.ts"
@@ -128,98 +129,82 @@ export class PendingRequests {
   }
 
   /** The core's answer to a batch: appended at consecutive indices, or refused with `refusal`. */
-  proposalResult(result: ProposalResult, refusal: (leaderId: string | null) => ReplicationError): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const batch = this.takeBatch(result.id)
-      if (batch === undefined) return Effect.void
-      if (result._tag === "Rejected") {
-        const error = refusal(result.leaderId)
-        return Effect.forEach(batch, (proposal) => Deferred.fail(proposal.done, error), { discard: true })
-      }
-      const superseded: Array<Effect.Effect<boolean>> = []
-      batch.forEach((proposal, offset) => {
-        const index = result.firstIndex + offset
-        const previous = this.appended.get(index)
-        if (previous !== undefined) superseded.push(Deferred.fail(previous.done, unknownOutcome(index)))
-        this.appended.set(index, { term: result.term, done: proposal.done, expiresAt: proposal.expiresAt })
-      })
-      return Effect.all(superseded, { discard: true })
+  proposalResult(result: ProposalResult, refusal: (leaderId: string | null) => ReplicationError): void {
+    const batch = this.takeBatch(result.id)
+    if (batch === undefined) return
+    if (result._tag === "Rejected") {
+      const refused = Exit.fail(refusal(result.leaderId))
+      for (const proposal of batch) Deferred.unsafeDone(proposal.done, refused)
+      return
+    }
+    batch.forEach((proposal, offset) => {
+      const index = result.firstIndex + offset
+      const previous = this.appended.get(index)
+      if (previous !== undefined) Deferred.unsafeDone(previous.done, Exit.fail(unknownOutcome(index)))
+      this.appended.set(index, { term: result.term, done: proposal.done, expiresAt: proposal.expiresAt })
     })
   }
 
   /** The core's answer to a read: a read index to wait for, or a refusal. */
-  readResult(result: ReadResult, applied: number, refusal: (leaderId: string | null) => ReplicationError): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const read = this.reads.get(result.id)
-      if (read === undefined) return Effect.void
-      this.reads.delete(result.id)
-      if (result._tag === "ReadRejected") return Deferred.fail(read.done, refusal(result.leaderId))
-      if (result.index <= applied) return Deferred.succeed(read.done, undefined)
-      this.readWaiters.push({ index: result.index, read })
-      return Effect.void
-    })
+  readResult(result: ReadResult, applied: number, refusal: (leaderId: string | null) => ReplicationError): void {
+    const read = this.reads.get(result.id)
+    if (read === undefined) return
+    this.reads.delete(result.id)
+    if (result._tag === "ReadRejected") Deferred.unsafeDone(read.done, Exit.fail(refusal(result.leaderId)))
+    else if (result.index <= applied) Deferred.unsafeDone(read.done, Exit.void)
+    else this.readWaiters.push({ index: result.index, read })
   }
 
   /** The entry at `index` of `term` was applied with `outcome`: answer the proposal there, if any. */
-  applied(index: number, term: number, outcome: CommandOutcome): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const pending = this.appended.get(index)
-      if (pending === undefined) return Effect.void
-      this.appended.delete(index)
-      if (pending.term !== term) {
-        return Deferred.fail(
-          pending.done,
+  applied(index: number, term: number, outcome: CommandOutcome): void {
+    const pending = this.appended.get(index)
+    if (pending === undefined) return
+    this.appended.delete(index)
+    if (pending.term !== term) {
+      Deferred.unsafeDone(
+        pending.done,
+        Exit.fail(
           new Unavailable({
             message: `the proposal at log index ${index} (term ${pending.term}) did not commit: ` +
               `an entry of term ${term} committed there`
           })
         )
-      }
-      return outcome._tag === "Ok"
-        ? Deferred.succeed(pending.done, outcome.result)
-        : Deferred.fail(pending.done, outcome.error)
-    })
+      )
+      return
+    }
+    Deferred.unsafeDone(pending.done, outcome._tag === "Ok" ? Exit.succeed(outcome.result) : Exit.fail(outcome.error))
   }
 
   /** A snapshot from the leader replaced the log up to `index`: proposals there cannot be told apart. */
-  coveredBySnapshot(index: number): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const lost: Array<Effect.Effect<boolean>> = []
-      for (const [at, pending] of this.appended) {
-        if (at > index) continue
-        this.appended.delete(at)
-        lost.push(Deferred.fail(pending.done, unknownOutcome(at)))
-      }
-      return Effect.all(lost, { discard: true })
-    })
+  coveredBySnapshot(index: number): void {
+    for (const [at, pending] of this.appended) {
+      if (at > index) continue
+      this.appended.delete(at)
+      Deferred.unsafeDone(pending.done, Exit.fail(unknownOutcome(at)))
+    }
   }
 
   /** Release the reads whose index is applied. */
-  releaseReads(applied: number): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const ready = this.readWaiters.filter((waiter) => waiter.index <= applied)
-      if (ready.length === 0) return Effect.void
-      this.readWaiters = this.readWaiters.filter((waiter) => waiter.index > applied)
-      return Effect.forEach(ready, (waiter) => Deferred.succeed(waiter.read.done, undefined), { discard: true })
-    })
+  releaseReads(applied: number): void {
+    if (!this.readWaiters.some((waiter) => waiter.index <= applied)) return
+    const ready = this.readWaiters.filter((waiter) => waiter.index <= applied)
+    this.readWaiters = this.readWaiters.filter((waiter) => waiter.index > applied)
+    for (const waiter of ready) Deferred.unsafeDone(waiter.read.done, Exit.void)
   }
 
   /** Fail every caller still waiting (the replicator is closing or broke), plus `also`. */
-  failAll(error: ReplicationError, also: Iterable<Proposal> = []): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      const proposers = [...also].map((proposal) => proposal.done)
-      for (const batch of this.batches.values()) for (const proposal of batch) proposers.push(proposal.done)
-      for (const pending of this.appended.values()) proposers.push(pending.done)
-      const readers = [...this.reads.values(), ...this.readWaiters.map((waiter) => waiter.read)].map((read) => read.done)
-      this.batches.clear()
-      this.batched = 0
-      this.appended.clear()
-      this.reads.clear()
-      this.readWaiters = []
-      return Effect.zipRight(
-        Effect.forEach(proposers, (done) => Deferred.fail(done, error), { discard: true }),
-        Effect.forEach(readers, (done) => Deferred.fail(done, error), { discard: true })
-      )
-    })
+  failAll(error: ReplicationError, also: Iterable<Proposal> = []): void {
+    const failed = Exit.fail(error)
+    const proposers = [...also].map((proposal) => proposal.done)
+    for (const batch of this.batches.values()) for (const proposal of batch) proposers.push(proposal.done)
+    for (const pending of this.appended.values()) proposers.push(pending.done)
+    const readers = [...this.reads.values(), ...this.readWaiters.map((waiter) => waiter.read)].map((read) => read.done)
+    this.batches.clear()
+    this.batched = 0
+    this.appended.clear()
+    this.reads.clear()
+    this.readWaiters = []
+    for (const done of proposers) Deferred.unsafeDone(done, failed)
+    for (const done of readers) Deferred.unsafeDone(done, failed)
   }
 }

@@ -45,7 +45,7 @@
  * them; the applier removes the file once the node has caught up from a leader: installed its
  * snapshot, or applied up to the commit index of the first AppendEntries it received.
  */
-import { Cause, Clock, Deferred, Duration, Effect, Either, Layer, Option, ParseResult } from "effect"
+import { Cause, Deferred, Duration, Effect, Either, FiberId, Layer, Option, ParseResult } from "effect"
 import { rm, stat } from "node:fs/promises"
 import type { ReplicatorStatus } from "../../src/domain/cluster.ts"
 import type { CommandOutcome, CommandResult, LogEntry, MetadataCommand, RequestTag } from "../../src/domain/commands.ts"
@@ -143,6 +143,13 @@ const markerExists = (path: string) =>
     )
   )
 
+/** A committed entry about to be applied, with the LogEntry its bytes hold. */
+interface FreshEntry {
+  readonly raft: Entry
+  readonly index: number
+  readonly entry: LogEntry
+}
+
 const invalidCommand = (error: ParseResult.ParseError) =>
   new InvalidArgument({ message: `invalid metadata command: ${ParseResult.TreeFormatter.formatErrorSync(error)}` })
 
@@ -183,6 +190,8 @@ const make = (options: RaftReplicatorOptions) =>
     const transport = yield* RaftTransport
     const resolver = yield* EndpointResolver
 
+    // Read synchronously on the driver's and applier's hot paths (one Clock for all the fibers).
+    const clock = yield* Effect.clock
     const boot = yield* recoverRaftLog(wal.recovered, metadata)
     const replicatedClock = yield* makeReplicatedClock(yield* metadata.clock)
     const core = createRaft(config, boot.recovered, boot.applied)
@@ -253,7 +262,8 @@ const make = (options: RaftReplicatorOptions) =>
         if (broken === undefined) broken = error
         inputs.shutdown()
         applyQueue.shutdown()
-        return pending.failAll(error, proposals.shutdown())
+        pending.failAll(error, proposals.shutdown())
+        return Effect.void
       })
 
     /** A failed or crashed fiber stops the replicator: its state and the disk may disagree now. */
@@ -288,37 +298,43 @@ const make = (options: RaftReplicatorOptions) =>
     const termOrVoteChanged = () =>
       hardState.term !== durableHardState.term || hardState.votedFor !== durableHardState.votedFor
 
-    /** Make the turn durable; returns the last entry it persisted, to report as Persisted. */
-    const persist = (turn: RoundOutput) =>
-      Effect.gen(function*() {
-        // Compaction and installed snapshots start a new log: what heads it, and what follows.
-        // An installed snapshot is written whole (the store catches up from it only after);
-        // a compaction of this node's own is only a mark: its store holds that state durably.
-        const installed = turn.installed !== null && turn.installed.index > walSnapshotIndex ? turn.installed : null
-        const compactedTo = raftStatus(core).snapshotIndex
-        if (installed !== null || compactedTo > walSnapshotIndex) {
-          const head = installed ?? { index: compactedTo, term: logTerm(core, compactedTo)! }
-          const kept = entriesAfter(core, head.index)
-          yield* wal.rewrite(compactedLog(hardState, installed !== null ? snapshotRecord(installed) : snapshotMarkRecord(head), kept))
-          durableHardState = hardState
+    /**
+     * The WAL write that makes the turn durable, yielding the last entry it persisted (to report
+     * as Persisted); undefined when the turn needs none.
+     */
+    const persist = (turn: RoundOutput): Effect.Effect<Entry | undefined, IoError> | undefined => {
+      // Compaction and installed snapshots start a new log: what heads it, and what follows.
+      // An installed snapshot is written whole (the store catches up from it only after);
+      // a compaction of this node's own is only a mark: its store holds that state durably.
+      const installed = turn.installed !== null && turn.installed.index > walSnapshotIndex ? turn.installed : null
+      const compactedTo = raftStatus(core).snapshotIndex
+      const written = hardState
+      if (installed !== null || compactedTo > walSnapshotIndex) {
+        const head = installed ?? { index: compactedTo, term: logTerm(core, compactedTo)! }
+        const kept = entriesAfter(core, head.index)
+        const log = compactedLog(written, installed !== null ? snapshotRecord(installed) : snapshotMarkRecord(head), kept)
+        return Effect.map(wal.rewrite(log), () => {
+          durableHardState = written
           walSnapshotIndex = head.index
           return turn.entries.length > 0 ? kept[kept.length - 1] : undefined
-        }
-        // A hard state whose commit index alone moved waits for the next append: it is only a
-        // hint for recovery (which also trusts the store's applied index), not worth an fsync.
-        if (turn.entries.length === 0 && !termOrVoteChanged()) return undefined
-        const records = turn.entries.map(entryRecord)
-        if (hardState !== durableHardState) records.unshift(hardStateRecord(hardState))
-        yield* wal.append(records)
-        durableHardState = hardState
+        })
+      }
+      // A hard state whose commit index alone moved waits for the next append: it is only a
+      // hint for recovery (which also trusts the store's applied index), not worth an fsync.
+      if (turn.entries.length === 0 && !termOrVoteChanged()) return undefined
+      const records = turn.entries.map(entryRecord)
+      if (written !== durableHardState) records.unshift(hardStateRecord(written))
+      return Effect.map(wal.append(records), () => {
+        durableHardState = written
         return turn.entries[turn.entries.length - 1]
       })
+    }
 
-    const settleResults = (turn: RoundOutput) =>
-      turn.proposals.length === 0 && turn.reads.length === 0 ? Effect.void : Effect.zipRight(
-        Effect.forEach(turn.proposals, (result) => pending.proposalResult(result, notLeader), { discard: true }),
-        Effect.forEach(turn.reads, (result) => pending.readResult(result, applied, notLeader), { discard: true })
-      )
+    /** Answer the proposers and readers the core answered this turn. */
+    const settleResults = (turn: RoundOutput) => {
+      for (const result of turn.proposals) pending.proposalResult(result, notLeader)
+      for (const result of turn.reads) pending.readResult(result, applied, notLeader)
+    }
 
     /**
      * Batches that queued up during the last turn (while its fsync ran) are proposed together,
@@ -364,36 +380,50 @@ const make = (options: RaftReplicatorOptions) =>
 
     const isReplication = (message: Message) => message._tag === "AppendEntries" || message._tag === "InstallSnapshot"
 
-    const driverTurn = Effect.gen(function*() {
-      const [own, received] = carried === null
-        ? yield* Inbox.takeAllOfBoth(inputs, transport.incoming)
-        : [inputs.poll(), transport.incoming.poll()]
-      const taken: Array<Input> = own
+    /** Step the core with everything taken this turn (and the answer to the last Persisted); merge what it says. */
+    const stepCore = (own: Array<Input>, received: ReadonlyArray<Message>): RoundOutput => {
       for (const message of received) {
-        if (isForUs(message) && admitted(message)) taken.push({ _tag: "Receive", message })
+        if (isForUs(message) && admitted(message)) own.push({ _tag: "Receive", message })
       }
       const turn = new RoundOutput()
       if (carried !== null) turn.add(carried)
       carried = null
-      for (const input of coalesceInputs(taken)) turn.add(step(core, input))
+      for (const input of coalesceInputs(own)) turn.add(step(core, input))
       if (turn.hardState !== null) hardState = turn.hardState
+      return turn
+    }
+
+    const sendAll = (messages: ReadonlyArray<Message>) => (messages.length === 0 ? Effect.void : transport.send(messages))
+
+    /**
+     * One turn: take what queued, step the core, persist, send, and hand on the results. Its
+     * synchronous parts are plain code; it yields only to wait for input, to write the WAL and
+     * to hand messages to the transport (a few effects per turn, whatever it carries).
+     */
+    const driverTurn = Effect.gen(function*() {
+      const [own, received] = carried === null
+        ? yield* Inbox.takeAllOfBoth(inputs, transport.incoming)
+        : [inputs.poll(), transport.incoming.poll()]
+      const turn = stepCore(own, received)
       // A leader whose term and vote are already durable replicates while its own append runs:
       // the core counts the leader's log toward commit only after `Persisted`, so followers'
       // fsyncs overlap the leader's instead of following it (Raft thesis §10.2.1, as etcd).
       const replicateEarly = raftStatus(core).role === "leader" && !termOrVoteChanged()
-      const afterPersist: Array<Message> = []
-      for (const message of turn.messages) {
-        if (replicateEarly && isReplication(message)) yield* transport.send(message)
-        else afterPersist.push(message)
-      }
-      persistingSince = yield* Clock.currentTimeMillis
-      const persisted = yield* persist(turn).pipe(Effect.ensuring(Effect.sync(() => {
+      const early = replicateEarly ? turn.messages.filter(isReplication) : []
+      const afterPersist = replicateEarly ? turn.messages.filter((message) => !isReplication(message)) : turn.messages
+      yield* sendAll(early)
+      const write = persist(turn)
+      let persisted: Entry | undefined
+      if (write !== undefined) {
+        persistingSince = clock.unsafeCurrentTimeMillis()
+        // A failed write breaks the replicator (and the ticker's stall check with it).
+        persisted = yield* write
         persistingSince = null
         stalled = false
-      })))
-      for (const message of afterPersist) yield* transport.send(message)
-      yield* settleResults(turn)
-      yield* offerSnapshotIfWanted(turn)
+      }
+      yield* sendAll(afterPersist)
+      settleResults(turn)
+      if (turn.snapshotWanted && !encodingSnapshot) yield* startSnapshotEncoding
       applyQueue.offerAll(turn.applies)
       if (persisted !== undefined) {
         carried = step(core, { _tag: "Persisted", index: persisted.index, term: persisted.term })
@@ -402,30 +432,45 @@ const make = (options: RaftReplicatorOptions) =>
 
     // ---- applier ------------------------------------------------------------------------
 
-    /** Apply committed `entries` (in index order) with one store write, and answer their proposers. */
-    const applyEntries = (entries: ReadonlyArray<Entry>) =>
-      Effect.gen(function*() {
-        const fresh: Array<{ readonly raft: Entry; readonly index: number; readonly entry: LogEntry }> = []
-        let next = applied + 1
-        for (const entry of entries) {
-          if (entry.index < next) continue
-          if (entry.index !== next) {
-            return yield* new Corruption({ message: `Raft committed entry ${entry.index} after applied index ${next - 1}` })
-          }
-          fresh.push({ raft: entry, index: entry.index, entry: yield* decodeEntryData(entry) })
-          next++
+    /** The committed `entries` not applied yet, decoded; Corruption if they do not follow the applied index. */
+    const freshEntries = (entries: ReadonlyArray<Entry>): Either.Either<Array<FreshEntry>, Corruption> => {
+      const fresh: Array<FreshEntry> = []
+      let next = applied + 1
+      for (const entry of entries) {
+        if (entry.index < next) continue
+        if (entry.index !== next) {
+          return Either.left(new Corruption({ message: `Raft committed entry ${entry.index} after applied index ${next - 1}` }))
         }
-        if (fresh.length === 0) return
-        const outcomes: Array<CommandOutcome> = []
-        for (let start = 0; start < fresh.length; start += MAX_ENTRIES_PER_WRITE) {
-          outcomes.push(...yield* metadata.applyAll(fresh.slice(start, start + MAX_ENTRIES_PER_WRITE)))
-        }
-        const last = fresh[fresh.length - 1]!.raft
-        applied = last.index
-        for (let k = 0; k < fresh.length; k++) {
-          yield* replicatedClock.applied(fresh[k]!.entry.clock)
-          yield* pending.applied(fresh[k]!.index, fresh[k]!.raft.term, outcomes[k]!)
-        }
+        const decoded = decodeEntryData(entry)
+        if (Either.isLeft(decoded)) return Either.left(decoded.left)
+        fresh.push({ raft: entry, index: entry.index, entry: decoded.right })
+        next++
+      }
+      return Either.right(fresh)
+    }
+
+    /** The entries applied with `outcomes`: move the applied index and the clock, answer their proposers. */
+    const appliedAll = (fresh: ReadonlyArray<FreshEntry>, outcomes: ReadonlyArray<CommandOutcome>) => {
+      applied = fresh[fresh.length - 1]!.index
+      for (let k = 0; k < fresh.length; k++) {
+        replicatedClock.applied(fresh[k]!.entry.clock)
+        pending.applied(fresh[k]!.index, fresh[k]!.raft.term, outcomes[k]!)
+      }
+    }
+
+    /** Apply committed `entries` (in index order), up to MAX_ENTRIES_PER_WRITE per store write, and answer their proposers. */
+    const applyEntries = (entries: ReadonlyArray<Entry>): Effect.Effect<void, Corruption | IoError> =>
+      Effect.suspend(() => {
+        const fresh = freshEntries(entries)
+        if (Either.isLeft(fresh)) return Effect.fail(fresh.left)
+        const all = fresh.right
+        if (all.length === 0) return Effect.void
+        if (all.length <= MAX_ENTRIES_PER_WRITE) return Effect.map(metadata.applyAll(all), (outcomes) => appliedAll(all, outcomes))
+        return Effect.forEach(
+          Array.from({ length: Math.ceil(all.length / MAX_ENTRIES_PER_WRITE) }, (_, k) => all.slice(k * MAX_ENTRIES_PER_WRITE, (k + 1) * MAX_ENTRIES_PER_WRITE)),
+          (part) => Effect.map(metadata.applyAll(part), (outcomes) => appliedAll(part, outcomes)),
+          { discard: true }
+        )
       })
 
     const restore = (snapshot: Snapshot) =>
@@ -433,7 +478,7 @@ const make = (options: RaftReplicatorOptions) =>
         // The store never moves backwards.
         if (snapshot.index <= applied) return
         yield* metadata.restore(snapshot.data)
-        yield* replicatedClock.applied(yield* metadata.clock)
+        replicatedClock.applied(yield* metadata.clock)
         const restored = yield* metadata.appliedIndex
         if (restored !== snapshot.index) {
           return yield* new Corruption({
@@ -442,7 +487,7 @@ const make = (options: RaftReplicatorOptions) =>
         }
         applied = snapshot.index
         lastCompactedAt = snapshot.index
-        yield* pending.coveredBySnapshot(snapshot.index)
+        pending.coveredBySnapshot(snapshot.index)
         yield* Effect.log(`${nodeId} installed the leader's snapshot at index ${snapshot.index}`)
         yield* endRebuildIfCaughtUp(true)
       })
@@ -452,9 +497,10 @@ const make = (options: RaftReplicatorOptions) =>
      * discard the log up to the catch-up margin behind it. Nothing is copied: the cost does not
      * grow with the namespace.
      */
+    const compactionWanted = () => !encodingSnapshot && compactionDue(compaction, applied, lastCompactedAt)
     const maybeCompact = Effect.gen(function*() {
       // Not while a snapshot is being encoded: compacting past it would make it useless.
-      if (encodingSnapshot || !compactionDue(compaction, applied, lastCompactedAt)) return
+      if (!compactionWanted()) return
       lastCompactedAt = applied
       const index = compactionPoint(compaction, applied)
       const term = logTerm(core, index)
@@ -469,9 +515,9 @@ const make = (options: RaftReplicatorOptions) =>
      * term at its index; if the log was compacted past it meanwhile, the core drops it and asks again.
      */
     const encodeSnapshot = Effect.gen(function*() {
-      const started = yield* Clock.currentTimeMillis
+      const started = clock.unsafeCurrentTimeMillis()
       const taken = yield* metadata.snapshot
-      const millis = (yield* Clock.currentTimeMillis) - started
+      const millis = clock.unsafeCurrentTimeMillis() - started
       yield* Effect.log(
         `${nodeId} encoded a snapshot at index ${taken.appliedIndex} for followers behind the log: ` +
           `${(taken.data.byteLength / 1048576).toFixed(1)} MiB in ${millis} ms`
@@ -486,12 +532,10 @@ const make = (options: RaftReplicatorOptions) =>
       Effect.catchAllCause(breakDown)
     )
 
-    const offerSnapshotIfWanted = (turn: RoundOutput) =>
-      Effect.suspend(() => {
-        if (!turn.snapshotWanted || encodingSnapshot) return Effect.void
-        encodingSnapshot = true
-        return Effect.asVoid(Effect.forkIn(encodeSnapshot, layerScope))
-      })
+    const startSnapshotEncoding = Effect.suspend(() => {
+      encodingSnapshot = true
+      return Effect.asVoid(Effect.forkIn(encodeSnapshot, layerScope))
+    })
 
     const applierTurn = Effect.gen(function*() {
       const items = yield* applyQueue.takeAll
@@ -507,11 +551,11 @@ const make = (options: RaftReplicatorOptions) =>
         batch = []
         yield* restore(item.snapshot)
       }
-      yield* applyEntries(batch)
-      yield* pending.releaseReads(applied)
+      if (batch.length > 0) yield* applyEntries(batch)
+      pending.releaseReads(applied)
       if (applied !== before) inputs.offer({ _tag: "Applied", index: applied })
-      yield* endRebuildIfCaughtUp(false)
-      yield* maybeCompact
+      if (rebuilding) yield* endRebuildIfCaughtUp(false)
+      if (compactionWanted()) yield* maybeCompact
     })
 
     // ---- batcher, ticker ---------------------------------------------------------------------
@@ -519,9 +563,9 @@ const make = (options: RaftReplicatorOptions) =>
     /** Add to `batch` until it is full or the batch wait is over. */
     const fill = (batch: Array<Proposal>) =>
       Effect.gen(function*() {
-        const deadline = (yield* Clock.currentTimeMillis) + batchWaitMillis
+        const deadline = clock.unsafeCurrentTimeMillis() + batchWaitMillis
         while (batch.length < batchSize) {
-          const now = yield* Clock.currentTimeMillis
+          const now = clock.unsafeCurrentTimeMillis()
           if (now >= deadline) return
           const more = yield* Effect.timeoutOption(proposals.takeAll, Duration.millis(deadline - now))
           if (Option.isSome(more)) for (const proposal of more.value) batch.push(proposal)
@@ -578,14 +622,18 @@ const make = (options: RaftReplicatorOptions) =>
     })
 
     /** A tick for the core; also where callers past their deadline are answered, and a stalled disk is noticed. */
-    const tickerTurn = Effect.gen(function*() {
-      yield* Effect.sleep(Duration.millis(tickMillis))
-      inputs.offer(TICK)
-      const now = yield* Clock.currentTimeMillis
-      pending.expire(now, timedOut)
-      if (!stalled && persistingSince !== null && now - persistingSince > walStallMillis) yield* stallDetected
-      yield* endRebuildIfCaughtUp(false)
-    })
+    const tick = Duration.millis(tickMillis)
+    const tickerTurn = Effect.zipRight(
+      Effect.sleep(tick),
+      Effect.suspend(() => {
+        inputs.offer(TICK)
+        const now = clock.unsafeCurrentTimeMillis()
+        pending.expire(now, timedOut)
+        const stallNow = !stalled && persistingSince !== null && now - persistingSince > walStallMillis
+        if (stallNow) return Effect.zipRight(stallDetected, endRebuildIfCaughtUp(false))
+        return rebuilding ? endRebuildIfCaughtUp(false) : Effect.void
+      })
+    )
 
     const isForUs = (message: Message) => message.to === nodeId && voters.has(message.from)
 
@@ -612,38 +660,44 @@ const make = (options: RaftReplicatorOptions) =>
           )
       )
 
-    /** Refuse at once what cannot succeed here: a broken replicator, or a node that knows it is not leading. */
-    const precheck = Effect.suspend((): Effect.Effect<void, ReplicationError> => {
-      if (broken !== undefined) return Effect.fail(broken)
-      if (stalled) return Effect.fail(notLeader(null))
+    /** Why a request cannot succeed here, at once: a broken replicator, a node that knows it is not leading, a full queue. */
+    const refusal = (): ReplicationError | undefined => {
+      if (broken !== undefined) return broken
+      if (stalled) return notLeader(null)
       const status = raftStatus(core)
-      if (status.role !== "leader") return Effect.fail(notLeader(status.leaderId))
+      if (status.role !== "leader") return notLeader(status.leaderId)
       if (pending.size + proposals.size >= maxPending) {
-        return Effect.fail(new Busy({ message: `${nodeId} has ${maxPending} requests waiting on the log; try again later`, retryAfterMillis: tickMillis }))
+        return new Busy({ message: `${nodeId} has ${maxPending} requests waiting on the log; try again later`, retryAfterMillis: tickMillis })
       }
-      return Effect.void
-    })
+      return undefined
+    }
 
     /** When a request made now must be answered by: the proposal timeout from now, or the request's deadline if sooner. */
-    const expiry = Effect.flatMap(Clock.currentTimeMillis, (now) => capByDeadline(now + Duration.toMillis(proposalTimeout)))
+    const expiry = Effect.suspend(() => capByDeadline(clock.unsafeCurrentTimeMillis() + Duration.toMillis(proposalTimeout)))
 
     const propose = (command: MetadataCommand, request?: RequestTag | null) =>
-      withLeaderAddress(Effect.gen(function*() {
-        yield* precheck
-        const clock = yield* replicatedClock.read
-        const data = yield* Either.mapLeft(encodeEntryData({ request: request ?? null, command, clock }), invalidCommand)
-        const done = yield* Deferred.make<CommandResult, CommandError | ReplicationError>()
-        const proposal: Proposal = { data, done, expiresAt: yield* expiry }
-        if (!(batchWaitMillis === 0 ? submitNow(proposal) : proposals.offer(proposal))) return yield* Effect.fail(broken ?? closing)
-        return yield* Deferred.await(done)
+      withLeaderAddress(Effect.suspend((): Effect.Effect<CommandResult, CommandError | ReplicationError> => {
+        const refused = refusal()
+        if (refused !== undefined) return Effect.fail(refused)
+        const data = encodeEntryData({ request: request ?? null, command, clock: replicatedClock.now() })
+        if (Either.isLeft(data)) return Effect.fail(invalidCommand(data.left))
+        return Effect.flatMap(expiry, (expiresAt) => {
+          const done = Deferred.unsafeMake<CommandResult, CommandError | ReplicationError>(FiberId.none)
+          const proposal: Proposal = { data: data.right, done, expiresAt }
+          if (!(batchWaitMillis === 0 ? submitNow(proposal) : proposals.offer(proposal))) return Effect.fail(broken ?? closing)
+          return Deferred.await(done)
+        })
       }))
 
-    const readIndex = withLeaderAddress(Effect.gen(function*() {
-      yield* precheck
-      const done: ReadDone = yield* Deferred.make<void, ReplicationError>()
-      const id = pending.addRead({ done, expiresAt: yield* expiry })
-      if (!inputs.offer({ _tag: "ReadIndex", ids: [id] })) return yield* Effect.fail(broken ?? closing)
-      yield* Deferred.await(done)
+    const readIndex = withLeaderAddress(Effect.suspend((): Effect.Effect<void, ReplicationError> => {
+      const refused = refusal()
+      if (refused !== undefined) return Effect.fail(refused)
+      return Effect.flatMap(expiry, (expiresAt) => {
+        const done: ReadDone = Deferred.unsafeMake<void, ReplicationError>(FiberId.none)
+        const id = pending.addRead({ done, expiresAt })
+        if (!inputs.offer({ _tag: "ReadIndex", ids: [id] })) return Effect.fail(broken ?? closing)
+        return Deferred.await(done)
+      })
     }))
 
     const linearizable = <A, E, R>(read: Effect.Effect<A, E, R>) => Effect.zipRight(readIndex, read)

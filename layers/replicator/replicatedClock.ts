@@ -17,39 +17,45 @@ import { Clock, Effect } from "effect"
  * changes). Effect's TestClock cannot report nanoseconds at a fractional millisecond; its
  * millisecond reading is the same time source there.
  */
-const monotonicMillis = Effect.clockWith((clock) =>
-  Effect.sync(() => {
-    try {
-      return Number(clock.unsafeCurrentTimeNanos() / 1_000_000n)
-    } catch {
-      return clock.unsafeCurrentTimeMillis()
-    }
-  })
-)
+const monotonicMillis = (clock: Clock.Clock): number => {
+  try {
+    return Number(clock.unsafeCurrentTimeNanos() / 1_000_000n)
+  } catch {
+    return clock.unsafeCurrentTimeMillis()
+  }
+}
 
-/** `stored`: the clock of the store this node booted from (0: a store that never applied an entry). */
-export const makeReplicatedClock = (stored: number) =>
-  Effect.map(monotonicMillis, (bootMono) => {
-    let base = stored
-    let baseMono = bootMono
-    // Whether any clock is known yet: a brand-new cluster's first proposals seed it from the wall clock.
-    let known = stored > 0
-    /** The reading a new entry proposed now carries. */
-    const read = Effect.gen(function*() {
-      if (!known) return yield* Clock.currentTimeMillis
-      const mono = yield* monotonicMillis
-      return base + Math.max(0, mono - baseMono)
-    })
-    /** An entry carrying `clock` was applied here now: the reading moves up to it (never down). */
-    const applied = (clock: number | undefined) =>
-      clock === undefined ? Effect.void : Effect.map(monotonicMillis, (mono) => {
-        if (!known || clock > base + Math.max(0, mono - baseMono)) {
-          base = clock
+export interface ReplicatedClock {
+  /** The reading a new entry proposed now carries. */
+  readonly now: () => number
+  /** `now`, as an Effect. */
+  readonly read: Effect.Effect<number>
+  /** An entry carrying `clock` was applied here now: the reading moves up to it (never down). */
+  readonly applied: (clock: number | undefined) => void
+}
+
+/**
+ * `stored`: the clock of the store this node booted from (0: a store that never applied an
+ * entry). Read synchronously on the Clock of the fiber that makes it: the replicator calls it
+ * once per entry, on its hot path.
+ */
+export const makeReplicatedClock = (stored: number): Effect.Effect<ReplicatedClock> =>
+  Effect.clockWith((clock) =>
+    Effect.sync(() => {
+      let base = stored
+      let baseMono = monotonicMillis(clock)
+      // Whether any clock is known yet: a brand-new cluster's first proposals seed it from the wall clock.
+      let known = stored > 0
+      const now = () => (known ? base + Math.max(0, monotonicMillis(clock) - baseMono) : clock.unsafeCurrentTimeMillis())
+      const applied = (entryClock: number | undefined) => {
+        if (entryClock === undefined) return
+        const mono = monotonicMillis(clock)
+        if (!known || entryClock > base + Math.max(0, mono - baseMono)) {
+          base = entryClock
           baseMono = mono
           known = true
         }
-      })
-    return { read, applied }
-  })
-
-export type ReplicatedClock = Effect.Effect.Success<ReturnType<typeof makeReplicatedClock>>
+      }
+      return { now, read: Effect.sync(now), applied }
+    })
+  )

@@ -128,7 +128,7 @@ const make = (options: SingleNodeReplicatorOptions) =>
               return yield* failAll([...proposals.slice(i), ...barriers], outcome.left)
             }
             yield* Ref.update(progress, (p) => ({ ...p, appliedIndex: first + i }))
-            yield* replicatedClock.applied(proposal.entry.clock)
+            replicatedClock.applied(proposal.entry.clock)
             yield* outcome.right._tag === "Ok"
               ? Deferred.succeed(proposal.done, outcome.right.result)
               : Deferred.fail(proposal.done, outcome.right.error)

@@ -1,6 +1,6 @@
 /**
  * RaftTransport: carries Raft messages between the voters of one cluster, best effort, which
- * is all Raft asks of a network. `send` never fails and never waits for the peer: a message
+ * is all Raft asks of a network. `send` never fails and never waits for a peer: a message
  * to an unreachable or overloaded peer is dropped, and Raft's heartbeats and retries repair
  * the gap. Messages addressed to this node arrive in `incoming`, in no guaranteed order, for
  * its one consumer (the replicator).
@@ -10,8 +10,8 @@ import type { Inbox } from "../lib/inbox.ts"
 import type { Message } from "../domain/raftMessages.ts"
 
 export interface RaftTransportShape {
-  /** Hand `message` to the network for `message.to`; returns at once. */
-  readonly send: (message: Message) => Effect.Effect<void>
+  /** Hand `messages` to the network, each for its `to`, in order per peer; returns at once. */
+  readonly send: (messages: ReadonlyArray<Message>) => Effect.Effect<void>
   readonly incoming: Inbox<Message>
 }
 

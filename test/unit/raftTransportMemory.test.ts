@@ -15,35 +15,35 @@ const received = (transport: RaftTransportShape) =>
   Effect.sync(() => transport.incoming.poll().map((m) => m._tag === "AppendEntries" ? m.leaderCommit : -1))
 
 const sendAll = (transport: RaftTransportShape, from: string, to: string, count: number) =>
-  Effect.forEach(Array.from({ length: count }, (_, i) => heartbeat(from, to, i)), transport.send, { discard: true })
+  transport.send(Array.from({ length: count }, (_, i) => heartbeat(from, to, i)))
 
 describe("memory RaftTransport network", () => {
   it.scoped("delivers to the addressed node; cut links and isolated nodes drop, both ways", () =>
     Effect.gen(function*() {
       const network = yield* makeMemoryNetwork()
       const [a, b, c] = yield* Effect.all([attach(network, "a"), attach(network, "b"), attach(network, "c")])
-      yield* a.send(heartbeat("a", "b", 1))
+      yield* a.send([heartbeat("a", "b", 1)])
       expect(yield* received(b)).toEqual([1])
       expect(yield* received(c)).toEqual([])
 
       yield* network.cut("a", "b")
-      yield* a.send(heartbeat("a", "b", 2))
-      yield* b.send(heartbeat("b", "a", 3))
-      yield* a.send(heartbeat("a", "c", 4))
+      yield* a.send([heartbeat("a", "b", 2)])
+      yield* b.send([heartbeat("b", "a", 3)])
+      yield* a.send([heartbeat("a", "c", 4)])
       expect(yield* received(b)).toEqual([])
       expect(yield* received(a)).toEqual([])
       expect(yield* received(c)).toEqual([4])
       yield* network.mend("a", "b")
-      yield* a.send(heartbeat("a", "b", 5))
+      yield* a.send([heartbeat("a", "b", 5)])
       expect(yield* received(b)).toEqual([5])
 
       yield* network.isolate("c")
-      yield* a.send(heartbeat("a", "c", 6))
-      yield* c.send(heartbeat("c", "b", 7))
+      yield* a.send([heartbeat("a", "c", 6)])
+      yield* c.send([heartbeat("c", "b", 7)])
       expect(yield* received(c)).toEqual([])
       expect(yield* received(b)).toEqual([])
       yield* network.rejoin("c")
-      yield* c.send(heartbeat("c", "b", 8))
+      yield* c.send([heartbeat("c", "b", 8)])
       expect(yield* received(b)).toEqual([8])
       expect((yield* network.stats)).toMatchObject({ delivered: 4, dropped: 4, deliveredByTag: { AppendEntries: 4 } })
     }))
@@ -78,7 +78,7 @@ describe("memory RaftTransport network", () => {
       expect(arrived).not.toEqual([...arrived].sort((x, y) => x - y))
 
       yield* network.heal
-      yield* a.send(heartbeat("a", "b", 99))
+      yield* a.send([heartbeat("a", "b", 99)])
       expect(yield* received(b)).toEqual([99])
     }))
 
@@ -88,12 +88,12 @@ describe("memory RaftTransport network", () => {
       const a = yield* attach(network, "a")
       const scope = yield* Scope.make()
       const b = yield* attach(network, "b").pipe(Scope.extend(scope))
-      yield* a.send(heartbeat("a", "b", 1))
+      yield* a.send([heartbeat("a", "b", 1)])
       yield* Scope.close(scope, Exit.void)
-      yield* a.send(heartbeat("a", "b", 2))
+      yield* a.send([heartbeat("a", "b", 2)])
       const restarted = yield* attach(network, "b")
       expect(yield* received(restarted)).toEqual([])
-      yield* a.send(heartbeat("a", "b", 3))
+      yield* a.send([heartbeat("a", "b", 3)])
       expect(yield* received(restarted)).toEqual([3])
       expect(b).not.toBe(restarted)
     }))

@@ -73,7 +73,7 @@ describe("RaftApi over TCP", () => {
     Effect.gen(function*() {
       const b = yield* receiver
       const a = yield* sender({ b: b.address })
-      for (const message of everyVariant) yield* a.send(message)
+      yield* a.send(everyVariant)
       const arrived = yield* takeN(b.transport.incoming, everyVariant.length)
       expect(arrived).toEqual(everyVariant)
       const entries = arrived.find((m) => m._tag === "AppendEntries")
@@ -86,10 +86,10 @@ describe("RaftApi over TCP", () => {
       // c's port is closed and d is unknown to the resolver: their messages are dropped.
       const a = yield* sender({ b: b.address, c: "127.0.0.1:1" })
       for (let i = 0; i < 5000; i++) {
-        yield* a.send({ ...everyVariant[1]!, to: "c" })
-        yield* a.send({ ...everyVariant[1]!, to: "d" })
+        yield* a.send([{ ...everyVariant[1]!, to: "c" }])
+        yield* a.send([{ ...everyVariant[1]!, to: "d" }])
       }
-      yield* a.send(everyVariant[0]!)
+      yield* a.send([everyVariant[0]!])
       expect(yield* takeN(b.transport.incoming, 1)).toEqual([everyVariant[0]])
     }).pipe(Effect.provide(TcpCommunicator)))
 
