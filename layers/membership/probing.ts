@@ -4,13 +4,18 @@
  * than `suspectAfter`. This node is always alive. The default membership of a hyperconverged
  * cluster without etcd, so placement never picks a node that stopped answering.
  */
-import { Clock, Duration, Effect, Layer, Schedule, SubscriptionRef } from "effect"
+import { Duration, Effect, Layer, SubscriptionRef } from "effect"
 import type { NodeInfo } from "../../src/domain/cluster.ts"
 import { InvalidArgument } from "../../src/domain/errors.ts"
 import { ChunkApi } from "../../src/protocol/ChunkApi.ts"
 import { ClusterService } from "../../src/services/ClusterService.ts"
-import { Communicator } from "../../src/services/Communicator.ts"
+import { type CallOptions, Communicator } from "../../src/services/Communicator.ts"
 import type { StaticMember } from "./static.ts"
+
+/** A probe that got no answer within the interval. */
+class ProbeTimedOut {
+  readonly _tag = "ProbeTimedOut"
+}
 
 export interface ProbingOptions {
   readonly selfId: string
@@ -33,29 +38,35 @@ export const ProbingClusterService = (options: ProbingOptions) =>
       const nodeInfo = (m: StaticMember, alive: boolean): NodeInfo => ({ id: m.id, address: m.address, role: "hyperconverged", alive })
       const view = yield* SubscriptionRef.make<ReadonlyArray<NodeInfo>>(options.members.map((m) => nodeInfo(m, true)))
       const lastHeard = new Map<string, number>()
-      const start = yield* Clock.currentTimeMillis
+      const clock = yield* Effect.clock
+      const start = clock.unsafeCurrentTimeMillis()
       for (const m of options.members) lastHeard.set(m.id, start)
 
-      const publish = Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const next = options.members.map((m) =>
-          nodeInfo(m, m.id === options.selfId || now - (lastHeard.get(m.id) ?? 0) <= suspectAfter)
-        )
-        const current = yield* SubscriptionRef.get(view)
-        if (next.some((n, i) => n.alive !== current[i]?.alive)) yield* SubscriptionRef.set(view, next)
+      /** Who was alive at the last publication: the view changes only when one of them flips. */
+      let published = options.members.map(() => true)
+      const publish = Effect.suspend(() => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const alive = options.members.map((m) => m.id === options.selfId || now - (lastHeard.get(m.id) ?? 0) <= suspectAfter)
+        if (alive.every((a, i) => a === published[i])) return Effect.void
+        published = alive
+        return SubscriptionRef.set(view, options.members.map((m, i) => nodeInfo(m, alive[i]!)))
       })
 
+      /** A Ping bounded by the interval in the transport (no race of fibers per probe), then a pause. */
       const probe = (member: StaticMember) =>
         Effect.gen(function*() {
           const api = yield* communicator.client(ChunkApi, member.address)
-          const once = api.Ping().pipe(
-            Effect.timeout(interval),
-            Effect.flatMap(() => Clock.currentTimeMillis),
-            Effect.tap((now) => Effect.sync(() => lastHeard.set(member.id, now))),
+          const heard = Effect.sync(() => lastHeard.set(member.id, clock.unsafeCurrentTimeMillis()))
+          // RpcClient's option type does not list CallOptions; every Communicator honours them.
+          const ping = api.Ping as unknown as (payload: void, options: CallOptions) => Effect.Effect<void, unknown>
+          const bound: CallOptions = { timeoutMillis: Duration.toMillis(interval), onTimeout: () => new ProbeTimedOut() }
+          const once = ping(undefined, bound).pipe(
+            Effect.zipRight(heard),
             Effect.ignore,
-            Effect.zipRight(publish)
+            Effect.zipRight(publish),
+            Effect.zipRight(Effect.sleep(interval))
           )
-          yield* Effect.repeat(once, Schedule.spaced(interval))
+          return yield* Effect.forever(once)
         }).pipe(Effect.scoped)
 
       yield* Effect.forEach(

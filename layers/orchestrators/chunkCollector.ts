@@ -11,7 +11,7 @@
  *   ORPHAN_GRACE_MILLIS ago is deleted — safe because the collector first advances the state
  *   machine's clock through the log, after which no transaction that old can commit.
  */
-import { Clock, Duration, Effect, Layer, Schedule } from "effect"
+import { Clock, Duration, Effect, Layer } from "effect"
 import { TRANSACTION_TTL_MILLIS } from "../../src/domain/commands.ts"
 import type { ChunkRef } from "../../src/domain/fs.ts"
 import { parseVersionId } from "../../src/domain/versionId.ts"
@@ -118,10 +118,12 @@ export const ChunkCollector = (options: ChunkCollectorOptions = {}) =>
           ), { concurrency: 4, discard: true })
       })
 
+      /** Sweep, pause `every`, and again, for the life of the layer (a plain loop: a Schedule costs more than an idle sweep). */
       const supervised = <E>(name: string, sweep: Effect.Effect<void, E>, every: Duration.DurationInput) =>
         sweep.pipe(
           Effect.catchAllCause((cause) => Effect.logWarning(`${name} failed; retrying next round`, cause)),
-          Effect.repeat(Schedule.spaced(every)),
+          Effect.zipRight(Effect.sleep(every)),
+          Effect.forever,
           Effect.forkScoped
         )
 

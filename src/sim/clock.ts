@@ -8,7 +8,7 @@
  * settle. Nothing else moves time.
  */
 import { Clock, Duration, Effect } from "effect"
-import { settle } from "./scheduler.ts"
+import { afterSettling } from "./scheduler.ts"
 
 interface Timer {
   readonly at: number
@@ -109,34 +109,43 @@ export class SimulatedClock implements Clock.Clock {
     return this.timers.peek()?.at
   }
 
-  /** Move time to the next pending sleep (not past `limit`) and wake every sleeper due then. */
-  readonly step = (limit: number): Effect.Effect<boolean> =>
-    Effect.sync(() => {
-      const next = this.nextTime()
-      if (next === undefined || next > limit) {
-        this.now = Math.max(this.now, limit)
-        return false
-      }
-      // Whole milliseconds: sleepers due within the same millisecond wake together (late by less
-      // than one, as real timers are), which keeps the number of steps down.
-      this.now = Math.max(this.now, Math.min(limit, Math.ceil(next)))
-      while (true) {
-        const timer = this.timers.peek()
-        if (timer === undefined || timer.at > this.now) break
-        this.timers.pop()
-        if (!timer.cancelled) timer.wake()
-      }
-      return true
-    })
+  /** Move time to the next pending sleep (not past `limit`) and wake every sleeper due then; false if none is due by `limit`. */
+  private step(limit: number): boolean {
+    const next = this.nextTime()
+    if (next === undefined || next > limit) {
+      this.now = Math.max(this.now, limit)
+      return false
+    }
+    // Whole milliseconds: sleepers due within the same millisecond wake together (late by less
+    // than one, as real timers are), which keeps the number of steps down.
+    this.now = Math.max(this.now, Math.min(limit, Math.ceil(next)))
+    while (true) {
+      const timer = this.timers.peek()
+      if (timer === undefined || timer.at > this.now) break
+      this.timers.pop()
+      if (!timer.cancelled) timer.wake()
+    }
+    return true
+  }
 
-  /** Settle, then step time until `done()` holds or time reaches `limit`; then settle again. */
+  /**
+   * Settle, then step time until `done()` holds or time reaches `limit`; then settle again. The
+   * loop is plain callbacks on the event loop, not a fiber's: it runs once per step, thousands
+   * of times per simulated second.
+   */
   readonly runUntil = (done: () => boolean, limit: number): Effect.Effect<void> =>
-    Effect.gen(this, function*() {
-      yield* settle
-      while (!done() && this.now < limit) {
-        yield* this.step(limit)
-        yield* settle
+    Effect.async<void>((resume) => {
+      let stopped = false
+      const next = () => {
+        if (stopped) return
+        if (done() || this.now >= limit) return resume(Effect.void)
+        this.step(limit)
+        afterSettling(next)
       }
+      afterSettling(next)
+      return Effect.sync(() => {
+        stopped = true
+      })
     })
 
   get millis(): number {

@@ -5,7 +5,7 @@
  * one seed diverge. This scheduler yields through `setImmediate` instead, so every task of a
  * run is ordered by the event loop's queues alone, the same on every run.
  */
-import { Effect, Scheduler } from "effect"
+import { Scheduler } from "effect"
 import type { RuntimeFiber } from "effect/Fiber"
 
 /** Microtask drains in a row before a busy fiber yields to the macrotask queue. */
@@ -21,13 +21,13 @@ export const simulationScheduler: Scheduler.Scheduler = {
   scheduleTask: (task, priority, fiber) => runner(fiber).scheduleTask(task, priority)
 }
 
-/**
- * Let every runnable fiber and pending in-memory promise run: a few turns of the event loop
- * (each `setImmediate` lands after the tasks queued before it).
- */
 /** Event-loop turns per settle: most work finishes in microtasks before the first. */
 const SETTLE_TURNS = 2
 
-export const settle = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve))).pipe(
-  Effect.repeatN(SETTLE_TURNS - 1)
-)
+/**
+ * Call `then` once every runnable fiber and pending in-memory promise has run: after a few
+ * turns of the event loop (each `setImmediate` lands after the tasks queued before it).
+ */
+export const afterSettling = (then: () => void, turns = SETTLE_TURNS): void => {
+  setImmediate(() => (turns <= 1 ? then() : afterSettling(then, turns - 1)))
+}
