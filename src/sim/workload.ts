@@ -1,7 +1,8 @@
 /**
  * The workload: C concurrent clients, each the real SDK (SandstoreClient over a SeedRouter on
- * the simulated network), issuing operations on a few paths so they contend, and recording
- * each one's invocation and completion.
+ * the simulated network; the last one over a router that sends each request to the next node
+ * in turn), issuing operations on a few paths so they contend, and recording each one's
+ * invocation and completion.
  *
  * Each operation must match the checkers' model: namespace operations take effect in one step;
  * read, pwrite and truncate look the path up first and then act on that file (the model's
@@ -18,6 +19,7 @@ import { SessionIds } from "../client/ClientSession.ts"
 import { SandstoreClient, type SandstoreClientShape } from "../client/SandstoreClient.ts"
 import type { SessionId } from "../domain/session.ts"
 import * as SeedRouter from "../client/SeedRouter.ts"
+import { roamingRouter } from "./roamingRouter.ts"
 import { APPEND_LOG, encodeRecord } from "./appendLog.ts"
 import { identifyContent, patternBytes } from "./content.ts"
 import { DEFINITE_ERRORS, writeThroughHandle } from "./handleWrites.ts"
@@ -65,17 +67,21 @@ export const seededSessionIds = Layer.succeed(SessionIds, {
   )
 })
 
-/** The SDK of simulated client `host`, routed over the simulated network from `first`. */
+/**
+ * The SDK of simulated client `host`, routed over the simulated network from `first`; a
+ * roaming client sends each request to the next node in turn (src/sim/roamingRouter.ts).
+ */
 export const simulatedClient = (
   network: SimNetwork,
   host: string,
   addresses: ReadonlyArray<string>,
   first: number,
-  sessionIds: Layer.Layer<SessionIds> = seededSessionIds
+  sessionIds: Layer.Layer<SessionIds> = seededSessionIds,
+  roaming = false
 ) => {
   const seeds = addresses.map((_, k) => addresses[(first + k) % addresses.length]!)
   return SandstoreClient.layerFromRouter(clientSettings).pipe(
-    Layer.provide(SeedRouter.layer({ seeds })),
+    Layer.provide(roaming ? roamingRouter(seeds) : SeedRouter.layer({ seeds })),
     Layer.provide(network.communicator(host)),
     Layer.provide(sessionIds)
   )
@@ -216,7 +222,8 @@ const runClient = (options: WorkloadOptions, index: number) =>
       yield* Effect.sleep(Duration.millis(yield* random.nextIntBetween(0, 15)))
     }
   }).pipe(
-    Effect.provide(simulatedClient(options.network, clientHost(index), options.addresses, index, options.sessionIds)),
+    // The last client roams over the nodes, as one behind a load balancer would.
+    Effect.provide(simulatedClient(options.network, clientHost(index), options.addresses, index, options.sessionIds, index === options.clients - 1)),
     // A client that cannot connect at all (every seed down at once) tries again.
     Effect.retry({ while: (error) => error._tag === "Unavailable", schedule: Schedule.spaced("1 second") }),
     Effect.orDie
