@@ -5,6 +5,7 @@
  */
 import { Rpc, RpcGroup } from "@effect/rpc"
 import { Schema } from "effect"
+import { checkedOnDecode } from "./checkedOnDecode.ts"
 import { payload } from "./payload.ts"
 import { Busy, Corruption, InvalidArgument, IoError, NotFound } from "../domain/errors.ts"
 
@@ -27,7 +28,7 @@ export class ReadChunk extends Rpc.make("ReadChunk", {
   error: ChunkError
 }) {}
 export class ListChunks extends Rpc.make("ListChunks", {
-  success: Schema.Struct({ staged: Schema.Array(Schema.String), committed: Schema.Array(Schema.String) }),
+  success: checkedOnDecode(Schema.Struct({ staged: Schema.Array(Schema.String), committed: Schema.Array(Schema.String) })),
   error: ChunkError
 }) {}
 

@@ -13,9 +13,16 @@ import { payload } from "./payload.ts"
 import { Topology } from "../domain/cluster.ts"
 import { SandstoreError } from "../domain/errors.ts"
 import { SessionId } from "../domain/session.ts"
-import {
-  AttributeChanges, Attributes, DirectoryRef, FsInfo, FsStat, InodeId, ReaddirPage, ReaddirPlusPage
-} from "../domain/fs.ts"
+import * as Fs from "../domain/fs.ts"
+import { AttributeChanges, DirectoryRef, InodeId } from "../domain/fs.ts"
+import { checkedOnDecode } from "./checkedOnDecode.ts"
+
+// Replies are checked by the client that decodes them, not again by the node that encodes them.
+const Attributes = checkedOnDecode(Fs.Attributes)
+const ReaddirPage = checkedOnDecode(Fs.ReaddirPage)
+const ReaddirPlusPage = checkedOnDecode(Fs.ReaddirPlusPage)
+const FsStat = checkedOnDecode(Fs.FsStat)
+const FsInfo = checkedOnDecode(Fs.FsInfo)
 
 /** Largest payload of one Read or Write call; the SDK splits larger transfers. */
 export const MAX_TRANSFER_BYTES = 16 * 1024 * 1024
@@ -61,7 +68,7 @@ export class ReaddirPlus extends Rpc.make("ReaddirPlus", {
 }) {}
 export class FsStatRpc extends Rpc.make("FsStat", { payload: payload({ timeoutMillis: TimeoutMillis }), success: FsStat, error: SandstoreError }) {}
 export class FsInfoRpc extends Rpc.make("FsInfo", { payload: payload({ timeoutMillis: TimeoutMillis }), success: FsInfo, error: SandstoreError }) {}
-export class TopologyRpc extends Rpc.make("Topology", { payload: payload({ timeoutMillis: TimeoutMillis }), success: Topology, error: SandstoreError }) {}
+export class TopologyRpc extends Rpc.make("Topology", { payload: payload({ timeoutMillis: TimeoutMillis }), success: checkedOnDecode(Topology), error: SandstoreError }) {}
 
 /**
  * Open session `session` (a new random id) with `create`; keep it alive without. Its mutations
