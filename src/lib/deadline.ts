@@ -13,14 +13,16 @@ export const RequestDeadline = FiberRef.unsafeMake<number | null>(null)
 export const currentDeadline: Effect.Effect<number | null> = FiberRef.get(RequestDeadline)
 
 /**
- * Run `effect` for a request whose client waits `millis`: the work it does sees the deadline
- * and stops by it (a proposal or a read index expires with it, answering Timeout). No timer of
- * its own: for work whose every wait honours the deadline, that race (two fibers per request)
- * is pure cost.
+ * Run `effect` as a request whose client waits `millis`: the work it does sees the deadline and
+ * stops by it (a proposal or a read index expires with it, answering Timeout). No timer of its
+ * own: for work whose every wait honours the deadline, that race (two fibers per request) is
+ * pure cost. The deadline is set on the calling fiber and not restored after: this is for the
+ * start of a request's own fiber (every server runs each handler in one), where a scoped
+ * `Effect.locally` cost a bracket per request.
  */
-export const underDeadline = (millis: number) =>
+export const asRequestWithin = (millis: number) =>
 <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.locally(effect, RequestDeadline, now + millis))
+  Effect.clockWith((clock) => Effect.zipRight(FiberRef.set(RequestDeadline, clock.unsafeCurrentTimeMillis() + millis), effect))
 
 /**
  * `wait`, failing with Timeout if the current request's deadline passes first (no deadline: no

@@ -5,7 +5,7 @@
  */
 import { Rpc, RpcGroup } from "@effect/rpc"
 import { Schema } from "effect"
-import { checkedOnDecode } from "./checkedOnDecode.ts"
+import { checkedOnDecode } from "../lib/checkedOnDecode.ts"
 import { payload } from "./payload.ts"
 import { Busy, Corruption, InvalidArgument, IoError, NotFound } from "../domain/errors.ts"
 

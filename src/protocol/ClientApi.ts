@@ -15,7 +15,7 @@ import { SandstoreError } from "../domain/errors.ts"
 import { SessionId } from "../domain/session.ts"
 import * as Fs from "../domain/fs.ts"
 import { AttributeChanges, DirectoryRef, InodeId } from "../domain/fs.ts"
-import { checkedOnDecode } from "./checkedOnDecode.ts"
+import { checkedOnDecode } from "../lib/checkedOnDecode.ts"
 
 // Replies are checked by the client that decodes them, not again by the node that encodes them.
 const Attributes = checkedOnDecode(Fs.Attributes)

@@ -6,7 +6,7 @@
  * checked only by the node that decodes them (checkedOnDecode.ts).
  */
 import { Schema } from "effect"
-import { checkedOnDecode } from "./checkedOnDecode.ts"
+import { checkedOnDecode } from "../lib/checkedOnDecode.ts"
 
 export const payload = <Fields extends Schema.Struct.Fields>(
   fields: Fields

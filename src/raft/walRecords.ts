@@ -10,6 +10,7 @@
 import { Either, ParseResult, Schema } from "effect"
 import { Packr } from "msgpackr"
 import { LogEntry } from "../domain/commands.ts"
+import { checkedOnDecode } from "../lib/checkedOnDecode.ts"
 import { Corruption } from "../domain/errors.ts"
 import type { WalRecord } from "../services/WriteAheadLog.ts"
 
@@ -87,9 +88,19 @@ const tagOfType = new Map<number, ReplicatorRecord["_tag"]>(
 // Maps, not records: a payload decodes on its own, without structures shared across records.
 const packr = new Packr({ useRecords: false, int64AsType: "number" })
 
+/**
+ * Encoders by tag. A record that encodes as itself (a Raft entry, the hot one: every entry on
+ * every node) is checked when it is read back, not when it is written (checkedOnDecode.ts).
+ */
+const encoderOf = Object.fromEntries(
+  Object.entries(schemaOf).map(([tag, schema]) => [
+    tag,
+    Schema.encodeSync(checkedOnDecode(schema as unknown as Schema.Schema<ReplicatorRecord, { readonly _tag: string }>))
+  ])
+) as Record<ReplicatorRecord["_tag"], (record: ReplicatorRecord) => { readonly _tag: string }>
+
 export const encodeReplicatorRecord = (record: ReplicatorRecord): WalRecord => {
-  const schema = schemaOf[record._tag] as unknown as Schema.Schema<ReplicatorRecord, { readonly _tag: string }>
-  const { _tag, ...fields } = Schema.encodeSync(schema)(record)
+  const { _tag, ...fields } = encoderOf[record._tag](record)
   return { type: ReplicatorRecordType[record._tag], payload: packr.pack(fields) }
 }
 

@@ -7,7 +7,7 @@
  */
 import { Effect } from "effect"
 import type { RequestTag } from "../domain/commands.ts"
-import { byDeadline, underDeadline } from "../lib/deadline.ts"
+import { asRequestWithin, byDeadline } from "../lib/deadline.ts"
 import { ClientApi, type SessionRequest } from "../protocol/ClientApi.ts"
 import { Admission } from "../services/Admission.ts"
 import { ControlPlaneOrchestrator } from "../services/ControlPlaneOrchestrator.ts"
@@ -29,10 +29,11 @@ export const ClientHandlers = ClientApi.toLayer(
      * Admitted (counting `bytes` of payload on the caller's connection), then run under its
      * deadline. Metadata work answers by the deadline itself (the replicator's contract); the
      * data plane, whose chunk transfers and re-planning do not read it, is held to it by a timer.
+     * Each handler runs in a fiber of its own (every Communicator's server forks one per request).
      */
     const served = (timeoutMillis: number | undefined, connection: number, bytes = 0) =>
     <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-      admission.admit(connection, bytes, underDeadline(timeoutMillis ?? DEFAULT_REQUEST_TIMEOUT_MILLIS)(effect))
+      admission.admit(connection, bytes, asRequestWithin(timeoutMillis ?? DEFAULT_REQUEST_TIMEOUT_MILLIS)(effect))
     return {
       GetAttr: ({ inode, timeoutMillis }, { clientId }) =>
         served(timeoutMillis, clientId)(control.getattr(inode)),

@@ -3,7 +3,7 @@ import { Cause, Effect, Exit, Fiber, Option } from "effect"
 import type { MetadataCommand } from "../../src/domain/commands.ts"
 import { ROOT_INODE } from "../../src/domain/fs.ts"
 import type { SessionId } from "../../src/domain/session.ts"
-import { underDeadline } from "../../src/lib/deadline.ts"
+import { asRequestWithin } from "../../src/lib/deadline.ts"
 import { decodeReplicatorRecord } from "../../src/raft/walRecords.ts"
 import type { MetadataServiceShape } from "../../src/services/MetadataService.ts"
 import { addressOf, makeRaftCluster, type RaftCluster, waitUntil } from "../support/raft-cluster.ts"
@@ -193,8 +193,8 @@ describe("RaftReplicator", () => {
       const leader = yield* cluster.leader()
       yield* cluster.network.isolate(leader)
       // The server sets no timer around a metadata request: the replicator must end it by its deadline.
-      const proposal = yield* Effect.fork(underDeadline(1000)(cluster.replicator(leader).propose(mkdir("late"))))
-      const read = yield* Effect.fork(underDeadline(1000)(cluster.replicator(leader).linearizable(Effect.void)))
+      const proposal = yield* Effect.fork(asRequestWithin(1000)(cluster.replicator(leader).propose(mkdir("late"))))
+      const read = yield* Effect.fork(asRequestWithin(1000)(cluster.replicator(leader).linearizable(Effect.void)))
       yield* cluster.ticks(30) // 1.5 s of 50 ms ticks
       expect(failureOf(Option.getOrThrow(yield* Fiber.poll(proposal)))?._tag).toBe("Timeout")
       expect(failureOf(Option.getOrThrow(yield* Fiber.poll(read)))?._tag).toBe("Timeout")

@@ -8,7 +8,7 @@ import { MetadataServiceMemory } from "../../layers/metadata/memory.ts"
 import { SingleNodeReplicator, type SingleNodeReplicatorOptions } from "../../layers/replicator/singleNode.ts"
 import { WriteAheadLogFile } from "../../layers/wal/segmentedFile.ts"
 import type { MetadataCommand } from "../../src/domain/commands.ts"
-import { underDeadline } from "../../src/lib/deadline.ts"
+import { asRequestWithin } from "../../src/lib/deadline.ts"
 import type { Corruption, IoError } from "../../src/domain/errors.ts"
 import { ROOT_INODE } from "../../src/domain/fs.ts"
 import { encodeRecord } from "../../src/raft/walCodec.ts"
@@ -161,7 +161,7 @@ describe("SingleNodeReplicator", () => {
     withBatchHeld(Effect.gen(function*() {
       const replicator = yield* MetadataReplicator
       // Held by the batch wait: only the deadline can end it.
-      const proposal = yield* Effect.fork(underDeadline(1000)(replicator.propose(mkdir("late"))))
+      const proposal = yield* Effect.fork(asRequestWithin(1000)(replicator.propose(mkdir("late"))))
       yield* Effect.yieldNow().pipe(Effect.repeatN(20))
       yield* TestClock.adjust("999 millis")
       expect(yield* Fiber.poll(proposal)).toEqual(Option.none())
