@@ -42,13 +42,14 @@ export const ProbingClusterService = (options: ProbingOptions) =>
       const start = clock.unsafeCurrentTimeMillis()
       for (const m of options.members) lastHeard.set(m.id, start)
 
-      /** Who was alive at the last publication: the view changes only when one of them flips. */
-      let published = options.members.map(() => true)
-      const publish = Effect.suspend(() => {
+      /**
+       * Publish when someone's liveness flipped, compared with the view itself (not with what this
+       * fiber last published): two probes racing to publish correct each other next round.
+       */
+      const publish = Effect.flatMap(SubscriptionRef.get(view), (current) => {
         const now = clock.unsafeCurrentTimeMillis()
         const alive = options.members.map((m) => m.id === options.selfId || now - (lastHeard.get(m.id) ?? 0) <= suspectAfter)
-        if (alive.every((a, i) => a === published[i])) return Effect.void
-        published = alive
+        if (alive.every((a, i) => a === current[i]?.alive)) return Effect.void
         return SubscriptionRef.set(view, options.members.map((m, i) => nodeInfo(m, alive[i]!)))
       })
 

@@ -11,7 +11,7 @@
 import { Either, ParseResult, Schema } from "effect"
 import { Packr } from "msgpackr"
 import { LogEntry } from "../../src/domain/commands.ts"
-import { Corruption } from "../../src/domain/errors.ts"
+import { Corruption, InvalidArgument } from "../../src/domain/errors.ts"
 import type { Entry } from "../../src/raft/types.ts"
 
 // Maps, not records: an entry decodes on its own, on any node, without shared structures.
@@ -21,22 +21,66 @@ const decodeLogEntry = Schema.decodeUnknownEither(LogEntry)
 
 const noop: LogEntry = { request: null, command: { _tag: "Noop" } }
 
-/** The LogEntry that bytes encoded here came from, while the bytes are alive (in the log, in flight). */
-const encodedHere = new WeakMap<Uint8Array, LogEntry>()
+/** A string msgpack would not carry as it is: a lone surrogate comes back as U+FFFD. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
-/** The entry's bytes; encoding checks it against the schema, so an invalid command is refused here. */
-export const encodeEntryData = (entry: LogEntry): Either.Either<Uint8Array, ParseResult.ParseError> =>
-  Either.map(encodeLogEntry(entry), (fields) => {
-    const data = packr.pack(fields)
-    encodedHere.set(data, entry)
-    return data
-  })
+/** The first string in `value` that would not come back from msgpack unchanged, if any. */
+const illFormedString = (value: unknown): string | undefined => {
+  if (typeof value === "string") return LONE_SURROGATE.test(value) ? value : undefined
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const found = illFormedString(item)
+      if (found !== undefined) return found
+    }
+  } else if (value !== null && typeof value === "object" && !(value instanceof Uint8Array)) {
+    for (const key in value) {
+      const found = illFormedString((value as Record<string, unknown>)[key])
+      if (found !== undefined) return found
+    }
+  }
+  return undefined
+}
 
-/** The LogEntry that the committed `entry` applies. */
+export interface EntryCodec {
+  /** The entry's bytes; encoding checks it against the schema, so an invalid command is refused here. */
+  readonly encode: (entry: LogEntry) => Either.Either<Uint8Array, InvalidArgument>
+  /** The LogEntry that the committed `entry` applies. */
+  readonly decode: (entry: Entry) => Either.Either<LogEntry, Corruption>
+}
+
+/**
+ * One replicator's codec. It remembers the LogEntry behind the bytes it encoded while they are
+ * alive (in the log, in flight): per node, so nodes sharing a process (tests, the simulation)
+ * still decode what they receive. What it remembers is what every other node decodes: a
+ * command msgpack would not carry unchanged (a string with a lone surrogate) is refused.
+ */
+export const makeEntryCodec = (): EntryCodec => {
+  const encodedHere = new WeakMap<Uint8Array, LogEntry>()
+  return {
+    encode: (entry) => {
+      const fields = encodeLogEntry(entry)
+      if (Either.isLeft(fields)) {
+        return Either.left(new InvalidArgument({ message: `invalid metadata command: ${ParseResult.TreeFormatter.formatErrorSync(fields.left)}` }))
+      }
+      const bad = illFormedString(fields.right)
+      if (bad !== undefined) {
+        return Either.left(new InvalidArgument({ message: `invalid metadata command: ${JSON.stringify(bad)} is not well-formed Unicode` }))
+      }
+      const data = packr.pack(fields.right)
+      encodedHere.set(data, entry)
+      return Either.right(data)
+    },
+    decode: (entry) => {
+      if (entry.type === "noop") return Either.right(noop)
+      const known = encodedHere.get(entry.data)
+      return known !== undefined ? Either.right(known) : decodeEntryData(entry)
+    }
+  }
+}
+
+/** The LogEntry that the committed `entry` applies, from its bytes. */
 export const decodeEntryData = (entry: Entry): Either.Either<LogEntry, Corruption> => {
   if (entry.type === "noop") return Either.right(noop)
-  const known = encodedHere.get(entry.data)
-  if (known !== undefined) return Either.right(known)
   const corrupt = (why: string) =>
     new Corruption({ message: `Raft entry ${entry.index} (term ${entry.term}) does not decode: ${why}` })
   let fields: unknown

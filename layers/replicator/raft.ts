@@ -45,12 +45,12 @@
  * them; the applier removes the file once the node has caught up from a leader: installed its
  * snapshot, or applied up to the commit index of the first AppendEntries it received.
  */
-import { Cause, Deferred, Duration, Effect, Either, FiberId, Layer, Option, ParseResult } from "effect"
+import { Cause, Deferred, Duration, Effect, Either, FiberId, Layer, Option } from "effect"
 import { rm, stat } from "node:fs/promises"
 import type { ReplicatorStatus } from "../../src/domain/cluster.ts"
 import type { CommandOutcome, CommandResult, LogEntry, MetadataCommand, RequestTag } from "../../src/domain/commands.ts"
 import {
-  Busy, Corruption, type CommandError, InvalidArgument, type IoError, NotLeader, Timeout, Unavailable
+  Busy, Corruption, type CommandError, type IoError, NotLeader, Timeout, Unavailable
 } from "../../src/domain/errors.ts"
 import { createRaft, entriesAfter, logTerm, raftStatus, step } from "../../src/raft/core.ts"
 import type { Entry, Input, Message, NodeId, Output, RaftConfig, Snapshot } from "../../src/raft/types.ts"
@@ -61,7 +61,7 @@ import { RaftTransport } from "../../src/services/RaftTransport.ts"
 import { WriteAheadLog } from "../../src/services/WriteAheadLog.ts"
 import { Inbox } from "../../src/lib/inbox.ts"
 import { capByDeadline } from "../../src/lib/deadline.ts"
-import { decodeEntryData, encodeEntryData } from "./entryData.ts"
+import { makeEntryCodec } from "./entryData.ts"
 import { makeReplicatedClock } from "./replicatedClock.ts"
 import { PendingRequests, type Proposal, type ReadDone } from "./pendingRequests.ts"
 import { compactedLog, entryRecord, hardStateRecord, recoverRaftLog, snapshotMarkRecord, snapshotRecord } from "./raftLog.ts"
@@ -150,8 +150,6 @@ interface FreshEntry {
   readonly entry: LogEntry
 }
 
-const invalidCommand = (error: ParseResult.ParseError) =>
-  new InvalidArgument({ message: `invalid metadata command: ${ParseResult.TreeFormatter.formatErrorSync(error)}` })
 
 const make = (options: RaftReplicatorOptions) =>
   Effect.gen(function*() {
@@ -209,6 +207,7 @@ const make = (options: RaftReplicatorOptions) =>
     /** A snapshot for followers is being encoded. */
     let encodingSnapshot = false
     const pending = new PendingRequests()
+    const entryCodec = makeEntryCodec()
 
     // ---- rebuild guard ----------------------------------------------------------------------
 
@@ -441,7 +440,7 @@ const make = (options: RaftReplicatorOptions) =>
         if (entry.index !== next) {
           return Either.left(new Corruption({ message: `Raft committed entry ${entry.index} after applied index ${next - 1}` }))
         }
-        const decoded = decodeEntryData(entry)
+        const decoded = entryCodec.decode(entry)
         if (Either.isLeft(decoded)) return Either.left(decoded.left)
         fresh.push({ raft: entry, index: entry.index, entry: decoded.right })
         next++
@@ -567,8 +566,9 @@ const make = (options: RaftReplicatorOptions) =>
         while (batch.length < batchSize) {
           const now = clock.unsafeCurrentTimeMillis()
           if (now >= deadline) return
-          const more = yield* Effect.timeoutOption(proposals.takeAll, Duration.millis(deadline - now))
-          if (Option.isSome(more)) for (const proposal of more.value) batch.push(proposal)
+          // Wait for proposals, then take them: a take racing the timer could lose what it took.
+          yield* Effect.timeoutOption(proposals.awaitItems, Duration.millis(deadline - now))
+          for (const proposal of proposals.poll()) batch.push(proposal)
         }
       })
 
@@ -679,8 +679,8 @@ const make = (options: RaftReplicatorOptions) =>
       withLeaderAddress(Effect.suspend((): Effect.Effect<CommandResult, CommandError | ReplicationError> => {
         const refused = refusal()
         if (refused !== undefined) return Effect.fail(refused)
-        const data = encodeEntryData({ request: request ?? null, command, clock: replicatedClock.now() })
-        if (Either.isLeft(data)) return Effect.fail(invalidCommand(data.left))
+        const data = entryCodec.encode({ request: request ?? null, command, clock: replicatedClock.now() })
+        if (Either.isLeft(data)) return Effect.fail(data.left)
         return Effect.flatMap(expiry, (expiresAt) => {
           const done = Deferred.unsafeMake<CommandResult, CommandError | ReplicationError>(FiberId.none)
           const proposal: Proposal = { data: data.right, done, expiresAt }

@@ -72,6 +72,19 @@ export class Inbox<A> {
   )
 
   /**
+   * Wait until something is waiting, without taking it (`poll` takes it). Interruptible as
+   * `takeAll` is; unlike an interrupted `takeAll` racing a timer, an interrupted wait can never
+   * have taken items with it.
+   */
+  readonly awaitItems: Effect.Effect<void> = Effect.suspend(() =>
+    this.size > 0
+      ? Effect.void
+      : Effect.async<void>((resume) => {
+        this.waiter = () => resume(Effect.void)
+      })
+  )
+
+  /**
    * Everything waiting in `a` and in `b`, after waiting for at least one item in either: one
    * consumer serving two inboxes without a fiber per inbox. Interruptible as `takeAll` is.
    */

@@ -138,8 +138,14 @@ export class SimulatedClock implements Clock.Clock {
       let stopped = false
       const next = () => {
         if (stopped) return
-        if (done() || this.now >= limit) return resume(Effect.void)
-        this.step(limit)
+        try {
+          if (done() || this.now >= limit) return resume(Effect.void)
+          this.step(limit)
+        } catch (error) {
+          // A timer's callback threw: a defect of the run, not a crash of the process.
+          stopped = true
+          return resume(Effect.die(error))
+        }
         afterSettling(next)
       }
       afterSettling(next)
