@@ -142,7 +142,7 @@ const catchUpBySnapshot = (
     /** What the nodes logged about snapshots and trouble, to explain the figures (or a failure). */
     const nodeNotes = () =>
       cluster.ids.flatMap((id) =>
-        cluster.node(id).output().split("\n").filter((line) => /snapshot|stalled|not leading|error/i.test(line))
+        cluster.node(id).output().split("\n").filter((line) => /snapshot|stalled|not leading|error|leader|term|elect|vote/i.test(line))
           .slice(-4).map((line) => `  ${id}: ${line.trim().slice(0, 240)}`))
     const first = settings.files + LISTED_ENTRIES
     const held = (yield* statusOf(follower)).appliedIndex
