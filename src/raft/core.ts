@@ -212,9 +212,30 @@ const persisted = (state: RaftState, index: number, term: number): void => {
   }
 }
 
-const compact = (state: RaftState, index: number, term: number): void => {
+/**
+ * The lowest index of a snapshot a leader is sending to a live follower (heard from within the
+ * last election timeout or two), or Infinity. The log is kept after it: once that follower has
+ * installed the snapshot it catches up from the log. Compacting past it made the snapshot
+ * useless before it arrived, and at a large namespace (a transfer outlasting the interval
+ * between compactions) the leader encoded and restarted snapshots over and over. A follower
+ * gone silent stops holding the log back.
+ */
+const keptForTransfers = (state: RaftState): number => {
+  let kept = Number.POSITIVE_INFINITY
+  if (state.role !== "leader") return kept
+  for (const progress of state.progress.values()) {
+    const live = progress.recentActive || progress.activeLastPeriod
+    if (progress.mode === "snapshot" && progress.transfer !== null && live) kept = Math.min(kept, progress.transfer.snapshot.index)
+  }
+  return kept
+}
+
+const compact = (state: RaftState, asked: number, askedTerm: number): void => {
   const log = state.log
-  if (index <= log.snapshotIndex || index > log.applied || termAt(log, index) !== term) return
+  if (asked <= log.snapshotIndex || asked > log.applied || termAt(log, asked) !== askedTerm) return
+  const index = Math.min(asked, keptForTransfers(state))
+  const term = termAt(log, index)
+  if (index <= log.snapshotIndex || term === undefined) return
   compactLog(log, { index, term })
   if (state.snapshot !== null && state.snapshot.index < index) state.snapshot = null
   if (state.role === "leader") restartTransfers(state)

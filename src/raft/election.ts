@@ -108,6 +108,7 @@ const tickLeader = (state: RaftState): void => {
       let active = 1
       for (const progress of state.progress.values()) {
         if (progress.recentActive) active++
+        progress.activeLastPeriod = progress.recentActive
         progress.recentActive = false
       }
       if (active < quorum(state)) return becomeFollower(state, state.term, null)

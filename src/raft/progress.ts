@@ -22,6 +22,8 @@ export interface Progress {
   matchAtLastBeat: number
   /** Heard from in the current check-quorum period. */
   recentActive: boolean
+  /** Heard from in the previous check-quorum period (so: within the last one to two election timeouts). */
+  activeLastPeriod: boolean
   /** Highest readContext this follower echoed back in the current term. */
   readAck: number
   transfer: OutgoingSnapshot | null
@@ -35,6 +37,7 @@ export const newProgress = (next: number): Progress => ({
   inflight: [],
   matchAtLastBeat: 0,
   recentActive: false,
+  activeLastPeriod: false,
   readAck: 0,
   transfer: null
 })

@@ -167,4 +167,51 @@ describe("Raft snapshots", () => {
     const installed = cluster.node("c").outputs.filter((output) => output.snapshot !== null).map((output) => output.snapshot!.index)
     expect(installed).toEqual([newer.index])
   })
+
+  it("a compaction while a snapshot is on its way to a live follower keeps the log after it: the follower catches up from the log", () => {
+    const cluster = cWithoutTenEntries(56)
+    const sending = cluster.compact("a")
+    // "c" takes the chunks and answers heartbeats, but its snapshot answers are lost for now.
+    const muteC = cluster.addFilter((message) => message.from === "c" && message._tag === "InstallSnapshotResponse")
+    cluster.heal()
+    cluster.heartbeat("a")
+    cluster.heartbeat("a")
+    for (let k = 0; k < 5; k++) cluster.propose("a", `third-${k}`)
+    cluster.settle()
+    const raft = cluster.raft("a")
+    const applied = cluster.status("a").appliedIndex
+    expect(applied).toBeGreaterThan(sending.index)
+    cluster.input("a", { _tag: "Compact", index: applied, term: logTerm(raft, applied)! })
+    expect(cluster.status("a").snapshotIndex).toBe(sending.index)
+    expect(latestSnapshot(raft)).toBe(sending)
+    muteC()
+    cluster.runUntil(() => cluster.node("c").stateMachine.values.includes("third-4"), 20 * electionTicks, "c's catch-up")
+    const installed = cluster.node("c").outputs.filter((output) => output.snapshot !== null).map((output) => output.snapshot!.index)
+    expect(installed).toEqual([sending.index])
+    expect(cluster.node("a").outputs.some((output) => output.snapshotWanted)).toBe(false)
+    // The transfer is over: the log is compacted as asked again.
+    cluster.input("a", { _tag: "Compact", index: applied, term: logTerm(raft, applied)! })
+    expect(cluster.status("a").snapshotIndex).toBe(applied)
+  })
+
+  it("a follower gone silent mid-transfer stops holding the log back", () => {
+    const cluster = cWithoutTenEntries(57)
+    const sending = cluster.compact("a")
+    cluster.heal()
+    cluster.heartbeat("a")
+    expect(chunksTo(cluster.sent, "c").length).toBeGreaterThan(0)
+    cluster.isolate("c")
+    for (let k = 0; k < 5; k++) cluster.propose("a", `third-${k}`)
+    // Two check-quorum periods without a word from "c".
+    for (let tick = 0; tick < 2 * electionTicks + 1; tick++) {
+      cluster.tick("a")
+      cluster.settle()
+    }
+    expect(cluster.leader()).toBe("a")
+    const raft = cluster.raft("a")
+    const applied = cluster.status("a").appliedIndex
+    cluster.input("a", { _tag: "Compact", index: applied, term: logTerm(raft, applied)! })
+    expect(cluster.status("a").snapshotIndex).toBe(applied)
+    expect(applied).toBeGreaterThan(sending.index)
+  })
 })
