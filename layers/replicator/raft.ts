@@ -52,7 +52,7 @@ import type { CommandOutcome, CommandResult, LogEntry, MetadataCommand, RequestT
 import {
   Busy, Corruption, type CommandError, type IoError, NotLeader, Timeout, Unavailable
 } from "../../src/domain/errors.ts"
-import { createRaft, entriesAfter, logTerm, raftStatus, step } from "../../src/raft/core.ts"
+import { createRaft, entriesAfter, latestSnapshot, logTerm, raftStatus, step } from "../../src/raft/core.ts"
 import type { Entry, Input, Message, NodeId, Output, RaftConfig, Snapshot } from "../../src/raft/types.ts"
 import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
 import { MetadataReplicator, type ReplicationError } from "../../src/services/MetadataReplicator.ts"
@@ -422,7 +422,8 @@ const make = (options: RaftReplicatorOptions) =>
       }
       yield* sendAll(afterPersist)
       settleResults(turn)
-      if (turn.snapshotWanted && !encodingSnapshot) yield* startSnapshotEncoding
+      // Wanted earlier in the turn and offered later in it (a tick's probe before the offer): not again.
+      if (turn.snapshotWanted && !encodingSnapshot && latestSnapshot(core) === null) yield* startSnapshotEncoding
       applyQueue.offerAll(turn.applies)
       if (persisted !== undefined) {
         carried = step(core, { _tag: "Persisted", index: persisted.index, term: persisted.term })
