@@ -23,6 +23,20 @@ const cWithoutTenEntries = (seed: number, maxInflight = 2): Cluster => {
   return cluster
 }
 
+/**
+ * "a" offers a snapshot and starts sending it to "c", which hears the chunks (and answers
+ * heartbeats) while its snapshot answers are lost, so the transfer cannot finish until `unmute`.
+ */
+const transferStuckAtC = (seed: number) => {
+  const cluster = cWithoutTenEntries(seed)
+  const sending = cluster.compact("a")
+  const unmute = cluster.addFilter((message) => message.from === "c" && message._tag === "InstallSnapshotResponse")
+  cluster.heal()
+  cluster.heartbeat("a")
+  cluster.heartbeat("a")
+  return { cluster, sending, unmute }
+}
+
 describe("Raft snapshots", () => {
   it("compaction discards the log prefix up to the snapshot, and only up to what was applied", () => {
     const cluster = new Cluster({ ids: ["a", "b", "c"], seed: 51 })
@@ -146,13 +160,7 @@ describe("Raft snapshots", () => {
   })
 
   it("a newer snapshot restarts a transfer in progress", () => {
-    const cluster = cWithoutTenEntries(53)
-    const older = cluster.compact("a")
-    // "c" hears the first chunks but its answers are lost, so the transfer cannot finish.
-    const muteC = cluster.addFilter((message) => message.from === "c" && message._tag === "InstallSnapshotResponse")
-    cluster.heal()
-    cluster.heartbeat("a")
-    cluster.heartbeat("a")
+    const { cluster, sending: older, unmute: muteC } = transferStuckAtC(53)
     expect(chunksTo(cluster.sent, "c").every((chunk) => chunk.snapshotIndex === older.index)).toBe(true)
     expect(chunksTo(cluster.sent, "c").length).toBeGreaterThan(0)
     for (let k = 0; k < 5; k++) cluster.propose("a", `third-${k}`)
@@ -169,13 +177,7 @@ describe("Raft snapshots", () => {
   })
 
   it("a compaction while a snapshot is on its way to a live follower keeps the log after it: the follower catches up from the log", () => {
-    const cluster = cWithoutTenEntries(56)
-    const sending = cluster.compact("a")
-    // "c" takes the chunks and answers heartbeats, but its snapshot answers are lost for now.
-    const muteC = cluster.addFilter((message) => message.from === "c" && message._tag === "InstallSnapshotResponse")
-    cluster.heal()
-    cluster.heartbeat("a")
-    cluster.heartbeat("a")
+    const { cluster, sending, unmute: muteC } = transferStuckAtC(56)
     for (let k = 0; k < 5; k++) cluster.propose("a", `third-${k}`)
     cluster.settle()
     const raft = cluster.raft("a")
