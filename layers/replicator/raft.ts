@@ -204,8 +204,10 @@ const make = (options: RaftReplicatorOptions) =>
     let applied = boot.applied
     /** The applied index at the last compaction (or installed snapshot): the next is due `snapshotThreshold` after it. */
     let lastCompactedAt = boot.applied
-    /** A snapshot for followers is being encoded. */
+    /** A snapshot for followers is being encoded, or offered and not yet stepped by the driver. */
     let encodingSnapshot = false
+    /** The encode just finished offered its snapshot to the driver. */
+    let offered = false
     const pending = new PendingRequests()
     const entryCodec = makeEntryCodec()
 
@@ -387,7 +389,10 @@ const make = (options: RaftReplicatorOptions) =>
       const turn = new RoundOutput()
       if (carried !== null) turn.add(carried)
       carried = null
-      for (const input of coalesceInputs(own)) turn.add(step(core, input))
+      for (const input of coalesceInputs(own)) {
+        turn.add(step(core, input))
+        if (input._tag === "OfferSnapshot") encodingSnapshot = false
+      }
       if (turn.hardState !== null) hardState = turn.hardState
       return turn
     }
@@ -524,10 +529,13 @@ const make = (options: RaftReplicatorOptions) =>
       )
       const term = logTerm(core, taken.appliedIndex)
       if (term === undefined) return
-      inputs.offer({ _tag: "OfferSnapshot", snapshot: { index: taken.appliedIndex, term, data: taken.data } })
+      // Still "encoding" until the driver steps the offer (stepCore): a turn running meanwhile
+      // that wanted a snapshot must not start another one.
+      offered = inputs.offer({ _tag: "OfferSnapshot", snapshot: { index: taken.appliedIndex, term, data: taken.data } })
     }).pipe(
       Effect.ensuring(Effect.sync(() => {
-        encodingSnapshot = false
+        if (!offered) encodingSnapshot = false
+        offered = false
       })),
       Effect.catchAllCause(breakDown)
     )
