@@ -9,7 +9,7 @@ import type { NodeInfo } from "../../src/domain/cluster.ts"
 import { InvalidArgument } from "../../src/domain/errors.ts"
 import { ChunkApi } from "../../src/protocol/ChunkApi.ts"
 import { ClusterService } from "../../src/services/ClusterService.ts"
-import { type CallOptions, Communicator } from "../../src/services/Communicator.ts"
+import { Communicator, withCallOptions } from "../../src/services/Communicator.ts"
 import type { StaticMember } from "./static.ts"
 
 /** A probe that got no answer within the interval. */
@@ -58,10 +58,8 @@ export const ProbingClusterService = (options: ProbingOptions) =>
         Effect.gen(function*() {
           const api = yield* communicator.client(ChunkApi, member.address)
           const heard = Effect.sync(() => lastHeard.set(member.id, clock.unsafeCurrentTimeMillis()))
-          // RpcClient's option type does not list CallOptions; every Communicator honours them.
-          const ping = api.Ping as unknown as (payload: void, options: CallOptions) => Effect.Effect<void, unknown>
-          const bound: CallOptions = { timeoutMillis: Duration.toMillis(interval), onTimeout: () => new ProbeTimedOut() }
-          const once = ping(undefined, bound).pipe(
+          const ping = withCallOptions(api.Ping, { timeoutMillis: Duration.toMillis(interval), onTimeout: () => new ProbeTimedOut() })
+          const once = ping(undefined).pipe(
             Effect.zipRight(heard),
             Effect.ignore,
             Effect.zipRight(publish),

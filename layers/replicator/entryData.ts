@@ -71,7 +71,6 @@ export const makeEntryCodec = (): EntryCodec => {
       return Either.right(data)
     },
     decode: (entry) => {
-      if (entry.type === "noop") return Either.right(noop)
       const known = encodedHere.get(entry.data)
       return known !== undefined ? Either.right(known) : decodeEntryData(entry)
     }

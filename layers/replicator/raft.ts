@@ -45,7 +45,7 @@
  * them; the applier removes the file once the node has caught up from a leader: installed its
  * snapshot, or applied up to the commit index of the first AppendEntries it received.
  */
-import { Cause, Deferred, Duration, Effect, Either, FiberId, Layer, Option } from "effect"
+import { Cause, Deferred, Duration, Effect, Either, Exit, FiberId, Layer, Option } from "effect"
 import { rm, stat } from "node:fs/promises"
 import type { ReplicatorStatus } from "../../src/domain/cluster.ts"
 import type { CommandOutcome, CommandResult, LogEntry, MetadataCommand, RequestTag } from "../../src/domain/commands.ts"
@@ -206,8 +206,6 @@ const make = (options: RaftReplicatorOptions) =>
     let lastCompactedAt = boot.applied
     /** A snapshot for followers is being encoded, or offered and not yet stepped by the driver. */
     let encodingSnapshot = false
-    /** The encode just finished offered its snapshot to the driver. */
-    let offered = false
     const pending = new PendingRequests()
     const entryCodec = makeEntryCodec()
 
@@ -503,9 +501,8 @@ const make = (options: RaftReplicatorOptions) =>
      * grow with the namespace.
      */
     const compactionWanted = () => !encodingSnapshot && compactionDue(compaction, applied, lastCompactedAt)
-    const maybeCompact = Effect.gen(function*() {
-      // Not while a snapshot is being encoded: compacting past it would make it useless.
-      if (!compactionWanted()) return
+    // Not while a snapshot is being encoded: compacting past it would make it useless.
+    const compact = Effect.gen(function*() {
       lastCompactedAt = applied
       const index = compactionPoint(compaction, applied)
       const term = logTerm(core, index)
@@ -528,14 +525,13 @@ const make = (options: RaftReplicatorOptions) =>
           `${(taken.data.byteLength / 1048576).toFixed(1)} MiB in ${millis} ms`
       )
       const term = logTerm(core, taken.appliedIndex)
-      if (term === undefined) return
+      if (term === undefined) return false
+      return inputs.offer({ _tag: "OfferSnapshot", snapshot: { index: taken.appliedIndex, term, data: taken.data } })
+    }).pipe(
       // Still "encoding" until the driver steps the offer (stepCore): a turn running meanwhile
       // that wanted a snapshot must not start another one.
-      offered = inputs.offer({ _tag: "OfferSnapshot", snapshot: { index: taken.appliedIndex, term, data: taken.data } })
-    }).pipe(
-      Effect.ensuring(Effect.sync(() => {
-        if (!offered) encodingSnapshot = false
-        offered = false
+      Effect.onExit((exit) => Effect.sync(() => {
+        if (!(Exit.isSuccess(exit) && exit.value)) encodingSnapshot = false
       })),
       Effect.catchAllCause(breakDown)
     )
@@ -563,7 +559,7 @@ const make = (options: RaftReplicatorOptions) =>
       pending.releaseReads(applied)
       if (applied !== before) inputs.offer({ _tag: "Applied", index: applied })
       if (rebuilding) yield* endRebuildIfCaughtUp(false)
-      if (compactionWanted()) yield* maybeCompact
+      if (compactionWanted()) yield* compact
     })
 
     // ---- batcher, ticker ---------------------------------------------------------------------

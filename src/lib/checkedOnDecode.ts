@@ -9,7 +9,7 @@
  * A schema with a transformation (a class, a default, a string-encoded number) is returned as
  * it is: its encoding does real work.
  */
-import { ParseResult, Schema, SchemaAST } from "effect"
+import { Option, ParseResult, Schema, SchemaAST } from "effect"
 
 /** Whether encoding `ast` may change a value (conservative: a lazy schema is assumed to). */
 export const transforms = (ast: SchemaAST.AST): boolean => {
@@ -40,5 +40,5 @@ export const checkedOnDecode = <A, I>(schema: Schema.Schema<A, I>): Schema.Schem
   return Schema.declare<A, I, readonly []>([], {
     decode: () => (input, options) => decode(input, options),
     encode: () => (input) => ParseResult.succeed(input as I)
-  }, { identifier: SchemaAST.getIdentifierAnnotation(schema.ast).pipe((o) => (o._tag === "Some" ? o.value : "CheckedOnDecode")) })
+  }, { identifier: Option.getOrElse(SchemaAST.getIdentifierAnnotation(schema.ast), () => "CheckedOnDecode") })
 }

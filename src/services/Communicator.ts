@@ -32,6 +32,18 @@ export interface CallOptions {
   readonly onTimeout?: () => unknown
 }
 
+/**
+ * `method` of a GroupClient called with `options`: RpcClient's own option type does not list
+ * CallOptions, but every Communicator honours them. The call may also fail with what
+ * `options.onTimeout` makes.
+ */
+export const withCallOptions = <P, A, E, T>(
+  method: (payload: P, options?: never) => Effect.Effect<A, E>,
+  options: CallOptions & { readonly onTimeout: () => T }
+) =>
+(payload: P): Effect.Effect<A, E | T> =>
+  (method as unknown as (payload: P, options: CallOptions) => Effect.Effect<A, E | T>)(payload, options)
+
 export interface CommunicatorShape {
   /** Serve `group` on `address` (host:port; port 0 picks a free one). Resolves with the bound address. */
   readonly serve: <Rpcs extends Rpc.Any>(

@@ -9,7 +9,7 @@ import { Effect, Layer, Scope } from "effect"
 import { Unavailable } from "../domain/errors.ts"
 import { ClientApi } from "../protocol/ClientApi.ts"
 import { type Connection, NodeRouter } from "../client/NodeRouter.ts"
-import { type CallOptions, Communicator } from "../services/Communicator.ts"
+import { Communicator, withCallOptions } from "../services/Communicator.ts"
 
 /** A node that does not answer FsInfo within this time counts as unreachable for this request. */
 const PROBE_MILLIS = 1000
@@ -32,13 +32,11 @@ export const roamingRouter = (addresses: ReadonlyArray<string>): Layer.Layer<Nod
           if (known !== undefined) return Effect.succeed(known)
           return Effect.gen(function*() {
             const api = yield* communicator.client(ClientApi, address)
-            const bound: CallOptions = {
+            const fsInfo = withCallOptions(api.FsInfo, {
               timeoutMillis: PROBE_MILLIS,
               onTimeout: () => new Unavailable({ message: `${address} did not answer within ${PROBE_MILLIS} ms` })
-            }
-            // RpcClient's option type does not list CallOptions; every Communicator honours them.
-            const fsInfo = api.FsInfo as unknown as (payload: object, options: CallOptions) => Effect.Effect<Connection["info"], unknown>
-            const info = yield* fsInfo({}, bound).pipe(
+            })
+            const info = yield* fsInfo({}).pipe(
               Effect.mapError((error) =>
                 error instanceof Unavailable ? error : new Unavailable({ message: `${address} did not answer FsInfo: ${String(error)}` })
               )
