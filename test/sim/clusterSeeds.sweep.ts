@@ -1,6 +1,6 @@
 /**
- * A longer sweep than `npm test`'s seeds 1–100, for hunting rare interleavings:
- * `npm run test:sim-sweep` runs seeds 101–500; FIRST=n and SEEDS=n move and size the range,
+ * A longer sweep than `npm test`'s seeds 1–300, for hunting rare interleavings:
+ * `npm run test:sim-sweep` runs seeds 301–1300; FIRST=n and SEEDS=n move and size the range,
  * SIM_MILLIS sets each run's simulated workload time. Failures print their full reports.
  */
 import { describe, expect, it } from "@effect/vitest"
@@ -10,8 +10,8 @@ import { runSimulation } from "../../src/sim/run.ts"
 import { SEED_MILLIS } from "../support/simSeeds.ts"
 
 const DURATION = Number(process.env.SIM_MILLIS ?? SEED_MILLIS)
-const FIRST = Number(process.env.FIRST ?? 101)
-const SEEDS = Array.from({ length: Number(process.env.SEEDS ?? 400) }, (_, i) => FIRST + i)
+const FIRST = Number(process.env.FIRST ?? 301)
+const SEEDS = Array.from({ length: Number(process.env.SEEDS ?? 1000) }, (_, i) => FIRST + i)
 
 describe("whole-cluster simulation sweep", () => {
   it.effect(`seeds ${FIRST}–${FIRST + SEEDS.length - 1}: every checker finds the run valid`, () =>
