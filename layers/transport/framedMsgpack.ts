@@ -18,8 +18,25 @@ const headerBytes = 4
  */
 export const maxFrameBytes = 256 * 1024 * 1024
 
-/** Records make repeated object shapes (readdir pages, log entries) smaller and faster to read. */
-const msgpackOptions = { useRecords: true } as const
+/**
+ * Records make repeated object shapes (readdir pages, log entries) smaller and faster to read.
+ * A record's keys are sent once, where the shape first appears, and later objects of that shape
+ * refer to it by a one-byte id. The decoder keeps every definition it has read for the life of
+ * the connection (msgpackr's sequential mode), which reads both kinds of encoder below: one that
+ * defines its shapes afresh in every frame, and one that defines each shape once per connection.
+ */
+const decoderOptions = () => ({ useRecords: true, sequential: true })
+
+/**
+ * Shapes defined once per connection: frames shrink to their values (no key strings) and the
+ * decoder compiles a reader per shape instead of parsing keys every time. Correct only when the
+ * peer decodes every frame this encoder produced, in order: true of socketClient and
+ * socketServer, which write each frame as they encode it. @effect/rpc's RpcClient encodes its
+ * ping frame once and resends the bytes, so its serialization (`framedMsgpack`) defines shapes
+ * in every frame instead.
+ */
+const streamEncoderOptions = () => ({ useRecords: true, sequential: true })
+const frameEncoderOptions = () => ({ useRecords: true })
 
 /** Rejecting a frame throws the rpc library's own error, so RpcServer closes the socket. */
 const frameTooLarge = (bufferSize: number) =>
@@ -46,9 +63,11 @@ const asPlainBytes = (bytes: Uint8Array): Uint8Array =>
  * decoded in place. After an oversized length the stream has no trustworthy boundaries left,
  * so the parser refuses everything that follows.
  */
-const makeParser = (): RpcSerialization.Parser => {
-  const packr = new Packr(msgpackOptions)
-  const unpackr = new Unpackr(msgpackOptions)
+const makeParser = (encoding: "stream" | "frame"): RpcSerialization.Parser => {
+  // Fresh options objects: msgpackr keeps its table of shapes in them.
+  const newPackr = () => new Packr(encoding === "stream" ? streamEncoderOptions() : frameEncoderOptions())
+  let packr = newPackr()
+  const unpackr = new Unpackr(decoderOptions())
   const textEncoder = new TextEncoder()
 
   // The incomplete frame: its chunks so far (header included), their total size, and the
@@ -143,9 +162,20 @@ const makeParser = (): RpcSerialization.Parser => {
     },
     encode: (message) => {
       // msgpackr writes the body after four reserved bytes, so the frame is one buffer, uncopied.
-      const frame = packr.pack(message, RESERVE_START_SPACE | headerBytes)
+      let frame: Uint8Array
+      try {
+        frame = packr.pack(message, RESERVE_START_SPACE | headerBytes)
+      } catch (error) {
+        // The frame is not sent, but the encoder may have counted shapes it defined as known to
+        // the peer. A fresh encoder defines every shape before using it, which any decoder reads.
+        packr = newPackr()
+        throw error
+      }
       const bodyBytes = frame.length - headerBytes
-      if (bodyBytes > maxFrameBytes) throw frameTooLarge(bodyBytes)
+      if (bodyBytes > maxFrameBytes) {
+        packr = newPackr()
+        throw frameTooLarge(bodyBytes)
+      }
       frame[0] = bodyBytes >>> 24
       frame[1] = (bodyBytes >>> 16) & 0xff
       frame[2] = (bodyBytes >>> 8) & 0xff
@@ -158,8 +188,11 @@ const makeParser = (): RpcSerialization.Parser => {
 export const framedMsgpack: RpcSerialization.RpcSerialization["Type"] = RpcSerialization.RpcSerialization.of({
   contentType: "application/vnd.sandstore.framed-msgpack",
   includesFraming: true,
-  unsafeMake: makeParser
+  unsafeMake: () => makeParser("frame")
 })
+
+/** The parser of one socketClient/socketServer connection: shapes defined once per connection. */
+export const makeStreamParser = (): RpcSerialization.Parser => makeParser("stream")
 
 export const layerFramedMsgpack: Layer.Layer<RpcSerialization.RpcSerialization> = Layer.succeed(
   RpcSerialization.RpcSerialization,

@@ -23,7 +23,7 @@ import * as Net from "node:net"
 import type { CallOptions, GroupClient } from "../../src/services/Communicator.ts"
 import { coalesceWrites } from "./coalescedWrites.ts"
 import { type Endpoint, parseAddress } from "./address.ts"
-import { framedMsgpack } from "./framedMsgpack.ts"
+import { makeStreamParser } from "./framedMsgpack.ts"
 
 /** A connection attempt to an unreachable host gives up after this. */
 const CONNECT_TIMEOUT_MILLIS = 5_000
@@ -43,7 +43,7 @@ interface Waiting {
 
 interface Connection {
   readonly socket: Net.Socket
-  readonly parser: ReturnType<typeof framedMsgpack.unsafeMake>
+  readonly parser: ReturnType<typeof makeStreamParser>
   /** Calls waiting for their Exit, by request id. */
   readonly waiting: Map<string, Waiting>
   /** Monotonic time it opened, or undefined while it is opening. */
@@ -201,7 +201,7 @@ export const socketClient = <Rpcs extends Rpc.Any>(
       coalesceWrites(socket)
       const connection: Connection = {
         socket,
-        parser: framedMsgpack.unsafeMake(),
+        parser: makeStreamParser(),
         waiting: new Map(),
         connectedAt: undefined,
         pinged: false,

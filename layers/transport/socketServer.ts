@@ -20,7 +20,7 @@ import type { Served } from "../../src/services/Communicator.ts"
 import { OneWay } from "../../src/protocol/OneWay.ts"
 import { formatAddress, parseAddress } from "./address.ts"
 import { coalesceWrites } from "./coalescedWrites.ts"
-import { framedMsgpack } from "./framedMsgpack.ts"
+import { makeStreamParser } from "./framedMsgpack.ts"
 
 /** How one rpc of the group is answered. */
 interface Route {
@@ -90,7 +90,7 @@ const routesOf = <Rpcs extends Rpc.Any>(
 const answer = (socket: Net.Socket, routes: Map<string, Route>, clientId: number, running: Set<Net.Socket>) => {
   coalesceWrites(socket)
   running.add(socket)
-  const parser = framedMsgpack.unsafeMake()
+  const parser = makeStreamParser()
   const fibers = new Map<string, Fiber.RuntimeFiber<unknown, unknown>>()
   const send = (message: unknown) => {
     if (!socket.destroyed) socket.write(parser.encode(message) as Uint8Array)
