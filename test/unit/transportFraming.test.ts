@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { RpcSerialization } from "@effect/rpc"
 import { Effect } from "effect"
 import fc from "fast-check"
-import { framedMsgpack, layerFramedMsgpack, maxFrameBytes } from "../../layers/transport/framedMsgpack.ts"
+import { framedMsgpack, layerFramedMsgpack, makeStreamParser, maxFrameBytes } from "../../layers/transport/framedMsgpack.ts"
 
 const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
   const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
@@ -153,4 +153,48 @@ describe("framedMsgpack", () => {
       expect(serialization.includesFraming).toBe(true)
       expect(serialization).toBe(framedMsgpack)
     }).pipe(Effect.provide(layerFramedMsgpack)))
+})
+
+describe("makeStreamParser (one connection of socketClient/socketServer)", () => {
+  const entry = (i: number) => ({ _tag: "Request", id: String(i), tag: "RaftMessages", payload: { index: i, term: 3, data: new Uint8Array([i & 0xff]) }, headers: [] })
+
+  it("defines a shape once per connection: later frames of it carry values only", () => {
+    const parser = makeStreamParser()
+    const first = parser.encode(entry(1)) as Uint8Array
+    const second = parser.encode(entry(2)) as Uint8Array
+    expect(second.length).toBeLessThan(first.length - 20)
+    // A fresh parser on each side, as on a new connection.
+    expect(makeStreamParser().decode(concat([first, second]))).toEqual([entry(1), entry(2)])
+    // The second frame means nothing without the first: the peer must read the whole stream.
+    expect(() => makeStreamParser().decode(second)).toThrow()
+  })
+
+  it("reads and is read by framedMsgpack, which defines shapes in every frame (RpcClient, RpcServer)", () => {
+    const fromRpc = framedMsgpack.unsafeMake()
+    const fromStream = makeStreamParser()
+    const toStream = makeStreamParser()
+    const toRpc = framedMsgpack.unsafeMake()
+    for (let i = 0; i < 5; i++) {
+      expect(toStream.decode(fromRpc.encode(entry(i)) as Uint8Array)).toEqual([entry(i)])
+      expect(toRpc.decode(fromStream.encode(entry(i)) as Uint8Array)).toEqual([entry(i)])
+    }
+  })
+
+  it("after a frame that fails to encode, every later frame still decodes on the peer", () => {
+    const sender = makeStreamParser()
+    const receiver = makeStreamParser()
+    expect(receiver.decode(sender.encode(entry(1)) as Uint8Array)).toEqual([entry(1)])
+    // A new shape is defined part-way, then encoding throws: the frame is never sent.
+    expect(() => sender.encode({ fresh: 1, shape: Symbol("not encodable") })).toThrow()
+    const later = [{ fresh: 2, shape: "now fine" }, entry(2), { fresh: 3, shape: "again" }]
+    for (const message of later) expect(receiver.decode(sender.encode(message) as Uint8Array)).toEqual([message])
+  })
+
+  it("keeps up with more shapes than msgpackr has one-byte ids for", () => {
+    const sender = makeStreamParser()
+    const receiver = makeStreamParser()
+    const shaped = (k: number) => ({ [`key${k % 150}`]: k, common: "x" })
+    const messages = Array.from({ length: 600 }, (_, k) => shaped(k))
+    expect(receiver.decode(concat(messages.map((m) => sender.encode(m) as Uint8Array)))).toEqual(messages)
+  })
 })
