@@ -3,7 +3,9 @@
  * contiguous byte range; integers are big-endian so byte order is numeric order. Directory
  * entries are keyed by (parent, UTF-8 name), which makes readdir a range scan in byte order.
  */
-import { type SessionId, sessionIdBytes } from "../../src/domain/session.ts"
+import type { SessionId } from "../../src/domain/session.ts"
+
+const SESSION_ID_BYTES = 16
 
 /** Tag bytes, one per table. */
 const META = 0x4d // "M": the single meta record (applied index, counters)
@@ -81,12 +83,24 @@ export const garbageRange: KeyRange = { gte: Buffer.from([GARBAGE]), lt: Buffer.
 
 export const garbageByVersionKey = (versionId: string): Buffer => taggedString(GARBAGE_BY_VERSION, versionId)
 
-export const sessionKey = (session: SessionId): Buffer => Buffer.concat([Buffer.from([SESSION]), sessionIdBytes(session)])
+/** The 16 bytes of `session` written into `key` at `offset`, without a Buffer of their own. */
+const writeSessionId = (key: Buffer, offset: number, session: SessionId): void => {
+  if (key.write(session, offset, SESSION_ID_BYTES, "hex") !== SESSION_ID_BYTES) {
+    throw new Error(`session id ${JSON.stringify(session)} is not ${SESSION_ID_BYTES} bytes of hex`)
+  }
+}
+
+export const sessionKey = (session: SessionId): Buffer => {
+  const key = Buffer.allocUnsafe(1 + SESSION_ID_BYTES)
+  key[0] = SESSION
+  writeSessionId(key, 1, session)
+  return key
+}
 
 export const replyKey = (session: SessionId, seq: number): Buffer => {
   const key = Buffer.allocUnsafe(25)
   key[0] = REPLY
-  sessionIdBytes(session).copy(key, 1)
+  writeSessionId(key, 1, session)
   writeU64(key, 17, seq)
   return key
 }
@@ -101,7 +115,7 @@ export const sessionActivityKey = (lastActive: number, session: SessionId): Buff
   const key = Buffer.allocUnsafe(25)
   key[0] = SESSION_ACTIVITY
   writeU64(key, 1, Math.max(0, Math.floor(lastActive)))
-  sessionIdBytes(session).copy(key, 9)
+  writeSessionId(key, 9, session)
   return key
 }
 

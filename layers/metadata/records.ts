@@ -161,12 +161,53 @@ const StoredReply = Schema.Tuple(Schema.Int, CommandOutcome)
 const encodeStoredReply = Schema.encodeSync(StoredReply)
 const decodeStoredReply = Schema.decodeUnknownEither(StoredReply)
 
+/**
+ * Nearly every recorded outcome is a success, with attributes or without, and one is recorded
+ * per mutation; those are flat arrays checked by hand, `[digest, 0]` and `[digest, 1, ...the
+ * attributes]`, as the hot records are. Errors go through `CommandOutcome`'s Schema as
+ * `[digest, encoded outcome]`, whose second element is an object, never a number.
+ */
+const OK_NULL = 0
+const OK_ATTRIBUTES = 1
+const attributeLayout: ReadonlyArray<readonly [keyof Attributes & string, FieldKind]> = [
+  ["inode", "int"], ["type", "fileType"], ["mode", "int"], ["uid", "int"], ["gid", "int"], ["size", "int"],
+  ["nlink", "int"], ["atime", "number"], ["mtime", "number"], ["ctime", "number"]
+]
+
+const decodeAttributes = (values: ReadonlyArray<unknown>, from: number): Attributes => {
+  const record: Record<string, unknown> = {}
+  for (let i = 0; i < attributeLayout.length; i++) {
+    const [name, kind] = attributeLayout[i]!
+    const v = values[from + i]
+    if (!valid[kind](v)) return undecodable("reply", `bad ${name}`)
+    record[name] = kind === "fileType" ? (v === 0 ? "file" : "directory") : v
+  }
+  return record as unknown as Attributes
+}
+
 export const ReplyCodec: RecordCodec<ReplyRecord> = {
-  encode: (value) => packr.pack(encodeStoredReply([value.digest, value.outcome])),
+  encode: ({ digest, outcome }) => {
+    if (outcome._tag === "Err") return packr.pack(encodeStoredReply([digest, outcome]))
+    const result = outcome.result
+    if (result === null) return packr.pack([digest, OK_NULL])
+    const values: Array<unknown> = [digest, OK_ATTRIBUTES]
+    for (const [name, kind] of attributeLayout) values.push(kind === "fileType" ? (result[name] === "file" ? 0 : 1) : result[name])
+    return packr.pack(values)
+  },
   decode: (bytes) => {
     const raw = unpack(bytes)
     if (Either.isLeft(raw)) return undecodable("reply", raw.left)
-    return Either.match(decodeStoredReply(raw.right), {
+    const values = raw.right
+    if (Array.isArray(values) && typeof values[1] === "number") {
+      const digest: unknown = values[0]
+      if (!isInt(digest)) return undecodable("reply", "bad digest")
+      if (values[1] === OK_NULL && values.length === 2) return { digest, outcome: { _tag: "Ok", result: null } }
+      if (values[1] === OK_ATTRIBUTES && values.length === 2 + attributeLayout.length) {
+        return { digest, outcome: { _tag: "Ok", result: decodeAttributes(values, 2) } }
+      }
+      return undecodable("reply", "wrong shape")
+    }
+    return Either.match(decodeStoredReply(values), {
       onLeft: (error) => undecodable("reply", ParseResult.TreeFormatter.formatErrorSync(error)),
       onRight: ([digest, outcome]) => ({ digest, outcome })
     })

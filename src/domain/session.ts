@@ -8,5 +8,3 @@ import { Schema } from "effect"
 export const SessionId = Schema.String.pipe(Schema.pattern(/^[0-9a-f]{32}$/), Schema.brand("SessionId"))
 export type SessionId = typeof SessionId.Type
 
-/** The bytes of a session id (16). */
-export const sessionIdBytes = (id: SessionId): Buffer => Buffer.from(id, "hex")
