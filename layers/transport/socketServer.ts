@@ -13,7 +13,7 @@
  * A connection that closes interrupts its running handlers; so does an Interrupt message.
  */
 import { Rpc, type RpcGroup } from "@effect/rpc"
-import { Context, Effect, type Exit, Fiber, FiberId, ParseResult, Runtime, Schema, type Scope } from "effect"
+import { Context, Effect, type Exit, Fiber, FiberId, ParseResult, Runtime, RuntimeFlags, Schema, type Scope } from "effect"
 import * as Net from "node:net"
 import { Unavailable } from "../../src/domain/errors.ts"
 import type { Served } from "../../src/services/Communicator.ts"
@@ -55,10 +55,12 @@ const routesOf = <Rpcs extends Rpc.Any>(
       | { readonly handler: (payload: unknown, options: object) => unknown; readonly context: Context.Context<never> }
       | undefined
     if (entry === undefined) continue
+    // Interruptible whatever region `serve` ran in (a layer's build is not): a client's
+    // Interrupt and shutdown stop the handler.
     const runtime = Runtime.make({
       context: Context.merge(served.context, entry.context),
       fiberRefs: served.fiberRefs,
-      runtimeFlags: served.runtimeFlags
+      runtimeFlags: RuntimeFlags.enable(served.runtimeFlags, RuntimeFlags.Interruption)
     })
     const decodePayload = Schema.decodeUnknownSync(rpc.payloadSchema as Schema.Schema<unknown, unknown>)
     const encodeExit = Schema.encodeSync(Rpc.exitSchema(rpc as unknown as Rpc.Any)) as Route["encodeExit"]
@@ -71,12 +73,11 @@ const routesOf = <Rpcs extends Rpc.Any>(
         const result = entry.handler(payload, { clientId, headers: {} })
         // A handler may be wrapped (Rpc.fork / uninterruptible); what it runs is the same.
         const effect: unknown = Rpc.isWrapper(result as object) ? (result as { readonly value: unknown }).value : result
-        // Interruptible whatever region `serve` ran in: a client's Interrupt and shutdown stop it.
-        const fiber = runFork(Effect.interruptible(
+        const fiber = runFork(
           Effect.isEffect(effect)
             ? effect as Effect.Effect<unknown, unknown>
             : Effect.dieMessage(`the handler of ${rpc._tag} returned no Effect`)
-        ))
+        )
         running.add(fiber)
         fiber.addObserver(() => running.delete(fiber))
         return fiber

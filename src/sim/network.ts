@@ -21,7 +21,7 @@
  */
 import { Rpc, RpcClientError, type RpcGroup } from "@effect/rpc"
 import * as Headers from "@effect/platform/Headers"
-import { Context, Effect, Exit, FiberId, Layer, Runtime, Schema } from "effect"
+import { Context, Effect, Exit, FiberId, Layer, Runtime, RuntimeFlags, Schema } from "effect"
 import type { RuntimeFiber } from "effect/Fiber"
 import { Unavailable } from "../domain/errors.ts"
 import { makePrng, nextFloat } from "../raft/prng.ts"
@@ -240,10 +240,11 @@ export const makeSimNetwork = (options: { readonly seed: number; readonly clock:
         for (const rpc of group.requests.values() as Iterable<Rpc.AnyWithProps>) {
           const entry = runtime.context.unsafeMap.get(rpc.key) as Rpc.Handler<string> | undefined
           if (entry === undefined) return yield* Effect.dieMessage(`no handler for ${rpc._tag} in context`)
+          // Interruptible, as a server's handlers are, whatever region `serve` ran in.
           const handlerRuntime = Runtime.make({
             context: Context.merge(runtime.context, entry.context),
             fiberRefs: runtime.fiberRefs,
-            runtimeFlags: runtime.runtimeFlags
+            runtimeFlags: RuntimeFlags.enable(runtime.runtimeFlags, RuntimeFlags.Interruption)
           })
           const fork = Runtime.runFork(handlerRuntime)
           const decodePayload = Schema.decodeUnknownSync(rpc.payloadSchema as Schema.Schema<unknown, unknown>)
@@ -254,7 +255,7 @@ export const makeSimNetwork = (options: { readonly seed: number; readonly clock:
             run: (payload, connectionId) => {
               const result = entry.handler(payload, { clientId: connectionId, headers: Headers.empty })
               const effect = (Rpc.isWrapper(result) ? result.value : result) as Effect.Effect<unknown, unknown>
-              return fork(Effect.interruptible(effect))
+              return fork(effect)
             }
           })
         }
