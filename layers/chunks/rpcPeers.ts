@@ -13,7 +13,7 @@ import { Admission } from "../../src/services/Admission.ts"
 import { ChunkPeers, type PeerChunkStore } from "../../src/services/ChunkPeers.ts"
 import { ChunkService } from "../../src/services/ChunkService.ts"
 import { ClusterService } from "../../src/services/ClusterService.ts"
-import { Communicator } from "../../src/services/Communicator.ts"
+import { Communicator, withCallOptions } from "../../src/services/Communicator.ts"
 import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
 
 export interface RpcChunkPeersOptions {
@@ -30,28 +30,38 @@ export const RpcChunkPeers = (options: RpcChunkPeersOptions = {}) =>
       const endpoints = yield* EndpointResolver
       const communicator = yield* Communicator
       const scope = yield* Effect.scope
-      const timeout = Duration.decode(options.callTimeout ?? "30 seconds")
+      const timeoutMillis = Duration.toMillis(Duration.decode(options.callTimeout ?? "30 seconds"))
       const stores = yield* SynchronizedRef.make(new Map<string, PeerChunkStore>())
 
       const connect = (address: string) =>
         Effect.gen(function*() {
           const api = yield* communicator.client(ChunkApi, address)
-          /** Transport failures become Unavailable; a silent peer becomes Timeout. */
-          const call = <A, E>(effect: Effect.Effect<A, E | RpcClientError.RpcClientError>) =>
-            effect.pipe(
+          // A silent peer becomes Timeout by the transport's own bound on the call (the server
+          // is told to stop), not by a race of two fibers per call.
+          const bounded = { timeoutMillis, onTimeout: () => new Timeout({ message: `chunk peer ${address} did not answer` }) }
+          /** `method` bounded by the call timeout; transport failures become Unavailable. */
+          const call = <P, A, E>(method: (payload: P, options?: never) => Effect.Effect<A, E | RpcClientError.RpcClientError>) => {
+            const send = withCallOptions(method, bounded)
+            return (payload: P): Effect.Effect<A, Exclude<E, RpcClientError.RpcClientError> | Unavailable | Timeout> =>
               Effect.catchIf(
+                send(payload),
                 (e): e is RpcClientError.RpcClientError => (e as { _tag?: string })._tag === "RpcClientError",
                 (e) => Effect.fail(new Unavailable({ message: `chunk peer ${address}: ${e.message}` }))
-              ),
-              Effect.timeoutFail({ duration: timeout, onTimeout: () => new Timeout({ message: `chunk peer ${address} did not answer` }) })
-            )
+              ) as Effect.Effect<A, Exclude<E, RpcClientError.RpcClientError> | Unavailable | Timeout>
+          }
+          const stageChunk = call(api.StageChunk)
+          const commitChunk = call(api.CommitChunk)
+          const abortChunk = call(api.AbortChunk)
+          const removeChunk = call(api.RemoveChunk)
+          const readChunk = call(api.ReadChunk)
+          const list = call(api.ListChunks)(undefined as void)
           const store: PeerChunkStore = {
-            stage: (versionId, data, checksum) => call(api.StageChunk({ versionId, data, checksum })),
-            commit: (versionId) => call(api.CommitChunk({ versionId })),
-            abort: (versionId) => call(api.AbortChunk({ versionId })),
-            remove: (versionId) => call(api.RemoveChunk({ versionId })),
-            read: (versionId, offset, length) => call(api.ReadChunk({ versionId, offset, length })),
-            list: call(api.ListChunks())
+            stage: (versionId, data, checksum) => stageChunk({ versionId, data, checksum }),
+            commit: (versionId) => commitChunk({ versionId }),
+            abort: (versionId) => abortChunk({ versionId }),
+            remove: (versionId) => removeChunk({ versionId }),
+            read: (versionId, offset, length) => readChunk({ versionId, offset, length }),
+            list
           }
           return store
         }).pipe(Scope.extend(scope))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Option, Stream } from "effect"
+import { Context, Deferred, Duration, Effect, Layer, Option, Stream } from "effect"
 import { ProbingClusterService } from "../../layers/membership/probing.ts"
 import { ClusterService } from "../../src/services/ClusterService.ts"
 import { ChunkServiceMemory } from "../../layers/chunks/memory.ts"
@@ -11,6 +11,7 @@ import { TcpCommunicator } from "../../layers/transport/tcp.ts"
 import { crc32c } from "../../src/lib/crc32c.ts"
 import { ChunkApi } from "../../src/protocol/ChunkApi.ts"
 import { ChunkPeers } from "../../src/services/ChunkPeers.ts"
+import { ChunkService } from "../../src/services/ChunkService.ts"
 import { Communicator } from "../../src/services/Communicator.ts"
 import { expectBytes, patternBytes } from "../support/bytes.ts"
 import { freePort } from "../support/nodeProcess.ts"
@@ -28,15 +29,36 @@ const servingNode = Effect.gen(function*() {
   )
 })
 
+/** Node "a" whose stage never answers; `stopped` completes when the server stops the handler. */
+const silentNode = (stopped: Deferred.Deferred<void>) =>
+  Effect.gen(function*() {
+    const port = yield* freePort
+    const communicator = yield* Communicator
+    const silentStage = Layer.effect(
+      ChunkService,
+      Effect.map(ChunkService, (store) => ({
+        ...store,
+        stage: () => Effect.never.pipe(Effect.onInterrupt(() => Deferred.succeed(stopped, undefined)))
+      }))
+    ).pipe(Layer.provide(ChunkServiceMemory))
+    return yield* communicator.serve(ChunkApi, `127.0.0.1:${port}`).pipe(
+      Effect.provide(ChunkApiHandlers.pipe(
+        Layer.provide(silentStage),
+        Layer.provide(StaticClusterService({ selfId: "a", members: [{ id: "a", address: "127.0.0.1:1" }] })),
+        Layer.provide(BoundedAdmission())
+      ))
+    )
+  })
+
 /** Node "b"'s ChunkPeers, knowing "a" at `address` and "c" at an address nobody serves. */
-const peersOf = (address: string, deadAddress: string) =>
+const peersOf = (address: string, deadAddress: string, callTimeout: Duration.DurationInput = "5 seconds") =>
   Effect.gen(function*() {
     const membership = StaticClusterService({
       selfId: "b",
       members: [{ id: "a", address }, { id: "b", address: "127.0.0.1:1" }, { id: "c", address: deadAddress }]
     })
     const context = yield* Layer.build(
-      RpcChunkPeers({ callTimeout: "5 seconds" }).pipe(
+      RpcChunkPeers({ callTimeout }).pipe(
         Layer.provide(Layer.mergeAll(ChunkServiceMemory, membership, StaticEndpointResolver.pipe(Layer.provide(membership))))
       )
     )
@@ -68,6 +90,19 @@ describe("chunk peers over TCP", () => {
       expect((yield* Effect.flip(peers.forNode("zz")))._tag).toBe("Unavailable")
       const c = yield* peers.forNode("c")
       expect((yield* Effect.flip(c.read("x", 0, 1)))._tag).toBe("Unavailable")
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("a peer that does not answer within the call timeout is Timeout, and its handler is stopped", () =>
+    Effect.gen(function*() {
+      const stopped = yield* Deferred.make<void>()
+      const address = yield* silentNode(stopped)
+      const peers = yield* peersOf(address, `127.0.0.1:${yield* freePort}`, "200 millis")
+      const a = yield* peers.forNode("a")
+      const data = patternBytes(1024, 3)
+      expect((yield* Effect.flip(a.stage("v1", data, crc32c(data))))._tag).toBe("Timeout")
+      yield* Deferred.await(stopped)
+      // The connection stays usable for the next call.
+      expect(yield* a.list).toEqual({ staged: [], committed: [] })
     }).pipe(Effect.provide(TcpCommunicator)))
 
   it.scopedLive("probing membership marks a node that stops answering as down, and the others alive", () =>
