@@ -85,7 +85,7 @@ export const garbageByVersionKey = (versionId: string): Buffer => taggedString(G
 
 /** The 16 bytes of `session` written into `key` at `offset`, without a Buffer of their own. */
 const writeSessionId = (key: Buffer, offset: number, session: SessionId): void => {
-  if (key.write(session, offset, SESSION_ID_BYTES, "hex") !== SESSION_ID_BYTES) {
+  if (session.length !== 2 * SESSION_ID_BYTES || key.write(session, offset, SESSION_ID_BYTES, "hex") !== SESSION_ID_BYTES) {
     throw new Error(`session id ${JSON.stringify(session)} is not ${SESSION_ID_BYTES} bytes of hex`)
   }
 }

@@ -44,25 +44,41 @@ export interface RecordCodec<A> {
   readonly decode: (bytes: Uint8Array) => A
 }
 
+/** Fields in a fixed order, each with what it must hold. */
+type Layout<A> = ReadonlyArray<readonly [keyof A & string, FieldKind]>
+
+const layoutOf = <A>(fields: { readonly [K in keyof A]-?: FieldKind }): Layout<A> =>
+  Object.entries(fields) as Array<[keyof A & string, FieldKind]>
+
+/** Append `value`'s fields to `out` in `layout`'s order, as stored. */
+const pushFields = <A>(out: Array<unknown>, layout: Layout<A>, value: A): Array<unknown> => {
+  for (const [name, kind] of layout) out.push(kind === "fileType" ? (value[name] === "file" ? 0 : 1) : value[name])
+  return out
+}
+
+/** The fields of `layout` read from `values` at `from`; throws Corruption naming `what`. */
+const readFields = <A>(what: string, layout: Layout<A>, values: ReadonlyArray<unknown>, from: number): A => {
+  const record: Record<string, unknown> = {}
+  for (let i = 0; i < layout.length; i++) {
+    const [name, kind] = layout[i]!
+    const v: unknown = values[from + i]
+    if (!valid[kind](v)) return undecodable(what, `bad ${name}`)
+    record[name] = kind === "fileType" ? (v === 0 ? "file" : "directory") : v
+  }
+  return record as A
+}
+
 /** A record stored as the array of its fields in the order `fields` lists them. */
 const tupleCodec = <A>(what: string, fields: { readonly [K in keyof A]-?: FieldKind }): RecordCodec<A> => {
-  const layout = Object.entries(fields) as Array<[keyof A & string, FieldKind]>
+  const layout = layoutOf<A>(fields)
   return {
-    encode: (value) =>
-      packr.pack(layout.map(([name, kind]) => (kind === "fileType" ? (value[name] === "file" ? 0 : 1) : value[name]))),
+    encode: (value) => packr.pack(pushFields([], layout, value)),
     decode: (bytes) => {
       const raw = unpack(bytes)
       if (Either.isLeft(raw)) return undecodable(what, raw.left)
       const values = raw.right
       if (!Array.isArray(values) || values.length !== layout.length) return undecodable(what, "wrong shape")
-      const record: Record<string, unknown> = {}
-      for (let i = 0; i < layout.length; i++) {
-        const [name, kind] = layout[i]!
-        const v: unknown = values[i]
-        if (!valid[kind](v)) return undecodable(what, `bad ${name}`)
-        record[name] = kind === "fileType" ? (v === 0 ? "file" : "directory") : v
-      }
-      return record as A
+      return readFields(what, layout, values, 0)
     }
   }
 }
@@ -169,30 +185,17 @@ const decodeStoredReply = Schema.decodeUnknownEither(StoredReply)
  */
 const OK_NULL = 0
 const OK_ATTRIBUTES = 1
-const attributeLayout: ReadonlyArray<readonly [keyof Attributes & string, FieldKind]> = [
-  ["inode", "int"], ["type", "fileType"], ["mode", "int"], ["uid", "int"], ["gid", "int"], ["size", "int"],
-  ["nlink", "int"], ["atime", "number"], ["mtime", "number"], ["ctime", "number"]
-]
-
-const decodeAttributes = (values: ReadonlyArray<unknown>, from: number): Attributes => {
-  const record: Record<string, unknown> = {}
-  for (let i = 0; i < attributeLayout.length; i++) {
-    const [name, kind] = attributeLayout[i]!
-    const v = values[from + i]
-    if (!valid[kind](v)) return undecodable("reply", `bad ${name}`)
-    record[name] = kind === "fileType" ? (v === 0 ? "file" : "directory") : v
-  }
-  return record as unknown as Attributes
-}
+const attributeLayout = layoutOf<Attributes>({
+  inode: "int", type: "fileType", mode: "int", uid: "int", gid: "int", size: "int", nlink: "int",
+  atime: "number", mtime: "number", ctime: "number"
+})
 
 export const ReplyCodec: RecordCodec<ReplyRecord> = {
   encode: ({ digest, outcome }) => {
     if (outcome._tag === "Err") return packr.pack(encodeStoredReply([digest, outcome]))
     const result = outcome.result
     if (result === null) return packr.pack([digest, OK_NULL])
-    const values: Array<unknown> = [digest, OK_ATTRIBUTES]
-    for (const [name, kind] of attributeLayout) values.push(kind === "fileType" ? (result[name] === "file" ? 0 : 1) : result[name])
-    return packr.pack(values)
+    return packr.pack(pushFields([digest, OK_ATTRIBUTES], attributeLayout, result))
   },
   decode: (bytes) => {
     const raw = unpack(bytes)
@@ -203,7 +206,9 @@ export const ReplyCodec: RecordCodec<ReplyRecord> = {
       if (!isInt(digest)) return undecodable("reply", "bad digest")
       if (values[1] === OK_NULL && values.length === 2) return { digest, outcome: { _tag: "Ok", result: null } }
       if (values[1] === OK_ATTRIBUTES && values.length === 2 + attributeLayout.length) {
-        return { digest, outcome: { _tag: "Ok", result: decodeAttributes(values, 2) } }
+        const result = readFields("reply", attributeLayout, values, 2)
+        if (result.inode < 1) return undecodable("reply", "bad inode")
+        return { digest, outcome: { _tag: "Ok", result } }
       }
       return undecodable("reply", "wrong shape")
     }

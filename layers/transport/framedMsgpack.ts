@@ -21,22 +21,35 @@ export const maxFrameBytes = 256 * 1024 * 1024
 /**
  * Records make repeated object shapes (readdir pages, log entries) smaller and faster to read.
  * A record's keys are sent once, where the shape first appears, and later objects of that shape
- * refer to it by a one-byte id. The decoder keeps every definition it has read for the life of
- * the connection (msgpackr's sequential mode), which reads both kinds of encoder below: one that
- * defines its shapes afresh in every frame, and one that defines each shape once per connection.
+ * refer to it by a one-byte id (64 of them, 0x40-0x7f, reused oldest first). The decoder keeps
+ * every definition it has read for the life of the connection (msgpackr's sequential mode),
+ * which reads both kinds of encoder below: one that defines its shapes afresh in every frame,
+ * and one that defines each shape once per connection. Both ends of a connection must run this
+ * framing: a decoder that forgets definitions after each frame cannot read the second kind.
+ *
+ * The stream encoder is correct only when the peer decodes every frame it produced, in order:
+ * true of socketClient and socketServer, which write each frame as they encode it. @effect/rpc's
+ * RpcClient encodes its ping frame once and resends the bytes, so its serialization
+ * (`framedMsgpack`) defines shapes in every frame. Fresh options objects each time: msgpackr
+ * keeps its table of shapes in them.
  */
-const decoderOptions = () => ({ useRecords: true, sequential: true })
+const RECORD_IDS = 64
+const recordOptions = (encoding: "stream" | "frame") =>
+  encoding === "stream"
+    ? { useRecords: true, sequential: true, maxSharedStructures: 0, maxOwnStructures: RECORD_IDS }
+    : { useRecords: true }
 
 /**
- * Shapes defined once per connection: frames shrink to their values (no key strings) and the
- * decoder compiles a reader per shape instead of parsing keys every time. Correct only when the
- * peer decodes every frame this encoder produced, in order: true of socketClient and
- * socketServer, which write each frame as they encode it. @effect/rpc's RpcClient encodes its
- * ping frame once and resends the bytes, so its serialization (`framedMsgpack`) defines shapes
- * in every frame instead.
+ * Bounds on the shapes a peer may define: what a connection's decoder keeps is never more than
+ * 64 of them, each of at most this many keys and key characters (ours have a dozen short keys).
  */
-const streamEncoderOptions = () => ({ useRecords: true, sequential: true })
-const frameEncoderOptions = () => ({ useRecords: true })
+const MAX_SHAPE_KEYS = 1024
+const MAX_SHAPE_KEY_CHARS = 64 * 1024
+
+/** Why a stream is refused from some frame on: a shape out of bounds, or a body that did not decode. */
+export class StreamRefused extends Error {
+  readonly _tag = "StreamRefused"
+}
 
 /** Rejecting a frame throws the rpc library's own error, so RpcServer closes the socket. */
 const frameTooLarge = (bufferSize: number) =>
@@ -64,10 +77,29 @@ const asPlainBytes = (bytes: Uint8Array): Uint8Array =>
  * so the parser refuses everything that follows.
  */
 const makeParser = (encoding: "stream" | "frame"): RpcSerialization.Parser => {
-  // Fresh options objects: msgpackr keeps its table of shapes in them.
-  const newPackr = () => new Packr(encoding === "stream" ? streamEncoderOptions() : frameEncoderOptions())
+  const newPackr = () => new Packr(recordOptions(encoding))
   let packr = newPackr()
-  const unpackr = new Unpackr(decoderOptions())
+  const unpackr = new Unpackr({ useRecords: true, sequential: true })
+  // The table of shapes, fixed at the 64 one-byte ids: a definition under any other id (msgpackr's
+  // two-byte ids) would add a property, which throws, and the stream is refused.
+  const shapes = (unpackr as unknown as { readonly structures: Array<ReadonlyArray<string> | undefined> }).structures
+  for (let id = 0; id < RECORD_IDS; id++) shapes[id] = undefined
+  Object.preventExtensions(shapes)
+  const checked = new Array<ReadonlyArray<string> | undefined>(RECORD_IDS).fill(undefined)
+  /** Check the shapes defined since the last frame (a new definition is a new array). */
+  const checkShapes = () => {
+    for (let id = 0; id < RECORD_IDS; id++) {
+      const shape = shapes[id]
+      if (shape === checked[id]) continue
+      if (shape !== undefined) {
+        if (shape.length > MAX_SHAPE_KEYS) throw new StreamRefused(`a msgpack record shape of ${shape.length} keys`)
+        let chars = 0
+        for (const key of shape) chars += key.length
+        if (chars > MAX_SHAPE_KEY_CHARS) throw new StreamRefused(`a msgpack record shape of ${chars} characters of keys`)
+      }
+      checked[id] = shape
+    }
+  }
   const textEncoder = new TextEncoder()
 
   // The incomplete frame: its chunks so far (header included), their total size, and the
@@ -75,7 +107,7 @@ const makeParser = (encoding: "stream" | "frame"): RpcSerialization.Parser => {
   let pending: Array<Uint8Array> = []
   let pendingBytes = 0
   let pendingBodyBytes = -1
-  let rejected: RpcSerialization.RpcSerializationError | undefined
+  let rejected: RpcSerialization.RpcSerializationError | StreamRefused | undefined
 
   const checkLength = (length: number) => {
     if (length > maxFrameBytes) {
@@ -153,28 +185,36 @@ const makeParser = (encoding: "stream" | "frame"): RpcSerialization.Parser => {
   return {
     decode: (input) => {
       if (rejected !== undefined) throw rejected
-      // Framing state is settled before any body is parsed: a malformed body throws (the peer
-      // gets a defect) but leaves the stream aligned on the next frame.
       const bodies = takeFrames(typeof input === "string" ? textEncoder.encode(input) : asPlainBytes(input))
       const messages = new Array<unknown>(bodies.length)
-      for (let i = 0; i < bodies.length; i++) messages[i] = unpackr.unpack(bodies[i])
+      try {
+        for (let i = 0; i < bodies.length; i++) {
+          messages[i] = unpackr.unpack(bodies[i])
+          checkShapes()
+        }
+      } catch (error) {
+        // A body that cannot be read may have defined shapes part-way, and the frames after it
+        // may use shapes it would have defined: nothing later can be trusted.
+        rejected = error instanceof StreamRefused
+          ? error
+          : new StreamRefused(`an undecodable frame: ${error instanceof Error ? error.message : String(error)}`)
+        throw rejected
+      }
       return messages
     },
     encode: (message) => {
       // msgpackr writes the body after four reserved bytes, so the frame is one buffer, uncopied.
       let frame: Uint8Array
+      let bodyBytes: number
       try {
         frame = packr.pack(message, RESERVE_START_SPACE | headerBytes)
+        bodyBytes = frame.length - headerBytes
+        if (bodyBytes > maxFrameBytes) throw frameTooLarge(bodyBytes)
       } catch (error) {
         // The frame is not sent, but the encoder may have counted shapes it defined as known to
         // the peer. A fresh encoder defines every shape before using it, which any decoder reads.
         packr = newPackr()
         throw error
-      }
-      const bodyBytes = frame.length - headerBytes
-      if (bodyBytes > maxFrameBytes) {
-        packr = newPackr()
-        throw frameTooLarge(bodyBytes)
       }
       frame[0] = bodyBytes >>> 24
       frame[1] = (bodyBytes >>> 16) & 0xff

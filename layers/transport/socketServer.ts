@@ -13,11 +13,12 @@
  * A connection that closes interrupts its running handlers; so does an Interrupt message.
  */
 import { Rpc, type RpcGroup } from "@effect/rpc"
-import { Context, Effect, type Exit, Fiber, FiberId, ParseResult, Runtime, RuntimeFlags, Schema, type Scope } from "effect"
+import { Context, Effect, type Exit, Fiber, FiberId, ParseResult, Runtime, Schema, type Scope } from "effect"
 import * as Net from "node:net"
 import { Unavailable } from "../../src/domain/errors.ts"
 import type { Served } from "../../src/services/Communicator.ts"
 import { OneWay } from "../../src/protocol/OneWay.ts"
+import { handlerRunner } from "../../src/lib/rpcHandler.ts"
 import { formatAddress, parseAddress } from "./address.ts"
 import { coalesceWrites } from "./coalescedWrites.ts"
 import { makeStreamParser } from "./framedMsgpack.ts"
@@ -43,7 +44,7 @@ const describe = (cause: unknown): string =>
     ? cause.message
     : String(cause)
 
-/** The handlers of `group`, run with the context, fiber refs (logger, log level) and flags of `serve`'s caller. */
+/** The handlers of `group` in the context of `serve`'s caller (rpcHandler.ts). */
 const routesOf = <Rpcs extends Rpc.Any>(
   group: RpcGroup.RpcGroup<Rpcs>,
   served: Runtime.Runtime<never>,
@@ -51,33 +52,16 @@ const routesOf = <Rpcs extends Rpc.Any>(
 ): Map<string, Route> => {
   const routes = new Map<string, Route>()
   for (const rpc of group.requests.values() as Iterable<Rpc.AnyWithProps>) {
-    const entry = served.context.unsafeMap.get(rpc.key) as
-      | { readonly handler: (payload: unknown, options: object) => unknown; readonly context: Context.Context<never> }
-      | undefined
-    if (entry === undefined) continue
-    // Interruptible whatever region `serve` ran in (a layer's build is not): a client's
-    // Interrupt and shutdown stop the handler.
-    const runtime = Runtime.make({
-      context: Context.merge(served.context, entry.context),
-      fiberRefs: served.fiberRefs,
-      runtimeFlags: RuntimeFlags.enable(served.runtimeFlags, RuntimeFlags.Interruption)
-    })
+    const runHandler = handlerRunner(served, rpc)
+    if (runHandler === undefined) continue
     const decodePayload = Schema.decodeUnknownSync(rpc.payloadSchema as Schema.Schema<unknown, unknown>)
     const encodeExit = Schema.encodeSync(Rpc.exitSchema(rpc as unknown as Rpc.Any)) as Route["encodeExit"]
-    const runFork = Runtime.runFork(runtime)
     routes.set(rpc._tag, {
       decodePayload,
       encodeExit,
       oneWay: Context.get(rpc.annotations, OneWay),
       run: (payload, clientId) => {
-        const result = entry.handler(payload, { clientId, headers: {} })
-        // A handler may be wrapped (Rpc.fork / uninterruptible); what it runs is the same.
-        const effect: unknown = Rpc.isWrapper(result as object) ? (result as { readonly value: unknown }).value : result
-        const fiber = runFork(
-          Effect.isEffect(effect)
-            ? effect as Effect.Effect<unknown, unknown>
-            : Effect.dieMessage(`the handler of ${rpc._tag} returned no Effect`)
-        )
+        const fiber = runHandler(payload, clientId)
         running.add(fiber)
         fiber.addObserver(() => running.delete(fiber))
         return fiber
@@ -94,7 +78,23 @@ const answer = (socket: Net.Socket, routes: Map<string, Route>, clientId: number
   const parser = makeStreamParser()
   const fibers = new Map<string, Fiber.RuntimeFiber<unknown, unknown>>()
   const send = (message: unknown) => {
-    if (!socket.destroyed) socket.write(parser.encode(message) as Uint8Array)
+    if (socket.destroyed) return
+    let frame: Uint8Array
+    try {
+      frame = parser.encode(message) as Uint8Array
+    } catch (error) {
+      // An answer msgpack cannot carry (or too large a frame) reaches the client as a defect,
+      // as RpcServer's does; if even that fails, the connection goes.
+      const requestId = (message as { readonly requestId?: unknown }).requestId
+      try {
+        if (requestId === undefined) throw error
+        frame = parser.encode({ _tag: "Exit", requestId, exit: dieExit(describe(error)) }) as Uint8Array
+      } catch {
+        socket.destroy()
+        return
+      }
+    }
+    socket.write(frame)
   }
 
   const request = (message: { readonly id: unknown; readonly tag: unknown; readonly payload: unknown }) => {

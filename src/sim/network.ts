@@ -20,10 +20,10 @@
  * reply matches no caller and is ignored.
  */
 import { Rpc, RpcClientError, type RpcGroup } from "@effect/rpc"
-import * as Headers from "@effect/platform/Headers"
-import { Context, Effect, Exit, FiberId, Layer, Runtime, RuntimeFlags, Schema } from "effect"
+import { Effect, Exit, FiberId, Layer, Schema } from "effect"
 import type { RuntimeFiber } from "effect/Fiber"
 import { Unavailable } from "../domain/errors.ts"
+import { handlerRunner } from "../lib/rpcHandler.ts"
 import { makePrng, nextFloat } from "../raft/prng.ts"
 import { type CallOptions, Communicator, type GroupClient } from "../services/Communicator.ts"
 import type { SimulatedClock } from "./clock.ts"
@@ -238,25 +238,12 @@ export const makeSimNetwork = (options: { readonly seed: number; readonly clock:
         const runtime = yield* Effect.runtime<never>()
         const rpcs = new Map<string, ServedRpc>()
         for (const rpc of group.requests.values() as Iterable<Rpc.AnyWithProps>) {
-          const entry = runtime.context.unsafeMap.get(rpc.key) as Rpc.Handler<string> | undefined
-          if (entry === undefined) return yield* Effect.dieMessage(`no handler for ${rpc._tag} in context`)
-          // Interruptible, as a server's handlers are, whatever region `serve` ran in.
-          const handlerRuntime = Runtime.make({
-            context: Context.merge(runtime.context, entry.context),
-            fiberRefs: runtime.fiberRefs,
-            runtimeFlags: RuntimeFlags.enable(runtime.runtimeFlags, RuntimeFlags.Interruption)
-          })
-          const fork = Runtime.runFork(handlerRuntime)
-          const decodePayload = Schema.decodeUnknownSync(rpc.payloadSchema as Schema.Schema<unknown, unknown>)
-          const exitSchema = Schema.encodeUnknownSync(Rpc.exitSchema(rpc as unknown as Rpc.Any))
+          const run = handlerRunner(runtime, rpc)
+          if (run === undefined) return yield* Effect.dieMessage(`no handler for ${rpc._tag} in context`)
           rpcs.set(rpc._tag, {
-            decodePayload,
-            encodeExit: exitSchema,
-            run: (payload, connectionId) => {
-              const result = entry.handler(payload, { clientId: connectionId, headers: Headers.empty })
-              const effect = (Rpc.isWrapper(result) ? result.value : result) as Effect.Effect<unknown, unknown>
-              return fork(effect)
-            }
+            decodePayload: Schema.decodeUnknownSync(rpc.payloadSchema as Schema.Schema<unknown, unknown>),
+            encodeExit: Schema.encodeUnknownSync(Rpc.exitSchema(rpc as unknown as Rpc.Any)),
+            run
           })
         }
         const listener: Listener = { host, rpcs, connections: new Set(), closed: false, nextConnectionId: 0 }

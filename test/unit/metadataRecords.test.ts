@@ -43,7 +43,8 @@ describe("ReplyCodec", () => {
       [7, 1, 42, 0, 0o644],
       ["seven", 0],
       [7, 1, 42, 3, 0o644, 0, 0, 0, 1, 1, 1, 1],
-      [7, 2]
+      [7, 2],
+      [7, 1, 0, 0, 0o644, 0, 0, 0, 1, 1, 1, 1]
     ]
     for (const values of damaged) expect(() => ReplyCodec.decode(packr.pack(values))).toThrow(Corruption)
   })

@@ -2,7 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { RpcSerialization } from "@effect/rpc"
 import { Effect } from "effect"
 import fc from "fast-check"
-import { framedMsgpack, layerFramedMsgpack, makeStreamParser, maxFrameBytes } from "../../layers/transport/framedMsgpack.ts"
+import { Packr } from "msgpackr"
+import { framedMsgpack, layerFramedMsgpack, makeStreamParser, maxFrameBytes, StreamRefused } from "../../layers/transport/framedMsgpack.ts"
 
 const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
   const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
@@ -140,11 +141,12 @@ describe("framedMsgpack", () => {
     expect(() => parser.decode(stream)).toThrow(/maximum size/)
   })
 
-  it("stays aligned after a frame whose body is not valid msgpack", () => {
+  it("refuses the rest of the stream after a frame whose body does not decode", () => {
+    // Shapes are kept across frames: after a body that broke off, nothing later can be trusted.
     const parser = framedMsgpack.unsafeMake()
     const truncatedArray = new Uint8Array([0x92, 0x01])
-    expect(() => parser.decode(concat([header(2), truncatedArray]))).toThrow()
-    expect(parser.decode(encodeAll([{ after: "error" }]))).toEqual([{ after: "error" }])
+    expect(() => parser.decode(concat([header(2), truncatedArray]))).toThrow(StreamRefused)
+    expect(() => parser.decode(encodeAll([{ after: "error" }]))).toThrow(StreamRefused)
   })
 
   it.effect("is provided as the RpcSerialization layer with framing included", () =>
@@ -196,5 +198,20 @@ describe("makeStreamParser (one connection of socketClient/socketServer)", () =>
     const shaped = (k: number) => ({ [`key${k % 150}`]: k, common: "x" })
     const messages = Array.from({ length: 600 }, (_, k) => shaped(k))
     expect(receiver.decode(concat(messages.map((m) => sender.encode(m) as Uint8Array)))).toEqual(messages)
+  })
+
+  it("refuses a peer that defines shapes beyond the 64 one-byte ids or of absurd size: a connection keeps what it defines", () => {
+    const frameOf = (body: Uint8Array) => concat([header(body.length), body])
+    // An encoder with two-byte record ids: its 65th shape has an id the decoder does not keep.
+    const wide = new Packr({ useRecords: true, sequential: true, maxSharedStructures: 0, maxOwnStructures: 500 })
+    const receiver = makeStreamParser()
+    const shapes = Array.from({ length: 65 }, (_, k) => ({ [`k${k}`]: k }))
+    expect(() => {
+      for (const shape of shapes) receiver.decode(frameOf(wide.pack(shape)))
+    }).toThrow(StreamRefused)
+    const huge = Object.fromEntries(Array.from({ length: 2_000 }, (_, k) => [`key${k}`, k]))
+    expect(() => makeStreamParser().decode(makeStreamParser().encode(huge) as Uint8Array)).toThrow(StreamRefused)
+    const longKey = { ["x".repeat(100_000)]: 1 }
+    expect(() => makeStreamParser().decode(makeStreamParser().encode(longKey) as Uint8Array)).toThrow(StreamRefused)
   })
 })

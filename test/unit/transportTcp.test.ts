@@ -2,7 +2,7 @@ import { NodeSocket } from "@effect/platform-node"
 import * as Socket from "@effect/platform/Socket"
 import { Rpc, RpcClient, RpcClientError, RpcGroup, RpcSerialization } from "@effect/rpc"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Schedule, Schema, Scope } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Schedule, Schema, Scope } from "effect"
 import * as Net from "node:net"
 import { NotFound, Unavailable } from "../../src/domain/errors.ts"
 import { type CallOptions, Communicator } from "../../src/services/Communicator.ts"
@@ -177,6 +177,24 @@ describe("TcpCommunicator", () => {
       const client = yield* clientOf(address)
       const reply = yield* client.Echo({ data: new Uint8Array([6]) })
       expect(sameBytes(reply, new Uint8Array([6]))).toBe(true)
+    }).pipe(Effect.provide(TcpCommunicator)))
+
+  it.scopedLive("an answer msgpack cannot carry reaches the caller as a defect, and the connection keeps working", () =>
+    Effect.gen(function*() {
+      class Odd extends Rpc.make("Odd", { success: Schema.Unknown }) {}
+      const OddApi = RpcGroup.make(Odd, Echo)
+      const communicator = yield* Communicator
+      const address = yield* communicator.serve(OddApi, "127.0.0.1:0").pipe(
+        Effect.provide(OddApi.toLayer({
+          Odd: () => Effect.succeed(Symbol("not encodable")),
+          Echo: ({ data }) => Effect.succeed(data)
+        }))
+      )
+      const client = yield* communicator.client(OddApi, address)
+      const exit = yield* Effect.exit(client.Odd())
+      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+      const reply = yield* client.Echo({ data: new Uint8Array([9, 8]) })
+      expect(sameBytes(reply, new Uint8Array([9, 8]))).toBe(true)
     }).pipe(Effect.provide(TcpCommunicator)))
 
   it.scopedLive("sends no reply to a OneWay rpc, and still answers the others on the same connection", () =>
