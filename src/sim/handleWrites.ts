@@ -7,6 +7,7 @@
  */
 import { Duration, Effect } from "effect"
 import type { SandstoreClientShape } from "../client/SandstoreClient.ts"
+import { boundedBy } from "./timeout.ts"
 
 /** Refusals that say an operation did not happen; any other error leaves its outcome unknown. */
 export const DEFINITE_ERRORS: ReadonlySet<string> = new Set([
@@ -26,9 +27,9 @@ export interface HandleWrite {
 
 export const writeThroughHandle = (client: SandstoreClientShape, write: HandleWrite) =>
   Effect.scoped(Effect.gen(function*() {
-    const handle = yield* client.openScoped(write.path, write.offset === undefined ? "a" : "r+").pipe(Effect.timeout(write.timeout))
+    const handle = yield* client.openScoped(write.path, write.offset === undefined ? "a" : "r+").pipe(boundedBy(write.timeout))
     const first = yield* Effect.zipRight(handle.write(write.data, write.offset), handle.sync).pipe(
-      Effect.timeout(write.timeout),
+      boundedBy(write.timeout),
       Effect.either
     )
     if (first._tag === "Right") return
@@ -37,5 +38,5 @@ export const writeThroughHandle = (client: SandstoreClientShape, write: HandleWr
       return yield* Effect.fail(first.left)
     }
     yield* Effect.sleep(Duration.millis(write.resendAfterMillis))
-    yield* handle.sync.pipe(Effect.timeout(write.timeout))
+    yield* handle.sync.pipe(boundedBy(write.timeout))
   }))

@@ -26,6 +26,7 @@ import { DEFINITE_ERRORS, writeThroughHandle } from "./handleWrites.ts"
 import type { Operation, Result } from "./history.ts"
 import type { SimNetwork } from "./network.ts"
 import type { Recorder } from "./recorder.ts"
+import { boundedBy } from "./timeout.ts"
 
 export interface WorkloadOptions {
   readonly clients: number
@@ -201,7 +202,7 @@ export const recordOperation = (
     // A write that resends later bounds each of its steps itself.
     const bounded = (op.f === "pwrite" || op.f === "append") && op.resendAfterMillis !== undefined
     const performed = perform(client, op, timeout)
-    const outcome = yield* (bounded ? performed : Effect.timeout(performed, timeout)).pipe(Effect.either)
+    const outcome = yield* (bounded ? performed : boundedBy(timeout)(performed)).pipe(Effect.either)
     if (outcome._tag === "Right") return yield* recorder.ok(id, clientIndex, outcome.right)
     const tag = outcome.left._tag === "TimeoutException" ? "Timeout" : outcome.left._tag
     if (DEFINITE_ERRORS.has(tag)) yield* recorder.fail(id, clientIndex, tag)
