@@ -101,7 +101,7 @@ export const makeNamespace = (
       if (command._tag === "OpenSession" || command._tag === "CloseSession") {
         const outcome = command._tag === "OpenSession"
           ? Sessions.open(sessionTx, command.session, command.create, now, sessions)
-          : Sessions.close(sessionTx, command.session)
+          : Sessions.close(sessionTx, command.session, sessions)
         return { outcome, writes: [], meta: outcome._tag === "Ok" ? advanced : meta }
       }
       const tx = makeTransaction(source)
@@ -136,7 +136,7 @@ export const makeNamespace = (
         const admission = Sessions.admit(sessionTx, request, now, sessions)
         if (admission._tag === "Admitted") {
           carried = carryOut(batch, entry.command, meta, now, sessionTx)
-          Sessions.record(sessionTx, request, admission.session, carried.outcome, now)
+          Sessions.record(sessionTx, request, admission.session, carried.outcome, now, sessions)
         } else {
           carried = { outcome: admission.outcome, writes: [], meta }
         }

@@ -132,6 +132,29 @@ describe("client sessions in the state machine", () => {
       expect(pruned.length - empty).toBeLessThan(withSession.length - empty)
     }))
 
+  it.effect("pruning files sessions by interval but expires them exactly: a session still in its timeout survives, and an expired one leaves nothing", () =>
+    Effect.gen(function*() {
+      const { bytes, run } = yield* machine
+      const empty = (yield* bytes).length
+      // Active late in an interval of the activity index (TIMEOUT / 8 = 1250 ms here).
+      const lastActive = T + 1249
+      yield* run(open(A, T))
+      expect((yield* run(create("f", lastActive), tag(A, 1, 1)))._tag).toBe("Ok")
+      // Past the timeout of the interval's start, not of the last activity: pruning passes by.
+      const early = lastActive + TIMEOUT - 100
+      for (let i = 0; i < 4; i++) yield* run({ _tag: "ForgetGarbage", versionIds: [], now: early })
+      expect((yield* run(create("g", early), tag(A, 2, 2)))._tag).toBe("Ok")
+      // Once it did expire, pruning drops every row of it (the files stay).
+      const late = early + TIMEOUT + 1
+      for (let i = 0; i < 4; i++) yield* run({ _tag: "ForgetGarbage", versionIds: [], now: late })
+      expect(errorOf(yield* run(create("h", late), tag(A, 3, 3)))).toBe("SessionExpired")
+      const { run: runBare, bytes: bareBytes } = yield* machine
+      yield* runBare(create("f", lastActive))
+      yield* runBare(create("g", early))
+      for (let i = 0; i < 8; i++) yield* runBare({ _tag: "ForgetGarbage", versionIds: [], now: late })
+      expect((yield* bytes).length - empty).toBe((yield* bareBytes).length - empty)
+    }))
+
   it.effect("a Conflict is no answer: the same request is carried out when resent", () =>
     Effect.gen(function*() {
       const { md, run } = yield* machine
