@@ -42,12 +42,9 @@ export const RpcChunkPeers = (options: RpcChunkPeersOptions = {}) =>
           /** `method` bounded by the call timeout; transport failures become Unavailable. */
           const call = <P, A, E>(method: (payload: P, options?: never) => Effect.Effect<A, E | RpcClientError.RpcClientError>) => {
             const send = withCallOptions(method, bounded)
-            return (payload: P): Effect.Effect<A, Exclude<E, RpcClientError.RpcClientError> | Unavailable | Timeout> =>
-              Effect.catchIf(
-                send(payload),
-                (e): e is RpcClientError.RpcClientError => (e as { _tag?: string })._tag === "RpcClientError",
-                (e) => Effect.fail(new Unavailable({ message: `chunk peer ${address}: ${e.message}` }))
-              ) as Effect.Effect<A, Exclude<E, RpcClientError.RpcClientError> | Unavailable | Timeout>
+            return (payload: P) =>
+              Effect.catchTag(send(payload), "RpcClientError", (e) =>
+                Effect.fail(new Unavailable({ message: `chunk peer ${address}: ${(e as RpcClientError.RpcClientError).message}` })))
           }
           const stageChunk = call(api.StageChunk)
           const commitChunk = call(api.CommitChunk)

@@ -77,24 +77,26 @@ const answer = (socket: Net.Socket, routes: Map<string, Route>, clientId: number
   running.add(socket)
   const parser = makeStreamParser()
   const fibers = new Map<string, Fiber.RuntimeFiber<unknown, unknown>>()
+  /** Write `message`; one that cannot be encoded (our own bug) costs the connection. */
   const send = (message: unknown) => {
     if (socket.destroyed) return
-    let frame: Uint8Array
     try {
-      frame = parser.encode(message) as Uint8Array
-    } catch (error) {
-      // An answer msgpack cannot carry (or too large a frame) reaches the client as a defect,
-      // as RpcServer's does; if even that fails, the connection goes.
-      const requestId = (message as { readonly requestId?: unknown }).requestId
-      try {
-        if (requestId === undefined) throw error
-        frame = parser.encode({ _tag: "Exit", requestId, exit: dieExit(describe(error)) }) as Uint8Array
-      } catch {
-        socket.destroy()
-        return
-      }
+      socket.write(parser.encode(message) as Uint8Array)
+    } catch {
+      socket.destroy()
     }
-    socket.write(frame)
+  }
+  /**
+   * Answer request `id` with `exit`, encoded by its Schema and then as a frame. An answer that
+   * either cannot carry (or too large a frame) reaches the client as a defect, as RpcServer's does.
+   */
+  const reply = (id: string, route: Route, exit: Exit.Exit<unknown, unknown>) => {
+    if (socket.destroyed) return
+    try {
+      socket.write(parser.encode({ _tag: "Exit", requestId: id, exit: route.encodeExit(exit) }) as Uint8Array)
+    } catch (error) {
+      send({ _tag: "Exit", requestId: id, exit: dieExit(describe(error)) })
+    }
   }
 
   const request = (message: { readonly id: unknown; readonly tag: unknown; readonly payload: unknown }) => {
@@ -114,14 +116,7 @@ const answer = (socket: Net.Socket, routes: Map<string, Route>, clientId: number
     fiber.addObserver((exit) => {
       // A client reusing an id while the first request runs must not unlist the second.
       if (fibers.get(id) === fiber) fibers.delete(id)
-      if (route.oneWay) return
-      let encoded: unknown
-      try {
-        encoded = route.encodeExit(exit)
-      } catch (error) {
-        encoded = dieExit(describe(error))
-      }
-      send({ _tag: "Exit", requestId: id, exit: encoded })
+      if (!route.oneWay) reply(id, route, exit)
     })
   }
 
