@@ -16,17 +16,22 @@
  * marker records the length of the content the rewrite made durable: damage inside it is
  * Corruption, never mistaken for a torn tail, which protects the snapshot it usually holds.
  *
+ * An append marked `inline` (a follower's) skips the writer and the thread pool when the
+ * writer has nothing queued or in hand: its write and a blocking fdatasync run right in the
+ * caller, which spares two thread wake-ups (on a busy 2-core machine ~0.8 ms of a follower's
+ * answer to its leader, for a ~60 µs fdatasync) at the cost of the event loop waiting on the disk.
+ *
  * Any I/O error leaves the files in an unknown state (after a failed fsync the kernel may
  * have dropped the dirty pages), so it fails the log: every later append fails too, and the
  * node must restart and recover.
  */
 import { Deferred, Effect, Layer, Metric, Queue } from "effect"
 import * as fs from "node:fs/promises"
-import { fdatasync, writeSync } from "node:fs"
+import { fdatasync, fdatasyncSync, writeSync } from "node:fs"
 import * as path from "node:path"
 import { Corruption, IoError } from "../../src/domain/errors.ts"
 import { decodeSegment, type DecodedSegment, encodedSize, encodeRecords } from "../../src/raft/walCodec.ts"
-import { type WalRecord, WriteAheadLog, type WriteAheadLogShape } from "../../src/services/WriteAheadLog.ts"
+import { type AppendOptions, type WalRecord, WriteAheadLog, type WriteAheadLogShape } from "../../src/services/WriteAheadLog.ts"
 
 export interface WriteAheadLogFileOptions {
   readonly dir: string
@@ -260,6 +265,31 @@ const make = (options: WriteAheadLogFileOptions) =>
       yield* syncDirectory(dir)
     })
 
+    /** Requests submitted to the writer and not yet completed: an inline append must not overtake them. */
+    let outstanding = 0
+
+    /**
+     * `bytes` written and made durable in the caller, blocking, if nothing is ahead of them and
+     * they fit the open segment (a rotation is the writer's job); undefined otherwise.
+     */
+    const appendInline = (bytes: Uint8Array): Effect.Effect<void, IoError> | undefined => {
+      if (failure !== undefined) return Effect.fail(failure)
+      if (outstanding > 0) return undefined
+      if (current.size > 0 && current.size + bytes.length > segmentBytes) return undefined
+      const segment = current
+      return Effect.try({
+        try: () => {
+          let written = 0
+          while (written < bytes.length) {
+            written += writeSync(segment.handle.fd, bytes, written, bytes.length - written, segment.size + written)
+          }
+          fdatasyncSync(segment.handle.fd)
+          current = { ...segment, size: segment.size + bytes.length }
+        },
+        catch: (cause) => (failure = ioError("append", segment.file, cause))
+      }).pipe(Effect.zipRight(Metric.increment(fsyncs)))
+    }
+
     const writeBatch = (bytes: Uint8Array) =>
       Effect.gen(function*() {
         if (current.size > 0 && current.size + bytes.length > segmentBytes) yield* rotate
@@ -301,6 +331,7 @@ const make = (options: WriteAheadLogFileOptions) =>
           ? Effect.fail(failure)
           : work.pipe(Effect.tapError((error) => Effect.sync(() => { failure = error })))
         const exit = yield* Effect.exit(guarded)
+        outstanding -= requests.length
         for (const request of requests) yield* Deferred.done(request.done, exit)
       })
 
@@ -328,7 +359,9 @@ const make = (options: WriteAheadLogFileOptions) =>
     const queue = yield* Queue.unbounded<Request>()
     const closed = new IoError({ message: `write-ahead log ${dir} is closed` })
     yield* Effect.addFinalizer(() =>
-      Queue.takeAll(queue).pipe(
+      // From now on appends fail: the segment's handle is about to close.
+      Effect.sync(() => { failure ??= closed }).pipe(
+        Effect.zipRight(Queue.takeAll(queue)),
         Effect.flatMap(Effect.forEach((request) => Deferred.fail(request.done, closed), { discard: true }))
       )
     )
@@ -341,19 +374,22 @@ const make = (options: WriteAheadLogFileOptions) =>
     ).pipe(Effect.forever, Effect.forkScoped)
 
     const submit = (request: (done: Deferred.Deferred<void, IoError>) => Request) =>
-      Effect.flatMap(Deferred.make<void, IoError>(), (done) =>
-        Queue.offer(queue, request(done)).pipe(Effect.zipRight(Deferred.await(done))))
+      Effect.flatMap(Deferred.make<void, IoError>(), (done) => {
+        outstanding++
+        return Queue.offer(queue, request(done)).pipe(Effect.zipRight(Deferred.await(done)))
+      })
 
     const service: WriteAheadLogShape = {
       recovered: recovered.records,
-      append: (records) =>
+      append: (records, appendOptions?: AppendOptions) =>
         records.length === 0 ? Effect.void : Effect.suspend(() => {
           if (records.some((record) => record.type === BASE_MARKER_TYPE)) {
             return Effect.dieMessage(`WAL record type ${BASE_MARKER_TYPE} is reserved for the log itself`)
           }
           // Encoding here, in the caller's fiber, keeps the writer's turn short.
           const bytes = encodeRecords(records)
-          return submit((done) => ({ _tag: "Append", bytes, done }))
+          return (appendOptions?.inline === true ? appendInline(bytes) : undefined) ??
+            submit((done) => ({ _tag: "Append", bytes, done }))
         }),
       rewrite: (records) =>
         Effect.suspend(() =>

@@ -13,11 +13,22 @@ export interface WalRecord {
   readonly payload: Uint8Array
 }
 
+export interface AppendOptions {
+  /**
+   * The caller has nothing more urgent to do than wait for this append (a Raft follower, whose
+   * leader waits for its answer): a log may then make it durable on the caller's own thread,
+   * blocking the event loop for the fsync, instead of a trip to a worker thread and back
+   * (two wake-ups, most of an append's latency on a busy machine). A caller that must notice
+   * a stalled disk while it waits (a leader) leaves it off. Logs without threads ignore it.
+   */
+  readonly inline?: boolean
+}
+
 export interface WriteAheadLogShape {
   /** The records found when the log was opened, in append order. */
   readonly recovered: ReadonlyArray<WalRecord>
   /** Append records durably, in order. */
-  readonly append: (records: ReadonlyArray<WalRecord>) => Effect.Effect<void, IoError>
+  readonly append: (records: ReadonlyArray<WalRecord>, options?: AppendOptions) => Effect.Effect<void, IoError>
   /**
    * Start a new segment whose first records are `records` and delete every older segment,
    * atomically: after a crash either the old segments or the new one are found. Used to

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Metric, Option } from "effect"
+import { Cause, Effect, Exit, Fiber, Metric, Option } from "effect"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -64,6 +64,44 @@ describe("WriteAheadLogFile", () => {
       expect(fsyncs).toBeLessThan(20)
       const recovered = yield* withWal({ dir }, (wal) => Effect.succeed(wal.recovered))
       expect(new Set(plain(recovered))).toEqual(new Set(Array.from({ length: 200 }, (_, i) => `1:concurrent-${i}`)))
+    }))
+
+  it.scoped("inline appends are durable in call order among queued ones, and one fsync each, across rotation", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const written = Array.from({ length: 40 }, (_, i) => record(1, `mixed-${i}-${"y".repeat(i % 11)}`))
+      const before = yield* fsyncCount(dir)
+      yield* withWal({ dir, segmentBytes: 200 }, (wal) =>
+        Effect.forEach(written, (r, i) => wal.append([r], { inline: i % 3 !== 0 }), { discard: true }))
+      expect(yield* fsyncCount(dir)).toBe(before + written.length)
+      expect((yield* segmentFiles(dir)).length).toBeGreaterThan(2)
+      const recovered = yield* withWal({ dir, segmentBytes: 200 }, (wal) => Effect.succeed(wal.recovered))
+      expect(plain(recovered)).toEqual(plain(written))
+    }))
+
+  it.scoped("an inline append waits its turn behind appends already queued", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      yield* withWal({ dir }, (wal) =>
+        Effect.gen(function*() {
+          // Queued appends, all submitted before the inline one below starts.
+          const queued = yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i), (i) =>
+            Effect.fork(wal.append([record(1, `queued-${i}`)])))
+          yield* Effect.yieldNow()
+          yield* wal.append([record(2, "inline")], { inline: true })
+          yield* Effect.forEach(queued, Fiber.join, { discard: true })
+        }))
+      const recovered = plain(yield* withWal({ dir }, (wal) => Effect.succeed(wal.recovered)))
+      expect(recovered).toHaveLength(21)
+      expect(recovered[20]).toBe("2:inline")
+    }))
+
+  it.scoped("an inline append on a closed log fails with IoError", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const closed = yield* withWal({ dir }, (wal) => Effect.succeed(wal))
+      const exit = yield* Effect.exit(closed.append([record(1, "late")], { inline: true }))
+      expect(failureOf(exit)?._tag).toBe("IoError")
     }))
 
   it.scoped("rewrite replaces the log; later appends follow it after reopening", () =>
