@@ -151,7 +151,7 @@ export const makeNamespace = (
     // The entries apply one after another into one transaction over the store, so each sees
     // the ones before it, and all of them reach the store in one batch. They run synchronously;
     // only a scan LevelDB must answer first (storeReads.ts) or the final write yields.
-    const applyAll: MetadataServiceShape["applyAll"] = (entries) =>
+    const applyAll: MetadataServiceShape["applyAll"] = (entries, onDecided) =>
       serialized(Effect.suspend(() => {
         const reads = storeReads(store)
         const batch = makeTransaction(reads.source)
@@ -166,6 +166,7 @@ export const makeNamespace = (
             if (thrown instanceof ScanNeeded) return Effect.zipRight(reads.fetch(thrown.range), applyRest)
             return Tables.fromThrown<StoreError>(thrown)
           }
+          onDecided?.(outcomes)
           return Effect.as(store.write(batch.writes()), outcomes)
         })
         return applyRest

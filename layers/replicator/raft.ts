@@ -18,7 +18,8 @@
  *   on the fsync instead of a round trip through the thread pool.
  * - the applier applies committed entries to the MetadataService in index order, the entries
  *   of one turn with one store write (a snapshot from the leader is restored first), answers
- *   each proposer with the state machine's outcome, releases reads whose index is applied,
+ *   each proposer with the state machine's outcome as soon as it is decided (before the write
+ *   lands: it cannot change), releases reads whose index is applied (after the write lands),
  *   reports `Applied`, and every `snapshotThreshold` entries compacts the log
  *   (snapshotPolicy.ts): it flushes the store, whose state is then durable, and has the driver
  *   discard the log up to `snapshotCatchUpEntries` behind the applied index; the WAL then
@@ -456,14 +457,28 @@ const make = (options: RaftReplicatorOptions) =>
       return Either.right(fresh)
     }
 
-    /** The entries applied with `outcomes`: move the applied index and the clock, answer their proposers. */
+    /** Answer the proposers of `fresh` with their decided `outcomes` (again: a no-op). */
+    const answerProposers = (fresh: ReadonlyArray<FreshEntry>, outcomes: ReadonlyArray<CommandOutcome>) => {
+      for (let k = 0; k < fresh.length; k++) pending.applied(fresh[k]!.index, fresh[k]!.raft.term, outcomes[k]!)
+    }
+
+    /**
+     * The entries stored with `outcomes`: move the applied index (reads waiting for it see the
+     * store with them from now on) and the clock, and answer proposers not answered yet.
+     */
     const appliedAll = (fresh: ReadonlyArray<FreshEntry>, outcomes: ReadonlyArray<CommandOutcome>) => {
       applied = fresh[fresh.length - 1]!.index
-      for (let k = 0; k < fresh.length; k++) {
-        replicatedClock.applied(fresh[k]!.entry.clock)
-        pending.applied(fresh[k]!.index, fresh[k]!.raft.term, outcomes[k]!)
-      }
+      for (let k = 0; k < fresh.length; k++) replicatedClock.applied(fresh[k]!.entry.clock)
+      answerProposers(fresh, outcomes)
     }
+
+    /**
+     * Apply `part` with one store write. Its proposers are answered once its outcomes are
+     * decided, without waiting for the write to land (they cannot change: see applyAll); the
+     * applied index, which releases reads, moves only after.
+     */
+    const applyPart = (part: ReadonlyArray<FreshEntry>) =>
+      Effect.map(metadata.applyAll(part, (outcomes) => answerProposers(part, outcomes)), (outcomes) => appliedAll(part, outcomes))
 
     /** Apply committed `entries` (in index order), up to MAX_ENTRIES_PER_WRITE per store write, and answer their proposers. */
     const applyEntries = (entries: ReadonlyArray<Entry>): Effect.Effect<void, Corruption | IoError> =>
@@ -472,10 +487,10 @@ const make = (options: RaftReplicatorOptions) =>
         if (Either.isLeft(fresh)) return Effect.fail(fresh.left)
         const all = fresh.right
         if (all.length === 0) return Effect.void
-        if (all.length <= MAX_ENTRIES_PER_WRITE) return Effect.map(metadata.applyAll(all), (outcomes) => appliedAll(all, outcomes))
+        if (all.length <= MAX_ENTRIES_PER_WRITE) return applyPart(all)
         return Effect.forEach(
           Array.from({ length: Math.ceil(all.length / MAX_ENTRIES_PER_WRITE) }, (_, k) => all.slice(k * MAX_ENTRIES_PER_WRITE, (k + 1) * MAX_ENTRIES_PER_WRITE)),
-          (part) => Effect.map(metadata.applyAll(part), (outcomes) => appliedAll(part, outcomes)),
+          applyPart,
           { discard: true }
         )
       })

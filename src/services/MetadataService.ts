@@ -24,9 +24,15 @@ export interface MetadataServiceShape {
   /**
    * Apply consecutive committed entries, in order, as `apply` would one by one, but store them
    * in one atomic write (a crash keeps all of them or none): the outcome of each, in order.
+   *
+   * `onDecided` may be called with those outcomes as soon as they are decided, before the
+   * write that stores them lands: they are final already (the entries are committed, and
+   * applying them again after a crash decides the same), so a proposer can be answered then.
+   * What reads the store must still wait for the returned effect.
    */
   readonly applyAll: (
-    entries: ReadonlyArray<{ readonly index: number; readonly entry: LogEntry }>
+    entries: ReadonlyArray<{ readonly index: number; readonly entry: LogEntry }>,
+    onDecided?: (outcomes: ReadonlyArray<CommandOutcome>) => void
   ) => Effect.Effect<Array<CommandOutcome>, StoreError>
   /** The index of the last applied entry (0 for a fresh store). */
   readonly appliedIndex: Effect.Effect<number, StoreError>

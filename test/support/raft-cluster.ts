@@ -60,8 +60,8 @@ const counting = (inner: MetadataServiceShape, applied: Array<number>) =>
   MetadataService.of({
     ...inner,
     apply: (index, entry) => Effect.zipRight(Effect.sync(() => applied.push(index)), inner.apply(index, entry)),
-    applyAll: (entries) =>
-      Effect.zipRight(Effect.sync(() => applied.push(...entries.map((item) => item.index))), inner.applyAll(entries))
+    applyAll: (entries, onDecided) =>
+      Effect.zipRight(Effect.sync(() => applied.push(...entries.map((item) => item.index))), inner.applyAll(entries, onDecided))
   })
 
 /** Let every runnable fiber and pending in-memory promise (memory-level, the simulated WAL) finish. */
@@ -222,6 +222,10 @@ export const makeRaftCluster = (options: RaftClusterOptions = {}) =>
       applied: (id: string): ReadonlyArray<number> => node(id).applied,
       /** Give `id` an empty store (as if its disk lost the store but kept the WAL); takes effect at its next start. */
       replaceStore: (id: string) => Effect.map(newStore(node(id).applied), (store) => { node(id).store = store }),
+      /** Wrap `id`'s store (memory mode); takes effect at its next start. */
+      wrapStore: (id: string, wrap: (store: MetadataServiceShape) => MetadataServiceShape) => {
+        node(id).store = wrap(node(id).store)
+      },
       statuses,
       status: (id: string) => replicator(id).status,
       tick,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Option } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Option } from "effect"
 import type { MetadataCommand } from "../../src/domain/commands.ts"
 import { ROOT_INODE } from "../../src/domain/fs.ts"
 import type { SessionId } from "../../src/domain/session.ts"
@@ -174,6 +174,30 @@ describe("RaftReplicator", () => {
       expect(failureOf(yield* Fiber.await(staleWrite))?._tag).toBe("Unavailable")
       yield* converged(cluster)
       for (const id of cluster.ids) expect(yield* names(cluster.store(id))).toEqual(["fresh"])
+    }))
+
+  it.scoped("a proposer is answered once its outcome is decided, before the store write lands; reads wait for the write", () =>
+    Effect.gen(function*() {
+      const cluster = yield* makeRaftCluster({ ids: ["n1"], replicator: noBatchWait })
+      // Once armed, the store's writes land only when the gate opens.
+      const gate = yield* Deferred.make<void>()
+      let armed = false
+      cluster.wrapStore("n1", (inner) => ({
+        ...inner,
+        applyAll: (entries, onDecided) =>
+          Effect.zipLeft(inner.applyAll(entries, onDecided), Effect.suspend(() => (armed ? Deferred.await(gate) : Effect.void)))
+      }))
+      yield* cluster.startAll
+      const leader = yield* cluster.leader()
+      armed = true
+      const created = yield* proposeVia(cluster, leader, mkdir("early"))
+      expect(Exit.isSuccess(created) && created.value).toMatchObject({ type: "directory" })
+      const read = yield* Effect.fork(cluster.replicator(leader).linearizable(names(cluster.store(leader))))
+      yield* cluster.ticks(5)
+      expect(read.unsafePoll()).toBeNull()
+      yield* Deferred.succeed(gate, undefined)
+      const listed = yield* cluster.settle(Fiber.join(read))
+      expect(Exit.isSuccess(listed) && listed.value).toEqual(["early"])
     }))
 
   it.scoped("a proposal with no outcome within proposalTimeout fails with Timeout", () =>
