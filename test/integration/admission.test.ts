@@ -45,7 +45,8 @@ describe("admission control", () => {
       let busy = 0
       const countBusy: Intercept = (_rpc, _payload, proceed) =>
         Effect.tapError(proceed, (error) => Effect.sync(() => { if ((error as { _tag?: string })._tag === "Busy") busy++ }))
-      const settings = { retry: { retries: 30, baseDelay: "20 millis", maxDelay: "1 second", attemptTimeout: "30 seconds" } } as const
+      // Retries enough to outlast the flood (about 80 s of backoff): each client gets its turn.
+      const settings = { retry: { retries: 80, baseDelay: "20 millis", maxDelay: "1 second", attemptTimeout: "30 seconds" } } as const
 
       const outcomes = yield* Effect.forEach(
         Array.from({ length: CLIENTS }, (_, i) => i),
