@@ -6,7 +6,8 @@
  * OLDEST message on overflow (Raft resends what matters; fresh heartbeats and appends are
  * worth more than stale ones) and one sender fiber that writes everything queued, in order,
  * as one call on one connection with `discard: true`, so many are in flight at once
- * (pipelining) and a slow or dead peer only fills its own queue.
+ * (pipelining) and a slow or dead peer only fills its own queue, and `urgent: true`: the call
+ * already batches what queued, and the peer's answer is on a proposal's path.
  *
  * Receiving: the node's RPC server serves RaftApi with `RaftApiHandlers`, which puts each
  * message into this node's inbox (`RaftInbox`, the write side of `RaftTransport.incoming`).
@@ -16,7 +17,7 @@ import { Context, Effect, Layer, Schedule, Scope } from "effect"
 import { Inbox } from "../../src/lib/inbox.ts"
 import { MAX_MESSAGES_PER_CALL, RaftApi } from "../../src/protocol/RaftApi.ts"
 import type { Message, NodeId } from "../../src/domain/raftMessages.ts"
-import { Communicator } from "../../src/services/Communicator.ts"
+import { type CallOptions, Communicator } from "../../src/services/Communicator.ts"
 import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
 import { RaftTransport } from "../../src/services/RaftTransport.ts"
 
@@ -49,12 +50,17 @@ const make = (options: RaftTransportRpcOptions) =>
       Effect.gen(function*() {
         const address = yield* resolver.resolve(peer).pipe(Effect.retry(resolveRetry))
         const client = yield* communicator.client(RaftApi, address)
+        // RpcClient's options do not list CallOptions; every Communicator honours them.
+        const sendNow = client.RaftMessages as unknown as (
+          payload: { readonly messages: ReadonlyArray<Message> },
+          options: CallOptions
+        ) => Effect.Effect<void, unknown>
         while (true) {
           const messages = yield* queue.takeAll
           for (let start = 0; start < messages.length; start += MAX_MESSAGES_PER_CALL) {
             const batch = messages.slice(start, start + MAX_MESSAGES_PER_CALL)
             // While the peer is unreachable the call fails at once: the messages are dropped.
-            yield* Effect.exit(client.RaftMessages({ messages: batch }, { discard: true }))
+            yield* Effect.exit(sendNow({ messages: batch }, { discard: true, urgent: true }))
           }
         }
       }).pipe(Effect.scoped)

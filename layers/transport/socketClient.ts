@@ -44,6 +44,8 @@ interface Waiting {
 interface Connection {
   readonly socket: Net.Socket
   readonly parser: ReturnType<typeof makeStreamParser>
+  /** Send what is corked now instead of at the end of the burst. */
+  readonly flush: () => void
   /** Calls waiting for their Exit, by request id. */
   readonly waiting: Map<string, Waiting>
   /** Monotonic time it opened, or undefined while it is opening. */
@@ -198,10 +200,11 @@ export const socketClient = <Rpcs extends Rpc.Any>(
 
     const open = (target: Endpoint): Connection => {
       const socket = Net.createConnection({ host: target.host, port: target.port, noDelay: true, keepAlive: true })
-      coalesceWrites(socket)
+      const flush = coalesceWrites(socket)
       const connection: Connection = {
         socket,
         parser: makeStreamParser(),
+        flush,
         waiting: new Map(),
         connectedAt: undefined,
         pinged: false,
@@ -265,18 +268,19 @@ export const socketClient = <Rpcs extends Rpc.Any>(
       const encodePayload = Schema.encodeUnknownSync(rpc.payloadSchema as Schema.Schema<unknown, unknown>)
       const decodeExit = Schema.decodeUnknownSync(Rpc.exitSchema(rpc as unknown as Rpc.Any)) as Waiting["decodeExit"]
       /** Encode and send one request on the current connection (opened if need be); the connection, or why none. */
-      const send = (payload: unknown, id: string): Connection | RpcClientError.RpcClientError => {
+      const send = (payload: unknown, id: string, urgent: boolean): Connection | RpcClientError.RpcClientError => {
         const target = connection()
         if (target instanceof RpcClientError.RpcClientError) return target
         target.socket.write(
           target.parser.encode({ _tag: "Request", id, tag, payload: encodePayload(payload), headers: [] }) as Uint8Array
         )
+        if (urgent) target.flush()
         return target
       }
       api[tag] = (payload: unknown, options?: CallOptions) => {
         if (options?.discard === true) {
           return Effect.suspend(() => {
-            const sent = send(payload, String(nextRequestId++))
+            const sent = send(payload, String(nextRequestId++), options.urgent === true)
             return sent instanceof RpcClientError.RpcClientError ? Effect.fail(sent) : Effect.void
           })
         }
@@ -286,7 +290,7 @@ export const socketClient = <Rpcs extends Rpc.Any>(
           const id = String(nextRequestId++)
           let target: Connection | RpcClientError.RpcClientError
           try {
-            target = send(payload, id)
+            target = send(payload, id, options?.urgent === true)
           } catch (error) {
             resume(Effect.die(error))
             return

@@ -25,6 +25,11 @@ export interface CallOptions {
   /** Send and do not wait for an answer (the call succeeds once sent). */
   readonly discard?: boolean
   /**
+   * Put the request on the wire now rather than coalesce it with what else is sent in the same
+   * burst of work: for messages someone is waiting on that are batched already (Raft's).
+   */
+  readonly urgent?: boolean
+  /**
    * Stop waiting after this many milliseconds: the call fails with `onTimeout()`, and the server
    * is told to stop working on it. The caller picks the error (the SDK's is `Timeout`).
    */
