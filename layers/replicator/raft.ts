@@ -14,8 +14,9 @@
  *   sends its AppendEntries while its own append runs (the core counts the leader's own log
  *   only after `Persisted`), and a hard state whose commit index alone moved is written with
  *   the next append instead of costing an fsync of its own (recovery treats it as a hint).
- *   A follower's append is marked `inline`: its leader waits on it, so a file log may block
- *   on the fsync instead of a round trip through the thread pool.
+ *   A non-leader's append (a follower's entries, a candidate's vote) is marked `inline`: the
+ *   leader or the election waits on it, so a file log may block on the fsync instead of a
+ *   round trip through the thread pool.
  * - the applier applies committed entries to the MetadataService in index order, the entries
  *   of one turn with one store write (a snapshot from the leader is restored first), answers
  *   each proposer with the state machine's outcome as soon as it is decided (before the write
@@ -326,8 +327,9 @@ const make = (options: RaftReplicatorOptions) =>
       if (turn.entries.length === 0 && !termOrVoteChanged()) return undefined
       const records = turn.entries.map(entryRecord)
       if (written !== durableHardState) records.unshift(hardStateRecord(written))
-      // A follower's leader is waiting for this append, and nothing else it does is as urgent:
-      // it may block on the fsync. A leader keeps its loop free to notice a stalled disk.
+      // A follower's leader (or a candidate's election) waits for this append, and nothing else
+      // the node does is as urgent: it may block on the fsync. A leader keeps its loop free to
+      // notice a stalled disk and stop leading.
       return Effect.map(wal.append(records, { inline: raftStatus(core).role !== "leader" }), () => {
         durableHardState = written
         return turn.entries[turn.entries.length - 1]

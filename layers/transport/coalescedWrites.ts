@@ -3,7 +3,9 @@
  * write corks the socket and the end of the burst uncorks it, so every frame encoded meanwhile
  * leaves in one writev. A burst is what one event (a socket read, a timer, a finished fsync)
  * sets running: the fibers it wakes run as promise jobs, and `process.nextTick` from inside
- * them runs once those jobs are all done, before the event loop takes the next event. A Raft
+ * them runs once those jobs are all done, before the event loop takes the next event (a
+ * first write made outside a promise job, straight from an I/O callback, uncorks before
+ * the fibers that event wakes have run: less coalescing, nothing worse). A Raft
  * leader answering a batch of requests and replicating to its followers produces many small
  * frames in one burst; each write to a loopback socket costs a syscall and a wake-up of the
  * reader, so coalescing them saves both ends CPU.

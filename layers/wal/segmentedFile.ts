@@ -1,9 +1,10 @@
 /**
  * WriteAheadLog in segment files `wal-<16-digit seq>.log` in one directory.
  *
- * One writer fiber owns the files. Appends queue up; each turn the writer takes every queued
- * append, writes them with one positional write and one fdatasync, and completes them all,
- * so appends that arrive during an fsync share the next one (group commit). The write is
+ * One writer fiber owns the files (inline appends aside: below). Appends queue up; each turn
+ * the writer takes every queued append, writes them with one positional write and one
+ * fdatasync, and completes them all, so appends that arrive during an fsync share the next
+ * one (group commit). The write is
  * synchronous (it only copies into the page cache, tens of microseconds) and only the
  * fdatasync goes to the thread pool: each trip there and back costs a wake-up of the event
  * loop, ~80 µs of CPU on this machine. A segment past `segmentBytes` is closed and the next
@@ -16,10 +17,13 @@
  * marker records the length of the content the rewrite made durable: damage inside it is
  * Corruption, never mistaken for a torn tail, which protects the snapshot it usually holds.
  *
- * An append marked `inline` (a follower's) skips the writer and the thread pool when the
+ * An append marked `inline` (a Raft follower's) skips the writer and the thread pool when the
  * writer has nothing queued or in hand: its write and a blocking fdatasync run right in the
  * caller, which spares two thread wake-ups (on a busy 2-core machine ~0.8 ms of a follower's
- * answer to its leader, for a ~60 µs fdatasync) at the cost of the event loop waiting on the disk.
+ * answer to its leader, for a ~60 µs fdatasync) at the cost of the whole process waiting on
+ * the disk meanwhile. One that took over SLOW_INLINE_FSYNC_MILLIS sends the next second of
+ * inline appends through the writer, so a slow or stalling disk blocks the loop once, not on
+ * every append.
  *
  * Any I/O error leaves the files in an unknown state (after a failed fsync the kernel may
  * have dropped the dirty pages), so it fails the log: every later append fails too, and the
@@ -47,6 +51,10 @@ export const walFsyncs = Metric.counter("sandstore_wal_fsyncs_total", {
 
 /** The fsync counter of the log in `dir`. */
 export const walFsyncsOf = (dir: string) => Metric.tagged(walFsyncs, "dir", dir)
+
+/** An inline fdatasync slower than this pauses inline appends for INLINE_PAUSE_MILLIS. */
+const SLOW_INLINE_FSYNC_MILLIS = 2
+const INLINE_PAUSE_MILLIS = 1000
 
 /** Reserved record type heading a rewritten segment; its payload is the durable content length (u64 LE). */
 const BASE_MARKER_TYPE = 0xff
@@ -229,11 +237,13 @@ const make = (options: WriteAheadLogFileOptions) =>
     const segmentBytes = options.segmentBytes ?? 64 * 1024 * 1024
     if (!(segmentBytes > 0)) return yield* Effect.dieMessage(`segmentBytes must be positive, got ${segmentBytes}`)
     const fsyncs = walFsyncsOf(dir)
+    const clock = yield* Effect.clock
 
     const recovered = yield* recover(dir)
     const tail = recovered.segments[recovered.segments.length - 1]
 
-    // The writer fiber's state; the finalizer closes whatever segment is open at the end.
+    // The writer fiber's state (and an inline append's, when the writer has nothing in hand);
+    // the finalizer closes whatever segment is open at the end.
     let current: OpenSegment
     if (tail === undefined) {
       const file = path.join(dir, segmentName(1))
@@ -267,27 +277,36 @@ const make = (options: WriteAheadLogFileOptions) =>
 
     /** Requests submitted to the writer and not yet completed: an inline append must not overtake them. */
     let outstanding = 0
+    /** Inline appends pause until then (clock millis) after one whose fdatasync was slow. */
+    let inlinePausedUntil = 0
 
     /**
-     * `bytes` written and made durable in the caller, blocking, if nothing is ahead of them and
-     * they fit the open segment (a rotation is the writer's job); undefined otherwise.
+     * Write `bytes` and make them durable right here, blocking the caller's thread, if nothing
+     * is queued ahead of them, they fit the open segment (rotating is the writer's job) and the
+     * disk has been quick: the outcome, or undefined to queue them instead. The checks and the
+     * write are one synchronous step, so no other append or rewrite can come in between.
      */
     const appendInline = (bytes: Uint8Array): Effect.Effect<void, IoError> | undefined => {
       if (failure !== undefined) return Effect.fail(failure)
-      if (outstanding > 0) return undefined
-      if (current.size > 0 && current.size + bytes.length > segmentBytes) return undefined
+      const started = clock.unsafeCurrentTimeMillis()
+      if (outstanding > 0 || started < inlinePausedUntil) return undefined
       const segment = current
-      return Effect.try({
-        try: () => {
-          let written = 0
-          while (written < bytes.length) {
-            written += writeSync(segment.handle.fd, bytes, written, bytes.length - written, segment.size + written)
-          }
-          fdatasyncSync(segment.handle.fd)
-          current = { ...segment, size: segment.size + bytes.length }
-        },
-        catch: (cause) => (failure = ioError("append", segment.file, cause))
-      }).pipe(Effect.zipRight(Metric.increment(fsyncs)))
+      if (segment.size > 0 && segment.size + bytes.length > segmentBytes) return undefined
+      try {
+        let written = 0
+        while (written < bytes.length) {
+          written += writeSync(segment.handle.fd, bytes, written, bytes.length - written, segment.size + written)
+        }
+        fdatasyncSync(segment.handle.fd)
+      } catch (cause) {
+        failure = ioError("append", segment.file, cause)
+        return Effect.fail(failure)
+      }
+      current = { ...segment, size: segment.size + bytes.length }
+      // A slow disk (a stall, or chunk writes crowding the journal) must not freeze the node's
+      // loop again and again: the thread pool takes the appends for a while.
+      if (clock.unsafeCurrentTimeMillis() - started > SLOW_INLINE_FSYNC_MILLIS) inlinePausedUntil = started + INLINE_PAUSE_MILLIS
+      return Metric.increment(fsyncs)
     }
 
     const writeBatch = (bytes: Uint8Array) =>
@@ -373,10 +392,13 @@ const make = (options: WriteAheadLogFileOptions) =>
       )
     ).pipe(Effect.forever, Effect.forkScoped)
 
+    // Counted and queued in one synchronous step: an interruption cannot leave the count behind.
     const submit = (request: (done: Deferred.Deferred<void, IoError>) => Request) =>
       Effect.flatMap(Deferred.make<void, IoError>(), (done) => {
+        if (failure !== undefined) return Effect.fail(failure)
         outstanding++
-        return Queue.offer(queue, request(done)).pipe(Effect.zipRight(Deferred.await(done)))
+        queue.unsafeOffer(request(done))
+        return Deferred.await(done)
       })
 
     const service: WriteAheadLogShape = {
