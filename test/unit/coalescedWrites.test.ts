@@ -23,32 +23,32 @@ const recordingSocket = () => {
   return { socket: socket as unknown as Net.Socket, events }
 }
 
-/** Run `work` as a promise job, as the fibers that write do, and wait until the burst it belongs to is over. */
-const inBurst = (work: () => void) =>
+/** Run `work` as a promise job, as the fibers that write do, and wait until the event-loop turn after it. */
+const inTurn = (work: () => void) =>
   new Promise<void>((resolve) => {
     void Promise.resolve().then(work)
-    setImmediate(resolve)
+    setImmediate(() => setImmediate(resolve))
   })
 
 describe("coalesceWrites", () => {
-  it("corks the first write of a burst and uncorks once every promise job of the burst has run", async () => {
+  it("corks the first write of a turn and uncorks once the turn's work has run", async () => {
     const { socket, events } = recordingSocket()
     coalesceWrites(socket)
-    await inBurst(() => {
+    await inTurn(() => {
       socket.write("a")
       socket.write("b")
-      // A fiber woken by the first write, running later in the same burst.
+      // A fiber woken by the first write, running later in the same turn.
       void Promise.resolve().then(() => Promise.resolve()).then(() => socket.write("c"))
     })
     expect(events).toEqual(["cork", "corked a", "corked b", "corked c", "uncork"])
-    await inBurst(() => socket.write("d"))
+    await inTurn(() => socket.write("d"))
     expect(events.slice(5)).toEqual(["cork", "corked d", "uncork"])
   })
 
-  it("flush sends what is corked at once, and the end of the burst does not uncork twice", async () => {
+  it("flush sends what is corked at once, and the end of the turn does not uncork twice", async () => {
     const { socket, events } = recordingSocket()
     const flush = coalesceWrites(socket)
-    await inBurst(() => {
+    await inTurn(() => {
       socket.write("urgent")
       flush()
       events.push("after flush")
