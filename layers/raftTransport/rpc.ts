@@ -17,7 +17,7 @@ import { Context, Effect, Layer, Schedule, Scope } from "effect"
 import { Inbox } from "../../src/lib/inbox.ts"
 import { MAX_MESSAGES_PER_CALL, RaftApi } from "../../src/protocol/RaftApi.ts"
 import type { Message, NodeId } from "../../src/domain/raftMessages.ts"
-import { type CallOptions, Communicator } from "../../src/services/Communicator.ts"
+import { Communicator, withCallOptions } from "../../src/services/Communicator.ts"
 import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
 import { RaftTransport } from "../../src/services/RaftTransport.ts"
 
@@ -50,17 +50,13 @@ const make = (options: RaftTransportRpcOptions) =>
       Effect.gen(function*() {
         const address = yield* resolver.resolve(peer).pipe(Effect.retry(resolveRetry))
         const client = yield* communicator.client(RaftApi, address)
-        // RpcClient's options do not list CallOptions; every Communicator honours them.
-        const sendNow = client.RaftMessages as unknown as (
-          payload: { readonly messages: ReadonlyArray<Message> },
-          options: CallOptions
-        ) => Effect.Effect<void, unknown>
+        const sendNow = withCallOptions(client.RaftMessages, { discard: true, urgent: true })
         while (true) {
           const messages = yield* queue.takeAll
           for (let start = 0; start < messages.length; start += MAX_MESSAGES_PER_CALL) {
             const batch = messages.slice(start, start + MAX_MESSAGES_PER_CALL)
             // While the peer is unreachable the call fails at once: the messages are dropped.
-            yield* Effect.exit(sendNow({ messages: batch }, { discard: true, urgent: true }))
+            yield* Effect.exit(sendNow({ messages: batch }))
           }
         }
       }).pipe(Effect.scoped)

@@ -89,15 +89,14 @@ const writeAllAt = (handle: fs.FileHandle, file: string, bytes: Uint8Array, posi
     }
   })
 
-/** `writeAllAt` without the thread pool: for the appends, whose bytes go to the page cache. */
+/** `bytes` written at `position`, without the thread pool: for the appends, whose bytes go to the page cache. Throws. */
+const writeAllAtNow = (fd: number, bytes: Uint8Array, position: number) => {
+  let written = 0
+  while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written, position + written)
+}
+
 const writeAllAtSync = (fd: number, file: string, bytes: Uint8Array, position: number) =>
-  Effect.try({
-    try: () => {
-      let written = 0
-      while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written, position + written)
-    },
-    catch: (cause) => ioError("write", file, cause)
-  })
+  Effect.try({ try: () => writeAllAtNow(fd, bytes, position), catch: (cause) => ioError("write", file, cause) })
 
 /** fdatasync through the callback API: one trip to the thread pool, without a promise-based FileHandle's extra work. */
 const datasync = (fd: number, file: string) =>
@@ -293,10 +292,7 @@ const make = (options: WriteAheadLogFileOptions) =>
       const segment = current
       if (segment.size > 0 && segment.size + bytes.length > segmentBytes) return undefined
       try {
-        let written = 0
-        while (written < bytes.length) {
-          written += writeSync(segment.handle.fd, bytes, written, bytes.length - written, segment.size + written)
-        }
+        writeAllAtNow(segment.handle.fd, bytes, segment.size)
         fdatasyncSync(segment.handle.fd)
       } catch (cause) {
         failure = ioError("append", segment.file, cause)

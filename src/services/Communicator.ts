@@ -42,9 +42,9 @@ export interface CallOptions {
  * CallOptions, but every Communicator honours them. The call may also fail with what
  * `options.onTimeout` makes.
  */
-export const withCallOptions = <P, A, E, T>(
+export const withCallOptions = <P, A, E, T = never>(
   method: (payload: P, options?: never) => Effect.Effect<A, E>,
-  options: CallOptions & { readonly onTimeout: () => T }
+  options: CallOptions & { readonly onTimeout?: () => T }
 ) =>
 (payload: P): Effect.Effect<A, E | T> =>
   (method as unknown as (payload: P, options: CallOptions) => Effect.Effect<A, E | T>)(payload, options)
