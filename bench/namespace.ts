@@ -28,6 +28,7 @@ import { O_CREAT, O_EXCL, O_WRONLY } from "../src/client/OpenFlags.ts"
 import type { SandstoreClientShape } from "../src/client/SandstoreClient.ts"
 import { startCluster, type TestCluster } from "../test/support/cluster.ts"
 import { processCpuSeconds } from "./compare/processCpu.ts"
+import { processPeakRssBytes } from "./namespace/peakMemory.ts"
 import { type NamespaceSettings as Settings, parseNamespaceArguments, USAGE } from "./namespace/settings.ts"
 
 /** Entries of the directory readdir lists, both times. */
@@ -178,8 +179,10 @@ const catchUpBySnapshot = (
       if (mine._tag === "Some" && mine.value.appliedIndex >= theirs.value.commitIndex - CATCH_UP_WINDOW) {
         const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
         const p99 = summarize(latencies)?.p99 ?? 0
+        const peak = yield* Effect.option(processPeakRssBytes(cluster.node(follower).process.pid!))
+        const memory = peak._tag === "Some" ? `, its peak memory ${(peak.value / 1048576).toFixed(0)} MiB` : ""
         const line = `catch-up: ${follower} restarted and caught up in ${seconds.toFixed(1)} s ` +
-          `(${how}); ` +
+          `(${how}${memory}); ` +
           `create p99 meanwhile ${p99.toFixed(1)} ms, max ${(latencies.sorted().at(-1) ?? 0).toFixed(0)} ms` +
           (silentLeader === 0 ? "" : `, the leader did not answer status ${silentLeader} time(s)`) +
           (baseline === undefined ? "" : `, ${(p99 / baseline).toFixed(2)}× the last fill window's ${baseline.toFixed(1)} ms`)

@@ -19,6 +19,7 @@ import { RaftApiHandlers, RaftTransportRpc } from "../layers/raftTransport/rpc.t
 import { RaftReplicator, type RaftReplicatorOptions } from "../layers/replicator/raft.ts"
 import { TcpCommunicator } from "../layers/transport/tcp.ts"
 import { WriteAheadLogFile } from "../layers/wal/segmentedFile.ts"
+import { SnapshotStoreFiles } from "../layers/snapshots/files.ts"
 import { ROOT_INODE } from "../src/domain/fs.ts"
 import { RaftApi } from "../src/protocol/RaftApi.ts"
 import { Communicator } from "../src/services/Communicator.ts"
@@ -50,6 +51,7 @@ const nodeLayer = (dir: string, id: string, transport: Layer.Layer<RaftTransport
   RaftReplicator({ ...replicatorOptions, nodeId: id, voters: ids }).pipe(
     Layer.provide(Layer.mergeAll(
       WriteAheadLogFile({ dir: join(dir, id, "wal") }),
+      SnapshotStoreFiles({ dir: join(dir, id, "snapshots") }),
       MetadataServiceClassicLevel({ path: join(dir, id, "metadata"), chunkSize: 8 * 1024 * 1024 }),
       transport,
       resolver

@@ -31,6 +31,7 @@ import { StaticEndpointResolver } from "../layers/routing/static.ts"
 import { RaftTransactionCoordinator } from "../layers/transaction/raftCoordinator.ts"
 import { TcpCommunicator } from "../layers/transport/tcp.ts"
 import { WriteAheadLogFile } from "../layers/wal/segmentedFile.ts"
+import { SnapshotStoreFiles } from "../layers/snapshots/files.ts"
 
 export interface Peer {
   readonly id: string
@@ -74,6 +75,7 @@ export const HyperconvergedTopology = (options: HyperconvergedOptions) => {
   // 2. This node's durable state: the metadata store, its Raft log, the chunk store.
   const metadata = MetadataServiceClassicLevel({ path: join(options.dataDir, "metadata"), chunkSize })
   const wal = WriteAheadLogFile({ dir: join(options.dataDir, "wal") })
+  const snapshots = SnapshotStoreFiles({ dir: join(options.dataDir, "snapshots") })
   const chunks = ChunkServiceLocalDisk({ dir: join(options.dataDir, "chunks") })
   const cluster = Layer.mergeAll(membership, routing, placement, network)
 
@@ -90,7 +92,7 @@ export const HyperconvergedTopology = (options: HyperconvergedOptions) => {
     rebuildMarker: join(options.dataDir, REBUILD_MARKER),
     nodeId: options.nodeId,
     voters: options.peers.map((p) => p.id)
-  }).pipe(Layer.provide(Layer.mergeAll(wal, raftTransport, cluster)))
+  }).pipe(Layer.provide(Layer.mergeAll(wal, snapshots, raftTransport, cluster)))
   const state = Layer.mergeAll(replicator, chunkPeers, raftTransport, cluster).pipe(Layer.provideMerge(Layer.merge(metadata, chunks)))
 
   // 5. Coordination: control plane (metadata, placement), 2PC coordinator, data plane (bytes).

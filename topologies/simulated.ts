@@ -98,7 +98,7 @@ export const SimulatedTopology = (options: SimulatedNodeOptions) => {
     voters: options.peers.map((p) => p.id)
   })
   const replicator = (bug === "readWithoutReadIndex" ? Bugs.readWithoutReadIndex(raft) : raft).pipe(
-    Layer.provide(Layer.mergeAll(wal, raftTransport, cluster))
+    Layer.provide(Layer.mergeAll(wal, options.disks.snapshots.layer, raftTransport, cluster))
   )
   const state = Layer.mergeAll(replicator, chunkPeers, raftTransport, cluster).pipe(Layer.provideMerge(Layer.merge(metadata, chunks)))
 

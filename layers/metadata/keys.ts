@@ -17,6 +17,7 @@ const GARBAGE_BY_VERSION = 0x56 // "V" + version id -> garbage sequence
 const SESSION = 0x53 // "S" + 16-byte session id -> its last activity and acknowledged horizon
 const REPLY = 0x52 // "R" + 16-byte session id + u64 sequence -> the request's recorded outcome
 const SESSION_ACTIVITY = 0x45 // "E" + u64 last activity + 16-byte session id: sessions oldest first (expiry)
+const RESTORING = 0x00 // the restore marker below: no table, sorts before all of them
 
 /** The largest chunk index a key can hold. */
 export const MAX_CHUNK_INDEX = 0xffff_ffff
@@ -49,6 +50,15 @@ export interface KeyRange {
 }
 
 export const metaKey: Buffer = Buffer.from([META])
+
+/**
+ * Present only while a snapshot restore is replacing the store (namespace.ts): a store that
+ * holds it was left midway and reopens empty. No record uses its tag and every table scan is
+ * bounded by its own tag, so no query sees it; snapshots refuse to carry it.
+ */
+export const restoreMarkerKey: Buffer = Buffer.concat([Buffer.from([RESTORING]), Buffer.from("restoring", "latin1")])
+
+export const isRestoreMarker = (key: Buffer): boolean => key[0] === RESTORING && key.equals(restoreMarkerKey)
 
 export const inodeKey = (inode: number): Buffer => tagged(INODE, inode)
 

@@ -4,6 +4,14 @@
  * client request it serves (sessions.ts: a resend gets the recorded outcome, never a second
  * application) and the new applied index, so replay after a crash is idempotent. Applies (and
  * restores) are serialized; queries read store snapshots.
+ *
+ * Snapshots stream (snapshotFormat.ts): one is written page by page from a read view and
+ * restored by reading its source twice, never whole in memory. A restore replaces the store in
+ * many batches, so it brackets them with the restore marker (Keys.restoreMarkerKey): the first
+ * batch writes it and deletes the meta record, the last writes the snapshot's meta record and
+ * deletes it. LevelDB keeps a prefix of the batches across a crash, so a store that opens with
+ * the marker was left midway: it is wiped to the empty store (applied index 0), and the
+ * replicator restores the snapshot again from its own durable copy.
  */
 import { Effect, Schema } from "effect"
 import {
@@ -11,14 +19,14 @@ import {
 } from "../../src/domain/commands.ts"
 import { CommandError, Corruption } from "../../src/domain/errors.ts"
 import { ROOT_INODE } from "../../src/domain/fs.ts"
-import type { MetadataServiceShape, StoreError } from "../../src/services/MetadataService.ts"
+import type { MetadataServiceShape, SnapshotSource, StoreError } from "../../src/services/MetadataService.ts"
 import { applyCommand, commandTime } from "./commands.ts"
 import * as Keys from "./keys.ts"
 import { makeQueries } from "./queries.ts"
 import type { InodeRecord, MetaRecord } from "./records.ts"
 import * as Sessions from "./sessions.ts"
-import { decodeSnapshot, SnapshotEncoder } from "./snapshotFormat.ts"
-import type { Store, Write } from "./store.ts"
+import { readSnapshot, startSnapshot } from "./snapshotFormat.ts"
+import type { ReadView, Store, Write } from "./store.ts"
 import * as Tables from "./tables.ts"
 import { ScanNeeded, storeReads } from "./storeReads.ts"
 import { makeTransaction, type Source, stageAll, type Transaction } from "./transaction.ts"
@@ -27,6 +35,10 @@ import { makeTransaction, type Source, stageAll, type Transaction } from "./tran
 const PRUNE_INTERVAL = 256
 /** Store entries read and encoded per step of a snapshot. */
 const SNAPSHOT_PAGE = 4096
+/** Most entries (keys, when deleting) a restore writes per batch... */
+const RESTORE_BATCH_ENTRIES = 4096
+/** ...and about the most bytes. */
+const RESTORE_BATCH_BYTES = 4 * 1024 * 1024
 
 export interface NamespaceOptions {
   readonly chunkSize: number
@@ -51,7 +63,21 @@ const EMPTY_META: MetaRecord = {
   appliedIndex: 0, nextInode: ROOT_INODE + 1, nextGarbage: 1, files: 0, directories: 1, bytes: 0, chunks: 0, clock: 0
 }
 
+/** What a fresh store holds. */
+const EMPTY_STORE: ReadonlyArray<Write> = [
+  [Keys.inodeKey(ROOT_INODE), Tables.encodeInode(ROOT)],
+  [Keys.metaKey, Tables.encodeMeta(EMPTY_META)]
+]
+
+const MARKER_VALUE = Buffer.alloc(0)
+
 const isCommandError = Schema.is(CommandError)
+
+const snapshotCorruption = (message: string) => new Corruption({ message: `metadata snapshot: ${message}` })
+
+/** Checks a snapshot's meta record. */
+const checkMeta = (value: Buffer) =>
+  Effect.mapError(Tables.attempt(() => Tables.decodeMeta(value)), (error) => snapshotCorruption(error.message))
 
 const OK_NULL: CommandOutcome = { _tag: "Ok", result: null }
 
@@ -77,11 +103,30 @@ export const makeNamespace = (
     if (!(sessions.timeoutMillis > 0)) return yield* Effect.dieMessage(`invalid session timeout ${sessions.timeoutMillis}`)
     if (!Number.isSafeInteger(pruneInterval) || pruneInterval < 1) return yield* Effect.dieMessage(`invalid prune interval ${pruneInterval}`)
 
-    if ((yield* Tables.attempt(() => Tables.readMeta(store.peek))) === undefined) {
-      yield* store.write([[Keys.inodeKey(ROOT_INODE), Tables.encodeInode(ROOT)], [Keys.metaKey, Tables.encodeMeta(EMPTY_META)]])
+    /** Delete every key but the restore marker, a page of keys per batch. */
+    const deleteAll = Effect.gen(function*() {
+      let after: Buffer | undefined
+      while (true) {
+        const keys = yield* store.scanKeys({ ...(after === undefined ? {} : { gt: after }), limit: RESTORE_BATCH_ENTRIES })
+        const doomed = keys.filter((key) => !Keys.isRestoreMarker(key))
+        if (doomed.length > 0) yield* store.write(doomed.map((key): Write => [key, null]))
+        if (keys.length < RESTORE_BATCH_ENTRIES) return
+        after = keys[keys.length - 1]
+      }
+    })
+
+    if ((yield* Tables.attempt(() => store.peek(Keys.restoreMarkerKey))) !== undefined) {
+      // A restore was cut short: what is here is part old state, part snapshot. The marker goes
+      // last, so a crash during the wipe wipes again at the next open.
+      yield* Effect.logWarning("metadata store: a snapshot restore did not finish; starting over from the empty store (applied index 0)")
+      yield* deleteAll
+      yield* store.write([...EMPTY_STORE, [Keys.restoreMarkerKey, null]])
+    } else if ((yield* Tables.attempt(() => Tables.readMeta(store.peek))) === undefined) {
+      yield* store.write(EMPTY_STORE)
     }
 
-    const serialized = (yield* Effect.makeSemaphore(1)).withPermits(1)
+    const semaphore = yield* Effect.makeSemaphore(1)
+    const serialized = semaphore.withPermits(1)
     const requireMeta = Tables.attempt(() => Tables.requireMeta(store.peek))
 
     /** What an entry at or below the applied index returns: its request's recorded outcome, if any. */
@@ -175,42 +220,106 @@ export const makeNamespace = (
     const apply: MetadataServiceShape["apply"] = (index, entry) =>
       Effect.map(applyAll([{ index, entry }]), (outcomes) => outcomes[0]!)
 
-    // Page by page through one read view: consistent however long it takes, and the event loop
-    // (the Raft loop, other requests) runs between pages instead of waiting for the whole store.
-    const snapshot: MetadataServiceShape["snapshot"] = store.withView((view) =>
-      Effect.gen(function*() {
-        const encoder = new SnapshotEncoder()
-        let meta: MetaRecord | undefined
-        let after: Buffer | undefined
-        while (true) {
-          const rows = yield* store.scan(after === undefined ? { limit: SNAPSHOT_PAGE } : { gt: after, limit: SNAPSHOT_PAGE }, view)
-          if (meta === undefined) {
-            const metaRow = rows.find(([key]) => key.equals(Keys.metaKey))
-            if (metaRow !== undefined) meta = yield* Tables.attempt(() => Tables.decodeMeta(metaRow[1]))
-          }
-          encoder.add(rows)
-          if (rows.length < SNAPSHOT_PAGE) break
-          after = rows[rows.length - 1]![0]
-          yield* Effect.yieldNow()
-        }
-        if (meta === undefined) return yield* new Corruption({ message: "metadata store: meta record is missing" })
-        return { appliedIndex: meta.appliedIndex, data: yield* encoder.finish }
-      })
-    )
+    /**
+     * `use` with a read view taken between applies and restores, never amid a restore's batches;
+     * applies and restores go on while `use` runs.
+     */
+    const withSettledView = <A, E>(use: (view: ReadView) => Effect.Effect<A, E>) =>
+      Effect.uninterruptibleMask((interruptible) =>
+        Effect.flatMap(interruptible(semaphore.take(1)), () => {
+          let held = true
+          const release = Effect.suspend(() => {
+            if (!held) return Effect.void
+            held = false
+            return semaphore.release(1)
+          })
+          return interruptible(store.withView((view) => Effect.zipRight(release, use(view)))).pipe(Effect.ensuring(release))
+        })
+      )
 
-    // One batch deletes every current key and writes the snapshot's: a crash leaves either state whole.
-    const restore: MetadataServiceShape["restore"] = (data) =>
-      serialized(Effect.gen(function*() {
-        const entries = yield* decodeSnapshot(data)
-        const metaRow = entries.find(([key]) => key.equals(Keys.metaKey))
-        if (metaRow === undefined) return yield* new Corruption({ message: "metadata snapshot: meta record is missing" })
-        yield* Tables.attempt(() => Tables.decodeMeta(metaRow[1]))
-        const existing = yield* store.scanKeys({})
-        yield* store.write([
-          ...existing.map((key): Write => [key, null]),
-          ...entries
-        ])
-      }))
+    // Page by page through one read view, each page handed to `write` as it is encoded:
+    // consistent however long it takes, never whole in memory, and the event loop (the Raft
+    // loop, other requests) runs between pages instead of waiting for the whole store.
+    const snapshot: MetadataServiceShape["snapshot"] = (write) =>
+      withSettledView((view) =>
+        Effect.gen(function*() {
+          const encoder = yield* startSnapshot(write)
+          let meta: MetaRecord | undefined
+          let after: Buffer | undefined
+          while (true) {
+            const rows = yield* store.scan({ ...(after === undefined ? {} : { gt: after }), limit: SNAPSHOT_PAGE }, view)
+            for (const [key, value] of rows) {
+              if (Keys.isRestoreMarker(key)) {
+                // Only a restore that failed midway leaves it (with no meta record) in a live store.
+                return yield* new Corruption({ message: "metadata store: a snapshot restore did not finish" })
+              }
+              if (meta === undefined && key.equals(Keys.metaKey)) meta = yield* Tables.attempt(() => Tables.decodeMeta(value))
+            }
+            yield* encoder.add(rows)
+            if (rows.length < SNAPSHOT_PAGE) break
+            after = rows[rows.length - 1]![0]
+            yield* Effect.yieldNow()
+          }
+          if (meta === undefined) return yield* new Corruption({ message: "metadata store: meta record is missing" })
+          return { appliedIndex: meta.appliedIndex, size: yield* encoder.finish }
+        })
+      )
+
+    /** First pass: the snapshot's framing, order and checksum, and its meta record; nothing is written. */
+    const check = (source: SnapshotSource) =>
+      Effect.gen(function*() {
+        let meta: Buffer | undefined
+        let marker = false
+        yield* readSnapshot(source, (entries) =>
+          Effect.sync(() => {
+            for (const [key, value] of entries) {
+              if (key.equals(Keys.metaKey)) meta = Buffer.from(value)
+              else if (Keys.isRestoreMarker(key)) marker = true
+            }
+          }))
+        if (marker) return yield* snapshotCorruption("it holds the restore marker key")
+        if (meta === undefined) return yield* snapshotCorruption("meta record is missing")
+        yield* checkMeta(meta)
+      })
+
+    /**
+     * Second pass: replace the store, in batches bracketed by the restore marker. Its own checks
+     * still run (the source is read again); one failing leaves the marker and no meta record, so
+     * applies fail until the restore is done again or the store reopens empty.
+     */
+    const replace = (source: SnapshotSource) =>
+      Effect.gen(function*() {
+        yield* store.write([[Keys.restoreMarkerKey, MARKER_VALUE], [Keys.metaKey, null]])
+        yield* deleteAll
+        let batch: Array<Write> = []
+        let batchBytes = 0
+        let meta: Buffer | undefined
+        yield* readSnapshot(source, (entries) =>
+          Effect.gen(function*() {
+            for (const [key, value] of entries) {
+              if (Keys.isRestoreMarker(key)) return yield* snapshotCorruption("it holds the restore marker key")
+              // Copies: the store never aliases the source's bytes. The meta record goes last.
+              if (key.equals(Keys.metaKey)) {
+                meta = Buffer.from(value)
+                continue
+              }
+              batch.push([Buffer.from(key), Buffer.from(value)])
+              batchBytes += key.length + value.length
+              if (batch.length >= RESTORE_BATCH_ENTRIES || batchBytes >= RESTORE_BATCH_BYTES) {
+                yield* store.write(batch)
+                batch = []
+                batchBytes = 0
+              }
+            }
+          }))
+        if (meta === undefined) return yield* snapshotCorruption("meta record is missing")
+        yield* checkMeta(meta)
+        yield* store.write([...batch, [Keys.metaKey, meta], [Keys.restoreMarkerKey, null]])
+      })
+
+    // The snapshot is read twice rather than held: a damaged one is refused before the store changes.
+    const restore: MetadataServiceShape["restore"] = (source) =>
+      serialized(Effect.zipRight(check(source), replace(source)))
 
     return {
       apply,

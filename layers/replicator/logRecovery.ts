@@ -7,20 +7,34 @@
 import { Effect } from "effect"
 import { Corruption } from "../../src/domain/errors.ts"
 import {
-  decodeReplicatorRecord, type EntryRecord, type HardStateRecord, type RaftEntryRecord, type SnapshotMarkRecord,
-  type SnapshotRecord
+  decodeReplicatorRecord, type EntryRecord, type HardStateRecord, type RaftEntryRecord, type SnapshotFileRecord,
+  type SnapshotMarkRecord, type SnapshotRecord
 } from "../../src/raft/walRecords.ts"
-import type { MetadataServiceShape, StoreError } from "../../src/services/MetadataService.ts"
+import {
+  bytesSource, type MetadataServiceShape, type SnapshotSource, type StoreError
+} from "../../src/services/MetadataService.ts"
+import type { SnapshotFile, SnapshotStoreShape } from "../../src/services/SnapshotStore.ts"
 import type { WalRecord } from "../../src/services/WriteAheadLog.ts"
 
 /** The entry records of one replicator kind: the single-node replicator's or Raft's. */
 export type EntryKind = "Entry" | "RaftEntry"
 type EntryOf<K extends EntryKind> = K extends "Entry" ? EntryRecord : RaftEntryRecord
 
+export type SnapshotHead = SnapshotRecord | SnapshotFileRecord | SnapshotMarkRecord
+
+/** A committed snapshot file read by range, to restore the store from. */
+export const fileSource = (snapshots: SnapshotStoreShape, file: SnapshotFile): SnapshotSource => ({
+  size: file.size,
+  read: (offset, length) => snapshots.read(file, offset, length)
+})
+
 export interface RecoveredLog<E> {
   readonly hardState: HardStateRecord | undefined
-  /** What heads the log: a snapshot, or a mark saying the store holds the state at its index. */
-  readonly snapshot: SnapshotRecord | SnapshotMarkRecord | undefined
+  /**
+   * What heads the log: a snapshot (in a snapshot file, or inside the log as earlier versions
+   * wrote it), or a mark saying the store holds the state at its index.
+   */
+  readonly snapshot: SnapshotHead | undefined
   /** Consecutive entries after the snapshot. */
   readonly entries: ReadonlyArray<E>
 }
@@ -35,7 +49,7 @@ export const readLog = <K extends EntryKind>(
 ): Effect.Effect<RecoveredLog<EntryOf<K>>, Corruption> =>
   Effect.gen(function*() {
     let hardState: HardStateRecord | undefined
-    let snapshot: SnapshotRecord | SnapshotMarkRecord | undefined
+    let snapshot: SnapshotHead | undefined
     let entries: Array<EntryOf<K>> = []
     for (const [position, raw] of records.entries()) {
       const record = yield* decodeReplicatorRecord(raw, position)
@@ -44,6 +58,7 @@ export const readLog = <K extends EntryKind>(
           hardState = record
           break
         case "Snapshot":
+        case "SnapshotFile":
         case "SnapshotMark": {
           const base = record.index
           snapshot = record
@@ -85,11 +100,13 @@ export const lastLogIndex = <E extends { readonly index: number }>(log: Recovere
  * Restore the log's snapshot into the store if the store is behind it (a mark has nothing to
  * restore from: a store behind it is damaged), and check that the
  * store is not ahead of the log (new entries would reuse indices the store treats as applied,
- * and their effects would vanish). Returns the store's applied index.
+ * and their effects would vanish). Returns the store's applied index. A log headed by a
+ * snapshot file needs `snapshots`, where that file is.
  */
 export const catchUpToSnapshot = <E extends { readonly index: number }>(
   metadata: MetadataServiceShape,
-  log: RecoveredLog<E>
+  log: RecoveredLog<E>,
+  snapshots?: SnapshotStoreShape
 ): Effect.Effect<number, StoreError> =>
   Effect.gen(function*() {
     let applied = yield* metadata.appliedIndex
@@ -99,12 +116,16 @@ export const catchUpToSnapshot = <E extends { readonly index: number }>(
           `once the store had made that state durable: the store lost durable writes (rebuild this node: sandstore rebuild)`
       })
     }
-    if (log.snapshot?._tag === "Snapshot" && applied < log.snapshot.index) {
-      yield* metadata.restore(log.snapshot.data)
+    const head = log.snapshot
+    if (head !== undefined && head._tag !== "SnapshotMark" && applied < head.index) {
+      if (head._tag === "SnapshotFile" && snapshots === undefined) {
+        return yield* new Corruption({ message: `write-ahead log is headed by snapshot file ${head.index}, but this replicator keeps no snapshot files` })
+      }
+      yield* metadata.restore(head._tag === "Snapshot" ? bytesSource(head.data) : fileSource(snapshots!, head))
       applied = yield* metadata.appliedIndex
-      if (applied !== log.snapshot.index) {
+      if (applied !== head.index) {
         return yield* new Corruption({
-          message: `snapshot at log index ${log.snapshot.index} restored a store at applied index ${applied}`
+          message: `snapshot at log index ${head.index} restored a store at applied index ${applied}`
         })
       }
     }

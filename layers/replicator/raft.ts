@@ -56,19 +56,26 @@ import type { CommandOutcome, CommandResult, LogEntry, MetadataCommand, RequestT
 import {
   Busy, Corruption, type CommandError, type IoError, NotLeader, Timeout, Unavailable
 } from "../../src/domain/errors.ts"
-import { createRaft, entriesAfter, latestSnapshot, logTerm, raftStatus, step } from "../../src/raft/core.ts"
+import {
+  createRaft, entriesAfter, latestSnapshot, logTerm, raftStatus, snapshotsInUse, step
+} from "../../src/raft/core.ts"
 import type { Entry, Input, Message, NodeId, Output, RaftConfig, Snapshot } from "../../src/raft/types.ts"
 import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
 import { MetadataReplicator, type ReplicationError } from "../../src/services/MetadataReplicator.ts"
 import { MetadataService } from "../../src/services/MetadataService.ts"
 import { RaftTransport } from "../../src/services/RaftTransport.ts"
+import { SnapshotStore } from "../../src/services/SnapshotStore.ts"
 import { WriteAheadLog } from "../../src/services/WriteAheadLog.ts"
 import { Inbox } from "../../src/lib/inbox.ts"
 import { capByDeadline } from "../../src/lib/deadline.ts"
 import { makeEntryCodec } from "./entryData.ts"
 import { makeReplicatedClock } from "./replicatedClock.ts"
 import { PendingRequests, type Proposal, type ReadDone } from "./pendingRequests.ts"
-import { compactedLog, entryRecord, hardStateRecord, recoverRaftLog, snapshotMarkRecord, snapshotRecord } from "./raftLog.ts"
+import {
+  compactedLog, entryRecord, hardStateRecord, recoverRaftLog, snapshotFileRecord, snapshotMarkRecord
+} from "./raftLog.ts"
+import { fileSource } from "./logRecovery.ts"
+import { makeSnapshotFiles, needsBytes } from "./snapshotFiles.ts"
 import { type ApplyItem, RoundOutput } from "./roundOutput.ts"
 import {
   compactionDue, compactionPoint, type CompactionPolicy, DEFAULT_SNAPSHOT_CATCH_UP_ENTRIES, DEFAULT_SNAPSHOT_THRESHOLD
@@ -191,10 +198,12 @@ const make = (options: RaftReplicatorOptions) =>
     const metadata = yield* MetadataService
     const transport = yield* RaftTransport
     const resolver = yield* EndpointResolver
+    const snapshotStore = yield* SnapshotStore
+    const snapshotFiles = makeSnapshotFiles(snapshotStore, config.snapshotChunkBytes)
 
     // Read synchronously on the driver's and applier's hot paths (one Clock for all the fibers).
     const clock = yield* Effect.clock
-    const boot = yield* recoverRaftLog(wal.recovered, metadata)
+    const boot = yield* recoverRaftLog(wal.recovered, metadata, snapshotStore)
     const replicatedClock = yield* makeReplicatedClock(yield* metadata.clock)
     const core = createRaft(config, boot.recovered, boot.applied)
 
@@ -265,6 +274,7 @@ const make = (options: RaftReplicatorOptions) =>
         if (broken === undefined) broken = error
         inputs.shutdown()
         applyQueue.shutdown()
+        snapshotSends.shutdown()
         pending.failAll(error, proposals.shutdown())
         return Effect.void
       })
@@ -294,6 +304,12 @@ const make = (options: RaftReplicatorOptions) =>
 
     /** Where the WAL's log starts: when the core's compaction point moves past it, the log is rewritten. */
     let walSnapshotIndex = boot.recovered.snapshot?.index ?? boot.recovered.compactedTo?.index ?? 0
+    /** The snapshot file the WAL's log starts from (null: a mark), kept until a mark replaces it. */
+    let walSnapshotFile: Snapshot | null = boot.recovered.snapshot
+    /** Snapshots in use changed (an offer, a compaction, an install): delete the others at the end of the turn. */
+    let retainWanted = true
+    /** Offered by the encoder and not yet stepped by the driver: in use, though the core does not know it yet. */
+    let offered: Snapshot | null = null
     /** The hard state last written to the WAL; `hardState` may be ahead of it by its commit index only. */
     let durableHardState = hardState
 
@@ -305,20 +321,35 @@ const make = (options: RaftReplicatorOptions) =>
      * The WAL write that makes the turn durable, yielding the last entry it persisted (to report
      * as Persisted); undefined when the turn needs none.
      */
-    const persist = (turn: RoundOutput): Effect.Effect<Entry | undefined, IoError> | undefined => {
+    const persist = (turn: RoundOutput): Effect.Effect<Entry | undefined, IoError | Corruption> | undefined => {
+      // Chunks of a snapshot from the leader go to its file first: the answers saying they
+      // arrived leave after this turn's persist, and an installed snapshot is committed there
+      // (durable) before the log that starts from it.
+      const received = turn.snapshotChunks.length > 0 || turn.installed !== null
+        ? snapshotFiles.receive(turn.snapshotChunks, turn.installed)
+        : undefined
+      const log = persistLog(turn)
+      if (received === undefined) return log
+      return log === undefined ? Effect.as(received, undefined) : Effect.zipRight(received, log)
+    }
+
+    const persistLog = (turn: RoundOutput): Effect.Effect<Entry | undefined, IoError> | undefined => {
       // Compaction and installed snapshots start a new log: what heads it, and what follows.
-      // An installed snapshot is written whole (the store catches up from it only after);
-      // a compaction of this node's own is only a mark: its store holds that state durably.
+      // An installed snapshot heads it as a record naming its file (the store catches up from
+      // that file only after); a compaction of this node's own is only a mark: its store holds
+      // that state durably.
       const installed = turn.installed !== null && turn.installed.index > walSnapshotIndex ? turn.installed : null
       const compactedTo = raftStatus(core).snapshotIndex
       const written = hardState
       if (installed !== null || compactedTo > walSnapshotIndex) {
         const head = installed ?? { index: compactedTo, term: logTerm(core, compactedTo)! }
         const kept = entriesAfter(core, head.index)
-        const log = compactedLog(written, installed !== null ? snapshotRecord(installed) : snapshotMarkRecord(head), kept)
+        const log = compactedLog(written, installed !== null ? snapshotFileRecord(installed) : snapshotMarkRecord(head), kept)
         return Effect.map(wal.rewrite(log), () => {
           durableHardState = written
           walSnapshotIndex = head.index
+          walSnapshotFile = installed
+          retainWanted = true
           return turn.entries.length > 0 ? kept[kept.length - 1] : undefined
         })
       }
@@ -396,13 +427,56 @@ const make = (options: RaftReplicatorOptions) =>
       carried = null
       for (const input of coalesceInputs(own)) {
         turn.add(step(core, input))
-        if (input._tag === "OfferSnapshot") encodingSnapshot = false
+        if (input._tag === "OfferSnapshot") {
+          encodingSnapshot = false
+          offered = null
+        }
+        if (input._tag === "OfferSnapshot" || input._tag === "Compact") retainWanted = true
       }
       if (turn.hardState !== null) hardState = turn.hardState
       return turn
     }
 
-    const sendAll = (messages: ReadonlyArray<Message>) => (messages.length === 0 ? Effect.void : transport.send(messages))
+    /** Snapshot chunks whose bytes are still to be read: sent by a fiber of their own, so reads never hold up a turn. */
+    const snapshotSends = new Inbox<Extract<Message, { _tag: "InstallSnapshot" }>>()
+
+    const sendAll = (messages: ReadonlyArray<Message>) => {
+      if (messages.length === 0) return Effect.void
+      if (!messages.some(needsBytes)) return transport.send(messages)
+      const ready: Array<Message> = []
+      for (const message of messages) {
+        if (needsBytes(message)) snapshotSends.offer(message)
+        else ready.push(message)
+      }
+      return ready.length === 0 ? Effect.void : transport.send(ready)
+    }
+
+    /** Fill in and send the snapshot chunks queued, in order. */
+    const snapshotSenderTurn = Effect.gen(function*() {
+      const queued = yield* snapshotSends.takeAll
+      const filled: Array<Message> = []
+      for (const message of queued) {
+        const withBytes = yield* snapshotFiles.attachBytes(message)
+        if (withBytes !== null) filled.push(withBytes)
+      }
+      if (filled.length > 0) yield* transport.send(filled)
+    })
+
+    /**
+     * Delete the snapshots nothing uses: not the one the WAL's log starts from, not those the
+     * core may still send, not one offered and not yet stepped. Never while one is encoded: it
+     * could be committed between the choice of what to keep and the deletion.
+     */
+    const retainSnapshots = Effect.suspend(() => {
+      if (!retainWanted || encodingSnapshot) return Effect.void
+      retainWanted = false
+      const keep = snapshotsInUse(core)
+      if (walSnapshotFile !== null) keep.push(walSnapshotFile)
+      if (offered !== null) keep.push(offered)
+      // A snapshot left behind wastes space until the next try; it breaks nothing.
+      return Effect.catchAll(snapshotFiles.retain(keep), (error) =>
+        Effect.logWarning(`${nodeId} could not delete snapshots no longer in use: ${error.message}`))
+    })
 
     /**
      * One turn: take what queued, step the core, persist, send, and hand on the results. Its
@@ -435,6 +509,7 @@ const make = (options: RaftReplicatorOptions) =>
       // Wanted earlier in the turn and offered later in it (a tick's probe before the offer): not again.
       if (turn.snapshotWanted && !encodingSnapshot && latestSnapshot(core) === null) yield* startSnapshotEncoding
       applyQueue.offerAll(turn.applies)
+      yield* retainSnapshots
       if (persisted !== undefined) {
         carried = step(core, { _tag: "Persisted", index: persisted.index, term: persisted.term })
       }
@@ -501,7 +576,7 @@ const make = (options: RaftReplicatorOptions) =>
       Effect.gen(function*() {
         // The store never moves backwards.
         if (snapshot.index <= applied) return
-        yield* metadata.restore(snapshot.data)
+        yield* metadata.restore(fileSource(snapshotStore, snapshot))
         replicatedClock.applied(yield* metadata.clock)
         const restored = yield* metadata.appliedIndex
         if (restored !== snapshot.index) {
@@ -539,15 +614,15 @@ const make = (options: RaftReplicatorOptions) =>
      */
     const encodeSnapshot = Effect.gen(function*() {
       const started = clock.unsafeCurrentTimeMillis()
-      const taken = yield* metadata.snapshot
+      const snapshot = yield* snapshotFiles.encode(metadata, (index) => logTerm(core, index))
+      if (snapshot === null) return false
       const millis = clock.unsafeCurrentTimeMillis() - started
       yield* Effect.log(
-        `${nodeId} encoded a snapshot at index ${taken.appliedIndex} for followers behind the log: ` +
-          `${(taken.data.byteLength / 1048576).toFixed(1)} MiB in ${millis} ms`
+        `${nodeId} encoded a snapshot at index ${snapshot.index} for followers behind the log: ` +
+          `${(snapshot.size / 1048576).toFixed(1)} MiB in ${millis} ms`
       )
-      const term = logTerm(core, taken.appliedIndex)
-      if (term === undefined) return false
-      return inputs.offer({ _tag: "OfferSnapshot", snapshot: { index: taken.appliedIndex, term, data: taken.data } })
+      offered = snapshot
+      return inputs.offer({ _tag: "OfferSnapshot", snapshot })
     }).pipe(
       // Still "encoding" until the driver steps the offer (stepCore): a turn running meanwhile
       // that wanted a snapshot must not start another one.
@@ -663,12 +738,14 @@ const make = (options: RaftReplicatorOptions) =>
 
     const isForUs = (message: Message) => message.to === nodeId && voters.has(message.from)
 
-    // Registered before the fibers start, so it runs after they are interrupted.
+    // Registered before the fibers start, so they run after they are interrupted.
+    yield* Effect.addFinalizer(() => snapshotFiles.close)
     yield* Effect.addFinalizer(() => stop(closing))
     yield* Effect.forkScoped(loop(driverTurn))
     yield* Effect.forkScoped(loop(applierTurn))
     if (batchWaitMillis > 0) yield* Effect.forkScoped(loop(batcherTurn))
     yield* Effect.forkScoped(loop(tickerTurn))
+    yield* Effect.forkScoped(loop(snapshotSenderTurn))
 
     // ---- the service ----------------------------------------------------------------------
 
@@ -747,5 +824,9 @@ const make = (options: RaftReplicatorOptions) =>
 
 export const RaftReplicator = (
   options: RaftReplicatorOptions
-): Layer.Layer<MetadataReplicator, IoError | Corruption, WriteAheadLog | MetadataService | RaftTransport | EndpointResolver> =>
+): Layer.Layer<
+  MetadataReplicator,
+  IoError | Corruption,
+  WriteAheadLog | SnapshotStore | MetadataService | RaftTransport | EndpointResolver
+> =>
   Layer.scoped(MetadataReplicator, make(options))

@@ -13,6 +13,7 @@ import { Effect } from "effect"
 import { encodeReplicatorRecord } from "../../src/raft/walRecords.ts"
 import type { Entry, HardState, Recovered, Snapshot } from "../../src/raft/types.ts"
 import type { MetadataServiceShape, StoreError } from "../../src/services/MetadataService.ts"
+import type { SnapshotStoreShape } from "../../src/services/SnapshotStore.ts"
 import type { WalRecord } from "../../src/services/WriteAheadLog.ts"
 import { catchUpToSnapshot, lastLogIndex, readLog } from "./logRecovery.ts"
 
@@ -27,8 +28,9 @@ export const hardStateRecord = (hardState: HardState): WalRecord =>
     commit: hardState.commit
   })
 
-export const snapshotRecord = (snapshot: Snapshot): WalRecord =>
-  encodeReplicatorRecord({ _tag: "Snapshot", index: snapshot.index, term: snapshot.term, data: snapshot.data })
+/** A snapshot received from the leader, durable in the SnapshotStore before this record is written. */
+export const snapshotFileRecord = (snapshot: Snapshot): WalRecord =>
+  encodeReplicatorRecord({ _tag: "SnapshotFile", index: snapshot.index, term: snapshot.term, size: snapshot.size })
 
 /** Where the log was compacted, the state up to there being durable in the metadata store. */
 export const snapshotMarkRecord = (at: { readonly index: number; readonly term: number }): WalRecord =>
@@ -49,16 +51,23 @@ export interface RaftBoot {
 
 export const recoverRaftLog = (
   records: ReadonlyArray<WalRecord>,
-  metadata: MetadataServiceShape
+  metadata: MetadataServiceShape,
+  snapshots: SnapshotStoreShape
 ): Effect.Effect<RaftBoot, StoreError> =>
   Effect.gen(function*() {
     const log = yield* readLog(records, "RaftEntry")
-    const applied = yield* catchUpToSnapshot(metadata, log)
+    const applied = yield* catchUpToSnapshot(metadata, log, snapshots)
     const entries: Array<Entry> = log.entries.map(({ data, index, term, type }) => ({ index, term, type, data }))
-    const snapshot: Snapshot | null = log.snapshot?._tag === "Snapshot"
-      ? { index: log.snapshot.index, term: log.snapshot.term, data: log.snapshot.data }
-      : null
-    const compactedTo = log.snapshot?._tag === "SnapshotMark" ? { index: log.snapshot.index, term: log.snapshot.term } : undefined
+    const head = log.snapshot
+    // The store holds the state at the head now (restored above if it was behind). A snapshot
+    // file kept for it can also be sent to followers; without one (a snapshot inside the log, as
+    // earlier versions wrote it, or a file gone) the store's durable state stands for it, as
+    // after any compaction: a mark, rewritten as one at the next compaction.
+    const onDisk = head?._tag === "SnapshotFile" &&
+      snapshots.recovered.some((file) => file.index === head.index && file.term === head.term && file.size === head.size)
+    const snapshot: Snapshot | null = onDisk ? { index: head.index, term: head.term, size: head.size } : null
+    if (head !== undefined && head._tag !== "SnapshotMark" && !onDisk) yield* metadata.flush
+    const compactedTo = head !== undefined && snapshot === null ? { index: head.index, term: head.term } : undefined
     const last = lastLogIndex(log)
     const lastTerm = entries[entries.length - 1]?.term ?? log.snapshot?.term ?? 0
     const stored = log.hardState

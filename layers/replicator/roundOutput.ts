@@ -5,7 +5,9 @@
  * keep their order, and a snapshot to install keeps its place before the entries committed
  * after it.
  */
-import type { Entry, HardState, Message, Output, ProposalResult, ReadResult, Snapshot } from "../../src/raft/types.ts"
+import type {
+  Entry, HardState, Message, Output, ProposalResult, ReadResult, Snapshot, SnapshotChunk
+} from "../../src/raft/types.ts"
 
 /** Work for the apply fiber, in order. */
 export type ApplyItem =
@@ -19,6 +21,8 @@ export class RoundOutput {
   readonly applies: Array<ApplyItem> = []
   readonly proposals: Array<ProposalResult> = []
   readonly reads: Array<ReadResult> = []
+  /** Chunks of a snapshot being received, in order: written before the turn's messages go. */
+  readonly snapshotChunks: Array<SnapshotChunk> = []
   snapshotWanted = false
 
   /** The latest snapshot installed from the leader in this turn (the last Restore). */
@@ -32,6 +36,7 @@ export class RoundOutput {
 
   add(output: Output): void {
     if (output.hardState !== null) this.hardState = output.hardState
+    for (const chunk of output.snapshotChunks) this.snapshotChunks.push(chunk)
     // A snapshot from the leader is restored before the entries committed after it.
     if (output.snapshot !== null) this.applies.push({ _tag: "Restore", snapshot: output.snapshot })
     if (output.snapshotWanted) this.snapshotWanted = true

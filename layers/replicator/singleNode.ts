@@ -5,10 +5,10 @@
  * Proposals queue up; one batching fiber takes up to `batchSize` of them (waiting at most
  * `batchWaitMillis` for a batch to fill), gives them consecutive indices, appends them to the
  * WAL in one append (one fsync), applies them in index order and hands each proposer the
- * state machine's outcome. Every `snapshotThreshold` applied entries it snapshots the
- * MetadataService into the log (`WriteAheadLog.rewrite`), so the log stays short: the record
- * crc is the snapshot's checksum, and the rewrite's tmp + fsync + rename + directory fsync
- * makes it durable and atomic.
+ * state machine's outcome. Every `snapshotThreshold` applied entries it makes the store's state
+ * durable (`flush`) and compacts the log to a mark of where (`WriteAheadLog.rewrite`, whose
+ * tmp + fsync + rename + directory fsync makes it atomic), so the log stays short and
+ * compacting costs the same at any namespace size.
  *
  * A proposal or read waiting past its request's deadline fails with Timeout (the contract's).
  *
@@ -21,7 +21,7 @@ import { type CommandResult, LogEntry, type MetadataCommand, type RequestTag } f
 import type { Corruption, CommandError, IoError } from "../../src/domain/errors.ts"
 import { InvalidArgument, Unavailable } from "../../src/domain/errors.ts"
 import {
-  encodeReplicatorRecord, type EntryRecord, type HardStateRecord, type SnapshotRecord
+  encodeReplicatorRecord, type EntryRecord, type HardStateRecord, type SnapshotMarkRecord
 } from "../../src/raft/walRecords.ts"
 import { MetadataReplicator, type ReplicationError } from "../../src/services/MetadataReplicator.ts"
 import { MetadataService, type MetadataServiceShape } from "../../src/services/MetadataService.ts"
@@ -90,11 +90,14 @@ const make = (options: SingleNodeReplicatorOptions) =>
     // After a WAL or store failure the log and store may disagree: refuse everything until restart.
     let broken: ReplicationError | undefined
 
+    // Everything appended is applied by the time this runs (one batch at a time), so the mark
+    // is the end of the log and no entry follows it.
     const compact = Effect.gen(function*() {
-      const snapshot = yield* metadata.snapshot
-      const record: SnapshotRecord = { _tag: "Snapshot", index: snapshot.appliedIndex, term, data: snapshot.data }
-      yield* wal.rewrite([encodeReplicatorRecord(hardState), encodeReplicatorRecord(record)])
-      yield* Ref.update(progress, (p) => ({ ...p, snapshotIndex: snapshot.appliedIndex }))
+      const { appliedIndex } = yield* Ref.get(progress)
+      yield* metadata.flush
+      const mark: SnapshotMarkRecord = { _tag: "SnapshotMark", index: appliedIndex, term }
+      yield* wal.rewrite([encodeReplicatorRecord(hardState), encodeReplicatorRecord(mark)])
+      yield* Ref.update(progress, (p) => ({ ...p, snapshotIndex: appliedIndex }))
     })
 
     const failAll = (items: Iterable<Pending>, error: ReplicationError) =>

@@ -267,6 +267,7 @@ const collectOutput = (state: RaftState): Output => {
   log.applying = Math.max(log.applying, applyTo)
   return {
     hardState,
+    snapshotChunks: out.snapshotChunks,
     snapshot: out.snapshot,
     entries,
     messages: out.messages,
@@ -320,6 +321,16 @@ export const entriesAfter = (state: RaftState, index: number): ReadonlyArray<Ent
 
 /** The latest snapshot this node holds (recovered, compacted to, or installed from the leader). */
 export const latestSnapshot = (state: RaftState): Snapshot | null => state.snapshot
+
+/** Every snapshot the core may still ask the layer to send: the latest and those being sent to followers. */
+export const snapshotsInUse = (state: RaftState): Array<Snapshot> => {
+  const inUse = state.snapshot === null ? [] : [state.snapshot]
+  for (const progress of state.progress.values()) {
+    const sending = progress.mode === "snapshot" ? progress.transfer?.snapshot : undefined
+    if (sending !== undefined && !inUse.some((s) => s.index === sending.index && s.term === sending.term)) inUse.push(sending)
+  }
+  return inUse
+}
 
 /** The leader's view of each follower, for status pages and tests. */
 export const followerProgress = (

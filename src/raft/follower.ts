@@ -70,13 +70,14 @@ export const handleInstallSnapshot = (state: RaftState, message: InstallSnapshot
     reply(message.totalBytes, true)
     return
   }
-  const { complete, incoming } = receiveChunk(state.incoming, message)
+  const { accepted, complete, incoming } = receiveChunk(state.incoming, message)
   state.incoming = incoming
-  if (complete === null) {
+  if (accepted !== null) state.out.snapshotChunks.push(accepted)
+  if (!complete) {
     reply(incoming?.received ?? 0, false)
     return
   }
-  const snapshot = { index: message.snapshotIndex, term: message.snapshotTerm, data: complete }
+  const snapshot = { index: message.snapshotIndex, term: message.snapshotTerm, size: message.totalBytes }
   if (termAt(log, snapshot.index) === snapshot.term) {
     // Our log already holds the snapshot's last entry, so it matches up to there: keep the
     // log and just learn that it is committed.

@@ -44,12 +44,15 @@ const sendChunks = (state: RaftState, peer: NodeId, progress: Progress, probe = 
       snapshotIndex: transfer.snapshot.index,
       snapshotTerm: transfer.snapshot.term,
       offset: chunk.offset,
-      totalBytes: transfer.snapshot.data.byteLength,
-      data: chunk.data,
+      totalBytes: transfer.snapshot.size,
+      // The layer attaches the bytes when it sends the message (see Snapshot in types.ts).
+      data: NO_BYTES,
       done: chunk.done
     })
   }
 }
+
+const NO_BYTES = new Uint8Array(0)
 
 /** Snapshot chunks in flight to one follower at most (fewer if maxInflight is lower). */
 const SNAPSHOT_WINDOW_CHUNKS = 8

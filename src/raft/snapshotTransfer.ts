@@ -4,7 +4,7 @@
  * next and always answers with that offset, so a lost chunk is resent from exactly there and a
  * transfer survives lost and reordered messages without starting over.
  */
-import type { Message, NodeId, Snapshot } from "./types.ts"
+import type { Message, NodeId, Snapshot, SnapshotChunk } from "./types.ts"
 
 /** The leader's side: one snapshot being streamed to one follower. */
 export interface OutgoingSnapshot {
@@ -29,20 +29,23 @@ export const startOutgoing = (snapshot: Snapshot): OutgoingSnapshot => ({
 
 export interface Chunk {
   readonly offset: number
-  readonly data: Uint8Array
   readonly done: boolean
 }
 
+/** Where the chunk starting at `offset` ends: the layer reads exactly these bytes to send it. */
+export const chunkEnd = (offset: number, totalBytes: number, chunkBytes: number): number =>
+  Math.min(totalBytes, offset + Math.max(1, chunkBytes))
+
 /** The next chunk to send within a window of `windowBytes` unacknowledged bytes, advancing the cursor. */
 export const nextChunk = (transfer: OutgoingSnapshot, chunkBytes: number, windowBytes: number): Chunk | null => {
-  const total = transfer.snapshot.data.byteLength
+  const total = transfer.snapshot.size
   if (transfer.exhausted || transfer.sent - transfer.acked >= Math.max(windowBytes, 1)) return null
   const offset = transfer.sent
-  const end = Math.min(total, offset + Math.max(1, chunkBytes))
+  const end = chunkEnd(offset, total, chunkBytes)
   const done = end >= total
   transfer.sent = end
   transfer.exhausted = done
-  return { offset, data: transfer.snapshot.data.subarray(offset, end), done }
+  return { offset, done }
 }
 
 /**
@@ -68,28 +71,35 @@ export const rewind = (transfer: OutgoingSnapshot): void => {
   transfer.exhausted = false
 }
 
-/** The follower's side: the chunks of one snapshot received so far, in order. */
+/**
+ * The follower's side: how much of one snapshot has arrived, in order. The bytes themselves go
+ * to the layer (Output.snapshotChunks), which keeps them where the snapshot will live.
+ */
 export interface IncomingSnapshot {
   readonly from: NodeId
   readonly leaderTerm: number
   readonly index: number
   readonly term: number
   readonly totalBytes: number
-  readonly chunks: Array<Uint8Array>
   received: number
 }
 
 type InstallSnapshot = Extract<Message, { _tag: "InstallSnapshot" }>
 
+export interface Received {
+  /** The transfer to keep following (null: none, or it just completed). */
+  readonly incoming: IncomingSnapshot | null
+  /** The chunk taken, for the layer to write: the next bytes of `incoming`'s snapshot. */
+  readonly accepted: SnapshotChunk | null
+  /** The last byte arrived with this chunk. */
+  readonly complete: boolean
+}
+
 /**
  * Take one chunk. A chunk of another transfer (other leader, term or snapshot) discards the
- * partial copy; only offset 0 starts one. Returns the partial copy to keep and, once the last
- * byte arrived, the assembled data.
+ * partial copy; only offset 0 starts one. A chunk is taken only at the offset wanted next.
  */
-export const receiveChunk = (
-  incoming: IncomingSnapshot | null,
-  message: InstallSnapshot
-): { readonly incoming: IncomingSnapshot | null; readonly complete: Uint8Array | null } => {
+export const receiveChunk = (incoming: IncomingSnapshot | null, message: InstallSnapshot): Received => {
   const sameTransfer = incoming !== null &&
     incoming.from === message.from &&
     incoming.leaderTerm === message.term &&
@@ -104,23 +114,22 @@ export const receiveChunk = (
       index: message.snapshotIndex,
       term: message.snapshotTerm,
       totalBytes: message.totalBytes,
-      chunks: [],
       received: 0
     }
   }
-  if (current === null) return { incoming: null, complete: null }
+  if (current === null) return { incoming: null, accepted: null, complete: false }
   const fits = message.offset + message.data.byteLength <= current.totalBytes
-  if (message.offset === current.received && fits && current.received < current.totalBytes) {
-    // Copy: the message's buffer may be reused by the transport.
-    current.chunks.push(message.data.slice())
+  let accepted: SnapshotChunk | null = null
+  if (message.offset === current.received && fits && message.data.byteLength > 0) {
     current.received += message.data.byteLength
+    accepted = {
+      index: current.index,
+      term: current.term,
+      offset: message.offset,
+      data: message.data,
+      totalBytes: current.totalBytes
+    }
   }
-  if (current.received < current.totalBytes) return { incoming: current, complete: null }
-  const data = new Uint8Array(current.totalBytes)
-  let at = 0
-  for (const chunk of current.chunks) {
-    data.set(chunk, at)
-    at += chunk.byteLength
-  }
-  return { incoming: null, complete: data }
+  const complete = current.received >= current.totalBytes
+  return { incoming: complete ? null : current, accepted, complete }
 }

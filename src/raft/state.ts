@@ -10,7 +10,7 @@ import { quorumSize } from "./quorum.ts"
 import type { ReadQueue } from "./readIndex.ts"
 import type { IncomingSnapshot } from "./snapshotTransfer.ts"
 import type {
-  HardState, Message, NodeId, ProposalResult, RaftConfig, ReadResult, Role, Snapshot
+  HardState, Message, NodeId, ProposalResult, RaftConfig, ReadResult, Role, Snapshot, SnapshotChunk
 } from "./types.ts"
 
 /** What one step produced besides the state change; collected into an Output at its end. */
@@ -21,6 +21,7 @@ export interface Outbox {
   /** Lowest log index written in this step (Infinity: none): entries from here on are output. */
   writtenFrom: number
   snapshot: Snapshot | null
+  snapshotChunks: Array<SnapshotChunk>
   /** A follower needs a snapshot and none is held. */
   snapshotWanted: boolean
 }
@@ -63,6 +64,7 @@ export const emptyOutbox = (): Outbox => ({
   reads: [],
   writtenFrom: Infinity,
   snapshot: null,
+  snapshotChunks: [],
   snapshotWanted: false
 })
 

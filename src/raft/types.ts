@@ -6,7 +6,9 @@
  *
  * Contract of an Output (as etcd's `Ready`): the layer must durably persist `hardState`,
  * `snapshot` and `entries` BEFORE sending `messages`, then report `Persisted`; it applies
- * `committed` in order (after installing `snapshot` if present) and reports `Applied`.
+ * `committed` in order (after installing `snapshot` if present) and reports `Applied`. It
+ * writes `snapshotChunks` before sending `messages` too, and fills in the bytes of every
+ * InstallSnapshot it sends (the core emits them empty: see `Snapshot`).
  */
 
 import type { Entry, Message, NodeId } from "../domain/raftMessages.ts"
@@ -20,11 +22,25 @@ export interface HardState {
   readonly commit: number
 }
 
-/** A snapshot of the state machine after applying everything up to `index`. */
+/**
+ * A snapshot of the state machine after applying everything up to `index`, `size` bytes long.
+ * The core never holds its bytes: the layer keeps them (a file) and attaches them to the
+ * InstallSnapshot messages the core emits, and writes the chunks a follower receives (see
+ * `SnapshotChunk`), as etcd's transport streams its snapshot files next to its raft library.
+ */
 export interface Snapshot {
   readonly index: number
   readonly term: number
+  readonly size: number
+}
+
+/** Bytes of a snapshot being received, for the layer to write in order (offset 0 starts a new one). */
+export interface SnapshotChunk {
+  readonly index: number
+  readonly term: number
+  readonly offset: number
   readonly data: Uint8Array
+  readonly totalBytes: number
 }
 
 export type Role = "follower" | "precandidate" | "candidate" | "leader"
@@ -66,7 +82,15 @@ export type ReadResult =
 export interface Output {
   /** Persist before sending `messages` (null: unchanged). */
   readonly hardState: HardState | null
-  /** A snapshot received from the leader: persist it, then restore the state machine from it. */
+  /**
+   * Chunks of a snapshot received from the leader, in order: write them where the snapshot
+   * being received is kept (offset 0: start a new one, dropping a partial one).
+   */
+  readonly snapshotChunks: ReadonlyArray<SnapshotChunk>
+  /**
+   * A snapshot received from the leader, complete (its last chunk is in `snapshotChunks` of this
+   * or an earlier Output): persist it, then restore the state machine from it.
+   */
   readonly snapshot: Snapshot | null
   /** Persist before sending: they replace any persisted entries at the same or later indices. */
   readonly entries: ReadonlyArray<Entry>

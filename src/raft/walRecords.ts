@@ -34,8 +34,8 @@ export const HardStateRecord = Schema.TaggedStruct("HardState", {
 export type HardStateRecord = typeof HardStateRecord.Type
 
 /**
- * The state machine at `index` (the MetadataService snapshot bytes). It heads a compacted log:
- * entries at or below `index` are gone, and the record crc is the snapshot's checksum.
+ * The state machine at `index` (the MetadataService snapshot bytes) inside the log. Written by
+ * earlier versions (a whole store copied into one record); still read back, never written now.
  */
 export const SnapshotRecord = Schema.TaggedStruct("Snapshot", {
   index: LogIndex,
@@ -57,6 +57,19 @@ export const SnapshotMarkRecord = Schema.TaggedStruct("SnapshotMark", {
 export type SnapshotMarkRecord = typeof SnapshotMarkRecord.Type
 
 /**
+ * A snapshot received from the leader heads the log: the state machine at `index` is the
+ * SnapshotStore's snapshot at (index, term), `size` bytes, made durable before this record was
+ * written. A store found behind it is restored from that snapshot, which is kept until the
+ * store holds the state durably (a later SnapshotMark).
+ */
+export const SnapshotFileRecord = Schema.TaggedStruct("SnapshotFile", {
+  index: LogIndex,
+  term: Term,
+  size: Schema.Int.pipe(Schema.nonNegative())
+})
+export type SnapshotFileRecord = typeof SnapshotFileRecord.Type
+
+/**
  * A Raft log entry at its position: `data` is the encoded LogEntry (empty for a leader's
  * no-op). Like `Entry`, a later record at an index already present replaces it and all after it.
  */
@@ -68,17 +81,24 @@ export const RaftEntryRecord = Schema.TaggedStruct("RaftEntry", {
 })
 export type RaftEntryRecord = typeof RaftEntryRecord.Type
 
-export type ReplicatorRecord = EntryRecord | HardStateRecord | SnapshotRecord | RaftEntryRecord | SnapshotMarkRecord
+export type ReplicatorRecord =
+  | EntryRecord
+  | HardStateRecord
+  | SnapshotRecord
+  | RaftEntryRecord
+  | SnapshotMarkRecord
+  | SnapshotFileRecord
 
 /** Record type bytes. 0 and 255 are reserved by the codec and the log file layer. */
-export const ReplicatorRecordType = { Entry: 1, HardState: 2, Snapshot: 3, RaftEntry: 4, SnapshotMark: 5 } as const
+export const ReplicatorRecordType = { Entry: 1, HardState: 2, Snapshot: 3, RaftEntry: 4, SnapshotMark: 5, SnapshotFile: 6 } as const
 
 const schemaOf = {
   Entry: EntryRecord,
   HardState: HardStateRecord,
   Snapshot: SnapshotRecord,
   RaftEntry: RaftEntryRecord,
-  SnapshotMark: SnapshotMarkRecord
+  SnapshotMark: SnapshotMarkRecord,
+  SnapshotFile: SnapshotFileRecord
 } as const
 
 const tagOfType = new Map<number, ReplicatorRecord["_tag"]>(

@@ -91,16 +91,41 @@ export interface MetadataServiceShape {
   readonly fsstat: Effect.Effect<FsStat, StoreError>
   /** Chunk versions no longer referenced by any file (removed, overwritten, truncated away), oldest first. */
   readonly garbage: (max: number) => Effect.Effect<ReadonlyArray<ChunkRef>, StoreError>
-  /** The whole state (namespace, chunk maps, dedup table, garbage, applied index) as bytes. */
-  readonly snapshot: Effect.Effect<{ readonly appliedIndex: number; readonly data: Uint8Array }, StoreError>
+  /**
+   * The whole state (namespace, chunk maps, dedup table, garbage, applied index) as bytes, handed
+   * to `write` a page at a time, in order, from one consistent read view (applies go on
+   * meanwhile): the snapshot is never held whole in memory. Returns the applied index it
+   * captured and the bytes written.
+   */
+  readonly snapshot: (
+    write: (bytes: Uint8Array) => Effect.Effect<void, IoError>
+  ) => Effect.Effect<{ readonly appliedIndex: number; readonly size: number }, StoreError>
   /**
    * Make the state applied so far durable (applies write without waiting for the disk): once it
    * returns, a restart finds at least this state, so the log behind it may be compacted away.
    */
   readonly flush: Effect.Effect<void, StoreError>
-  /** Replace the whole state with a snapshot's. */
-  readonly restore: (data: Uint8Array) => Effect.Effect<void, StoreError>
+  /**
+   * Replace the whole state with a snapshot's, read from `source` a page at a time. A damaged
+   * snapshot (bad checksum, bad framing) fails with Corruption and changes nothing. A crash
+   * midway leaves a store that reopens empty (applied index 0), so the restore is simply done
+   * again from the snapshot, which the replicator keeps until the store holds its state durably.
+   */
+  readonly restore: (source: SnapshotSource) => Effect.Effect<void, StoreError>
 }
+
+/** Snapshot bytes to restore from, read by range (a file, or bytes in memory). */
+export interface SnapshotSource {
+  readonly size: number
+  /** `length` bytes from `offset` (fewer only where the snapshot ends). */
+  readonly read: (offset: number, length: number) => Effect.Effect<Uint8Array, IoError>
+}
+
+/** A SnapshotSource over bytes in memory (tests, and snapshots written inside old WAL records). */
+export const bytesSource = (data: Uint8Array): SnapshotSource => ({
+  size: data.byteLength,
+  read: (offset, length) => Effect.succeed(data.subarray(offset, Math.min(data.byteLength, offset + length)))
+})
 
 export class MetadataService extends Context.Tag("sandstore/MetadataService")<MetadataService, MetadataServiceShape>() {}
 

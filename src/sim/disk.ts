@@ -19,6 +19,7 @@ import { makeNamespace, type NamespaceOptions } from "../../layers/metadata/name
 import type { Store, Write } from "../../layers/metadata/store.ts"
 import { applyWrites, emptyTree, makeTreeStore, type Tree } from "../../layers/metadata/treeStore.ts"
 import { type CrashOptions, makeSimulatedWal, type SimulatedWal } from "../../layers/wal/memory.ts"
+import { makeSimulatedSnapshots, type SimulatedSnapshots } from "../../layers/snapshots/memory.ts"
 import { IoError } from "../domain/errors.ts"
 import { ChunkService, type ChunkServiceShape } from "../services/ChunkService.ts"
 import { MetadataService } from "../services/MetadataService.ts"
@@ -37,6 +38,8 @@ export interface DiskCrash {
 
 export interface NodeDisks {
   readonly wal: SimulatedWal
+  /** Raft snapshots: committed ones survive a crash, partial ones vanish. */
+  readonly snapshots: SimulatedSnapshots
   /** The metadata state machine on this disk: a node booting. */
   readonly metadata: (options: NamespaceOptions) => Layer.Layer<MetadataService>
   /** The chunk store on this disk, for one boot. */
@@ -71,6 +74,7 @@ export const makeNodeDisks = (options: { readonly latency: DiskLatency; readonly
   Effect.gen(function*() {
     let slowness = 1
     const wal = yield* makeSimulatedWal({ fsyncDelay: fsyncTime(options.latency, Random.make(options.seed), () => slowness) })
+    const snapshots = yield* makeSimulatedSnapshots
     let durable: Tree = emptyTree
     let journal: Array<ReadonlyArray<Write>> = []
     // Bumped by every crash: a node's life, which its disk views are bound to.
@@ -132,6 +136,7 @@ export const makeNodeDisks = (options: { readonly latency: DiskLatency; readonly
 
     return {
       wal,
+      snapshots,
       metadata,
       chunks: Layer.effect(ChunkService, Effect.sync(() => bound(life))),
       chunkStore,

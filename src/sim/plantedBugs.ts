@@ -92,7 +92,7 @@ export const applyTwiceAfterRestart = <E, R>(metadata: Layer.Layer<MetadataServi
         appliedIndex: Effect.map(inner.appliedIndex, (index) => Math.max(0, index - shift)),
         apply,
         applyAll: applyOneByOne(apply),
-        restore: (data) => Effect.zipRight(inner.restore(data), Effect.sync(() => { shift = 0 }))
+        restore: (source) => Effect.zipRight(inner.restore(source), Effect.sync(() => { shift = 0 }))
       }
       return MetadataService.of(service)
     })

@@ -16,6 +16,8 @@ import { MetadataServiceClassicLevel } from "../../layers/metadata/classicLevel.
 import { MetadataServiceMemory } from "../../layers/metadata/memory.ts"
 import { makeSimulatedWal, type SimulatedWal } from "../../layers/wal/memory.ts"
 import { WriteAheadLogFile } from "../../layers/wal/segmentedFile.ts"
+import { makeSimulatedSnapshots, type SimulatedSnapshots } from "../../layers/snapshots/memory.ts"
+import { SnapshotStoreFiles } from "../../layers/snapshots/files.ts"
 import type { ReplicatorStatus } from "../../src/domain/cluster.ts"
 import type { Corruption, IoError } from "../../src/domain/errors.ts"
 import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
@@ -45,6 +47,7 @@ interface TestNode {
   readonly id: string
   /** Memory mode: the node's simulated disk and its store, which outlive its restarts. */
   readonly wal: SimulatedWal
+  readonly snapshots: SimulatedSnapshots
   store: MetadataServiceShape
   /** Every index applied to this node's stores, in order, across restarts. */
   readonly applied: Array<number>
@@ -118,20 +121,27 @@ export const makeRaftCluster = (options: RaftClusterOptions = {}) =>
 
     const storage = (target: TestNode) => {
       if (options.disk === undefined) {
-        return Layer.merge(target.wal.layer, Layer.succeed(MetadataService, target.store))
+        return Layer.mergeAll(target.wal.layer, target.snapshots.layer, Layer.succeed(MetadataService, target.store))
       }
       const dir = join(options.disk, target.id)
       const store = Layer.effect(
         MetadataService,
         Effect.map(MetadataService, (inner) => counting(inner, target.applied))
       ).pipe(Layer.provide(MetadataServiceClassicLevel({ path: join(dir, "metadata"), chunkSize: CHUNK_SIZE })))
-      return Layer.merge(WriteAheadLogFile({ dir: join(dir, "wal") }), store)
+      return Layer.mergeAll(WriteAheadLogFile({ dir: join(dir, "wal") }), SnapshotStoreFiles({ dir: join(dir, "snapshots") }), store)
     }
 
     const nodes = new Map<string, TestNode>()
     for (const id of ids) {
       const applied: Array<number> = []
-      nodes.set(id, { id, wal: yield* makeSimulatedWal(), store: yield* newStore(applied), applied, running: undefined })
+      nodes.set(id, {
+        id,
+        wal: yield* makeSimulatedWal(),
+        snapshots: yield* makeSimulatedSnapshots,
+        store: yield* newStore(applied),
+        applied,
+        running: undefined
+      })
     }
 
     const node = (id: string): TestNode => {
@@ -219,6 +229,8 @@ export const makeRaftCluster = (options: RaftClusterOptions = {}) =>
         return target.store
       },
       wal: (id: string) => node(id).wal,
+      /** Memory mode: the node's simulated snapshot disk. */
+      snapshots: (id: string) => node(id).snapshots,
       applied: (id: string): ReadonlyArray<number> => node(id).applied,
       /** Give `id` an empty store (as if its disk lost the store but kept the WAL); takes effect at its next start. */
       replaceStore: (id: string) => Effect.map(newStore(node(id).applied), (store) => { node(id).store = store }),

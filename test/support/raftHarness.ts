@@ -13,6 +13,8 @@ import {
   createRaft, entriesAfter, logTerm, raftStatus, type RaftState, type RaftStatus, step
 } from "../../src/raft/core.ts"
 import { makePrng, nextFloat, nextInt, type Prng } from "../../src/raft/prng.ts"
+import { chunkEnd } from "../../src/raft/snapshotTransfer.ts"
+import { concatBytes } from "../../src/lib/concatBytes.ts"
 import type {
   Entry, HardState, Input, Message, NodeId, Output, ProposalResult, RaftConfig, ReadResult, Snapshot
 } from "../../src/raft/types.ts"
@@ -59,7 +61,11 @@ interface Disk {
   hardState: HardState
   snapshot: Snapshot | null
   entries: Array<Entry>
+  /** Snapshot bytes by "index/term": the layer keeps them, the core only their size. */
+  files: Map<string, Uint8Array>
 }
+
+const fileKey = (snapshot: { readonly index: number; readonly term: number }) => `${snapshot.index}/${snapshot.term}`
 
 /** The replicated state machine: value of each applied entry ("" for no-ops), in index order. */
 interface StateMachine {
@@ -76,6 +82,8 @@ export interface SimNode {
   readonly stateMachine: StateMachine
   /** Outputs whose writes are not durable yet; their messages wait with them. */
   queue: Array<Output>
+  /** Chunks of the snapshot being received (lost in a crash). */
+  incoming: Array<Uint8Array>
   restarts: number
   /** Every Output this node produced since its last restart (for assertions). */
   outputs: Array<Output>
@@ -250,8 +258,10 @@ export class Cluster {
         disk: {
           hardState: options.disks?.[id]?.hardState ?? { term: 0, votedFor: null, commit: 0 },
           snapshot: null,
-          entries: [...(options.disks?.[id]?.entries ?? [])]
+          entries: [...(options.disks?.[id]?.entries ?? [])],
+          files: new Map()
         },
+        incoming: [],
         stateMachine: { appliedIndex: 0, appliedTerm: 0, values: [] },
         queue: [],
         restarts: 0,
@@ -350,7 +360,7 @@ export class Cluster {
       const output = node.queue.shift()!
       done++
       this.write(node, output)
-      for (const message of output.messages) this.send(message)
+      for (const message of output.messages) this.send(this.withBytes(node, message))
       const appliedBefore = node.stateMachine.appliedIndex
       if (output.snapshot !== null) this.restoreStateMachine(node, output.snapshot)
       for (const entry of output.committed) this.apply(node, entry)
@@ -366,7 +376,19 @@ export class Cluster {
   private write(node: SimNode, output: Output): void {
     const disk = node.disk
     if (output.hardState !== null) disk.hardState = output.hardState
+    for (const chunk of output.snapshotChunks) {
+      if (chunk.offset === 0) node.incoming = []
+      const received = node.incoming.reduce((sum, part) => sum + part.byteLength, 0)
+      if (chunk.offset !== received) this.fail(`${node.id} was handed chunk ${chunk.offset} after ${received} bytes`)
+      node.incoming.push(chunk.data.slice())
+    }
     if (output.snapshot !== null) {
+      const bytes = concatBytes(node.incoming)
+      if (bytes.byteLength !== output.snapshot.size) {
+        this.fail(`${node.id} installed a ${output.snapshot.size}-byte snapshot after receiving ${bytes.byteLength} bytes`)
+      }
+      node.incoming = []
+      disk.files.set(fileKey(output.snapshot), bytes)
       disk.snapshot = output.snapshot
       disk.entries = []
     }
@@ -376,8 +398,18 @@ export class Cluster {
     }
   }
 
+  /** An InstallSnapshot as the core emits it gets its chunk's bytes from the node's snapshot files. */
+  private withBytes(node: SimNode, message: Message): Message {
+    if (message._tag !== "InstallSnapshot" || message.data.byteLength > 0 || message.offset >= message.totalBytes) return message
+    const bytes = node.disk.files.get(fileKey({ index: message.snapshotIndex, term: message.snapshotTerm }))
+    if (bytes === undefined) this.fail(`${node.id} sends snapshot ${message.snapshotIndex}/${message.snapshotTerm}, which it does not hold`)
+    return { ...message, data: bytes.subarray(message.offset, chunkEnd(message.offset, message.totalBytes, this.config.snapshotChunkBytes)) }
+  }
+
   private restoreStateMachine(node: SimNode, snapshot: Snapshot): void {
-    const values = decodeStateMachine(snapshot.data)
+    const bytes = node.disk.files.get(fileKey(snapshot))
+    if (bytes === undefined) this.fail(`${node.id} restores snapshot ${fileKey(snapshot)}, which it does not hold`)
+    const values = decodeStateMachine(bytes)
     if (values.length !== snapshot.index) this.fail(`${node.id} got a snapshot of ${values.length} values at index ${snapshot.index}`)
     values.forEach((value, k) => this.checker.checkApply(node.id, k + 1, value))
     node.stateMachine.values = values
@@ -410,7 +442,9 @@ export class Cluster {
   compact(id: NodeId): Snapshot {
     const node = this.node(id)
     const sm = node.stateMachine
-    const snapshot: Snapshot = { index: sm.appliedIndex, term: sm.appliedTerm, data: encodeStateMachine(sm.values) }
+    const bytes = encodeStateMachine(sm.values)
+    const snapshot: Snapshot = { index: sm.appliedIndex, term: sm.appliedTerm, size: bytes.byteLength }
+    node.disk.files.set(fileKey(snapshot), bytes)
     node.disk.snapshot = snapshot
     node.disk.entries = node.disk.entries.filter((entry) => entry.index > snapshot.index)
     this.input(id, { _tag: "Compact", index: snapshot.index, term: snapshot.term })
@@ -554,6 +588,7 @@ export class Cluster {
     const node = this.node(id)
     node.raft = null
     node.queue = []
+    node.incoming = []
   }
 
   restart(id: NodeId): void {

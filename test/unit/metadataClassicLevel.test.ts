@@ -10,8 +10,9 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import type { MetadataCommand } from "../../src/domain/commands.ts"
 import { ROOT_INODE } from "../../src/domain/fs.ts"
-import { MetadataService } from "../../src/services/MetadataService.ts"
+import { bytesSource, MetadataService } from "../../src/services/MetadataService.ts"
 import { MetadataServiceClassicLevel } from "../../layers/metadata/classicLevel.ts"
+import { snapshotBytes } from "../support/snapshotBytes.ts"
 
 const CHUNK = 4096
 const T = 1_700_000_000_000
@@ -45,19 +46,19 @@ describe("MetadataService on classic-level across restarts", () => {
             updates: [{ expectedVersionId: null, expectedLength: 0, chunk: { index: 0, versionId: "v", storedLength: 10, length: 10, checksum: 1, nodes: ["n"] } }]
           }
         })
-        return { dir, snapshot: yield* md.snapshot }
+        return { dir, snapshot: yield* snapshotBytes(md) }
       }), true)
 
       yield* withStore(path, Effect.gen(function*() {
         const md = yield* MetadataService
         expect(yield* md.appliedIndex).toBe(3)
-        expect(Buffer.from((yield* md.snapshot).data).equals(Buffer.from(first.snapshot.data))).toBe(true)
+        expect(Buffer.from((yield* snapshotBytes(md)).data).equals(Buffer.from(first.snapshot.data))).toBe(true)
         expect(yield* md.lookupPath("/dir/file")).toMatchObject({ inode: 3, size: 10 })
         expect((yield* md.chunks(3)).map((c) => c.versionId)).toEqual(["v"])
         // The replicator replays its log from the start: every entry is a no-op now.
         expect(yield* md.apply(1, { request: null, command: mkdir(ROOT_INODE, "dir") })).toEqual({ _tag: "Ok", result: null })
         expect(yield* md.apply(2, { request: null, command: create(2, "file") })).toEqual({ _tag: "Ok", result: null })
-        expect(Buffer.from((yield* md.snapshot).data).equals(Buffer.from(first.snapshot.data))).toBe(true)
+        expect(Buffer.from((yield* snapshotBytes(md)).data).equals(Buffer.from(first.snapshot.data))).toBe(true)
         // The next entry continues from the stored inode counter.
         const next = yield* md.apply(4, { request: null, command: create(ROOT_INODE, "later") })
         expect(next._tag === "Ok" && next.result?.inode).toBe(4)
@@ -76,17 +77,17 @@ describe("MetadataService on classic-level across restarts", () => {
       const source = yield* withStore(join(dir, "a"), Effect.gen(function*() {
         const md = yield* MetadataService
         for (let i = 1; i <= 20; i++) yield* md.apply(i, { request: null, command: create(ROOT_INODE, `f${i}`) })
-        return yield* md.snapshot
+        return yield* snapshotBytes(md)
       }))
       yield* withStore(join(dir, "b"), Effect.gen(function*() {
         const md = yield* MetadataService
         yield* md.apply(1, { request: null, command: mkdir(ROOT_INODE, "gone") })
-        yield* md.restore(source.data)
+        yield* md.restore(bytesSource(source.data))
       }))
       yield* withStore(join(dir, "b"), Effect.gen(function*() {
         const md = yield* MetadataService
         expect(yield* md.appliedIndex).toBe(20)
-        expect(Buffer.from((yield* md.snapshot).data).equals(Buffer.from(source.data))).toBe(true)
+        expect(Buffer.from((yield* snapshotBytes(md)).data).equals(Buffer.from(source.data))).toBe(true)
       }))
     }))
 

@@ -12,7 +12,7 @@ import type { CommandOutcome, CommandResult, MetadataCommand, RequestTag } from 
 import type { SessionId } from "../../src/domain/session.ts"
 import type { AttributeChanges, Attributes, ChunkRef } from "../../src/domain/fs.ts"
 import { R_OK, ROOT_INODE, W_OK, X_OK } from "../../src/domain/fs.ts"
-import { MetadataService, type MetadataServiceShape } from "../../src/services/MetadataService.ts"
+import { bytesSource, MetadataService, type MetadataServiceShape } from "../../src/services/MetadataService.ts"
 import { MetadataServiceClassicLevel } from "../../layers/metadata/classicLevel.ts"
 import { inodeKey } from "../../layers/metadata/keys.ts"
 import { makeMemoryNamespace, MetadataServiceMemory, openMemoryLevel } from "../../layers/metadata/memory.ts"
@@ -21,6 +21,7 @@ import { makeStore } from "../../layers/metadata/store.ts"
 import { makeTreeStore } from "../../layers/metadata/treeStore.ts"
 import { TRANSACTION_TTL_MILLIS } from "../../src/domain/commands.ts"
 import { formatVersionId } from "../../src/domain/versionId.ts"
+import { snapshotBytes } from "../support/snapshotBytes.ts"
 
 const CHUNK = 1024
 
@@ -99,13 +100,13 @@ const harness = Effect.gen(function*() {
 
   const unchangedBy = (command: MetadataCommand) =>
     Effect.gen(function*() {
-      const before = yield* md.snapshot
+      const before = yield* snapshotBytes(md)
       const outcome = yield* run(command)
-      const after = yield* md.snapshot
+      const after = yield* snapshotBytes(md)
       const reference = yield* makeMemoryNamespace({ chunkSize: CHUNK })
-      yield* reference.restore(before.data)
+      yield* reference.restore(bytesSource(before.data))
       yield* reference.apply(index, { request: null, command: noop })
-      const expected = yield* reference.snapshot
+      const expected = yield* snapshotBytes(reference)
       expect(after.appliedIndex).toBe(index)
       expect(Buffer.from(after.data).equals(Buffer.from(expected.data))).toBe(true)
       return outcome
@@ -147,7 +148,7 @@ for (const backend of backends) {
       const reference = yield* makeMemoryNamespace({ chunkSize: CHUNK })
       const one = yield* Effect.forEach(entries, ({ entry, index }) => reference.apply(index, entry))
       expect(outcomes).toEqual(one)
-      const [batched, oneByOne] = [yield* h.md.snapshot, yield* reference.snapshot]
+      const [batched, oneByOne] = [yield* snapshotBytes(h.md), yield* snapshotBytes(reference)]
       expect(batched.appliedIndex).toBe(8)
       expect(Buffer.from(batched.data).equals(Buffer.from(oneByOne.data))).toBe(true)
       // Entries at or below the applied index stay no-ops inside a batch too.

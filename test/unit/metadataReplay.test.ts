@@ -13,11 +13,12 @@ import { join } from "node:path"
 import { CommandOutcome, type LogEntry, type MetadataCommand } from "../../src/domain/commands.ts"
 import { ROOT_INODE } from "../../src/domain/fs.ts"
 import type { SessionId } from "../../src/domain/session.ts"
-import type { MetadataServiceShape } from "../../src/services/MetadataService.ts"
+import { bytesSource, type MetadataServiceShape } from "../../src/services/MetadataService.ts"
 import { openClassicLevel } from "../../layers/metadata/classicLevel.ts"
 import { makeMemoryNamespace } from "../../layers/metadata/memory.ts"
 import { makeNamespace } from "../../layers/metadata/namespace.ts"
 import { makeStore } from "../../layers/metadata/store.ts"
+import { snapshotBytes } from "../support/snapshotBytes.ts"
 
 const CHUNK = 64
 const T = 1_700_000_000_000
@@ -154,7 +155,7 @@ const recordedOutcomes = (entries: ReadonlyArray<LogEntry>, outcomes: ReadonlyAr
 const applyAll = (md: MetadataServiceShape, entries: ReadonlyArray<LogEntry>, from = 1) =>
   Effect.forEach(entries.slice(from - 1), (e, i) => Effect.map(md.apply(from + i, e), encodeOutcome))
 
-const bytesOf = (md: MetadataServiceShape) => Effect.map(md.snapshot, (s) => Buffer.from(s.data))
+const bytesOf = (md: MetadataServiceShape) => Effect.map(snapshotBytes(md), (s) => Buffer.from(s.data))
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => mkdtempSync(join(tmpdir(), "sandstore-metadata-replay-"))),
@@ -212,7 +213,7 @@ describe("metadata state machine replay", () => {
           const b = yield* memory
           yield* applyAll(b, entries.slice(0, restartAt))
           const c = yield* memory
-          yield* c.restore((yield* b.snapshot).data)
+          yield* c.restore(bytesSource((yield* snapshotBytes(b)).data))
           const resumed = yield* applyAll(c, entries, replayFrom)
           resumed.forEach((outcome, i) => {
             const index = replayFrom + i
@@ -303,14 +304,14 @@ describe("metadata state machine replay and snapshots", () => {
       const source = yield* memory
       const entries = yield* resolve(fc.sample(log, { seed: 7, numRuns: 1 })[0]!)
       yield* applyAll(source, entries)
-      const snapshot = yield* source.snapshot
+      const snapshot = yield* snapshotBytes(source)
       expect(snapshot.appliedIndex).toBe(entries.length)
 
       const target = yield* memory
       // The target has state of its own, which the restore must replace entirely.
       yield* target.apply(1, { request: null, command: create("unrelated") })
-      yield* target.restore(snapshot.data)
-      expect(Buffer.from((yield* target.snapshot).data).equals(Buffer.from(snapshot.data))).toBe(true)
+      yield* target.restore(bytesSource(snapshot.data))
+      expect(Buffer.from((yield* snapshotBytes(target)).data).equals(Buffer.from(snapshot.data))).toBe(true)
       expect(yield* target.appliedIndex).toBe(entries.length)
       yield* Effect.flip(target.lookup(ROOT_INODE, "unrelated"))
       expect(yield* target.fsstat).toEqual(yield* source.fsstat)
@@ -320,14 +321,14 @@ describe("metadata state machine replay and snapshots", () => {
     Effect.gen(function*() {
       const source = yield* memory
       yield* source.apply(1, { request: null, command: create("x") })
-      const good = Buffer.from((yield* source.snapshot).data)
+      const good = Buffer.from((yield* snapshotBytes(source)).data)
       const target = yield* memory
       yield* target.apply(1, { request: null, command: create("mine") })
       const before = yield* bytesOf(target)
       const flipped = Buffer.from(good)
       flipped[20] = flipped[20]! ^ 0x01
       for (const damaged of [flipped, good.subarray(0, good.length - 1), Buffer.from("not a snapshot"), new Uint8Array(0)]) {
-        const error = yield* Effect.flip(target.restore(damaged))
+        const error = yield* Effect.flip(target.restore(bytesSource(damaged)))
         expect(error._tag).toBe("Corruption")
         expect((yield* bytesOf(target)).equals(before)).toBe(true)
       }

@@ -11,6 +11,7 @@ import { ROOT_INODE } from "../../src/domain/fs.ts"
 import type { SessionId } from "../../src/domain/session.ts"
 import { makeNamespace } from "../../layers/metadata/namespace.ts"
 import { makeTreeStore } from "../../layers/metadata/treeStore.ts"
+import { snapshotBytes } from "../support/snapshotBytes.ts"
 
 const CHUNK = 64
 const T = 1_700_000_000_000
@@ -28,7 +29,7 @@ const machine = Effect.gen(function*() {
   let index = 0
   const run = (command: MetadataCommand, request: RequestTag | null = null) => md.apply(++index, { request, command })
   const names = Effect.map(md.readdir(ROOT_INODE, null, 100), (page) => page.entries.map((e) => e.name))
-  const bytes = Effect.map(md.snapshot, (s) => Buffer.from(s.data))
+  const bytes = Effect.map(snapshotBytes(md), (s) => Buffer.from(s.data))
   return { md, run, names, bytes }
 })
 

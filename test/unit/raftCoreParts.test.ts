@@ -112,16 +112,27 @@ describe("snapshot chunk assembly", () => {
   }) as Extract<Message, { _tag: "InstallSnapshot" }>
 
   it("takes chunks only at the offset it wants next, so gaps and duplicates change nothing", () => {
-    let state = receiveChunk(null, chunk(0, [1, 2], 6))
+    const taken: Array<number> = []
+    const take = (incoming: Parameters<typeof receiveChunk>[0], message: Extract<Message, { _tag: "InstallSnapshot" }>) => {
+      const result = receiveChunk(incoming, message)
+      if (result.accepted !== null) {
+        expect(result.accepted).toMatchObject({ index: 40, term: 2, offset: message.offset, totalBytes: 6 })
+        taken.push(...result.accepted.data)
+      }
+      return result
+    }
+    let state = take(null, chunk(0, [1, 2], 6))
     expect(state.incoming?.received).toBe(2)
-    state = receiveChunk(state.incoming, chunk(4, [5, 6], 6))
+    state = take(state.incoming, chunk(4, [5, 6], 6))
     expect(state.incoming?.received).toBe(2)
-    state = receiveChunk(state.incoming, chunk(0, [1, 2], 6))
+    state = take(state.incoming, chunk(0, [1, 2], 6))
     expect(state.incoming?.received).toBe(2)
-    state = receiveChunk(state.incoming, chunk(2, [3, 4], 6))
+    state = take(state.incoming, chunk(2, [3, 4], 6))
     expect(state.incoming?.received).toBe(4)
-    state = receiveChunk(state.incoming, chunk(4, [5, 6], 6))
-    expect(state.complete).toEqual(new Uint8Array([1, 2, 3, 4, 5, 6]))
+    expect(state.complete).toBe(false)
+    state = take(state.incoming, chunk(4, [5, 6], 6))
+    expect(state.complete).toBe(true)
+    expect(taken).toEqual([1, 2, 3, 4, 5, 6])
     expect(state.incoming).toBeNull()
   })
 
@@ -135,6 +146,6 @@ describe("snapshot chunk assembly", () => {
   })
 
   it("an empty snapshot completes with its single chunk", () => {
-    expect(receiveChunk(null, chunk(0, [], 0)).complete).toEqual(new Uint8Array(0))
+    expect(receiveChunk(null, chunk(0, [], 0))).toEqual({ incoming: null, accepted: null, complete: true })
   })
 })

@@ -338,6 +338,31 @@ describe("RaftReplicator", () => {
       expect(Exit.isSuccess(yield* proposeVia(cluster, next, mkdir("after")))).toBe(true)
     }))
 
+  it.scoped("an installed snapshot is a file the log names: a restart with a lost store restores from it", () =>
+    Effect.gen(function*() {
+      const { all, cluster, laggard, leader } = yield* laggardBehindCompaction
+      yield* cluster.start(laggard)
+      yield* converged(cluster)
+
+      // The leader encoded its snapshot into a file; the laggard received one, and its log starts
+      // from a record naming it, not from the snapshot's bytes.
+      const sent = cluster.snapshots(leader).files()
+      expect(sent.length).toBe(1)
+      const tags = (yield* cluster.wal(laggard).durableRecords).map((record, i) => Effect.runSync(decodeReplicatorRecord(record, i)))
+      const head = tags[1]!
+      expect(head._tag).toBe("SnapshotFile")
+      expect(tags.map((record) => record._tag)).not.toContain("Snapshot")
+      const received = cluster.snapshots(laggard).files()
+      expect(received).toEqual([{ index: (head as { index: number }).index, term: (head as { term: number }).term, size: sent[0]!.size }])
+
+      // Its store is lost (nothing was flushed since): the restart restores it from the file.
+      yield* cluster.stop(laggard)
+      yield* cluster.replaceStore(laggard)
+      yield* cluster.start(laggard)
+      yield* converged(cluster)
+      expect(yield* names(cluster.store(laggard))).toEqual(all)
+    }))
+
   it.scoped("a log compacted behind a mark restarts without a snapshot in it, and still brings a laggard up by one", () =>
     Effect.gen(function*() {
       const { all, cluster, laggard } = yield* laggardBehindCompaction

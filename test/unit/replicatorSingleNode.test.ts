@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
+import { Cause, Context, Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -16,6 +16,7 @@ import { encodeReplicatorRecord } from "../../src/raft/walRecords.ts"
 import { MetadataReplicator } from "../../src/services/MetadataReplicator.ts"
 import { MetadataService, type StoreError } from "../../src/services/MetadataService.ts"
 import { WriteAheadLog } from "../../src/services/WriteAheadLog.ts"
+import { snapshotBytes } from "../support/snapshotBytes.ts"
 
 const chunkSize = 1024 * 1024
 
@@ -46,7 +47,7 @@ const countingMetadata = (store: Layer.Layer<MetadataService, StoreError>, count
         apply: (index, entry) => Effect.sync(() => counters.applied.push(index)).pipe(Effect.zipRight(inner.apply(index, entry))),
         applyAll: (entries) =>
           Effect.sync(() => counters.applied.push(...entries.map((item) => item.index))).pipe(Effect.zipRight(inner.applyAll(entries))),
-        restore: (data) => Effect.sync(() => counters.restores++).pipe(Effect.zipRight(inner.restore(data)))
+        restore: (source) => Effect.sync(() => counters.restores++).pipe(Effect.zipRight(inner.restore(source)))
       }))
   ).pipe(Layer.provide(store))
 
@@ -238,7 +239,7 @@ describe("SingleNodeReplicator", () => {
       expect(replayed).toEqual(["a", "b", "lost"])
     }))
 
-  it.scoped("compaction keeps the log short; restart restores snapshot + tail", () =>
+  it.scoped("compaction keeps the log short: a mark once the store is durable; a store behind it is refused", () =>
     Effect.gen(function*() {
       const walDir = yield* tempDir
       const storeDir = yield* tempDir
@@ -247,11 +248,12 @@ describe("SingleNodeReplicator", () => {
       const all = Array.from({ length: 10 }, (_, i) => `dir-${String(i).padStart(2, "0")}`)
       yield* run({ walDir, storeDir, counters, options }, Effect.forEach(all, (n) => propose(mkdir(n)), { discard: true }))
 
-      // Snapshots at 4 and 8: the log holds the hard state, the snapshot at 8, and entries 9 and 10.
+      // Compactions at 4 and 8: the log holds the hard state, a mark at 8 (not a copy of the
+      // store: compacting costs the same at any size), and entries 9 and 10.
       const recovered = yield* Effect.map(WriteAheadLog, (wal) => wal.recovered).pipe(
         Effect.provide(WriteAheadLogFile({ dir: walDir }))
       )
-      expect(recovered.map((r) => r.type)).toEqual([2, 3, 1, 1])
+      expect(recovered.map((r) => r.type)).toEqual([2, 5, 1, 1])
       expect(yield* segmentFiles(walDir)).toHaveLength(1)
 
       // A store that survived: nothing restored, nothing re-applied.
@@ -259,18 +261,33 @@ describe("SingleNodeReplicator", () => {
       expect(counters.restores).toBe(0)
       expect(counters.applied).toEqual(all.map((_, i) => i + 1))
 
-      // A store that did not: the snapshot is restored and only the tail applied.
-      const fresh = newCounters()
-      yield* run(
-        { walDir, counters: fresh, options },
-        Effect.gen(function*() {
-          expect(yield* names).toEqual(all)
-          expect(yield* status).toMatchObject({ lastIndex: 10, appliedIndex: 10 })
-          yield* propose(mkdir("after"))
-        })
-      )
-      expect(fresh.restores).toBe(1)
-      expect(fresh.applied).toEqual([9, 10, 11])
+      // A store that did not: refused, never a namespace silently missing entries 1 to 8.
+      const lost = yield* Effect.exit(run({ walDir, counters: newCounters(), options }, names))
+      expect(failureOf(lost)?._tag).toBe("Corruption")
+      expect(failureOf(lost)?.message).toContain("behind the write-ahead log")
+    }))
+
+  it.scoped("a log headed by a snapshot inside it (as earlier versions wrote) restores it, then applies the tail", () =>
+    Effect.gen(function*() {
+      const walDir = yield* tempDir
+      const source = Context.get(yield* Layer.build(MetadataServiceMemory({ chunkSize })), MetadataService)
+      for (const [i, name] of ["a", "b", "c"].entries()) yield* source.apply(i + 1, { request: null, command: mkdir(name) })
+      const { appliedIndex, data } = yield* snapshotBytes(source)
+      expect(appliedIndex).toBe(3)
+      yield* Effect.flatMap(WriteAheadLog, (wal) =>
+        wal.rewrite([
+          encodeReplicatorRecord({ _tag: "HardState", term: 1, votedFor: "n1", commit: 0 }),
+          encodeReplicatorRecord({ _tag: "Snapshot", index: 3, term: 1, data }),
+          encodeReplicatorRecord({ _tag: "Entry", index: 4, term: 1, entry: { request: null, command: mkdir("d") } })
+        ])).pipe(Effect.provide(WriteAheadLogFile({ dir: walDir })))
+
+      const counters = newCounters()
+      yield* run({ walDir, counters }, Effect.gen(function*() {
+        expect(yield* names).toEqual(["a", "b", "c", "d"])
+        expect(yield* status).toMatchObject({ lastIndex: 4, appliedIndex: 4 })
+      }))
+      expect(counters.restores).toBe(1)
+      expect(counters.applied).toEqual([4])
     }))
 
   it.scoped("a damaged snapshot is Corruption naming the file", () =>
