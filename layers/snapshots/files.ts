@@ -17,6 +17,7 @@
 import { Effect, Layer } from "effect"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
+import { closeQuietly, io, syncDirectory, writeAllAt } from "../fileIo.ts"
 import { IoError } from "../../src/domain/errors.ts"
 import {
   type SnapshotFile,
@@ -24,6 +25,7 @@ import {
   type SnapshotStoreShape,
   type SnapshotWriter
 } from "../../src/services/SnapshotStore.ts"
+import { badRead, isPosition } from "./arguments.ts"
 
 export interface SnapshotStoreFilesOptions {
   readonly dir: string
@@ -44,45 +46,7 @@ const parseCommitted = (name: string): { readonly index: number; readonly term: 
 /** Tmp names unique within the process; a new store deletes an earlier process's leftovers. */
 let tmpCounter = 0
 
-const isPosition = (n: number) => Number.isSafeInteger(n) && n >= 0
-
-/** Why reading `length` bytes of `snapshot` at `offset` makes no sense, or undefined. */
-const badRead = (snapshot: SnapshotFile, offset: number, length: number): string | undefined => {
-  if (!isPosition(snapshot.index) || !isPosition(snapshot.term) || !isPosition(snapshot.size)) {
-    return `not a snapshot: index ${snapshot.index}, term ${snapshot.term}, size ${snapshot.size}`
-  }
-  if (!isPosition(offset) || !isPosition(length)) {
-    return `a snapshot read needs a non-negative integer offset and length, got ${offset} and ${length}`
-  }
-  if (offset > snapshot.size) return `read offset ${offset} is past the end of a ${snapshot.size}-byte snapshot`
-  return undefined
-}
-
-const ioError = (what: string, file: string, cause: unknown) =>
-  new IoError({ message: `${what} ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, path: file })
-
-const io = <A>(what: string, file: string, run: () => Promise<A>): Effect.Effect<A, IoError> =>
-  Effect.tryPromise({ try: run, catch: (cause) => ioError(what, file, cause) })
-
-const closeQuietly = (handle: fs.FileHandle) => Effect.promise(() => handle.close().catch(() => undefined))
 const unlinkQuietly = (file: string) => Effect.promise(() => fs.unlink(file).catch(() => undefined))
-
-/** fsync a directory, making file creations, renames and deletions in it durable. */
-const syncDirectory = (dir: string) =>
-  Effect.acquireUseRelease(
-    io("open directory", dir, () => fs.open(dir, "r")),
-    (handle) => io("fsync directory", dir, () => handle.sync()),
-    closeQuietly
-  )
-
-const writeAllAt = (handle: fs.FileHandle, file: string, bytes: Uint8Array, position: number) =>
-  io("write", file, async () => {
-    let written = 0
-    while (written < bytes.length) {
-      const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position + written)
-      written += bytesWritten
-    }
-  })
 
 /** The file of a committed snapshot, open for reads; closed once retired and no read uses it. */
 interface OpenSnapshot {

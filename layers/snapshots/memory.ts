@@ -16,6 +16,7 @@ import {
   type SnapshotStoreShape,
   type SnapshotWriter
 } from "../../src/services/SnapshotStore.ts"
+import { badRead, isPosition } from "./arguments.ts"
 
 export interface SimulatedSnapshots {
   /** Open the store on this disk: a node booting. */
@@ -27,20 +28,6 @@ export interface SimulatedSnapshots {
 const DISK_NAME = "simulated-snapshots"
 const pathOf = (index: number, term: number) => `${DISK_NAME}/snap-${index}-${term}`
 const keyOf = (index: number, term: number) => `${index}/${term}`
-
-const isPosition = (n: number) => Number.isSafeInteger(n) && n >= 0
-
-/** Why reading `length` bytes of `snapshot` at `offset` makes no sense, or undefined. */
-const badRead = (snapshot: SnapshotFile, offset: number, length: number): string | undefined => {
-  if (!isPosition(snapshot.index) || !isPosition(snapshot.term) || !isPosition(snapshot.size)) {
-    return `not a snapshot: index ${snapshot.index}, term ${snapshot.term}, size ${snapshot.size}`
-  }
-  if (!isPosition(offset) || !isPosition(length)) {
-    return `a snapshot read needs a non-negative integer offset and length, got ${offset} and ${length}`
-  }
-  if (offset > snapshot.size) return `read offset ${offset} is past the end of a ${snapshot.size}-byte snapshot`
-  return undefined
-}
 
 interface Stored {
   readonly file: SnapshotFile

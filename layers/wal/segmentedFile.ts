@@ -33,6 +33,7 @@ import { Deferred, Effect, Layer, Metric, Queue } from "effect"
 import * as fs from "node:fs/promises"
 import { fdatasync, fdatasyncSync, writeSync } from "node:fs"
 import * as path from "node:path"
+import { closeQuietly, io, ioError, syncDirectory, writeAllAt } from "../fileIo.ts"
 import { Corruption, IoError } from "../../src/domain/errors.ts"
 import { decodeSegment, type DecodedSegment, encodedSize, encodeRecords } from "../../src/raft/walCodec.ts"
 import { type AppendOptions, type WalRecord, WriteAheadLog, type WriteAheadLogShape } from "../../src/services/WriteAheadLog.ts"
@@ -63,31 +64,6 @@ const BASE_MARKER_BYTES = 8
 const segmentPattern = /^wal-(\d{16})\.log$/
 const tmpPattern = /^wal-\d{16}\.log\.tmp$/
 const segmentName = (seq: number) => `wal-${String(seq).padStart(16, "0")}.log`
-
-const ioError = (what: string, file: string, cause: unknown) =>
-  new IoError({ message: `${what} ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, path: file })
-
-const io = <A>(what: string, file: string, run: () => Promise<A>): Effect.Effect<A, IoError> =>
-  Effect.tryPromise({ try: run, catch: (cause) => ioError(what, file, cause) })
-
-const closeQuietly = (handle: fs.FileHandle) => Effect.promise(() => handle.close().catch(() => undefined))
-
-/** fsync a directory, making file creations, renames and deletions in it durable. */
-const syncDirectory = (dir: string) =>
-  Effect.acquireUseRelease(
-    io("open directory", dir, () => fs.open(dir, "r")),
-    (handle) => io("fsync directory", dir, () => handle.sync()),
-    closeQuietly
-  )
-
-const writeAllAt = (handle: fs.FileHandle, file: string, bytes: Uint8Array, position: number) =>
-  io("write", file, async () => {
-    let written = 0
-    while (written < bytes.length) {
-      const { bytesWritten } = await handle.write(bytes, written, bytes.length - written, position + written)
-      written += bytesWritten
-    }
-  })
 
 /** `bytes` written at `position`, without the thread pool: for the appends, whose bytes go to the page cache. Throws. */
 const writeAllAtNow = (fd: number, bytes: Uint8Array, position: number) => {
