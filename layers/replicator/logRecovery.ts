@@ -118,8 +118,15 @@ export const catchUpToSnapshot = <E extends { readonly index: number }>(
     }
     const head = log.snapshot
     if (head !== undefined && head._tag !== "SnapshotMark" && applied < head.index) {
-      if (head._tag === "SnapshotFile" && snapshots === undefined) {
-        return yield* new Corruption({ message: `write-ahead log is headed by snapshot file ${head.index}, but this replicator keeps no snapshot files` })
+      if (head._tag === "SnapshotFile") {
+        const onDisk = snapshots?.recovered.some((file) =>
+          file.index === head.index && file.term === head.term && file.size === head.size)
+        if (onDisk !== true) {
+          return yield* new Corruption({
+            message: `metadata store has applied index ${applied}, behind the snapshot at ${head.index} (term ${head.term}) ` +
+              `the write-ahead log starts from, and that snapshot's file is missing (rebuild this node: sandstore rebuild)`
+          })
+        }
       }
       yield* metadata.restore(head._tag === "Snapshot" ? bytesSource(head.data) : fileSource(snapshots!, head))
       applied = yield* metadata.appliedIndex

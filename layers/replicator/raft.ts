@@ -57,7 +57,7 @@ import {
   Busy, Corruption, type CommandError, type IoError, NotLeader, Timeout, Unavailable
 } from "../../src/domain/errors.ts"
 import {
-  createRaft, entriesAfter, latestSnapshot, logTerm, raftStatus, snapshotsInUse, step
+  createRaft, entriesAfter, latestSnapshot, logTerm, raftStatus, receivingSnapshot, snapshotsInUse, step
 } from "../../src/raft/core.ts"
 import type { Entry, Input, Message, NodeId, Output, RaftConfig, Snapshot } from "../../src/raft/types.ts"
 import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
@@ -133,6 +133,9 @@ export interface RaftReplicatorOptions {
 export const REBUILD_MARKER = "REBUILDING"
 
 const TICK: Input = { _tag: "Tick" }
+
+/** How long a leader waits to encode a snapshot again after one could not be written. */
+const ENCODE_RETRY_MILLIS = 5000
 
 /** Most entries applied with one store write (a node catching up applies thousands at once). */
 const MAX_ENTRIES_PER_WRITE = 512
@@ -306,10 +309,12 @@ const make = (options: RaftReplicatorOptions) =>
     let walSnapshotIndex = boot.recovered.snapshot?.index ?? boot.recovered.compactedTo?.index ?? 0
     /** The snapshot file the WAL's log starts from (null: a mark), kept until a mark replaces it. */
     let walSnapshotFile: Snapshot | null = boot.recovered.snapshot
-    /** Snapshots in use changed (an offer, a compaction, an install): delete the others at the end of the turn. */
+    /** Snapshots in use changed (an offer, a compaction, an install, a restore): delete the others at the end of the turn. */
     let retainWanted = true
-    /** Offered by the encoder and not yet stepped by the driver: in use, though the core does not know it yet. */
-    let offered: Snapshot | null = null
+    /** Installed snapshots handed to the applier and not restored yet: their files are in use. */
+    const restoring: Array<Snapshot> = []
+    /** No snapshot encoding starts before this (Clock millis): the last one failed to write. */
+    let encodeRetryAt = 0
     /** The hard state last written to the WAL; `hardState` may be ahead of it by its commit index only. */
     let durableHardState = hardState
 
@@ -321,12 +326,13 @@ const make = (options: RaftReplicatorOptions) =>
      * The WAL write that makes the turn durable, yielding the last entry it persisted (to report
      * as Persisted); undefined when the turn needs none.
      */
-    const persist = (turn: RoundOutput): Effect.Effect<Entry | undefined, IoError | Corruption> | undefined => {
+    const persist = (turn: RoundOutput): Effect.Effect<Entry | undefined, IoError> | undefined => {
       // Chunks of a snapshot from the leader go to its file first: the answers saying they
       // arrived leave after this turn's persist, and an installed snapshot is committed there
       // (durable) before the log that starts from it.
-      const received = turn.snapshotChunks.length > 0 || turn.installed !== null
-        ? snapshotFiles.receive(turn.snapshotChunks, turn.installed)
+      const receiving = receivingSnapshot(core)
+      const received = turn.snapshotChunks.length > 0 || (snapshotFiles.holdsPartial() && !receiving)
+        ? snapshotFiles.receive(turn.snapshotChunks, receiving)
         : undefined
       const log = persistLog(turn)
       if (received === undefined) return log
@@ -427,10 +433,7 @@ const make = (options: RaftReplicatorOptions) =>
       carried = null
       for (const input of coalesceInputs(own)) {
         turn.add(step(core, input))
-        if (input._tag === "OfferSnapshot") {
-          encodingSnapshot = false
-          offered = null
-        }
+        if (input._tag === "OfferSnapshot") encodingSnapshot = false
         if (input._tag === "OfferSnapshot" || input._tag === "Compact") retainWanted = true
       }
       if (turn.hardState !== null) hardState = turn.hardState
@@ -464,15 +467,15 @@ const make = (options: RaftReplicatorOptions) =>
 
     /**
      * Delete the snapshots nothing uses: not the one the WAL's log starts from, not those the
-     * core may still send, not one offered and not yet stepped. Never while one is encoded: it
-     * could be committed between the choice of what to keep and the deletion.
+     * core may still send, not those the applier has yet to restore. Never while one is encoded
+     * (until the driver steps its offer): it could be committed between the choice of what to
+     * keep and the deletion.
      */
     const retainSnapshots = Effect.suspend(() => {
       if (!retainWanted || encodingSnapshot) return Effect.void
       retainWanted = false
-      const keep = snapshotsInUse(core)
+      const keep = [...snapshotsInUse(core), ...restoring]
       if (walSnapshotFile !== null) keep.push(walSnapshotFile)
-      if (offered !== null) keep.push(offered)
       // A snapshot left behind wastes space until the next try; it breaks nothing.
       return Effect.catchAll(snapshotFiles.retain(keep), (error) =>
         Effect.logWarning(`${nodeId} could not delete snapshots no longer in use: ${error.message}`))
@@ -507,7 +510,11 @@ const make = (options: RaftReplicatorOptions) =>
       yield* sendAll(afterPersist)
       settleResults(turn)
       // Wanted earlier in the turn and offered later in it (a tick's probe before the offer): not again.
-      if (turn.snapshotWanted && !encodingSnapshot && latestSnapshot(core) === null) yield* startSnapshotEncoding
+      if (
+        turn.snapshotWanted && !encodingSnapshot && latestSnapshot(core) === null &&
+        clock.unsafeCurrentTimeMillis() >= encodeRetryAt
+      ) yield* startSnapshotEncoding
+      for (const item of turn.applies) if (item._tag === "Restore") restoring.push(item.snapshot)
       applyQueue.offerAll(turn.applies)
       yield* retainSnapshots
       if (persisted !== undefined) {
@@ -572,6 +579,14 @@ const make = (options: RaftReplicatorOptions) =>
         )
       })
 
+    /** Its file is no longer needed by the applier (restored, or behind the store already). */
+    const restored = (snapshot: Snapshot) =>
+      Effect.sync(() => {
+        const at = restoring.indexOf(snapshot)
+        if (at >= 0) restoring.splice(at, 1)
+        retainWanted = true
+      })
+
     const restore = (snapshot: Snapshot) =>
       Effect.gen(function*() {
         // The store never moves backwards.
@@ -589,7 +604,7 @@ const make = (options: RaftReplicatorOptions) =>
         pending.coveredBySnapshot(snapshot.index)
         yield* Effect.log(`${nodeId} installed the leader's snapshot at index ${snapshot.index}`)
         yield* endRebuildIfCaughtUp(true)
-      })
+      }).pipe(Effect.ensuring(restored(snapshot)))
 
     /**
      * Every `snapshotThreshold` entries: make the store's state durable, then have the driver
@@ -621,9 +636,20 @@ const make = (options: RaftReplicatorOptions) =>
         `${nodeId} encoded a snapshot at index ${snapshot.index} for followers behind the log: ` +
           `${(snapshot.size / 1048576).toFixed(1)} MiB in ${millis} ms`
       )
-      offered = snapshot
       return inputs.offer({ _tag: "OfferSnapshot", snapshot })
     }).pipe(
+      // A snapshot that could not be written (a full disk) leaves the node as it was: it goes on
+      // leading, and tries again a while later if a follower still needs one.
+      Effect.catchTag("IoError", (error) =>
+        Effect.as(
+          Effect.zipRight(
+            Effect.sync(() => {
+              encodeRetryAt = clock.unsafeCurrentTimeMillis() + ENCODE_RETRY_MILLIS
+            }),
+            Effect.logWarning(`${nodeId} could not write a snapshot for followers behind the log: ${error.message}`)
+          ),
+          false
+        )),
       // Still "encoding" until the driver steps the offer (stepCore): a turn running meanwhile
       // that wanted a snapshot must not start another one.
       Effect.onExit((exit) => Effect.sync(() => {

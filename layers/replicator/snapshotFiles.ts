@@ -9,7 +9,7 @@
  * - snapshots nothing uses any more are deleted.
  */
 import { Effect } from "effect"
-import { Corruption, type IoError } from "../../src/domain/errors.ts"
+import type { IoError } from "../../src/domain/errors.ts"
 import { chunkEnd } from "../../src/raft/snapshotTransfer.ts"
 import type { Message, Snapshot, SnapshotChunk } from "../../src/raft/types.ts"
 import type { MetadataServiceShape, StoreError } from "../../src/services/MetadataService.ts"
@@ -42,6 +42,7 @@ export const makeSnapshotFiles = (snapshots: SnapshotStoreShape, chunkBytes: num
     return dropped === null ? Effect.void : dropped.writer.abort
   })
 
+  /** Write one chunk; the one that completes its snapshot commits it (the core installs it) or drops it. */
   const writeChunk = (chunk: SnapshotChunk) =>
     Effect.gen(function*() {
       if (chunk.offset === 0) {
@@ -57,27 +58,23 @@ export const makeSnapshotFiles = (snapshots: SnapshotStoreShape, chunkBytes: num
             (current === null ? "any snapshot being received" : `${current.written} bytes of ${current.index}/${current.term}`)
         )
       }
-      yield* current.writer.write(chunk.data)
+      if (chunk.data.byteLength > 0) yield* current.writer.write(chunk.data)
       current.written += chunk.data.byteLength
+      if (!chunk.last) return
+      incoming = null
+      if (chunk.install) yield* current.writer.commit(current.index, current.term)
+      else yield* current.writer.abort
     })
 
   /**
-   * Write the chunks the core took this turn; a snapshot they complete is committed if the core
-   * installs it (`installed`), and dropped if not (its log already held that state).
+   * Write the chunks the core took this turn, in order (a snapshot the core installs is durable
+   * once this returns); `receiving`: whether the core still follows a transfer, else a partial
+   * one it gave up on is dropped.
    */
-  const receive = (chunks: ReadonlyArray<SnapshotChunk>, installed: Snapshot | null): Effect.Effect<void, IoError | Corruption> =>
+  const receive = (chunks: ReadonlyArray<SnapshotChunk>, receiving: boolean): Effect.Effect<void, IoError> =>
     Effect.gen(function*() {
       for (const chunk of chunks) yield* writeChunk(chunk)
-      const current = incoming
-      if (current === null || current.written < current.totalBytes) {
-        if (installed !== null) {
-          return yield* new Corruption({ message: `snapshot ${installed.index}/${installed.term} was installed before all of it arrived` })
-        }
-        return
-      }
-      incoming = null
-      if (installed === null || !samePosition(installed, current)) return yield* current.writer.abort
-      yield* current.writer.commit(current.index, current.term)
+      if (!receiving) yield* dropIncoming
     })
 
   /** The message with its chunk's bytes, or null if the snapshot is gone (the core resends from a newer one). */
@@ -117,6 +114,8 @@ export const makeSnapshotFiles = (snapshots: SnapshotStoreShape, chunkBytes: num
     receive,
     attachBytes,
     encode,
+    /** Whether part of a snapshot being received is held. */
+    holdsPartial: () => incoming !== null,
     /** Delete every snapshot but `keep` (a partial one being received is not affected). */
     retain: (keep: ReadonlyArray<Snapshot>) => snapshots.retain(keep),
     close: dropIncoming

@@ -16,7 +16,7 @@ import { REBUILD_MARKER } from "../../layers/replicator/raft.ts"
 import { InvalidArgument } from "../domain/errors.ts"
 
 /** What a node keeps in its data dir that a rebuild replaces; chunks are not among them. */
-export const REBUILT_PARTS = ["wal", "metadata"] as const
+export const REBUILT_PARTS = ["wal", "metadata", "snapshots"] as const
 
 /** `damaged-20250102T030405.678Z`: sorts by time, no characters that need quoting. */
 export const damagedDirName = (now: DateTime.Utc): string =>

@@ -319,6 +319,9 @@ export const logTerm = (state: RaftState, index: number): number | undefined => 
 export const entriesAfter = (state: RaftState, index: number): ReadonlyArray<Entry> =>
   entriesBetween(state.log, Math.max(index + 1, firstIndex(state.log)), logLastIndex(state.log))
 
+/** Whether a follower is in the middle of receiving a snapshot (the layer keeps what arrived of it only meanwhile). */
+export const receivingSnapshot = (state: RaftState): boolean => state.incoming !== null
+
 /** The latest snapshot this node holds (recovered, compacted to, or installed from the leader). */
 export const latestSnapshot = (state: RaftState): Snapshot | null => state.snapshot
 

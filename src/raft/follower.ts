@@ -72,13 +72,18 @@ export const handleInstallSnapshot = (state: RaftState, message: InstallSnapshot
   }
   const { accepted, complete, incoming } = receiveChunk(state.incoming, message)
   state.incoming = incoming
-  if (accepted !== null) state.out.snapshotChunks.push(accepted)
   if (!complete) {
+    if (accepted !== null) state.out.snapshotChunks.push(accepted)
     reply(incoming?.received ?? 0, false)
     return
   }
   const snapshot = { index: message.snapshotIndex, term: message.snapshotTerm, size: message.totalBytes }
-  if (termAt(log, snapshot.index) === snapshot.term) {
+  const installs = termAt(log, snapshot.index) !== snapshot.term
+  // The chunk that completes it says what becomes of it. An empty snapshot has no bytes to take:
+  // its one chunk is still handed on, so the layer keeps a file for it like any other.
+  const last = accepted ?? { index: snapshot.index, term: snapshot.term, offset: 0, data: message.data, totalBytes: 0, last: true, install: false }
+  state.out.snapshotChunks.push({ ...last, install: installs })
+  if (!installs) {
     // Our log already holds the snapshot's last entry, so it matches up to there: keep the
     // log and just learn that it is committed.
     log.commit = snapshot.index

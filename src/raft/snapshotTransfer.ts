@@ -127,7 +127,9 @@ export const receiveChunk = (incoming: IncomingSnapshot | null, message: Install
       term: current.term,
       offset: message.offset,
       data: message.data,
-      totalBytes: current.totalBytes
+      totalBytes: current.totalBytes,
+      last: current.received >= current.totalBytes,
+      install: false
     }
   }
   const complete = current.received >= current.totalBytes

@@ -41,6 +41,13 @@ export interface SnapshotChunk {
   readonly offset: number
   readonly data: Uint8Array
   readonly totalBytes: number
+  /**
+   * This chunk completes the snapshot: the core installs it (`install`, and it is the Output's
+   * `snapshot`), so the layer makes it durable, or the log already held that state and the
+   * layer drops it.
+   */
+  readonly last: boolean
+  readonly install: boolean
 }
 
 export type Role = "follower" | "precandidate" | "candidate" | "leader"

@@ -381,14 +381,15 @@ export class Cluster {
       const received = node.incoming.reduce((sum, part) => sum + part.byteLength, 0)
       if (chunk.offset !== received) this.fail(`${node.id} was handed chunk ${chunk.offset} after ${received} bytes`)
       node.incoming.push(chunk.data.slice())
+      if (!chunk.last) continue
+      // As the layer does: the chunk that completes a snapshot keeps it (installed) or drops it.
+      const bytes = concatBytes(node.incoming)
+      node.incoming = []
+      if (bytes.byteLength !== chunk.totalBytes) this.fail(`${node.id} completed a ${chunk.totalBytes}-byte snapshot with ${bytes.byteLength} bytes`)
+      if (chunk.install) disk.files.set(fileKey(chunk), bytes)
     }
     if (output.snapshot !== null) {
-      const bytes = concatBytes(node.incoming)
-      if (bytes.byteLength !== output.snapshot.size) {
-        this.fail(`${node.id} installed a ${output.snapshot.size}-byte snapshot after receiving ${bytes.byteLength} bytes`)
-      }
-      node.incoming = []
-      disk.files.set(fileKey(output.snapshot), bytes)
+      if (!disk.files.has(fileKey(output.snapshot))) this.fail(`${node.id} installed snapshot ${fileKey(output.snapshot)} without its bytes`)
       disk.snapshot = output.snapshot
       disk.entries = []
     }
