@@ -15,6 +15,10 @@ import { Console, DateTime, Effect } from "effect"
 import { REBUILD_MARKER } from "../../layers/replicator/raft.ts"
 import { InvalidArgument } from "../domain/errors.ts"
 
+/** "a", "a and b", "a, b and c". */
+const listed = (items: ReadonlyArray<string>): string =>
+  items.length <= 1 ? items.join("") : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`
+
 /** What a node keeps in its data dir that a rebuild replaces; chunks are not among them. */
 export const REBUILT_PARTS = ["wal", "metadata", "snapshots"] as const
 
@@ -65,7 +69,7 @@ export const prepareRebuild = (dataDir: string) =>
 export const rebuildLines = (dataDir: string, report: RebuildReport): Array<string> => [
   report.moved.length === 0
     ? `no wal or metadata in ${dataDir}: nothing to move (${report.damagedDir} is empty)`
-    : `moved ${report.moved.join(" and ")} of ${dataDir} to ${report.damagedDir}`,
+    : `moved ${listed(report.moved)} of ${dataDir} to ${report.damagedDir}`,
   `wrote ${report.marker}: the node will not vote until it has caught up from the leader`,
   "chunks were kept (the chunk collector reconciles them with the metadata)",
   "next: start the node again with the same flags as before (sandstore node --id ... --data-dir " + dataDir + " ...);",

@@ -104,10 +104,10 @@ if (!etcdAvailable) {
 
         const rebuild = yield* runSandstore(["rebuild", "--data-dir", dataDir])
         expect(rebuild.code, rebuild.output).toBe(0)
-        expect(rebuild.output).toContain("moved wal and metadata")
+        expect(rebuild.output).toContain("moved wal, metadata and snapshots")
         const aside = readdirSync(dataDir).filter((name) => name.startsWith("damaged-"))
         expect(aside.length).toBe(1)
-        expect(readdirSync(join(dataDir, aside[0]!)).sort()).toEqual(["metadata", "wal"])
+        expect(readdirSync(join(dataDir, aside[0]!)).sort()).toEqual(["metadata", "snapshots", "wal"])
         expect(existsSync(join(dataDir, "REBUILDING"))).toBe(true)
         expect(existsSync(join(dataDir, "chunks"))).toBe(true)
 
