@@ -22,6 +22,11 @@ type EntryOf<K extends EntryKind> = K extends "Entry" ? EntryRecord : RaftEntryR
 
 export type SnapshotHead = SnapshotRecord | SnapshotFileRecord | SnapshotMarkRecord
 
+/** Whether the store found `file` (its position and size) when it opened. */
+export const holdsSnapshot = (snapshots: SnapshotStoreShape | undefined, file: SnapshotFile): boolean =>
+  snapshots?.recovered.some((found) => found.index === file.index && found.term === file.term && found.size === file.size) ??
+    false
+
 /** A committed snapshot file read by range, to restore the store from. */
 export const fileSource = (snapshots: SnapshotStoreShape, file: SnapshotFile): SnapshotSource => ({
   size: file.size,
@@ -118,15 +123,11 @@ export const catchUpToSnapshot = <E extends { readonly index: number }>(
     }
     const head = log.snapshot
     if (head !== undefined && head._tag !== "SnapshotMark" && applied < head.index) {
-      if (head._tag === "SnapshotFile") {
-        const onDisk = snapshots?.recovered.some((file) =>
-          file.index === head.index && file.term === head.term && file.size === head.size)
-        if (onDisk !== true) {
-          return yield* new Corruption({
-            message: `metadata store has applied index ${applied}, behind the snapshot at ${head.index} (term ${head.term}) ` +
-              `the write-ahead log starts from, and that snapshot's file is missing (rebuild this node: sandstore rebuild)`
-          })
-        }
+      if (head._tag === "SnapshotFile" && !holdsSnapshot(snapshots, head)) {
+        return yield* new Corruption({
+          message: `metadata store has applied index ${applied}, behind the snapshot at ${head.index} (term ${head.term}) ` +
+            `the write-ahead log starts from, and that snapshot's file is missing (rebuild this node: sandstore rebuild)`
+        })
       }
       yield* metadata.restore(head._tag === "Snapshot" ? bytesSource(head.data) : fileSource(snapshots!, head))
       applied = yield* metadata.appliedIndex

@@ -471,15 +471,14 @@ const make = (options: RaftReplicatorOptions) =>
      * (until the driver steps its offer): it could be committed between the choice of what to
      * keep and the deletion.
      */
-    const retainSnapshots = Effect.suspend(() => {
-      if (!retainWanted || encodingSnapshot) return Effect.void
+    const retainSnapshots = () => {
       retainWanted = false
       const keep = [...snapshotsInUse(core), ...restoring]
       if (walSnapshotFile !== null) keep.push(walSnapshotFile)
       // A snapshot left behind wastes space until the next try; it breaks nothing.
       return Effect.catchAll(snapshotFiles.retain(keep), (error) =>
         Effect.logWarning(`${nodeId} could not delete snapshots no longer in use: ${error.message}`))
-    })
+    }
 
     /**
      * One turn: take what queued, step the core, persist, send, and hand on the results. Its
@@ -516,7 +515,7 @@ const make = (options: RaftReplicatorOptions) =>
       ) yield* startSnapshotEncoding
       for (const item of turn.applies) if (item._tag === "Restore") restoring.push(item.snapshot)
       applyQueue.offerAll(turn.applies)
-      yield* retainSnapshots
+      if (retainWanted && !encodingSnapshot) yield* retainSnapshots()
       if (persisted !== undefined) {
         carried = step(core, { _tag: "Persisted", index: persisted.index, term: persisted.term })
       }

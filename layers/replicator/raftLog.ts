@@ -15,7 +15,7 @@ import type { Entry, HardState, Recovered, Snapshot } from "../../src/raft/types
 import type { MetadataServiceShape, StoreError } from "../../src/services/MetadataService.ts"
 import type { SnapshotStoreShape } from "../../src/services/SnapshotStore.ts"
 import type { WalRecord } from "../../src/services/WriteAheadLog.ts"
-import { catchUpToSnapshot, lastLogIndex, readLog } from "./logRecovery.ts"
+import { catchUpToSnapshot, holdsSnapshot, lastLogIndex, readLog } from "./logRecovery.ts"
 
 export const entryRecord = (entry: Entry): WalRecord =>
   encodeReplicatorRecord({ _tag: "RaftEntry", index: entry.index, term: entry.term, type: entry.type, data: entry.data })
@@ -63,8 +63,7 @@ export const recoverRaftLog = (
     // file kept for it can also be sent to followers; without one (a snapshot inside the log, as
     // earlier versions wrote it, or a file gone) the store's durable state stands for it, as
     // after any compaction: a mark, rewritten as one at the next compaction.
-    const onDisk = head?._tag === "SnapshotFile" &&
-      snapshots.recovered.some((file) => file.index === head.index && file.term === head.term && file.size === head.size)
+    const onDisk = head?._tag === "SnapshotFile" && holdsSnapshot(snapshots, head)
     const snapshot: Snapshot | null = onDisk ? { index: head.index, term: head.term, size: head.size } : null
     if (head !== undefined && head._tag !== "SnapshotMark" && !onDisk) yield* metadata.flush
     const compactedTo = head !== undefined && snapshot === null ? { index: head.index, term: head.term } : undefined

@@ -21,7 +21,6 @@ type InstallSnapshot = Extract<Message, { _tag: "InstallSnapshot" }>
 interface Incoming {
   readonly index: number
   readonly term: number
-  readonly totalBytes: number
   readonly writer: SnapshotWriter
   written: number
 }
@@ -48,7 +47,7 @@ export const makeSnapshotFiles = (snapshots: SnapshotStoreShape, chunkBytes: num
       if (chunk.offset === 0) {
         yield* dropIncoming
         const writer = yield* snapshots.create
-        incoming = { index: chunk.index, term: chunk.term, totalBytes: chunk.totalBytes, writer, written: 0 }
+        incoming = { index: chunk.index, term: chunk.term, writer, written: 0 }
       }
       const current = incoming
       // The core hands out the chunks of one transfer in order, each once: anything else is a bug.
