@@ -5,7 +5,7 @@
  *
  * Fibers, all scoped to the layer:
  * - the driver owns the core. Each turn it drains every queued input (ticks, messages from
- *   the transport's inbox, proposal batches, read requests, Applied and Compact reports), steps the core
+ *   the transport's inbox, proposal batches, read requests, Compact reports), steps the core
  *   with each, persists the merged result with ONE WAL append (group commit: one fsync for
  *   everything that arrived while the previous one ran), and only then sends the messages,
  *   settles proposal and read results and hands committed entries to the applier. Entries
@@ -21,7 +21,8 @@
  *   of one turn with one store write (a snapshot from the leader is restored first), answers
  *   each proposer with the state machine's outcome as soon as it is decided (before the write
  *   lands: it cannot change), releases reads whose index is applied (after the write lands),
- *   reports `Applied`, and every `snapshotThreshold` entries compacts the log
+ *   leaves the applied index for the driver's next turn to report (`Applied` wakes no turn of
+ *   its own), and every `snapshotThreshold` entries compacts the log
  *   (snapshotPolicy.ts): it flushes the store, whose state is then durable, and has the driver
  *   discard the log up to `snapshotCatchUpEntries` behind the applied index; the WAL then
  *   holds only a mark of where it was compacted, never a copy of the store.
@@ -304,6 +305,12 @@ const make = (options: RaftReplicatorOptions) =>
 
     /** The first Output of the next turn: the core's answer to `Persisted`. */
     let carried: Output | null = null
+    /**
+     * An applied index the core has not been told of. It rides on the driver's next turn (the
+     * next tick at the latest) instead of waking the driver for a turn of its own: the core
+     * needs it only to bound compaction and snapshot offers, which come as inputs after it.
+     */
+    let appliedToReport: number | null = null
 
     /** Where the WAL's log starts: when the core's compaction point moves past it, the log is rewritten. */
     let walSnapshotIndex = boot.recovered.snapshot?.index ?? boot.recovered.compactedTo?.index ?? 0
@@ -431,6 +438,11 @@ const make = (options: RaftReplicatorOptions) =>
       const turn = new RoundOutput()
       if (carried !== null) turn.add(carried)
       carried = null
+      if (appliedToReport !== null) {
+        // First: a Compact or OfferSnapshot of this turn may rest on it.
+        own.unshift({ _tag: "Applied", index: appliedToReport })
+        appliedToReport = null
+      }
       for (const input of coalesceInputs(own)) {
         turn.add(step(core, input))
         if (input._tag === "OfferSnapshot") encodingSnapshot = false
@@ -678,7 +690,7 @@ const make = (options: RaftReplicatorOptions) =>
       }
       if (batch.length > 0) yield* applyEntries(batch)
       pending.releaseReads(applied)
-      if (applied !== before) inputs.offer({ _tag: "Applied", index: applied })
+      if (applied !== before) appliedToReport = applied
       if (rebuilding) yield* endRebuildIfCaughtUp(false)
       if (compactionWanted()) yield* compact
     })
