@@ -242,9 +242,21 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }): Ef
     const abort: ChunkServiceShape["abort"] = (versionId) =>
       Effect.flatMap(checkVersionId(versionId), (id) => exclusive(id)(removeFrom(stagedDir, id)))
 
-    const remove: ChunkServiceShape["remove"] = (versionId) =>
-      Effect.flatMap(checkVersionId(versionId), (id) =>
-        exclusive(id)(Effect.zipRight(removeFrom(stagedDir, id), removeFrom(committedDir, id))))
+    const remove: ChunkServiceShape["remove"] = (versionIds) =>
+      Effect.gen(function*() {
+        for (const id of versionIds) yield* checkVersionId(id)
+        let staged = false
+        let committed = false
+        for (const id of versionIds) {
+          yield* exclusive(id)(Effect.gen(function*() {
+            if (yield* unlinkIfExists(stagedPath(id))) staged = true
+            if (yield* unlinkIfExists(committedPath(id))) committed = true
+          }))
+        }
+        // Each directory is synced once, after its last deletion.
+        if (staged) yield* fsyncDir(stagedDir)
+        if (committed) yield* fsyncDir(committedDir)
+      })
 
     /** Open the committed file, else the staged one. The second look at committed/ covers a commit that moved the file between the first two opens. */
     const openVersion = (id: string) =>

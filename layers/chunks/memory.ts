@@ -55,12 +55,17 @@ export const makeChunkServiceMemory: Effect.Effect<ChunkServiceShape> = Effect.g
       Effect.zipRight(Ref.update(store, (s) => ({ ...s, staged: without(s.staged, versionId) })))
     )
 
-  const remove: ChunkServiceShape["remove"] = (versionId) =>
-    checkVersionId(versionId).pipe(
-      Effect.zipRight(Ref.update(store, (s) => ({
-        staged: without(s.staged, versionId),
-        committed: without(s.committed, versionId)
-      })))
+  const remove: ChunkServiceShape["remove"] = (versionIds) =>
+    Effect.forEach(versionIds, checkVersionId, { discard: true }).pipe(
+      Effect.zipRight(Ref.update(store, (s) => {
+        const staged = new Map(s.staged)
+        const committed = new Map(s.committed)
+        for (const versionId of versionIds) {
+          staged.delete(versionId)
+          committed.delete(versionId)
+        }
+        return { staged, committed }
+      }))
     )
 
   const read: ChunkServiceShape["read"] = (versionId, offset, length) =>

@@ -49,14 +49,14 @@ export const RpcChunkPeers = (options: RpcChunkPeersOptions = {}) =>
           const stageChunk = call(api.StageChunk)
           const commitChunk = call(api.CommitChunk)
           const abortChunk = call(api.AbortChunk)
-          const removeChunk = call(api.RemoveChunk)
+          const removeChunks = call(api.RemoveChunks)
           const readChunk = call(api.ReadChunk)
           const list = call(api.ListChunks)(undefined as void)
           const store: PeerChunkStore = {
             stage: (versionId, data, checksum) => stageChunk({ versionId, data, checksum }),
             commit: (versionId) => commitChunk({ versionId }),
             abort: (versionId) => abortChunk({ versionId }),
-            remove: (versionId) => removeChunk({ versionId }),
+            remove: (versionIds) => removeChunks({ versionIds }),
             read: (versionId, offset, length) => readChunk({ versionId, offset, length }),
             list
           }
@@ -98,7 +98,7 @@ export const ChunkApiHandlers = ChunkApi.toLayer(
         admission.admit(clientId, data.length, chunks.stage(versionId, data, checksum)),
       CommitChunk: ({ versionId }) => chunks.commit(versionId),
       AbortChunk: ({ versionId }) => chunks.abort(versionId),
-      RemoveChunk: ({ versionId }) => chunks.remove(versionId),
+      RemoveChunks: ({ versionIds }) => chunks.remove(versionIds),
       ReadChunk: ({ length, offset, versionId }, { clientId }) =>
         admission.admit(clientId, length, chunks.read(versionId, offset, length)),
       ListChunks: () => chunks.list

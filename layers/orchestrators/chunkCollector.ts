@@ -47,11 +47,28 @@ export const ChunkCollector = (options: ChunkCollectorOptions = {}) =>
 
       const isLeader = Effect.map(replicator.status, (s) => s.role === "leader" || s.role === "standalone")
 
-      const removeEverywhere = (ref: ChunkRef) =>
-        Effect.forEach(ref.nodes, (node) => Effect.flatMap(peers.forNode(node), (store) => store.remove(ref.versionId)), {
-          concurrency: "unbounded",
-          discard: true
-        }).pipe(Effect.as(true), Effect.catchAll(() => Effect.succeed(false)))
+      /**
+       * Delete `garbage` from every node that holds it, one request per node for all it holds:
+       * the versions every holder confirmed. A node that fails keeps all of its versions
+       * unconfirmed for the next sweep (deleting again is a no-op).
+       */
+      const removeEverywhere = (garbage: ReadonlyArray<ChunkRef>) =>
+        Effect.gen(function*() {
+          const byNode = new Map<string, Array<string>>()
+          for (const ref of garbage) {
+            for (const node of ref.nodes) {
+              const held = byNode.get(node)
+              if (held === undefined) byNode.set(node, [ref.versionId])
+              else held.push(ref.versionId)
+            }
+          }
+          const failed = new Set<string>()
+          yield* Effect.forEach(byNode, ([node, versionIds]) =>
+            Effect.flatMap(peers.forNode(node), (store) => store.remove(versionIds)).pipe(
+              Effect.catchAll(() => Effect.sync(() => failed.add(node)))
+            ), { concurrency: "unbounded", discard: true })
+          return garbage.filter((ref) => ref.nodes.every((node) => !failed.has(node)))
+        })
 
       const collectGarbage = Effect.gen(function*() {
         if (!(yield* isLeader)) return
@@ -59,7 +76,7 @@ export const ChunkCollector = (options: ChunkCollectorOptions = {}) =>
         // file refers to a version again), and deleting one a stale state still lists is a no-op.
         const garbage = yield* metadata.garbage(options.batch ?? 256)
         if (garbage.length === 0) return
-        const removed = yield* Effect.filter(garbage, removeEverywhere, { concurrency: 8 })
+        const removed = yield* removeEverywhere(garbage)
         if (removed.length === 0) return
         const now = yield* Clock.currentTimeMillis
         yield* replicator.propose({ _tag: "ForgetGarbage", versionIds: removed.map((r) => r.versionId), now }, null)
@@ -94,7 +111,7 @@ export const ChunkCollector = (options: ChunkCollectorOptions = {}) =>
                 finalized++
               }
             } else if (minted.createdAt < cutoff) {
-              yield* store.remove(versionId)
+              yield* store.remove([versionId])
               deleted++
             }
           }

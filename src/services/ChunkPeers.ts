@@ -18,7 +18,7 @@ export interface PeerChunkStore {
   readonly commit: (versionId: string) => Effect.Effect<void, PeerChunkError>
   readonly abort: (versionId: string) => Effect.Effect<void, PeerChunkError>
   readonly read: (versionId: string, offset: number, length: number) => Effect.Effect<Uint8Array, PeerChunkError>
-  readonly remove: (versionId: string) => Effect.Effect<void, PeerChunkError>
+  readonly remove: (versionIds: ReadonlyArray<string>) => Effect.Effect<void, PeerChunkError>
   readonly list: Effect.Effect<StoredVersions, PeerChunkError>
 }
 

@@ -33,8 +33,12 @@ export interface ChunkServiceShape {
     offset: number,
     length: number
   ) => Effect.Effect<Uint8Array, NotFound | InvalidArgument | Corruption | IoError>
-  /** Delete a version whatever its state (idempotent). */
-  readonly remove: (versionId: string) => Effect.Effect<void, InvalidArgument | IoError>
+  /**
+   * Delete versions whatever their state (idempotent). One call for many: the collector
+   * deletes a sweep's worth with one request per node, and a disk syncs its directories once.
+   * An invalid id fails the call before anything is deleted.
+   */
+  readonly remove: (versionIds: ReadonlyArray<string>) => Effect.Effect<void, InvalidArgument | IoError>
   readonly list: Effect.Effect<StoredVersions, IoError>
 }
 

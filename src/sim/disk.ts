@@ -120,7 +120,7 @@ export const makeNodeDisks = (options: { readonly latency: DiskLatency; readonly
         commit: (versionId) => guard(chunkStore.commit(versionId)),
         abort: (versionId) => guard(chunkStore.abort(versionId)),
         read: (versionId, offset, length) => guard(chunkStore.read(versionId, offset, length)),
-        remove: (versionId) => guard(chunkStore.remove(versionId)),
+        remove: (versionIds) => guard(chunkStore.remove(versionIds)),
         list: guard(chunkStore.list)
       }
     }

@@ -4,10 +4,15 @@ import { ChunkCollector, ORPHAN_GRACE_MILLIS } from "../../layers/orchestrators/
 import { ROOT_INODE } from "../../src/domain/fs.ts"
 import { formatVersionId } from "../../src/domain/versionId.ts"
 import { crc32c } from "../../src/lib/crc32c.ts"
+import type { MetadataCommand } from "../../src/domain/commands.ts"
+import { Unavailable } from "../../src/domain/errors.ts"
+import { ChunkPeers, type ChunkPeersShape, type PeerChunkStore } from "../../src/services/ChunkPeers.ts"
 import { ChunkService } from "../../src/services/ChunkService.ts"
+import { ClusterService, type ClusterServiceShape } from "../../src/services/ClusterService.ts"
 import { ControlPlaneOrchestrator } from "../../src/services/ControlPlaneOrchestrator.ts"
 import { DataPlaneOrchestrator } from "../../src/services/DataPlaneOrchestrator.ts"
-import { MetadataReplicator } from "../../src/services/MetadataReplicator.ts"
+import { MetadataReplicator, type MetadataReplicatorShape } from "../../src/services/MetadataReplicator.ts"
+import { MetadataService, type MetadataServiceShape } from "../../src/services/MetadataService.ts"
 import { StandaloneServices } from "../../topologies/standalone.ts"
 import { patternBytes } from "../support/bytes.ts"
 import { tempDir } from "../support/tempDir.ts"
@@ -65,4 +70,50 @@ describe("chunk collector reconciliation", () => {
       expect(after.committed.length).toBe(2) // the written chunk and the finalized one
       expect(yield* data.read(file.inode, 64 * 1024, 10)).toEqual(bytes)
     })))
+})
+
+describe("chunk collector garbage", () => {
+  const ref = (versionId: string, nodes: ReadonlyArray<string>) => ({
+    index: 0, versionId, storedLength: 1, length: 1, checksum: 0, nodes: [...nodes]
+  })
+
+  it.scoped("deletes a sweep's garbage with one request per holder and forgets only what every holder confirmed", () =>
+    Effect.gen(function*() {
+      let garbage = [ref("v1", ["a", "b"]), ref("v2", ["b", "c"]), ref("v3", ["c"])]
+      const requests: Array<[string, ReadonlyArray<string>]> = []
+      const forgotten: Array<ReadonlyArray<string>> = []
+      let cDown = true
+      const store = (node: string) => ({
+        remove: (versionIds: ReadonlyArray<string>) =>
+          Effect.suspend(() => {
+            requests.push([node, versionIds])
+            return node === "c" && cDown ? Effect.fail(new Unavailable({ message: "c is down" })) : Effect.void
+          })
+      }) as unknown as PeerChunkStore
+      const fakes = Layer.mergeAll(
+        Layer.succeed(MetadataService, { garbage: () => Effect.sync(() => garbage) } as unknown as MetadataServiceShape),
+        Layer.succeed(MetadataReplicator, {
+          status: Effect.succeed({ role: "leader" }),
+          propose: (command: MetadataCommand) =>
+            Effect.sync(() => {
+              if (command._tag !== "ForgetGarbage") return
+              forgotten.push(command.versionIds)
+              garbage = garbage.filter((r) => !command.versionIds.includes(r.versionId))
+            })
+        } as unknown as MetadataReplicatorShape),
+        Layer.succeed(ChunkPeers, { selfId: "a", forNode: (node: string) => Effect.succeed(store(node)) } as unknown as ChunkPeersShape),
+        Layer.succeed(ClusterService, { members: Effect.succeed([]) } as unknown as ClusterServiceShape)
+      )
+      yield* Layer.build(ChunkCollector({ interval: "1 second", orphanInterval: "1 hour" }).pipe(Layer.provide(fakes)))
+
+      yield* TestClock.adjust("1 millis")
+      expect(requests.map(([node, ids]) => `${node}:${ids.join(",")}`).sort()).toEqual(["a:v1", "b:v1,v2", "c:v2,v3"])
+      expect(forgotten).toEqual([["v1"]])
+
+      cDown = false
+      requests.length = 0
+      yield* TestClock.adjust("1 second")
+      expect(requests.map(([node, ids]) => `${node}:${ids.join(",")}`).sort()).toEqual(["b:v2", "c:v2,v3"])
+      expect(forgotten).toEqual([["v1"], ["v2", "v3"]])
+    }))
 })

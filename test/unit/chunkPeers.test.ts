@@ -82,7 +82,7 @@ describe("chunk peers over TCP", () => {
       expect((yield* Effect.flip(a.stage("v2", data, crc32c(data) ^ 1)))._tag).toBe("InvalidArgument")
       expect((yield* Effect.flip(a.read("missing", 0, 1)))._tag).toBe("NotFound")
       expect((yield* Effect.flip(a.stage("../escape", data, crc32c(data))))._tag).toBe("InvalidArgument")
-      yield* a.remove("v1")
+      yield* a.remove(["v1", "never-staged"])
       expect(yield* a.list).toEqual({ staged: [], committed: [] })
       // this node is served locally; an unknown or unreachable node is Unavailable
       const b = yield* peers.forNode("b")

@@ -95,7 +95,7 @@ for (const impl of implementations) {
             Effect.flip(chunks.stage(id, small, crc32c(small))),
             Effect.flip(chunks.commit(id)),
             Effect.flip(chunks.abort(id)),
-            Effect.flip(chunks.remove(id)),
+            Effect.flip(chunks.remove([id])),
             Effect.flip(chunks.read(id, 0, 10))
           ])
           expect(outcomes.map((e) => e._tag)).toEqual(Array(5).fill("InvalidArgument"))
@@ -173,10 +173,12 @@ for (const impl of implementations) {
         expectBytes(yield* chunks.read("committed1", 0, 10), DATA.subarray(0, 10))
 
         yield* chunks.stage("staged2", DATA, crc32c(DATA))
-        yield* chunks.remove("staged2")
-        yield* chunks.remove("committed1")
-        yield* chunks.remove("committed1")
-        yield* chunks.remove("never-existed")
+        // A batch with an invalid id deletes nothing.
+        expect((yield* Effect.flip(chunks.remove(["staged2", "../committed1"])))._tag).toBe("InvalidArgument")
+        expect(yield* chunks.list).toEqual({ staged: ["staged2"], committed: ["committed1"] })
+        yield* chunks.remove(["staged2", "committed1"])
+        yield* chunks.remove(["committed1", "never-existed"])
+        yield* chunks.remove([])
         expect(yield* chunks.list).toEqual({ staged: [], committed: [] })
         expect((yield* Effect.flip(chunks.read("committed1", 0, 1)))._tag).toBe("NotFound")
       })))

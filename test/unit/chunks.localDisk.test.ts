@@ -75,7 +75,7 @@ describe("ChunkServiceLocalDisk", () => {
             Effect.flip(chunks.stage(id, DATA, crc32c(DATA))),
             Effect.flip(chunks.commit(id)),
             Effect.flip(chunks.abort(id)),
-            Effect.flip(chunks.remove(id)),
+            Effect.flip(chunks.remove([id])),
             Effect.flip(chunks.read(id, 0, 10))
           ])
           expect(errors.map((e) => e._tag)).toEqual(Array(5).fill("InvalidArgument"))

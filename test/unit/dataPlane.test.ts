@@ -208,7 +208,7 @@ describe("data plane on a standalone node", () => {
           if (!interfere) return
           interfere = false
           yield* data.write(file.inode, CHUNK / 2, patternBytes(100, 2), null)
-          yield* chunks.remove(plan.chunks[0]!.current!.versionId)
+          yield* chunks.remove([plan.chunks[0]!.current!.versionId])
         })
       const hooked = yield* dataPlaneWithPlanHook(planned)
       const first = yield* hooked.write(file.inode, 0, patternBytes(4096, 3), tag(1))
