@@ -9,6 +9,10 @@
  * whole-run figure (simulated / wall time of the long run) includes the idle phases, which
  * simulated time skips through.
  *
+ * It also prints the process's CPU time per client operation under load (the same difference,
+ * from process.cpuUsage): on a shared machine wall time swings by tens of percent between
+ * identical runs, CPU time far less, so small changes show there first.
+ *
  * Run: npm run bench:sim [-- --seeds 5 --short 1000 --long 6000 --faults]
  */
 import { NodeRuntime } from "@effect/platform-node"
@@ -26,12 +30,17 @@ const shortMillis = Number(argument("short", "1000"))
 const longMillis = Number(argument("long", "6000"))
 const faults = process.argv.includes("--faults")
 
-/** One run, with the wall-clock time it took (performance.now: this is the benchmark's own clock, not the simulation's). */
+/**
+ * One run, with the wall-clock and CPU time it took (performance.now and process.cpuUsage:
+ * this is the benchmark's own clock, not the simulation's).
+ */
 const timed = (seed: number, durationMillis: number) =>
   Effect.gen(function*() {
     const start = performance.now()
+    const cpuBefore = process.cpuUsage()
     const result = yield* runSimulation({ seed, durationMillis, faults })
-    return { result, wallMillis: performance.now() - start }
+    const cpu = process.cpuUsage(cpuBefore)
+    return { result, wallMillis: performance.now() - start, cpuMillis: (cpu.user + cpu.system) / 1000 }
   })
 
 const program = Effect.gen(function*() {
@@ -42,6 +51,7 @@ const program = Effect.gen(function*() {
   let wholeSim = 0
   let wholeWall = 0
   let operations = 0
+  let loadedCpu = 0
   for (let seed = 1; seed <= seeds; seed++) {
     const short = yield* timed(seed, shortMillis)
     const long = yield* timed(seed, longMillis)
@@ -52,6 +62,7 @@ const program = Effect.gen(function*() {
     wholeSim += long.result.simulatedMillis / 1000
     wholeWall += long.wallMillis / 1000
     operations += long.result.operations - short.result.operations
+    loadedCpu += (long.cpuMillis - short.cpuMillis) / 1000
     const verdict = passed(short.result) && passed(long.result) ? "valid" : "VIOLATION (run `sandstore sim --seed` for the report)"
     yield* Console.log(
       `${String(seed).padStart(4)}  ${String(long.result.operations).padStart(9)}  ${sim.toFixed(2).padStart(13)}  ` +
@@ -62,6 +73,10 @@ const program = Effect.gen(function*() {
   yield* Console.log(
     `\nunder load: ${(loadedSim / loadedWall).toFixed(1)} simulated s per wall s ` +
       `(${loadedSim.toFixed(1)} s simulated in ${loadedWall.toFixed(1)} s, ${(operations / loadedWall).toFixed(0)} client ops per wall s)`
+  )
+  yield* Console.log(
+    `CPU under load: ${(loadedCpu * 1000 / operations).toFixed(2)} ms per client operation, ` +
+      `${(loadedSim / loadedCpu).toFixed(1)} simulated s per CPU s`
   )
   yield* Console.log(`whole runs: ${(wholeSim / wholeWall).toFixed(1)} simulated s per wall s (${wholeSim.toFixed(1)} s in ${wholeWall.toFixed(1)} s)`)
 })
