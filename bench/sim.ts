@@ -13,10 +13,15 @@
  * from process.cpuUsage): on a shared machine wall time swings by tens of percent between
  * identical runs, CPU time far less, so small changes show there first.
  *
- * Run: npm run bench:sim [-- --seeds 5 --short 1000 --long 6000 --faults]
+ * With --count-ops it also counts the Effect operations the runs execute (a supervisor sees
+ * every one), a figure that does not depend on the machine at all: the same seeds on the same
+ * code always execute the same operations, so a change that removes work shows there however
+ * noisy the machine. Counting slows the runs, so the speed figures are then not comparable.
+ *
+ * Run: npm run bench:sim [-- --seeds 5 --short 1000 --long 6000 --faults --count-ops]
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { Console, Effect } from "effect"
+import { Console, Effect, RuntimeFlags, RuntimeFlagsPatch, Supervisor } from "effect"
 import { passed } from "../src/sim/report.ts"
 import { runSimulation } from "../src/sim/run.ts"
 
@@ -29,6 +34,25 @@ const seeds = Number(argument("seeds", "5"))
 const shortMillis = Number(argument("short", "1000"))
 const longMillis = Number(argument("long", "6000"))
 const faults = process.argv.includes("--faults")
+const countOps = process.argv.includes("--count-ops")
+
+/** Counts every Effect operation of the fibers it supervises. */
+class OperationCounter extends Supervisor.AbstractSupervisor<number> {
+  count = 0
+  get value() {
+    return Effect.sync(() => this.count)
+  }
+  override onEffect() {
+    this.count++
+  }
+}
+const counter = new OperationCounter()
+
+/** `effect` with every operation of it and of the fibers it starts counted. */
+const counted = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  countOps
+    ? effect.pipe(Effect.supervised(counter), Effect.withRuntimeFlagsPatch(RuntimeFlagsPatch.enable(RuntimeFlags.OpSupervision)))
+    : effect
 
 /**
  * One run, with the wall-clock and CPU time it took (performance.now and process.cpuUsage:
@@ -38,7 +62,7 @@ const timed = (seed: number, durationMillis: number) =>
   Effect.gen(function*() {
     const start = performance.now()
     const cpuBefore = process.cpuUsage()
-    const result = yield* runSimulation({ seed, durationMillis, faults })
+    const result = yield* counted(runSimulation({ seed, durationMillis, faults }))
     const cpu = process.cpuUsage(cpuBefore)
     return { result, wallMillis: performance.now() - start, cpuMillis: (cpu.user + cpu.system) / 1000 }
   })
@@ -52,6 +76,7 @@ const program = Effect.gen(function*() {
   let wholeWall = 0
   let operations = 0
   let loadedCpu = 0
+  let wholeOperations = 0
   for (let seed = 1; seed <= seeds; seed++) {
     const short = yield* timed(seed, shortMillis)
     const long = yield* timed(seed, longMillis)
@@ -62,6 +87,7 @@ const program = Effect.gen(function*() {
     wholeSim += long.result.simulatedMillis / 1000
     wholeWall += long.wallMillis / 1000
     operations += long.result.operations - short.result.operations
+    wholeOperations += long.result.operations + short.result.operations
     loadedCpu += (long.cpuMillis - short.cpuMillis) / 1000
     const verdict = passed(short.result) && passed(long.result) ? "valid" : "VIOLATION (run `sandstore sim --seed` for the report)"
     yield* Console.log(
@@ -78,6 +104,9 @@ const program = Effect.gen(function*() {
     `CPU under load: ${(loadedCpu * 1000 / operations).toFixed(2)} ms per client operation, ` +
       `${(loadedSim / loadedCpu).toFixed(1)} simulated s per CPU s`
   )
+  if (countOps) {
+    yield* Console.log(`Effect operations: ${counter.count} over every run (${(counter.count / wholeOperations).toFixed(0)} per client operation)`)
+  }
   yield* Console.log(`whole runs: ${(wholeSim / wholeWall).toFixed(1)} simulated s per wall s (${wholeSim.toFixed(1)} s in ${wholeWall.toFixed(1)} s)`)
 })
 
