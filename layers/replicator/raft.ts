@@ -18,7 +18,9 @@
  *   leader or the election waits on it, so a file log may block on the fsync instead of a
  *   round trip through the thread pool.
  * - the applier applies committed entries to the MetadataService in index order, the entries
- *   of one turn with one store write (a snapshot from the leader is restored first), answers
+ *   of one turn with one store write (a snapshot from the leader is restored first; a
+ *   follower's driver hands entries on in batches, at FOLLOWER_APPLY_BATCH or the next tick,
+ *   as it answers no client), answers
  *   each proposer with the state machine's outcome as soon as it is decided (before the write
  *   lands: it cannot change), releases reads whose index is applied (after the write lands),
  *   leaves the applied index for the driver's next turn to report (`Applied` wakes no turn of
@@ -140,6 +142,8 @@ const ENCODE_RETRY_MILLIS = 5000
 
 /** Most entries applied with one store write (a node catching up applies thousands at once). */
 const MAX_ENTRIES_PER_WRITE = 512
+/** A follower hands committed entries to its applier in batches of this many (or at the next tick). */
+const FOLLOWER_APPLY_BATCH = 64
 
 /** FNV-1a of the node id: voters sharing one configured seed still draw different timeouts. */
 const nodeSeed = (nodeId: NodeId, seed: number): number => {
@@ -444,6 +448,7 @@ const make = (options: RaftReplicatorOptions) =>
         appliedToReport = null
       }
       for (const input of coalesceInputs(own)) {
+        if (input._tag === "Tick") tickedSinceHandOn = true
         turn.add(step(core, input))
         if (input._tag === "OfferSnapshot") encodingSnapshot = false
         if (input._tag === "OfferSnapshot" || input._tag === "Compact") retainWanted = true
@@ -526,7 +531,7 @@ const make = (options: RaftReplicatorOptions) =>
         clock.unsafeCurrentTimeMillis() >= encodeRetryAt
       ) yield* startSnapshotEncoding
       for (const item of turn.applies) if (item._tag === "Restore") restoring.push(item.snapshot)
-      applyQueue.offerAll(turn.applies)
+      handOnApplies(turn.applies)
       if (retainWanted && !encodingSnapshot) yield* retainSnapshots()
       if (persisted !== undefined) {
         carried = step(core, { _tag: "Persisted", index: persisted.index, term: persisted.term })
@@ -772,6 +777,32 @@ const make = (options: RaftReplicatorOptions) =>
         return rebuilding ? endRebuildIfCaughtUp(false) : Effect.void
       })
     )
+
+    /**
+     * Committed entries a follower has yet to hand to its applier. A follower answers no
+     * client, so it applies in batches: at FOLLOWER_APPLY_BATCH entries, at the next tick, or
+     * when a snapshot is to be restored (in order). One store write per entry cost a follower
+     * three times the CPU per entry of one write per 16 (~190 against ~60 µs on LevelDB); a
+     * leader and a candidate hand everything on at once.
+     */
+    let heldApplies: Array<ApplyItem> = []
+    let heldEntries = 0
+    let tickedSinceHandOn = false
+
+    const handOnApplies = (applies: ReadonlyArray<ApplyItem>) => {
+      for (const item of applies) {
+        heldApplies.push(item)
+        if (item._tag === "Apply") heldEntries += item.entries.length
+      }
+      if (heldApplies.length === 0) return
+      const hold = raftStatus(core).role === "follower" && !tickedSinceHandOn &&
+        heldEntries < FOLLOWER_APPLY_BATCH && !heldApplies.some((item) => item._tag === "Restore")
+      if (hold) return
+      applyQueue.offerAll(heldApplies)
+      heldApplies = []
+      heldEntries = 0
+      tickedSinceHandOn = false
+    }
 
     const isForUs = (message: Message) => message.to === nodeId && voters.has(message.from)
 
