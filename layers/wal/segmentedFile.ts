@@ -1,10 +1,13 @@
 /**
  * WriteAheadLog in segment files `wal-<16-digit seq>.log` in one directory.
  *
- * One writer fiber owns the files (inline appends aside: below). Appends queue up; each turn
- * the writer takes every queued append, writes them with one positional write and one
- * fdatasync, and completes them all, so appends that arrive during an fsync share the next
- * one (group commit). The write is
+ * One writer owns the files (inline appends aside: below). Appends queue up; whenever it has
+ * nothing in hand the writer takes every queued append, writes them with one positional write
+ * and one fdatasync, and completes them all, so appends that arrive during an fsync share the
+ * next one (group commit). The writer is a few callbacks, not a fiber: a fiber taking from a
+ * queue and completing a Deferred per append cost about 40 Effect operations per append, on
+ * every node for every entry; the effects it needs (rotating a segment, rewriting the log) are
+ * rare and run on the layer's runtime. The write is
  * synchronous (it only copies into the page cache, tens of microseconds) and only the
  * fdatasync goes to the thread pool: each trip there and back costs a wake-up of the event
  * loop, ~80 µs of CPU on this machine. A segment past `segmentBytes` is closed and the next
@@ -29,7 +32,7 @@
  * have dropped the dirty pages), so it fails the log: every later append fails too, and the
  * node must restart and recover.
  */
-import { Deferred, Effect, Layer, Metric, Queue } from "effect"
+import { Cause, Effect, Exit, Layer, Metric, Option, Runtime } from "effect"
 import * as fs from "node:fs/promises"
 import { fdatasync, fdatasyncSync, writeSync } from "node:fs"
 import * as path from "node:path"
@@ -71,15 +74,9 @@ const writeAllAtNow = (fd: number, bytes: Uint8Array, position: number) => {
   while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written, position + written)
 }
 
-const writeAllAtSync = (fd: number, file: string, bytes: Uint8Array, position: number) =>
-  Effect.try({ try: () => writeAllAtNow(fd, bytes, position), catch: (cause) => ioError("write", file, cause) })
-
-/** fdatasync through the callback API: one trip to the thread pool, without a promise-based FileHandle's extra work. */
-const datasync = (fd: number, file: string) =>
-  Effect.async<void, IoError>((resume) => {
-    fdatasync(fd, (error) =>
-      resume(error === null ? Effect.void : Effect.fail(ioError("fdatasync", file, error))))
-  })
+/** The IoError an effect of the writer failed with (any other failure, a bug, as one too). */
+const ioFailure = (cause: Cause.Cause<IoError>, file: string): IoError =>
+  Option.getOrElse(Cause.failureOption(cause), () => ioError("write", file, Cause.pretty(cause)))
 
 const baseMarker = (contentLength: number): WalRecord => {
   const payload = new Uint8Array(BASE_MARKER_BYTES)
@@ -195,13 +192,11 @@ interface OpenSegment {
 interface AppendRequest {
   readonly _tag: "Append"
   readonly bytes: Uint8Array
-  readonly done: Deferred.Deferred<void, IoError>
 }
 
 interface RewriteRequest {
   readonly _tag: "Rewrite"
   readonly records: ReadonlyArray<WalRecord>
-  readonly done: Deferred.Deferred<void, IoError>
 }
 
 type Request = AppendRequest | RewriteRequest
@@ -250,8 +245,16 @@ const make = (options: WriteAheadLogFileOptions) =>
       yield* syncDirectory(dir)
     })
 
-    /** Requests submitted to the writer and not yet completed: an inline append must not overtake them. */
-    let outstanding = 0
+    /** Requests taken by the writer or waiting for it. */
+    interface Waiting {
+      readonly request: Request
+      readonly resume: (result: Effect.Effect<void, IoError>) => void
+    }
+    let queued: Array<Waiting> = []
+    /** Whether the writer has a batch or a rewrite in hand (an fdatasync or a rewrite under way). */
+    let inHand = false
+    /** Called once nothing is in hand: the finalizer waits for the writer to let go of the file. */
+    let onIdle: (() => void) | undefined
     /** Inline appends pause until then (clock millis) after one whose fdatasync was slow. */
     let inlinePausedUntil = 0
 
@@ -264,7 +267,7 @@ const make = (options: WriteAheadLogFileOptions) =>
     const appendInline = (bytes: Uint8Array): Effect.Effect<void, IoError> | undefined => {
       if (failure !== undefined) return Effect.fail(failure)
       const started = clock.unsafeCurrentTimeMillis()
-      if (outstanding > 0 || started < inlinePausedUntil) return undefined
+      if (inHand || queued.length > 0 || started < inlinePausedUntil) return undefined
       const segment = current
       if (segment.size > 0 && segment.size + bytes.length > segmentBytes) return undefined
       try {
@@ -278,17 +281,9 @@ const make = (options: WriteAheadLogFileOptions) =>
       // A slow disk (a stall, or chunk writes crowding the journal) must not freeze the node's
       // loop again and again: the thread pool takes the appends for a while.
       if (clock.unsafeCurrentTimeMillis() - started > SLOW_INLINE_FSYNC_MILLIS) inlinePausedUntil = started + INLINE_PAUSE_MILLIS
-      return Metric.increment(fsyncs)
+      fsyncs.unsafeUpdate(1, [])
+      return Effect.void
     }
-
-    const writeBatch = (bytes: Uint8Array) =>
-      Effect.gen(function*() {
-        if (current.size > 0 && current.size + bytes.length > segmentBytes) yield* rotate
-        yield* writeAllAtSync(current.handle.fd, current.file, bytes, current.size)
-        yield* datasync(current.handle.fd, current.file)
-        current = { ...current, size: current.size + bytes.length }
-        yield* Metric.increment(fsyncs)
-      })
 
     const rewriteLog = (records: ReadonlyArray<WalRecord>) =>
       Effect.gen(function*() {
@@ -315,63 +310,92 @@ const make = (options: WriteAheadLogFileOptions) =>
         yield* syncDirectory(dir)
       })
 
-    /** Run `work` for `requests` unless the log has failed; an I/O error fails the log. */
-    const perform = (requests: ReadonlyArray<Request>, work: Effect.Effect<void, IoError>) =>
-      Effect.gen(function*() {
-        const guarded = failure !== undefined
-          ? Effect.fail(failure)
-          : work.pipe(Effect.tapError((error) => Effect.sync(() => { failure = error })))
-        const exit = yield* Effect.exit(guarded)
-        outstanding -= requests.length
-        for (const request of requests) yield* Deferred.done(request.done, exit)
-      })
+    const runtime = yield* Effect.runtime<never>()
+    const runEffect = Runtime.runCallback(runtime)
 
-    const serve = (requests: ReadonlyArray<Request>) =>
-      Effect.gen(function*() {
-        let appends: Array<AppendRequest> = []
-        const flushAppends = Effect.suspend(() => {
-          if (appends.length === 0) return Effect.void
-          const batch = appends
-          appends = []
-          const bytes = batch.length === 1 ? batch[0]!.bytes : Buffer.concat(batch.map((a) => a.bytes))
-          return perform(batch, writeBatch(bytes))
+    /** The writer has finished with `taken`: answer them (an error fails the log) and take what queued meanwhile. */
+    const finish = (taken: ReadonlyArray<Waiting>, error: IoError | undefined) => {
+      if (error !== undefined) failure ??= error
+      inHand = false
+      const result = error === undefined ? Effect.void : Effect.fail(error)
+      for (const waiting of taken) waiting.resume(result)
+      if (queued.length > 0) pump()
+      else if (onIdle !== undefined) onIdle()
+    }
+
+    /** One positional write and one fdatasync on the thread pool for every append of `batch`. */
+    const writeBatch = (batch: ReadonlyArray<Waiting>) => {
+      const bytes = batch.length === 1
+        ? (batch[0]!.request as AppendRequest).bytes
+        : Buffer.concat(batch.map((waiting) => (waiting.request as AppendRequest).bytes))
+      if (current.size > 0 && current.size + bytes.length > segmentBytes) {
+        // Rare (once per segment): a new file and a directory fsync, as an effect.
+        return runEffect(rotate, {
+          onExit: (exit) => Exit.isFailure(exit) ? finish(batch, ioFailure(exit.cause, current.file)) : writeBatch(batch)
         })
-        for (const request of requests) {
-          if (request._tag === "Append") {
-            appends.push(request)
-          } else {
-            yield* flushAppends
-            yield* perform([request], rewriteLog(request.records))
-          }
-        }
-        yield* flushAppends
+      }
+      const segment = current
+      try {
+        writeAllAtNow(segment.handle.fd, bytes, segment.size)
+      } catch (cause) {
+        return finish(batch, ioError("write", segment.file, cause))
+      }
+      fdatasync(segment.handle.fd, (error) => {
+        if (error !== null) return finish(batch, ioError("fdatasync", segment.file, error))
+        // Nothing else writes while a batch is in hand: `current` is still `segment`.
+        current = { ...segment, size: segment.size + bytes.length }
+        fsyncs.unsafeUpdate(1, [])
+        finish(batch, undefined)
+      })
+    }
+
+    /**
+     * Take the next work, unless some is in hand: a rewrite alone, or every append queued
+     * before the next rewrite as one batch.
+     */
+    const pump = (): void => {
+      if (inHand || queued.length === 0) return
+      if (failure !== undefined) {
+        const refused = queued
+        queued = []
+        return finish(refused, failure)
+      }
+      inHand = true
+      const first = queued[0]!
+      if (first.request._tag === "Rewrite") {
+        queued = queued.slice(1)
+        runEffect(rewriteLog(first.request.records), {
+          onExit: (exit) => finish([first], Exit.isFailure(exit) ? ioFailure(exit.cause, dir) : undefined)
+        })
+        return
+      }
+      let appends = 1
+      while (appends < queued.length && queued[appends]!.request._tag === "Append") appends++
+      const batch = queued.slice(0, appends)
+      queued = queued.slice(appends)
+      writeBatch(batch)
+    }
+
+    const submit = (request: Request) =>
+      Effect.async<void, IoError>((resume) => {
+        if (failure !== undefined) return resume(Effect.fail(failure))
+        queued.push({ request, resume })
+        pump()
       })
 
-    const queue = yield* Queue.unbounded<Request>()
     const closed = new IoError({ message: `write-ahead log ${dir} is closed` })
+    // From now on appends fail; the segment's handle closes (an earlier finalizer) only once
+    // the writer has let go of it.
     yield* Effect.addFinalizer(() =>
-      // From now on appends fail: the segment's handle is about to close.
-      Effect.sync(() => { failure ??= closed }).pipe(
-        Effect.zipRight(Queue.takeAll(queue)),
-        Effect.flatMap(Effect.forEach((request) => Deferred.fail(request.done, closed), { discard: true }))
-      )
-    )
-    // Everything taken is served: only the wait for work can be interrupted.
-    yield* Effect.uninterruptibleMask((restore) =>
-      restore(Queue.take(queue)).pipe(
-        Effect.flatMap((first) => Queue.takeAll(queue).pipe(Effect.map((rest) => [first, ...rest]))),
-        Effect.flatMap(serve)
-      )
-    ).pipe(Effect.forever, Effect.forkScoped)
-
-    // Counted and queued in one synchronous step: an interruption cannot leave the count behind.
-    const submit = (request: (done: Deferred.Deferred<void, IoError>) => Request) =>
-      Effect.flatMap(Deferred.make<void, IoError>(), (done) => {
-        if (failure !== undefined) return Effect.fail(failure)
-        outstanding++
-        queue.unsafeOffer(request(done))
-        return Deferred.await(done)
+      Effect.async<void>((resume) => {
+        failure ??= closed
+        const refused = queued
+        queued = []
+        for (const waiting of refused) waiting.resume(Effect.fail(closed))
+        if (!inHand) return resume(Effect.void)
+        onIdle = () => resume(Effect.void)
       })
+    )
 
     const service: WriteAheadLogShape = {
       recovered: recovered.records,
@@ -380,16 +404,14 @@ const make = (options: WriteAheadLogFileOptions) =>
           if (records.some((record) => record.type === BASE_MARKER_TYPE)) {
             return Effect.dieMessage(`WAL record type ${BASE_MARKER_TYPE} is reserved for the log itself`)
           }
-          // Encoding here, in the caller's fiber, keeps the writer's turn short.
           const bytes = encodeRecords(records)
-          return (appendOptions?.inline === true ? appendInline(bytes) : undefined) ??
-            submit((done) => ({ _tag: "Append", bytes, done }))
+          return (appendOptions?.inline === true ? appendInline(bytes) : undefined) ?? submit({ _tag: "Append", bytes })
         }),
       rewrite: (records) =>
         Effect.suspend(() =>
           records.some((record) => record.type === BASE_MARKER_TYPE)
             ? Effect.dieMessage(`WAL record type ${BASE_MARKER_TYPE} is reserved for the log itself`)
-            : submit((done) => ({ _tag: "Rewrite", records, done }))
+            : submit({ _tag: "Rewrite", records })
         )
     }
     return service
