@@ -11,7 +11,7 @@
  * fsyncs can be held (`holdFsync`) to freeze a node between "written" and "durable", and can
  * take time on the Clock (`fsyncDelay`), so TestClock runs stay deterministic.
  */
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer, Runtime } from "effect"
 import { type Corruption, IoError } from "../../src/domain/errors.ts"
 import { decodeSegment, encodeRecords } from "../../src/raft/walCodec.ts"
 import { type WalRecord, WriteAheadLog, type WriteAheadLogShape } from "../../src/services/WriteAheadLog.ts"
@@ -57,8 +57,8 @@ export const makeSimulatedWal = (options: SimulatedWalOptions = {}): Effect.Effe
     const configured = options.fsyncDelay ?? 0
     const fsyncDelay = Effect.isEffect(configured) ? configured : Effect.succeed(Duration.decode(configured))
     const fsyncGate = yield* Effect.makeLatch(true)
-    // One fsync at a time, as the file log's writer fiber does them.
-    const fsyncLock = yield* Effect.makeSemaphore(1)
+    const runtime = yield* Effect.runtime<never>()
+    const runFsync = Runtime.runCallback(runtime)
 
     let durable: Array<Uint8Array> = []
     let written: Array<Written> = []
@@ -67,6 +67,10 @@ export const makeSimulatedWal = (options: SimulatedWalOptions = {}): Effect.Effe
     let fsyncs = 0
     // Bumped by every crash and every open: a log opened before it has lost its disk.
     let generation = 0
+    /** Writes waiting for an fsync to cover them, in order. */
+    let waiting: Array<{ readonly seq: number; readonly resume: (result: Effect.Effect<void, IoError>) => void }> = []
+    /** Whether an fsync is under way (one at a time, as the file log's writer does them). */
+    let syncing = false
 
     const crashed = new IoError({ message: "the simulated disk of this write-ahead log crashed", path: DISK_NAME })
 
@@ -80,27 +84,57 @@ export const makeSimulatedWal = (options: SimulatedWalOptions = {}): Effect.Effe
 
     const recover = Effect.suspend(() => decodeSegment(concatBytes(durable), DISK_NAME, true))
 
-    /** Make everything written so far durable, unless an earlier fsync already covered `seq`. */
-    const fsyncCovering = (seq: number, mine: number) =>
-      fsyncLock.withPermits(1)(
-        Effect.gen(function*() {
-          if (mine !== generation) return yield* crashed
-          if (durableSeq >= seq) return
-          yield* fsyncGate.await
-          const delay = yield* fsyncDelay
-          if (Duration.toMillis(delay) > 0) yield* Effect.sleep(delay)
-          if (mine !== generation) return yield* crashed
-          const upTo = writtenSeq
-          land(written.filter((write) => write.seq <= upTo))
-          written = written.filter((write) => write.seq > upTo)
-          durableSeq = upTo
-          fsyncs++
-        })
-      )
+    /** Answer every waiting write: those up to `seq` with `result`, all of them when `seq` is Infinity. */
+    const answer = (seq: number, result: Effect.Effect<void, IoError>) => {
+      const covered = waiting.filter((write) => write.seq <= seq)
+      waiting = waiting.filter((write) => write.seq > seq)
+      for (const write of covered) write.resume(result)
+    }
+
+    /**
+     * One fsync (gate, then its time on the Clock): everything written by its end becomes
+     * durable. Writes that arrive meanwhile wait for the next one (group commit): the fsync is
+     * one fiber for all of them, not a lock taken per write.
+     */
+    const fsyncOnce = (mine: number) =>
+      Effect.gen(function*() {
+        yield* fsyncGate.await
+        const delay = yield* fsyncDelay
+        if (Duration.toMillis(delay) > 0) yield* Effect.sleep(delay)
+        if (mine !== generation) return
+        const upTo = writtenSeq
+        land(written.filter((write) => write.seq <= upTo))
+        written = written.filter((write) => write.seq > upTo)
+        durableSeq = upTo
+        fsyncs++
+      })
+
+    /**
+     * Start an fsync unless one is under way; when it ends, answer what it covered and start
+     * the next. (The writes of a log that lost its disk were failed when it did.)
+     */
+    const startFsync = (): void => {
+      if (syncing || waiting.length === 0) return
+      syncing = true
+      const mine = generation
+      runFsync(fsyncOnce(mine), {
+        onExit: () => {
+          syncing = false
+          if (mine === generation) answer(durableSeq, Effect.void)
+          startFsync()
+        }
+      })
+    }
+
+    /** The open log lost its disk (a crash, or the log opened again): its waiting writes fail. */
+    const loseDisk = () => {
+      generation++
+      answer(Infinity, Effect.fail(crashed))
+    }
 
     const open = Effect.gen(function*() {
       const decoded = yield* recover
-      generation++
+      loseDisk()
       const mine = generation
       // Recovery truncates a torn tail.
       durable = [encodeRecords(decoded.records)]
@@ -109,11 +143,12 @@ export const makeSimulatedWal = (options: SimulatedWalOptions = {}): Effect.Effe
       durableSeq = 0
 
       const write = (make: (seq: number) => Written) =>
-        Effect.suspend(() => {
-          if (mine !== generation) return Effect.fail(crashed)
+        Effect.async<void, IoError>((resume) => {
+          if (mine !== generation) return resume(Effect.fail(crashed))
           const seq = ++writtenSeq
           written.push(make(seq))
-          return fsyncCovering(seq, mine)
+          waiting.push({ seq, resume })
+          startFsync()
         })
 
       const service: WriteAheadLogShape = {
@@ -131,7 +166,8 @@ export const makeSimulatedWal = (options: SimulatedWalOptions = {}): Effect.Effe
       releaseFsync: fsyncGate.open,
       crash: (crashOptions = {}) =>
         Effect.sync(() => {
-          generation++
+          // Writes of the crashed log fail now; an fsync under way lands nothing.
+          loseDisk()
           const keep = Math.max(0, crashOptions.keep ?? 0)
           land(written.slice(0, keep))
           const next = written[keep]
