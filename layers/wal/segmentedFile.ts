@@ -212,7 +212,7 @@ const make = (options: WriteAheadLogFileOptions) =>
     const recovered = yield* recover(dir)
     const tail = recovered.segments[recovered.segments.length - 1]
 
-    // The writer fiber's state (and an inline append's, when the writer has nothing in hand);
+    // The writer's state (and an inline append's, when the writer has nothing in hand);
     // the finalizer closes whatever segment is open at the end.
     let current: OpenSegment
     if (tail === undefined) {
