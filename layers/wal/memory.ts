@@ -11,7 +11,7 @@
  * fsyncs can be held (`holdFsync`) to freeze a node between "written" and "durable", and can
  * take time on the Clock (`fsyncDelay`), so TestClock runs stay deterministic.
  */
-import { Duration, Effect, Layer, Runtime } from "effect"
+import { Duration, Effect, Exit, Layer, Runtime } from "effect"
 import { type Corruption, IoError } from "../../src/domain/errors.ts"
 import { decodeSegment, encodeRecords } from "../../src/raft/walCodec.ts"
 import { type WalRecord, WriteAheadLog, type WriteAheadLogShape } from "../../src/services/WriteAheadLog.ts"
@@ -118,9 +118,14 @@ export const makeSimulatedWal = (options: SimulatedWalOptions = {}): Effect.Effe
       syncing = true
       const mine = generation
       runFsync(fsyncOnce(mine), {
-        onExit: () => {
+        onExit: (exit) => {
+          // A log that lost its disk meanwhile failed its writes then, and the next life's
+          // fsyncs do not wait for this one (which landed nothing).
+          if (mine !== generation) return
           syncing = false
-          if (mine === generation) answer(durableSeq, Effect.void)
+          // A defect (in the fsync time's effect, say) reaches the writes instead of a retry loop.
+          if (Exit.isFailure(exit)) return answer(Infinity, Effect.failCause(exit.cause))
+          answer(durableSeq, Effect.void)
           startFsync()
         }
       })
@@ -129,6 +134,7 @@ export const makeSimulatedWal = (options: SimulatedWalOptions = {}): Effect.Effe
     /** The open log lost its disk (a crash, or the log opened again): its waiting writes fail. */
     const loseDisk = () => {
       generation++
+      syncing = false
       answer(Infinity, Effect.fail(crashed))
     }
 

@@ -335,18 +335,19 @@ const make = (options: WriteAheadLogFileOptions) =>
         })
       }
       const segment = current
+      // Whatever throws here fails the batch (and the log): nothing may leave the writer in hand.
       try {
         writeAllAtNow(segment.handle.fd, bytes, segment.size)
+        fdatasync(segment.handle.fd, (error) => {
+          if (error !== null) return finish(batch, ioError("fdatasync", segment.file, error))
+          // Nothing else writes while a batch is in hand: `current` is still `segment`.
+          current = { ...segment, size: segment.size + bytes.length }
+          fsyncs.unsafeUpdate(1, [])
+          finish(batch, undefined)
+        })
       } catch (cause) {
-        return finish(batch, ioError("write", segment.file, cause))
+        finish(batch, ioError("write", segment.file, cause))
       }
-      fdatasync(segment.handle.fd, (error) => {
-        if (error !== null) return finish(batch, ioError("fdatasync", segment.file, error))
-        // Nothing else writes while a batch is in hand: `current` is still `segment`.
-        current = { ...segment, size: segment.size + bytes.length }
-        fsyncs.unsafeUpdate(1, [])
-        finish(batch, undefined)
-      })
     }
 
     /**
