@@ -9,7 +9,8 @@
  * tail is truncated exactly as on disk.
  *
  * fsyncs can be held (`holdFsync`) to freeze a node between "written" and "durable", and can
- * take time on the Clock (`fsyncDelay`), so TestClock runs stay deterministic.
+ * take time on the Clock (`fsyncDelay`), so TestClock runs stay deterministic. An fsync is one
+ * sleep on the Clock and nothing else: the simulation does thousands per simulated minute.
  */
 import { Duration, Effect, Exit, Layer, Runtime } from "effect"
 import { type Corruption, IoError } from "../../src/domain/errors.ts"
@@ -18,8 +19,8 @@ import { type WalRecord, WriteAheadLog, type WriteAheadLogShape } from "../../sr
 import { concatBytes } from "../../src/lib/concatBytes.ts"
 
 export interface SimulatedWalOptions {
-  /** Clock time each fsync takes (default 0), or an effect drawing it per fsync (a disk with latency spikes). */
-  readonly fsyncDelay?: Duration.DurationInput | Effect.Effect<Duration.Duration>
+  /** Clock time each fsync takes (default 0), or a function drawing it per fsync in milliseconds (a disk with latency spikes). */
+  readonly fsyncDelay?: Duration.DurationInput | (() => number)
 }
 
 export interface CrashOptions {
@@ -55,8 +56,11 @@ type Written =
 export const makeSimulatedWal = (options: SimulatedWalOptions = {}): Effect.Effect<SimulatedWal> =>
   Effect.gen(function*() {
     const configured = options.fsyncDelay ?? 0
-    const fsyncDelay = Effect.isEffect(configured) ? configured : Effect.succeed(Duration.decode(configured))
-    const fsyncGate = yield* Effect.makeLatch(true)
+    const fixedMillis = typeof configured === "function" ? 0 : Duration.toMillis(Duration.decode(configured))
+    const delayMillis = typeof configured === "function" ? configured : () => fixedMillis
+    /** Whether fsyncs wait (holdFsync), and the one that waits to start. */
+    let held = false
+    let heldStart: (() => void) | null = null
     const runtime = yield* Effect.runtime<never>()
     const runFsync = Runtime.runCallback(runtime)
 
@@ -91,44 +95,51 @@ export const makeSimulatedWal = (options: SimulatedWalOptions = {}): Effect.Effe
       for (const write of covered) write.resume(result)
     }
 
-    /**
-     * One fsync (gate, then its time on the Clock): everything written by its end becomes
-     * durable. Writes that arrive meanwhile wait for the next one (group commit): the fsync is
-     * one fiber for all of them, not a lock taken per write.
-     */
-    const fsyncOnce = (mine: number) =>
-      Effect.gen(function*() {
-        yield* fsyncGate.await
-        const delay = yield* fsyncDelay
-        if (Duration.toMillis(delay) > 0) yield* Effect.sleep(delay)
-        if (mine !== generation) return
-        const upTo = writtenSeq
-        land(written.filter((write) => write.seq <= upTo))
-        written = written.filter((write) => write.seq > upTo)
-        durableSeq = upTo
-        fsyncs++
-      })
+    /** The fsync ends: everything written by now becomes durable. */
+    const landWritten = () => {
+      const upTo = writtenSeq
+      land(written.filter((write) => write.seq <= upTo))
+      written = written.filter((write) => write.seq > upTo)
+      durableSeq = upTo
+      fsyncs++
+    }
 
     /**
-     * Start an fsync unless one is under way; when it ends, answer what it covered and start
-     * the next. (The writes of a log that lost its disk were failed when it did.)
+     * Start an fsync unless one is under way (or wait for the hold to end): its time on the
+     * Clock, then everything written by its end is durable and the writes it covered are
+     * answered (group commit: writes arriving meanwhile wait for the next one), and the next
+     * starts. A log that lost its disk meanwhile failed its writes then, and the next life's
+     * fsyncs do not wait for this one, which lands nothing.
      */
     const startFsync = (): void => {
       if (syncing || waiting.length === 0) return
       syncing = true
       const mine = generation
-      runFsync(fsyncOnce(mine), {
-        onExit: (exit) => {
-          // A log that lost its disk meanwhile failed its writes then, and the next life's
-          // fsyncs do not wait for this one (which landed nothing).
-          if (mine !== generation) return
-          syncing = false
-          // A defect (in the fsync time's effect, say) reaches the writes instead of a retry loop.
-          if (Exit.isFailure(exit)) return answer(Infinity, Effect.failCause(exit.cause))
-          answer(durableSeq, Effect.void)
-          startFsync()
+      const finish = (failure: Effect.Effect<never> | null) => {
+        if (mine !== generation) return
+        syncing = false
+        // A defect (in drawing the fsync's time, say) reaches the writes instead of a retry loop.
+        if (failure !== null) return answer(Infinity, failure)
+        landWritten()
+        answer(durableSeq, Effect.void)
+        startFsync()
+      }
+      const run = () => {
+        heldStart = null
+        if (mine !== generation) return
+        let millis: number
+        try {
+          millis = delayMillis()
+        } catch (defect) {
+          return finish(Effect.die(defect))
         }
-      })
+        if (!(millis > 0)) return finish(null)
+        runFsync(Effect.sleep(Duration.millis(millis)), {
+          onExit: (exit) => finish(Exit.isFailure(exit) ? Effect.failCause(exit.cause) : null)
+        })
+      }
+      if (held) heldStart = run
+      else run()
     }
 
     /** The open log lost its disk (a crash, or the log opened again): its waiting writes fail. */
@@ -168,8 +179,13 @@ export const makeSimulatedWal = (options: SimulatedWalOptions = {}): Effect.Effe
 
     return {
       layer: Layer.effect(WriteAheadLog, open),
-      holdFsync: fsyncGate.close,
-      releaseFsync: fsyncGate.open,
+      holdFsync: Effect.sync(() => {
+        held = true
+      }),
+      releaseFsync: Effect.sync(() => {
+        held = false
+        heldStart?.()
+      }),
       crash: (crashOptions = {}) =>
         Effect.sync(() => {
           // Writes of the crashed log fail now; an fsync under way lands nothing.

@@ -13,7 +13,8 @@
  * bound to its life, so an operation still running in a crashed node's fibers fails
  * instead of touching the disk of the node's next life.
  */
-import { Duration, Effect, Layer, Random } from "effect"
+import { Effect, Hash, Layer } from "effect"
+import { PCGRandom } from "effect/Utils"
 import { makeChunkServiceMemory } from "../../layers/chunks/memory.ts"
 import { makeNamespace, type NamespaceOptions } from "../../layers/metadata/namespace.ts"
 import type { Store, Write } from "../../layers/metadata/store.ts"
@@ -61,19 +62,25 @@ export interface DiskLatency {
   readonly stallMillis: number
 }
 
-/** Each fsync's time, drawn from the node's own seeded Random so other draws do not shift it. */
-/** Each fsync's time (times `slowness()`: a disk under a noisy neighbour), from the node's own seeded Random. */
-const fsyncTime = (latency: DiskLatency, random: Random.Random, slowness: () => number) =>
-  Effect.gen(function*() {
-    const stall = (yield* random.nextIntBetween(0, 10_000)) < latency.stallRate * 10_000
-    const millis = stall ? latency.stallMillis : yield* random.nextIntBetween(latency.fsyncMinMillis, latency.fsyncMaxMillis + 1)
-    return Duration.millis(millis * slowness())
-  })
+/**
+ * Each fsync's time in milliseconds (times `slowness()`: a disk under a noisy neighbour), from
+ * the node's own seeded generator so other draws do not shift it. Drawn synchronously, as
+ * `Random.make(seed)` would draw them (the same generator, seeded the same way).
+ */
+const fsyncTime = (latency: DiskLatency, seed: number, slowness: () => number) => {
+  const prng = new PCGRandom(Hash.hash(seed))
+  const between = (min: number, max: number) => prng.integer(max - min) + min
+  return (): number => {
+    const stall = between(0, 10_000) < latency.stallRate * 10_000
+    const millis = stall ? latency.stallMillis : between(latency.fsyncMinMillis, latency.fsyncMaxMillis + 1)
+    return millis * slowness()
+  }
+}
 
 export const makeNodeDisks = (options: { readonly latency: DiskLatency; readonly seed: number }): Effect.Effect<NodeDisks> =>
   Effect.gen(function*() {
     let slowness = 1
-    const wal = yield* makeSimulatedWal({ fsyncDelay: fsyncTime(options.latency, Random.make(options.seed), () => slowness) })
+    const wal = yield* makeSimulatedWal({ fsyncDelay: fsyncTime(options.latency, options.seed, () => slowness) })
     const snapshots = yield* makeSimulatedSnapshots
     let durable: Tree = emptyTree
     let journal: Array<ReadonlyArray<Write>> = []
