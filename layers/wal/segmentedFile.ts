@@ -323,15 +323,12 @@ const make = (options: WriteAheadLogFileOptions) =>
       else if (onIdle !== undefined) onIdle()
     }
 
-    /** One positional write and one fdatasync on the thread pool for every append of `batch`. */
-    const writeBatch = (batch: ReadonlyArray<Waiting>) => {
-      const bytes = batch.length === 1
-        ? (batch[0]!.request as AppendRequest).bytes
-        : Buffer.concat(batch.map((waiting) => (waiting.request as AppendRequest).bytes))
+    /** One positional write and one fdatasync on the thread pool for `bytes`, every append of `batch`. */
+    const writeBatch = (batch: ReadonlyArray<Waiting>, bytes: Uint8Array) => {
       if (current.size > 0 && current.size + bytes.length > segmentBytes) {
         // Rare (once per segment): a new file and a directory fsync, as an effect.
         return runEffect(rotate, {
-          onExit: (exit) => Exit.isFailure(exit) ? finish(batch, ioFailure(exit.cause, current.file)) : writeBatch(batch)
+          onExit: (exit) => Exit.isFailure(exit) ? finish(batch, ioFailure(exit.cause, current.file)) : writeBatch(batch, bytes)
         })
       }
       const segment = current
@@ -370,11 +367,14 @@ const make = (options: WriteAheadLogFileOptions) =>
         })
         return
       }
-      let appends = 1
-      while (appends < queued.length && queued[appends]!.request._tag === "Append") appends++
-      const batch = queued.slice(0, appends)
-      queued = queued.slice(appends)
-      writeBatch(batch)
+      const parts: Array<Uint8Array> = []
+      for (const waiting of queued) {
+        if (waiting.request._tag !== "Append") break
+        parts.push(waiting.request.bytes)
+      }
+      const batch = queued.slice(0, parts.length)
+      queued = queued.slice(parts.length)
+      writeBatch(batch, parts.length === 1 ? parts[0]! : Buffer.concat(parts))
     }
 
     const submit = (request: Request) =>
