@@ -2,12 +2,14 @@
  * RaftTransport over the node network: messages travel as RaftApi calls through the
  * Communicator to the address the EndpointResolver gives for each peer.
  *
- * Sending never blocks the Raft loop: each peer has a bounded outbound queue that drops its
- * OLDEST message on overflow (Raft resends what matters; fresh heartbeats and appends are
- * worth more than stale ones) and one sender fiber that writes everything queued, in order,
- * as one call on one connection with `discard: true`, so many are in flight at once
- * (pipelining) and a slow or dead peer only fills its own queue, and `urgent: true`: the call
- * already batches what queued, and the peer's answer is on a proposal's path.
+ * Sending never blocks the Raft loop. Once a peer's client exists, `send` writes a turn's
+ * messages for it as one call, there and then, with `discard: true` (the call hands the frame
+ * to the connection and returns: many are in flight at once, and a dead peer fails the call at
+ * once, dropping its messages) and `urgent: true` (the call already batches a whole turn, and
+ * the peer's answer is on a proposal's path). No fiber stands between the Raft loop and the
+ * wire. Until the client exists (the peer's address is being resolved), a fiber of that peer
+ * connects it while its messages wait in a bounded queue that drops the OLDEST on overflow
+ * (Raft resends what matters), and writes them once connected.
  *
  * Receiving: the node's RPC server serves RaftApi with `RaftApiHandlers`, which puts each
  * message into this node's inbox (`RaftInbox`, the write side of `RaftTransport.incoming`).
@@ -22,7 +24,7 @@ import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
 import { RaftTransport } from "../../src/services/RaftTransport.ts"
 
 export interface RaftTransportRpcOptions {
-  /** Messages waiting for one peer before the oldest is dropped (default 1024). */
+  /** Messages waiting for a peer that is still being connected before the oldest is dropped (default 1024). */
   readonly peerQueueCapacity?: number
   /** Received messages not yet taken by the Raft loop before new ones are dropped (default 10 000). */
   readonly inboxCapacity?: number
@@ -45,45 +47,61 @@ const make = (options: RaftTransportRpcOptions) =>
       (inbox) => Effect.sync(() => inbox.shutdown())
     )
 
-    /** Connect to `peer` and write its queue's messages, in order, for the life of the layer. */
-    const runSender = (peer: NodeId, queue: Inbox<Message>) =>
+    /** A peer: how to write to it once connected, and what waits until then. */
+    interface Peer {
+      write: ((messages: ReadonlyArray<Message>) => Effect.Effect<void>) | null
+      readonly waiting: Inbox<Message>
+    }
+    const peers = new Map<NodeId, Peer>()
+
+    /** One call per MAX_MESSAGES_PER_CALL messages; a call that fails (or dies encoding) drops its messages. */
+    const writeTo = (call: (payload: { readonly messages: ReadonlyArray<Message> }) => Effect.Effect<void, unknown>) => {
+      const callOnce = (messages: ReadonlyArray<Message>) => Effect.catchAllCause(call({ messages }), () => Effect.void)
+      return (messages: ReadonlyArray<Message>): Effect.Effect<void> =>
+        messages.length <= MAX_MESSAGES_PER_CALL
+          ? callOnce(messages)
+          : Effect.forEach(
+            Array.from({ length: Math.ceil(messages.length / MAX_MESSAGES_PER_CALL) }, (_, k) =>
+              messages.slice(k * MAX_MESSAGES_PER_CALL, (k + 1) * MAX_MESSAGES_PER_CALL)),
+            callOnce,
+            { discard: true }
+          )
+    }
+
+    /** Resolve `peer`, open its client for the life of the layer, then write what waited and hand over to `send`. */
+    const connect = (peer: NodeId, state: Peer) =>
       Effect.gen(function*() {
         const address = yield* resolver.resolve(peer).pipe(Effect.retry(resolveRetry))
-        const client = yield* communicator.client(RaftApi, address)
-        const sendNow = withCallOptions(client.RaftMessages, { discard: true, urgent: true })
-        while (true) {
-          const messages = yield* queue.takeAll
-          for (let start = 0; start < messages.length; start += MAX_MESSAGES_PER_CALL) {
-            const batch = messages.slice(start, start + MAX_MESSAGES_PER_CALL)
-            // While the peer is unreachable the call fails at once: the messages are dropped.
-            yield* Effect.exit(sendNow({ messages: batch }))
-          }
-        }
-      }).pipe(Effect.scoped)
+        const client = yield* communicator.client(RaftApi, address).pipe(Scope.extend(scope))
+        const write = writeTo(withCallOptions(client.RaftMessages, { discard: true, urgent: true }))
+        // In one step: messages sent from now on go straight to the wire, after the waiting ones.
+        yield* Effect.suspend(() => {
+          state.write = write
+          return write(state.waiting.shutdown())
+        })
+      })
 
-    const peers = new Map<NodeId, Inbox<Message>>()
-    const creating = yield* Effect.makeSemaphore(1)
-
-    /** Start a queue and its sender for every peer of `messages` that has none yet. */
-    const startSenders = (messages: ReadonlyArray<Message>) =>
-      creating.withPermits(1)(Effect.forEach(new Set(messages.map((message) => message.to)), (peer) =>
-        Effect.gen(function*() {
-          if (peers.has(peer)) return
-          const queue = new Inbox<Message>({ capacity: peerQueueCapacity, overflow: "sliding" })
-          yield* Scope.addFinalizer(scope, Effect.sync(() => queue.shutdown()))
-          yield* Effect.forkIn(runSender(peer, queue), scope)
-          peers.set(peer, queue)
-        }), { discard: true }))
-
-    /** Queue each message for its peer: one array push per message once the peer's sender runs. */
+    /** Write each peer's messages now, in order, one call per peer; queue them while it connects. */
     const send = (messages: ReadonlyArray<Message>): Effect.Effect<void> =>
       Effect.suspend(() => {
-        for (let k = 0; k < messages.length; k++) {
-          const queue = peers.get(messages[k]!.to)
-          if (queue === undefined) return Effect.zipRight(startSenders(messages.slice(k)), send(messages.slice(k)))
-          queue.offer(messages[k]!)
+        const byPeer = new Map<NodeId, Array<Message>>()
+        for (const message of messages) {
+          const batch = byPeer.get(message.to)
+          if (batch === undefined) byPeer.set(message.to, [message])
+          else batch.push(message)
         }
-        return Effect.void
+        const effects: Array<Effect.Effect<unknown>> = []
+        for (const [id, batch] of byPeer) {
+          let state = peers.get(id)
+          if (state === undefined) {
+            state = { write: null, waiting: new Inbox<Message>({ capacity: peerQueueCapacity, overflow: "sliding" }) }
+            peers.set(id, state)
+            effects.push(Effect.forkIn(connect(id, state), scope))
+          }
+          if (state.write !== null) effects.push(state.write(batch))
+          else state.waiting.offerAll(batch)
+        }
+        return effects.length === 0 ? Effect.void : effects.length === 1 ? Effect.asVoid(effects[0]!) : Effect.all(effects, { discard: true })
       })
 
     return Context.make(RaftTransport, RaftTransport.of({ send, incoming: inbox })).pipe(
