@@ -94,9 +94,10 @@ export const ReplicatedControlPlane = (options: ControlPlaneOptions) =>
             return yield* attributesOf(result)
           }),
 
-        prepareWrite: (inode, at, length, request) =>
+        prepareWrite: (inode, at, length, request, optimistic) =>
           Effect.gen(function*() {
-            const state = yield* read(metadata.writeLayout(inode, request))
+            const layout = metadata.writeLayout(inode, request)
+            const state = yield* (optimistic ? Effect.orElse(replicator.leaderLocal(layout), () => read(layout)) : read(layout))
             if (state._tag === "Recorded") return state
             const { attributes, chunks } = state
             const offset = at === "end" ? attributes.size : at

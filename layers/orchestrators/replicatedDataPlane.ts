@@ -131,9 +131,9 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
        * (or an earlier copy of the request) was carried out, planning finds its recorded outcome
        * and returns it, and a commit racing with it is answered with it at apply.
        */
-      const attemptWrite = (inode: number, at: WriteOffset, data: Uint8Array, request: RequestTag | null) =>
+      const attemptWrite = (inode: number, at: WriteOffset, data: Uint8Array, request: RequestTag | null, optimistic: boolean) =>
         Effect.gen(function*() {
-          const plan = yield* control.prepareWrite(inode, at, data.length, request)
+          const plan = yield* control.prepareWrite(inode, at, data.length, request, optimistic)
           if (plan._tag === "Recorded") {
             const outcome = plan.outcome
             if (outcome._tag === "Err") return yield* Effect.fail(outcome.error)
@@ -153,7 +153,8 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
         })
 
       return DataPlaneOrchestrator.of({
-        write: (inode, offset, data, request) => retryConflicts(() => attemptWrite(inode, offset, data, request)),
+        // The first plan is optimistic; one that lost a race plans again from confirmed state.
+        write: (inode, offset, data, request) => retryConflicts((n) => attemptWrite(inode, offset, data, request, n === 0)),
 
         read: (inode, offset, length) =>
           retryConflicts(() => Effect.gen(function*() {

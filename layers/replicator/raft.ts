@@ -818,7 +818,7 @@ const make = (options: RaftReplicatorOptions) =>
     // ---- the service ----------------------------------------------------------------------
 
     /** A NotLeader that names the leader's id also names its address, when the resolver knows it. */
-    const withLeaderAddress = <A, E>(effect: Effect.Effect<A, E | NotLeader>) =>
+    const withLeaderAddress = <A, E, R = never>(effect: Effect.Effect<A, E | NotLeader, R>) =>
       Effect.catchIf(
         effect,
         (error): error is NotLeader => error instanceof NotLeader && error.leaderId !== null && error.address === null,
@@ -873,6 +873,12 @@ const make = (options: RaftReplicatorOptions) =>
 
     const linearizable = <A, E, R>(read: Effect.Effect<A, E, R>) => Effect.zipRight(readIndex, read)
 
+    const leaderLocal = <A, E, R>(read: Effect.Effect<A, E, R>) =>
+      withLeaderAddress(Effect.suspend((): Effect.Effect<A, E | ReplicationError, R> => {
+        const refused = refusal()
+        return refused === undefined ? read : Effect.fail(refused)
+      }))
+
     const status = Effect.sync((): ReplicatorStatus => {
       const s = raftStatus(core)
       return {
@@ -887,7 +893,7 @@ const make = (options: RaftReplicatorOptions) =>
       }
     })
 
-    return MetadataReplicator.of({ propose, linearizable, status, clock: replicatedClock.read })
+    return MetadataReplicator.of({ propose, linearizable, leaderLocal, status, clock: replicatedClock.read })
   })
 
 export const RaftReplicator = (

@@ -216,7 +216,8 @@ const make = (options: SingleNodeReplicatorOptions) =>
       }))
     )
 
-    return MetadataReplicator.of({ propose, linearizable, status, clock: replicatedClock.read })
+    // The only node leads, and its applied state is never behind a leader's.
+    return MetadataReplicator.of({ propose, linearizable, leaderLocal: (read) => read, status, clock: replicatedClock.read })
   })
 
 export const SingleNodeReplicator = (

@@ -86,13 +86,20 @@ export interface ControlPlaneOrchestratorShape {
 
   /**
    * Plan a write serving `request`; if that request was already carried out (this is a
-   * resend), its recorded outcome instead: a write is never planned and applied twice.
+   * resend), its recorded outcome instead: a write is never applied twice.
+   *
+   * An `optimistic` plan is made from this leader's applied state, without a ReadIndex round.
+   * It may be stale, but its commit checks every version (and, appending, the size) it read, so
+   * staleness costs a Conflict and a fresh plan, never a wrong write; a resend it does not yet
+   * see as carried out is answered from the record when its commit applies. A plan that fails
+   * optimistically (the file not there yet) is made again linearizably.
    */
   readonly prepareWrite: (
     inode: InodeId,
     offset: WriteOffset,
     length: number,
-    request: RequestTag | null
+    request: RequestTag | null,
+    optimistic: boolean
   ) => Effect.Effect<WritePlan | { readonly _tag: "Recorded"; readonly outcome: CommandOutcome }, ControlError>
   readonly prepareRead: (inode: InodeId, offset: number, length: number) => Effect.Effect<ReadPlan, ControlError>
   readonly topology: Effect.Effect<Topology>

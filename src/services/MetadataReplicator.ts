@@ -22,6 +22,13 @@ export interface MetadataReplicatorShape {
     request?: RequestTag | null
   ) => Effect.Effect<CommandResult, CommandError | ReplicationError>
   readonly linearizable: <A, E, R>(read: Effect.Effect<A, E, R>) => Effect.Effect<A, E | ReplicationError, R>
+  /**
+   * Run `read` on this node's applied state, with no ReadIndex round, if this node leads (else
+   * fail as `propose` would). The state may lag what is committed (entries not applied yet, or
+   * a leader deposed without knowing it), so this is only for reads whose result is checked
+   * again where it matters: a write plan, whose commit names every version it read.
+   */
+  readonly leaderLocal: <A, E, R>(read: Effect.Effect<A, E, R>) => Effect.Effect<A, E | ReplicationError, R>
   readonly status: Effect.Effect<ReplicatorStatus>
   /**
    * This node's reading of the replicated clock (the state machine's time, on which transaction

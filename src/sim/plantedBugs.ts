@@ -145,9 +145,9 @@ export const dedupByAttemptControl = <E, R>(control: Layer.Layer<ControlPlaneOrc
         rename: (srcParent, srcName, dstParent, dstName, request) =>
           inner.rename(srcParent, srcName, dstParent, dstName, byAttempt(request, 0)),
         setattr: (inode, changes, request) => inner.setattr(inode, changes, byAttempt(request, 0)),
-        prepareWrite: (inode, at, length, request) =>
+        prepareWrite: (inode, at, length, request, optimistic) =>
           Effect.flatMap(FiberRef.getAndUpdate(WriteAttempt, (n) => n + 1), (attempt) =>
-            inner.prepareWrite(inode, at, length, byAttempt(request, attempt)))
+            inner.prepareWrite(inode, at, length, byAttempt(request, attempt), optimistic))
       }))
   ).pipe(Layer.provide(control))
 

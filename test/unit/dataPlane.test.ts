@@ -9,6 +9,9 @@ import { ControlPlaneOrchestrator, type WritePlan } from "../../src/services/Con
 import { DataPlaneOrchestrator } from "../../src/services/DataPlaneOrchestrator.ts"
 import { MetadataService } from "../../src/services/MetadataService.ts"
 import { ChunkCollector } from "../../layers/orchestrators/chunkCollector.ts"
+import { ReplicatedControlPlane } from "../../layers/orchestrators/replicatedControlPlane.ts"
+import { NotFound } from "../../src/domain/errors.ts"
+import { MetadataReplicator, type MetadataReplicatorShape } from "../../src/services/MetadataReplicator.ts"
 import { StandaloneServices } from "../../topologies/standalone.ts"
 import { patternBytes } from "../support/bytes.ts"
 import { tempDir } from "../support/tempDir.ts"
@@ -43,8 +46,8 @@ const dataPlaneWithPlanHook = (onPlan: (plan: WritePlan) => Effect.Effect<void, 
       Effect.map(ControlPlaneOrchestrator, (inner) =>
         ControlPlaneOrchestrator.of({
           ...inner,
-          prepareWrite: (inode, at, length, request) =>
-            Effect.tap(inner.prepareWrite(inode, at, length, request), (plan) =>
+          prepareWrite: (inode, at, length, request, optimistic) =>
+            Effect.tap(inner.prepareWrite(inode, at, length, request, optimistic), (plan) =>
               plan._tag === "WritePlan" ? Effect.orDie(onPlan(plan)) : Effect.void)
         }))
     )
@@ -218,6 +221,72 @@ describe("data plane on a standalone node", () => {
       expect(resent).toEqual(first)
       // Applying the resend again would have put its bytes back over the third write.
       expect(yield* data.read(file.inode, 0, 4096)).toEqual(patternBytes(4096, 4))
+    })))
+
+  it.scopedLive("a first plan made without a ReadIndex that went stale costs a Conflict and a confirmed plan, not a wrong write", () =>
+    withNode(Effect.gen(function*() {
+      const data = yield* DataPlaneOrchestrator
+      const file = yield* newFile("stale")
+      yield* data.write(file.inode, 0, patternBytes(CHUNK, 1), null)
+      // Between the first plan and its commit another writer replaces chunk 0: the plan names a
+      // version that is no longer current, as a plan from a lagging state would.
+      const optimistic: Array<boolean> = []
+      let interfere = true
+      const context = yield* Effect.context<NodeServices>()
+      const recording = Layer.effect(
+        ControlPlaneOrchestrator,
+        Effect.map(ControlPlaneOrchestrator, (inner) =>
+          ControlPlaneOrchestrator.of({
+            ...inner,
+            prepareWrite: (inode, at, length, request, isOptimistic) =>
+              Effect.tap(inner.prepareWrite(inode, at, length, request, isOptimistic), () =>
+                Effect.gen(function*() {
+                  optimistic.push(isOptimistic)
+                  if (!interfere) return
+                  interfere = false
+                  yield* Effect.orDie(data.write(file.inode, 100, patternBytes(10, 2), null))
+                }))
+          }))
+      )
+      const hooked = Context.get(
+        yield* Layer.build(ReplicatedDataPlane().pipe(Layer.provide(recording), Layer.provide(Layer.succeedContext(context)))),
+        DataPlaneOrchestrator
+      )
+      yield* hooked.write(file.inode, 0, patternBytes(50, 3), null)
+      expect(optimistic).toEqual([true, false])
+      // Both writes landed, each once, over the first one's bytes.
+      const expected = patternBytes(CHUNK, 1)
+      expected.set(patternBytes(10, 2), 100)
+      expected.set(patternBytes(50, 3), 0)
+      expect(yield* data.read(file.inode, 0, CHUNK)).toEqual(expected)
+    })))
+
+  it.scoped("a first plan that fails on this node's applied state is made again after a ReadIndex", () =>
+    withNode(Effect.gen(function*() {
+      const context = yield* Effect.context<NodeServices>()
+      // A leader whose applied state does not have the file yet (it was created through the
+      // log but not applied here): planning there finds no file.
+      const lagging = Layer.effect(
+        MetadataReplicator,
+        Effect.map(MetadataReplicator, (inner) =>
+          MetadataReplicator.of({
+            ...inner,
+            // What the read itself would fail with there (the read's own error type, hence the cast).
+            leaderLocal: (() => Effect.fail(new NotFound({ message: "not applied here yet" }))) as MetadataReplicatorShape["leaderLocal"]
+          }))
+      )
+      const control = ReplicatedControlPlane({ chunkSize: CHUNK, topologyName: "standalone" }).pipe(
+        Layer.provide(lagging),
+        Layer.provide(Layer.succeedContext(context))
+      )
+      const data = Context.get(
+        yield* Layer.build(ReplicatedDataPlane().pipe(Layer.provide(control), Layer.provide(Layer.succeedContext(context)))),
+        DataPlaneOrchestrator
+      )
+      const file = yield* newFile("lagging")
+      const attributes = yield* data.write(file.inode, 0, patternBytes(10, 1), null)
+      expect(attributes.size).toBe(10)
+      expect(yield* data.read(file.inode, 0, 10)).toEqual(patternBytes(10, 1))
     })))
 
   it.scoped("reading or writing a directory is EISDIR", () =>
