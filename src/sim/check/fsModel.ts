@@ -48,7 +48,32 @@ export type Applied =
   }
   | { readonly _tag: "Err"; readonly kinds: ReadonlySet<ErrorKind> }
 
-const nodeKey = (node: FsNode): string => (node.type === "directory" ? "d" : `f${fileKey(node.data)}`)
+/**
+ * Keys are the search's hot path (every state a step makes is keyed), so the parts that do not
+ * change are not rebuilt: states are immutable, a file's key is computed once per FileData, and
+ * the namespace's once per nodes map (a step that only moves a handle keeps the map).
+ */
+const fileKeys = new WeakMap<FileData, string>()
+const namespaceKeys = new WeakMap<ReadonlyMap<string, FsNode>, string>()
+
+const nodeKey = (node: FsNode): string => {
+  if (node.type === "directory") return "d"
+  let key = fileKeys.get(node.data)
+  if (key === undefined) {
+    key = `f${fileKey(node.data)}`
+    fileKeys.set(node.data, key)
+  }
+  return key
+}
+
+const namespaceKey = (nodes: ReadonlyMap<string, FsNode>): string => {
+  let key = namespaceKeys.get(nodes)
+  if (key === undefined) {
+    key = [...nodes.keys()].sort().map((path) => `${path}=${nodeKey(nodes.get(path)!)}`).join(";")
+    namespaceKeys.set(nodes, key)
+  }
+  return key
+}
 
 const handleKey = (handle: Handle): string => (typeof handle === "string" ? handle : `@${handle.path}`)
 
@@ -57,7 +82,7 @@ const noHandles: ReadonlyMap<number, Handle> = new Map()
 export const makeState = (nodes: ReadonlyMap<string, FsNode>, handles: ReadonlyMap<number, Handle> = noHandles): FsState => ({
   nodes,
   handles,
-  key: [...nodes.keys()].sort().map((path) => `${path}=${nodeKey(nodes.get(path)!)}`).join(";") +
+  key: namespaceKey(nodes) +
     (handles.size === 0 ? "" : "|" + [...handles.keys()].sort((a, b) => a - b).map((id) => `${id}:${handleKey(handles.get(id)!)}`).join(";"))
 })
 

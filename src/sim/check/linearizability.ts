@@ -32,9 +32,14 @@ export interface LinearizabilityOptions {
   readonly shrinkChecks?: number
 }
 
+/**
+ * A step is one model application (a few microseconds). Almost every run's history needs under
+ * 100,000; one with many operations left open on a few paths (each open one doubles the states
+ * carried) can need tens of millions, so the budgets bound a check to seconds, inconclusive past it.
+ */
 export const defaultLinearizabilityOptions: Required<LinearizabilityOptions> = {
-  stepBudget: 1_000_000,
-  totalStepBudget: 20_000_000,
+  stepBudget: 2_000_000,
+  totalStepBudget: 4_000_000,
   maxOpsPerPartition: 4_000,
   shrinkChecks: 2_000
 }

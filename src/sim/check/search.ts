@@ -77,6 +77,17 @@ export const searchLinearization = (
   const bits = new Uint32Array(Math.ceil(ops.length / 32))
   let hash = 0
   const seen = new Map<string, Array<Uint32Array>>()
+  // Each distinct model state gets a small number, so a set of states is remembered by its
+  // numbers rather than by its states' (long) keys.
+  const ids = new Map<string, number>()
+  const idOf = (state: FsState): number => {
+    let id = ids.get(state.key)
+    if (id === undefined) {
+      id = ids.size
+      ids.set(state.key, id)
+    }
+    return id
+  }
   const stack: Array<{ entry: Entry; states: ReadonlyArray<FsState> }> = []
   let states: ReadonlyArray<FsState> = [initial]
   let steps = 0
@@ -84,13 +95,15 @@ export const searchLinearization = (
 
   while (head.next !== null && entry !== null) {
     if (entry.call) {
-      if (++steps > stepBudget) return { _tag: "BudgetExceeded", steps }
+      // One step per state the model is applied to: what bounds the search's work.
+      steps += states.length
+      if (steps > stepBudget) return { _tag: "BudgetExceeded", steps }
       const next = ops[entry.op]!.advance(states)
       if (next.length > 0) {
         const i = entry.op
         bits[i >>> 5]! |= 1 << (i & 31)
         const nextHash = (hash ^ opHash(i)) >>> 0
-        const key = `${nextHash}#${next.map((s) => s.key).sort().join("\u0001")}`
+        const key = `${nextHash}#${next.map(idOf).sort((a, b) => a - b).join(",")}`
         const bucket = seen.get(key)
         if (bucket === undefined || !bucket.some((b) => sameBits(b, bits))) {
           if (bucket === undefined) seen.set(key, [bits.slice()])
