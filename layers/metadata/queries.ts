@@ -20,7 +20,8 @@ export const MAX_READDIR_ENTRIES = 10_000
 
 type Queries = Pick<
   MetadataServiceShape,
-  | "getattr" | "lookup" | "lookupPath" | "access" | "readdir" | "readdirplus" | "layout" | "writeLayout" | "chunks" | "fsstat"
+  | "getattr" | "lookup" | "lookupPath" | "access" | "readdir" | "readdirplus" | "layout" | "pathLayout" | "writeLayout" | "chunks"
+  | "fsstat"
   | "garbage"
 >
 
@@ -109,6 +110,13 @@ export const makeQueries = (store: Store, sessions: SessionSettings): Queries =>
 
   const layout: Queries["layout"] = (inode) => consistently((get, view) => layoutIn(get, view, inode))
 
+  const pathLayout: Queries["pathLayout"] = (path) =>
+    consistently((get, view) =>
+      Effect.flatMap(
+        Tables.attempt<number, NotFound | NotADirectory | InvalidArgument | StoreError>(() => Tables.resolvePath(get, path).inode),
+        (inode) => layoutIn(get, view, inode)
+      ))
+
   /** A resend's recorded outcome, or undefined to plan it; throws SessionExpired on a session that is not open. */
   const recordedOutcome = (get: Tables.Get, request: RequestTag) => {
     const reply = Tables.readReply(get, request.session, request.seq)
@@ -151,5 +159,5 @@ export const makeQueries = (store: Store, sessions: SessionSettings): Queries =>
         (rows) => Tables.attempt(() => rows.map(([, value]) => Tables.decodeChunk(value)))
       )
 
-  return { getattr, lookup, lookupPath, access, readdir, readdirplus, layout, writeLayout, chunks, fsstat, garbage }
+  return { getattr, lookup, lookupPath, access, readdir, readdirplus, layout, pathLayout, writeLayout, chunks, fsstat, garbage }
 }

@@ -8,12 +8,12 @@
 import { Clock, Effect, Layer } from "effect"
 import { type MetadataCommand, type RequestTag, SESSION_TIMEOUT_MILLIS } from "../../src/domain/commands.ts"
 import { InvalidArgument } from "../../src/domain/errors.ts"
-import { MAX_NAME_BYTES, type Attributes, type InodeId } from "../../src/domain/fs.ts"
+import { MAX_NAME_BYTES, type Attributes, type ChunkRef, type InodeId } from "../../src/domain/fs.ts"
 import { formatVersionId } from "../../src/domain/versionId.ts"
 import { randomHex } from "../../src/lib/ids.ts"
 import { ClusterService } from "../../src/services/ClusterService.ts"
 import {
-  ControlPlaneOrchestrator, type PlannedChunk
+  ControlPlaneOrchestrator, type PlannedChunk, type ReadPlan
 } from "../../src/services/ControlPlaneOrchestrator.ts"
 import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
 import { MetadataReplicator } from "../../src/services/MetadataReplicator.ts"
@@ -57,6 +57,14 @@ export const ReplicatedControlPlane = (options: ControlPlaneOptions) =>
 
       /** Size and chunk map from one consistent state (two reads could straddle a truncate). */
       const fileChunks = (inode: InodeId) => read(metadata.layout(inode))
+
+      /** The chunks of `layout` that overlap the range, up to the end of the file. */
+      const readPlan = (offset: number, length: number) =>
+      (layout: { readonly attributes: Attributes; readonly chunks: ReadonlyArray<ChunkRef> }): ReadPlan => {
+        const end = Math.min(offset + length, layout.attributes.size)
+        const chunks = layout.chunks.filter((c) => c.index * chunkSize < end && (c.index + 1) * chunkSize > offset)
+        return { attributes: layout.attributes, chunkSize, chunks }
+      }
 
       return ControlPlaneOrchestrator.of({
         getattr: (inode) => read(metadata.getattr(inode)),
@@ -122,13 +130,10 @@ export const ReplicatedControlPlane = (options: ControlPlaneOptions) =>
           }),
 
         prepareRead: (inode, offset, length) =>
-          Effect.gen(function*() {
-            yield* checkRange(offset, length)
-            const { attributes, chunks } = yield* fileChunks(inode)
-            const end = Math.min(offset + length, attributes.size)
-            const overlapping = chunks.filter((c) => c.index * chunkSize < end && (c.index + 1) * chunkSize > offset)
-            return { attributes, chunkSize, chunks: overlapping }
-          }),
+          Effect.zipRight(checkRange(offset, length), Effect.map(fileChunks(inode), readPlan(offset, length))),
+
+        prepareReadPath: (path, offset, length) =>
+          Effect.zipRight(checkRange(offset, length), Effect.map(read(metadata.pathLayout(path)), readPlan(offset, length))),
 
         topology: Effect.gen(function*() {
           const status = yield* replicator.status

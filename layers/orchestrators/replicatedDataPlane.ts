@@ -13,7 +13,7 @@ import type { ChunkRef } from "../../src/domain/fs.ts"
 import { crc32c } from "../../src/lib/crc32c.ts"
 import { ChunkPeers } from "../../src/services/ChunkPeers.ts"
 import {
-  ControlPlaneOrchestrator, type PlannedChunk, type WriteOffset, type WritePlan
+  ControlPlaneOrchestrator, type PlannedChunk, type ReadPlan, type WriteOffset, type WritePlan
 } from "../../src/services/ControlPlaneOrchestrator.ts"
 import { DataPlaneOrchestrator } from "../../src/services/DataPlaneOrchestrator.ts"
 import { TransactionCoordinator } from "../../src/services/TransactionCoordinator.ts"
@@ -59,6 +59,28 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
               Effect.fail(new Conflict({ message: `chunk version ${chunk.versionId} was replaced while in use` })))
           )
       }
+
+      /** The bytes of [offset, offset + length) that `plan` says the file holds, holes as zeros. */
+      const fetch = (plan: ReadPlan, offset: number, length: number) =>
+        Effect.gen(function*() {
+          const end = Math.min(offset + length, plan.attributes.size)
+          if (end <= offset) return new Uint8Array(0)
+          const out = new Uint8Array(end - offset)
+          yield* Effect.forEach(plan.chunks, (chunk) => {
+            const chunkStart = chunk.index * plan.chunkSize
+            const from = Math.max(offset, chunkStart)
+            const to = Math.min(end, chunkStart + chunk.length)
+            if (to <= from) return Effect.void
+            return readChunk(chunk, from - chunkStart, to - from).pipe(
+              Effect.flatMap((bytes) =>
+                bytes.length === to - from
+                  ? Effect.sync(() => out.set(bytes, from - offset))
+                  : Effect.fail(new Unavailable({ message: `chunk ${chunk.versionId} returned ${bytes.length} of ${to - from} bytes` }))
+              )
+            )
+          }, { concurrency, discard: true })
+          return out
+        })
 
       /**
        * Run `attempt` again while it loses a race with another writer (or the collector), after a
@@ -157,26 +179,12 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
         write: (inode, offset, data, request) => retryConflicts((n) => attemptWrite(inode, offset, data, request, n === 0)),
 
         read: (inode, offset, length) =>
-          retryConflicts(() => Effect.gen(function*() {
-            const plan = yield* control.prepareRead(inode, offset, length)
-            const end = Math.min(offset + length, plan.attributes.size)
-            if (end <= offset) return new Uint8Array(0)
-            const out = new Uint8Array(end - offset)
-            yield* Effect.forEach(plan.chunks, (chunk) => {
-              const chunkStart = chunk.index * plan.chunkSize
-              const from = Math.max(offset, chunkStart)
-              const to = Math.min(end, chunkStart + chunk.length)
-              if (to <= from) return Effect.void
-              return readChunk(chunk, from - chunkStart, to - from).pipe(
-                Effect.flatMap((bytes) =>
-                  bytes.length === to - from
-                    ? Effect.sync(() => out.set(bytes, from - offset))
-                    : Effect.fail(new Unavailable({ message: `chunk ${chunk.versionId} returned ${bytes.length} of ${to - from} bytes` }))
-                )
-              )
-            }, { concurrency, discard: true })
-            return out
-          }))
+          retryConflicts(() => Effect.flatMap(control.prepareRead(inode, offset, length), (plan) => fetch(plan, offset, length))),
+
+        readPath: (path, offset, length) =>
+          retryConflicts(() =>
+            Effect.flatMap(control.prepareReadPath(path, offset, length), (plan) =>
+              Effect.map(fetch(plan, offset, length), (data) => ({ attributes: plan.attributes, data }))))
       })
     })
   )

@@ -317,22 +317,25 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
             Effect.mapError(withPath(path))
           ),
       readFile: (path) =>
-        Effect.scoped(Effect.flatMap(openScoped(path, "r"), (handle) =>
-          Effect.gen(function*() {
-            const parts: Array<Uint8Array> = []
-            let total = 0
-            while (true) {
-              // Ask for what the file holds as far as the handle knows, and a byte more (to see
-              // that it ended, or grew): a node sets aside what a read asks for.
-              const size = yield* handle.knownSize
-              const want = Math.min(MAX_TRANSFER_BYTES, Math.max(READ_AHEAD_BYTES, size - total + 1))
-              const part = yield* handle.read(want)
-              parts.push(part)
-              total += part.length
-              if (part.length < want) break
-            }
-            return concatBytes(parts, total)
-          }))),
+        Effect.gen(function*() {
+          // The path resolved and the first bytes read in one request: a small file is one round trip.
+          const first = yield* invoker.query((api) => api.ReadPath({ path: normalize(path), offset: 0, length: READ_AHEAD_BYTES }))
+          const { inode, size } = first.attributes
+          const parts = [first.data]
+          let total = first.data.length
+          let asked = READ_AHEAD_BYTES
+          // A short read is the end. Until then, by inode (what the path named when the read
+          // began, as an open handle would): what the file held, and a byte more (to see that it
+          // ended, or grew); a node sets aside what a read asks for.
+          while (parts[parts.length - 1]!.length === asked) {
+            asked = Math.min(MAX_TRANSFER_BYTES, Math.max(READ_AHEAD_BYTES, size - total + 1))
+            const offset = total
+            const part = yield* invoker.query((api) => api.Read({ inode, offset, length: asked }))
+            parts.push(part)
+            total += part.length
+          }
+          return concatBytes(parts, total)
+        }).pipe(Effect.mapError(withPath(path))),
       writeFile: (path, data, options = {}) =>
         Effect.flatMap(open(path, "w", options.mode), (handle) =>
           handle.write(typeof data === "string" ? utf8.encode(data) : data).pipe(

@@ -117,6 +117,16 @@ export class Read extends Rpc.make("Read", {
   success: Schema.Uint8ArrayFromSelf,
   error: SandstoreError
 }) {}
+/**
+ * A read of the file at `path` with its attributes: the lookup and the read in one request and
+ * one linearizable read (readFile of a small file is one round trip). Larger files continue
+ * with Read by inode, as a handle would.
+ */
+export class ReadPath extends Rpc.make("ReadPath", {
+  payload: payload({ path: Schema.String, offset: Offset, length: Schema.Int.pipe(Schema.between(0, MAX_TRANSFER_BYTES)), timeoutMillis: TimeoutMillis }),
+  success: Schema.Struct({ attributes: Attributes, data: Schema.Uint8ArrayFromSelf }),
+  error: SandstoreError
+}) {}
 export class Write extends Rpc.make("Write", {
   payload: payload({
     inode: InodeId,
@@ -133,5 +143,5 @@ export class Write extends Rpc.make("Write", {
 
 export class ClientApi extends RpcGroup.make(
   GetAttr, Lookup, LookupPath, Access, Readdir, ReaddirPlus, FsStatRpc, FsInfoRpc, TopologyRpc, OpenSession, CloseSession,
-  Create, Mkdir, Unlink, Rmdir, Rename, SetAttr, Read, Write
+  Create, Mkdir, Unlink, Rmdir, Rename, SetAttr, Read, ReadPath, Write
 ) {}

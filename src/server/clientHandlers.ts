@@ -73,6 +73,8 @@ export const ClientHandlers = ClientApi.toLayer(
         ),
       Read: ({ inode, length, offset, timeoutMillis }, { clientId }) =>
         served(timeoutMillis, clientId, length)(byDeadline("Read")(data.read(inode, offset, length))),
+      ReadPath: ({ length, offset, path, timeoutMillis }, { clientId }) =>
+        served(timeoutMillis, clientId, length)(byDeadline("ReadPath")(data.readPath(path, offset, length))),
       Write: ({ request, timeoutMillis, ...fields }, { clientId }) =>
         served(timeoutMillis, clientId, fields.data.length)(byDeadline("Write")(
           data.write(fields.inode, fields.append ? "end" : fields.offset, fields.data, tagOf("Write", request, fields))

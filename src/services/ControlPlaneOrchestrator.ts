@@ -102,6 +102,8 @@ export interface ControlPlaneOrchestratorShape {
     optimistic: boolean
   ) => Effect.Effect<WritePlan | { readonly _tag: "Recorded"; readonly outcome: CommandOutcome }, ControlError>
   readonly prepareRead: (inode: InodeId, offset: number, length: number) => Effect.Effect<ReadPlan, ControlError>
+  /** `prepareRead` of the file at `path`, resolved in the same linearizable read (one ReadIndex round for both). */
+  readonly prepareReadPath: (path: string, offset: number, length: number) => Effect.Effect<ReadPlan, ControlError>
   readonly topology: Effect.Effect<Topology>
 }
 

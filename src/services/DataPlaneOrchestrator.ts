@@ -19,6 +19,15 @@ export interface DataPlaneOrchestratorShape {
     request: RequestTag | null
   ) => Effect.Effect<Attributes, ControlError>
   readonly read: (inode: InodeId, offset: number, length: number) => Effect.Effect<Uint8Array, ControlError>
+  /**
+   * `read` of the file at `path`, with its attributes: the path resolved and the chunks planned
+   * in one linearizable read, so a small file is read in one request and one ReadIndex round.
+   */
+  readonly readPath: (
+    path: string,
+    offset: number,
+    length: number
+  ) => Effect.Effect<{ readonly attributes: Attributes; readonly data: Uint8Array }, ControlError>
 }
 
 export class DataPlaneOrchestrator extends Context.Tag("sandstore/DataPlaneOrchestrator")<

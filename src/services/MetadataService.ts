@@ -72,6 +72,13 @@ export interface MetadataServiceShape {
   readonly layout: (
     inode: InodeId
   ) => Effect.Effect<{ readonly attributes: Attributes; readonly chunks: ReadonlyArray<ChunkRef> }, NotFound | IsADirectory | StoreError>
+  /** The regular file at `path`: its attributes and chunk map, resolved and read from one consistent state. */
+  readonly pathLayout: (
+    path: string
+  ) => Effect.Effect<
+    { readonly attributes: Attributes; readonly chunks: ReadonlyArray<ChunkRef> },
+    NotFound | NotADirectory | InvalidArgument | IsADirectory | StoreError
+  >
   /**
    * What a write serving `request` to `inode` plans against: the outcome recorded for the
    * request if it was already carried out (a resend must not be planned and applied again),

@@ -115,12 +115,39 @@ describe("SandstoreClient under faults", () => {
       expect(pages.filter((rpc) => rpc === "ReaddirPlus").length).toBe(3)
     }))
 
-  it.scopedLive("a timeout around readFile or a scoped open cuts a hung open short", () =>
+  it.scopedLive("readFile of a small file is one request; a larger one goes on by inode; errors name the path", () =>
+    Effect.gen(function*() {
+      const address = yield* standaloneNode()
+      const calls: Array<string> = []
+      const intercept: Intercept = (rpc, _payload, proceed) => {
+        calls.push(rpc)
+        return proceed
+      }
+      const fs = yield* faultyClientOf([address], intercept, fastRetry)
+      yield* fs.writeFile("/small.txt", "hello")
+      const big = patternBytes(MiB + 123, 7)
+      yield* fs.writeFile("/big.bin", big)
+      yield* fs.mkdir("/dir")
+      calls.length = 0
+      expect(new TextDecoder().decode(yield* fs.readFile("/small.txt"))).toBe("hello")
+      expect(calls).toEqual(["ReadPath"])
+      calls.length = 0
+      const read = yield* fs.readFile("/big.bin")
+      expect(firstDifference(read, big)).toBe(-1)
+      expect(calls[0]).toBe("ReadPath")
+      expect(calls.slice(1).every((rpc) => rpc === "Read")).toBe(true)
+      const missing = yield* Effect.flip(fs.readFile("/nope"))
+      expect(missing).toMatchObject({ _tag: "NotFound", path: "/nope" })
+      expect((yield* Effect.flip(fs.readFile("/dir")))._tag).toBe("IsADirectory")
+    }))
+
+  it.scopedLive("a timeout around readFile or a scoped open cuts a hung request short", () =>
     Effect.gen(function*() {
       const address = yield* standaloneNode()
       let hang = false
-      // The node never answers a lookup: the open inside readFile waits on it.
-      const intercept: Intercept = (rpc, _payload, proceed) => (rpc === "LookupPath" && hang ? Effect.never : proceed)
+      // The node never answers a request by path: readFile's first read and an open's lookup wait on it.
+      const intercept: Intercept = (rpc, _payload, proceed) =>
+        ((rpc === "LookupPath" || rpc === "ReadPath") && hang ? Effect.never : proceed)
       const fs = yield* faultyClientOf([address], intercept, fastRetry)
       yield* fs.writeFile("/hung.txt", "x")
       hang = true
