@@ -36,9 +36,10 @@ const tag = (seq: number): RequestTag => ({ session: SESSION, seq, ackedBelow: s
 
 /**
  * Another data plane over the node's services, whose control plane runs `onPlan` on each write
- * plan before the data plane sees it: a test steps in between planning and staging.
+ * plan (and whether it was made optimistically) before the data plane sees it: a test steps in
+ * between planning and staging.
  */
-const dataPlaneWithPlanHook = (onPlan: (plan: WritePlan) => Effect.Effect<void, unknown>) =>
+const dataPlaneWithPlanHook = (onPlan: (plan: WritePlan, optimistic: boolean) => Effect.Effect<void, unknown>) =>
   Effect.gen(function*() {
     const context = yield* Effect.context<NodeServices>()
     const hooked = Layer.effect(
@@ -48,7 +49,7 @@ const dataPlaneWithPlanHook = (onPlan: (plan: WritePlan) => Effect.Effect<void, 
           ...inner,
           prepareWrite: (inode, at, length, request, optimistic) =>
             Effect.tap(inner.prepareWrite(inode, at, length, request, optimistic), (plan) =>
-              plan._tag === "WritePlan" ? Effect.orDie(onPlan(plan)) : Effect.void)
+              plan._tag === "WritePlan" ? Effect.orDie(onPlan(plan, optimistic)) : Effect.void)
         }))
     )
     const built = yield* Layer.build(
@@ -232,26 +233,13 @@ describe("data plane on a standalone node", () => {
       // version that is no longer current, as a plan from a lagging state would.
       const optimistic: Array<boolean> = []
       let interfere = true
-      const context = yield* Effect.context<NodeServices>()
-      const recording = Layer.effect(
-        ControlPlaneOrchestrator,
-        Effect.map(ControlPlaneOrchestrator, (inner) =>
-          ControlPlaneOrchestrator.of({
-            ...inner,
-            prepareWrite: (inode, at, length, request, isOptimistic) =>
-              Effect.tap(inner.prepareWrite(inode, at, length, request, isOptimistic), () =>
-                Effect.gen(function*() {
-                  optimistic.push(isOptimistic)
-                  if (!interfere) return
-                  interfere = false
-                  yield* Effect.orDie(data.write(file.inode, 100, patternBytes(10, 2), null))
-                }))
-          }))
-      )
-      const hooked = Context.get(
-        yield* Layer.build(ReplicatedDataPlane().pipe(Layer.provide(recording), Layer.provide(Layer.succeedContext(context)))),
-        DataPlaneOrchestrator
-      )
+      const hooked = yield* dataPlaneWithPlanHook((_, isOptimistic) =>
+        Effect.gen(function*() {
+          optimistic.push(isOptimistic)
+          if (!interfere) return
+          interfere = false
+          yield* data.write(file.inode, 100, patternBytes(10, 2), null)
+        }))
       yield* hooked.write(file.inode, 0, patternBytes(50, 3), null)
       expect(optimistic).toEqual([true, false])
       // Both writes landed, each once, over the first one's bytes.
