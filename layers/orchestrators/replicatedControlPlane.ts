@@ -8,7 +8,7 @@
 import { Clock, Effect, Layer } from "effect"
 import { type MetadataCommand, type RequestTag, SESSION_TIMEOUT_MILLIS } from "../../src/domain/commands.ts"
 import { InvalidArgument } from "../../src/domain/errors.ts"
-import { MAX_NAME_BYTES, type Attributes, type ChunkRef, type InodeId } from "../../src/domain/fs.ts"
+import { MAX_NAME_BYTES, type Attributes, type InodeId } from "../../src/domain/fs.ts"
 import { formatVersionId } from "../../src/domain/versionId.ts"
 import { randomHex } from "../../src/lib/ids.ts"
 import { ClusterService } from "../../src/services/ClusterService.ts"
@@ -17,7 +17,7 @@ import {
 } from "../../src/services/ControlPlaneOrchestrator.ts"
 import { EndpointResolver } from "../../src/services/EndpointResolver.ts"
 import { MetadataReplicator } from "../../src/services/MetadataReplicator.ts"
-import { MetadataService } from "../../src/services/MetadataService.ts"
+import { type FileLayout, MetadataService } from "../../src/services/MetadataService.ts"
 import { PlacementStrategy } from "../../src/services/PlacementStrategy.ts"
 
 /** 2^50 bytes (1 PiB): keeps every offset an exact integer in a double. */
@@ -60,7 +60,7 @@ export const ReplicatedControlPlane = (options: ControlPlaneOptions) =>
 
       /** The chunks of `layout` that overlap the range, up to the end of the file. */
       const readPlan = (offset: number, length: number) =>
-      (layout: { readonly attributes: Attributes; readonly chunks: ReadonlyArray<ChunkRef> }): ReadPlan => {
+      (layout: FileLayout): ReadPlan => {
         const end = Math.min(offset + length, layout.attributes.size)
         const chunks = layout.chunks.filter((c) => c.index * chunkSize < end && (c.index + 1) * chunkSize > offset)
         return { attributes: layout.attributes, chunkSize, chunks }

@@ -18,6 +18,12 @@ import type { SessionId } from "../domain/session.ts"
 
 export type StoreError = IoError | Corruption
 
+/** A regular file's attributes and chunk map, read from one consistent state. */
+export interface FileLayout {
+  readonly attributes: Attributes
+  readonly chunks: ReadonlyArray<ChunkRef>
+}
+
 export interface MetadataServiceShape {
   /** Apply the committed entry at `index` (indices strictly increase; lower ones are no-ops). */
   readonly apply: (index: number, entry: LogEntry) => Effect.Effect<CommandOutcome, StoreError>
@@ -71,14 +77,11 @@ export interface MetadataServiceShape {
   /** A regular file's attributes and chunk map, read from one consistent state. */
   readonly layout: (
     inode: InodeId
-  ) => Effect.Effect<{ readonly attributes: Attributes; readonly chunks: ReadonlyArray<ChunkRef> }, NotFound | IsADirectory | StoreError>
+  ) => Effect.Effect<FileLayout, NotFound | IsADirectory | StoreError>
   /** The regular file at `path`: its attributes and chunk map, resolved and read from one consistent state. */
   readonly pathLayout: (
     path: string
-  ) => Effect.Effect<
-    { readonly attributes: Attributes; readonly chunks: ReadonlyArray<ChunkRef> },
-    NotFound | NotADirectory | InvalidArgument | IsADirectory | StoreError
-  >
+  ) => Effect.Effect<FileLayout, NotFound | NotADirectory | InvalidArgument | IsADirectory | StoreError>
   /**
    * What a write serving `request` to `inode` plans against: the outcome recorded for the
    * request if it was already carried out (a resend must not be planned and applied again),
@@ -90,7 +93,7 @@ export interface MetadataServiceShape {
     request: RequestTag | null
   ) => Effect.Effect<
     | { readonly _tag: "Recorded"; readonly outcome: CommandOutcome }
-    | { readonly _tag: "Layout"; readonly attributes: Attributes; readonly chunks: ReadonlyArray<ChunkRef> },
+    | ({ readonly _tag: "Layout" } & FileLayout),
     NotFound | IsADirectory | SessionExpired | StoreError
   >
   /** The chunk map of a regular file, ordered by index (holes are absent indices). */
