@@ -43,6 +43,7 @@ import { measureSandstoreOps } from "./compare/sandstoreOps.ts"
 import { sandstoreLargeFile, sandstorePieceBytes } from "./compare/sandstoreLargeFile.ts"
 import { type CompareSettings, parseCompareArguments, USAGE } from "./compare/settings.ts"
 import { formatBytes, formatCount, formatMibPerSec, formatMillis, renderReport } from "./compare/table.ts"
+import { crc32cImplementation } from "../src/lib/crc32c.ts"
 
 const ROOT = join(import.meta.dirname, "..")
 const RESULTS = join(ROOT, "results", "compare")
@@ -71,7 +72,8 @@ const machine = (): Machine => {
     cores: cores.length,
     cpuModel: cores[0]?.model.trim().replace(/\s+/g, " ") ?? "unknown CPU",
     nodeVersion: process.version,
-    platform: `${platform()} ${release()}`
+    platform: `${platform()} ${release()}`,
+    checksums: crc32cImplementation
   }
 }
 

@@ -14,7 +14,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..")
 const cacheDir = join(root, "node_modules", ".cache", "sandstore")
 
 // Packages that load native code or files beside themselves at run time stay outside the bundle.
-const external = ["classic-level", "etcd3", "msgpackr", "esbuild", "tsx", "vitest", "@effect/vitest"]
+const external = ["classic-level", "@node-rs/crc32", "etcd3", "msgpackr", "esbuild", "tsx", "vitest", "@effect/vitest"]
 
 /**
  * Hash of what a bundle was built from: where the repository is, our own sources by content (a changed, added or removed

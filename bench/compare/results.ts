@@ -47,6 +47,8 @@ export interface Machine {
   readonly cpuModel: string
   readonly nodeVersion: string
   readonly platform: string
+  /** Which CRC-32C the chunk and WAL checksums used: the native binary or the TypeScript table. */
+  readonly checksums: "native" | "table"
 }
 
 export interface CompareReport {

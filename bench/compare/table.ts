@@ -54,7 +54,7 @@ export const markdownTable = (
 }
 
 export const describeMachine = (machine: Machine): string =>
-  `${machine.cores} cores (${machine.cpuModel}), ${machine.platform}, Node ${machine.nodeVersion}`
+  `${machine.cores} cores (${machine.cpuModel}), ${machine.platform}, Node ${machine.nodeVersion}, ${machine.checksums} CRC-32C`
 
 /** `2025-01-31 09:05 UTC`. */
 export const formatDate = (millisSinceEpoch: number): string =>

@@ -27,7 +27,7 @@ const MiB = 1024 * 1024
 
 const report: CompareReport = {
   finishedAt: Date.UTC(2025, 0, 31, 9, 5, 7),
-  machine: { cores: 2, cpuModel: "AMD EPYC", nodeVersion: "v20.20.2", platform: "linux 6.1" },
+  machine: { cores: 2, cpuModel: "AMD EPYC", nodeVersion: "v20.20.2", platform: "linux 6.1", checksums: "native" },
   etcdVersion: "3.4.23",
   durationSeconds: 10,
   warmupSeconds: 2,

@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest"
+import { crc32c, crc32cImplementation, crc32cTable } from "../../src/lib/crc32c.ts"
+import { makePrng, nextFloat } from "../../src/raft/prng.ts"
+
+const ascii = (text: string) => new TextEncoder().encode(text)
+
+describe("crc32c", () => {
+  it("gives the standard check values", () => {
+    expect(crc32c(ascii("123456789"))).toBe(0xe3069283)
+    expect(crc32cTable(ascii("123456789"))).toBe(0xe3069283)
+    expect(crc32c(new Uint8Array(0))).toBe(0)
+    // RFC 3720 (iSCSI), B.4: 32 bytes of zeros, and of 0xff.
+    expect(crc32c(new Uint8Array(32))).toBe(0x8a9136aa)
+    expect(crc32c(new Uint8Array(32).fill(0xff))).toBe(0x62a8ab43)
+  })
+
+  it("loads the native implementation on this platform", () => {
+    expect(crc32cImplementation).toBe("native")
+  })
+
+  it("agrees with the table at every size around the native threshold and beyond, continued or not", () => {
+    const prng = makePrng(11, "crc")
+    const bytes = new Uint8Array(300_000)
+    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(nextFloat(prng) * 256)
+    for (const size of [1, 7, 8, 63, 64, 127, 128, 129, 255, 4096, 65_537, 300_000]) {
+      const data = bytes.subarray(bytes.length - size)
+      expect(crc32c(data)).toBe(crc32cTable(data))
+      const cut = Math.floor(size / 3)
+      expect(crc32c(data.subarray(cut), crc32c(data.subarray(0, cut)))).toBe(crc32cTable(data))
+    }
+  })
+})
