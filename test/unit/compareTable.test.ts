@@ -107,7 +107,7 @@ describe("renderReport", () => {
   const text = lines.join("\n")
 
   it("names when, where and against which etcd it ran", () => {
-    expect(lines[0]).toBe("Run 2025-01-31 09:05 UTC on 2 cores (AMD EPYC), linux 6.1, Node v20.20.2; etcd 3.4.23.")
+    expect(lines[0]).toBe("Run 2025-01-31 09:05 UTC on 2 cores (AMD EPYC), linux 6.1, Node v20.20.2, native CRC-32C; etcd 3.4.23.")
     expect(text).toContain("10 s per row after 2 s of warm-up")
     expect(text).toContain("256-byte value")
   })
