@@ -223,17 +223,20 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }): Ef
         }))
       })
 
-    const commit: ChunkServiceShape["commit"] = (versionId) =>
+    // No directory fsync: the bytes were durable when staged, and a rename lost in a crash only
+    // leaves the version staged, where it is still read and the collector commits it again.
+    const commit: ChunkServiceShape["commit"] = (versionIds) =>
       Effect.gen(function*() {
-        const id = yield* checkVersionId(versionId)
-        yield* exclusive(id)(Effect.gen(function*() {
-          if (yield* renameIfExists(stagedPath(id), committedPath(id))) {
-            yield* fsyncDir(committedDir)
-            yield* fsyncDir(stagedDir)
-          } else if (!(yield* exists(committedPath(id)))) {
-            return yield* new NotFound({ message: `chunk version ${id} is neither staged nor committed`, path: stagedPath(id) })
-          }
-        }))
+        for (const id of versionIds) yield* checkVersionId(id)
+        const missing: Array<string> = []
+        for (const id of versionIds) {
+          yield* exclusive(id)(Effect.gen(function*() {
+            if (!(yield* renameIfExists(stagedPath(id), committedPath(id))) && !(yield* exists(committedPath(id)))) missing.push(id)
+          }))
+        }
+        if (missing.length > 0) {
+          return yield* new NotFound({ message: `chunk versions neither staged nor committed: ${missing.join(", ")}`, path: stagedPath(missing[0]!) })
+        }
       })
 
     const removeFrom = (dir: string, id: string) =>

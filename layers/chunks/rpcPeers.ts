@@ -47,14 +47,14 @@ export const RpcChunkPeers = (options: RpcChunkPeersOptions = {}) =>
                 Effect.fail(new Unavailable({ message: `chunk peer ${address}: ${(e as RpcClientError.RpcClientError).message}` })))
           }
           const stageChunk = call(api.StageChunk)
-          const commitChunk = call(api.CommitChunk)
+          const commitChunks = call(api.CommitChunks)
           const abortChunk = call(api.AbortChunk)
           const removeChunks = call(api.RemoveChunks)
           const readChunk = call(api.ReadChunk)
           const list = call(api.ListChunks)(undefined as void)
           const store: PeerChunkStore = {
             stage: (versionId, data, checksum) => stageChunk({ versionId, data, checksum }),
-            commit: (versionId) => commitChunk({ versionId }),
+            commit: (versionIds) => commitChunks({ versionIds }),
             abort: (versionId) => abortChunk({ versionId }),
             remove: (versionIds) => removeChunks({ versionIds }),
             read: (versionId, offset, length) => readChunk({ versionId, offset, length }),
@@ -96,7 +96,7 @@ export const ChunkApiHandlers = ChunkApi.toLayer(
       Ping: () => Effect.succeed({ nodeId: cluster.self.id }),
       StageChunk: ({ checksum, data, versionId }, { clientId }) =>
         admission.admit(clientId, data.length, chunks.stage(versionId, data, checksum)),
-      CommitChunk: ({ versionId }) => chunks.commit(versionId),
+      CommitChunks: ({ versionIds }) => chunks.commit(versionIds),
       AbortChunk: ({ versionId }) => chunks.abort(versionId),
       RemoveChunks: ({ versionIds }) => chunks.remove(versionIds),
       ReadChunk: ({ length, offset, versionId }, { clientId }) =>

@@ -100,23 +100,21 @@ export const ChunkCollector = (options: ChunkCollectorOptions = {}) =>
               return chunks.some((c) => c.index === index && c.versionId === versionId)
             })
           const stagedSet = new Set(staged)
-          let finalized = 0
-          let deleted = 0
+          const inDoubt: Array<string> = []
+          const orphans: Array<string> = []
           for (const versionId of [...staged, ...committed]) {
             const minted = parseVersionId(versionId)
             if (minted === null) continue
             if (yield* referenced(minted.inode, minted.index, versionId)) {
-              if (stagedSet.has(versionId)) {
-                yield* store.commit(versionId)
-                finalized++
-              }
+              if (stagedSet.has(versionId)) inDoubt.push(versionId)
             } else if (minted.createdAt < cutoff) {
-              yield* store.remove([versionId])
-              deleted++
+              orphans.push(versionId)
             }
           }
-          if (finalized + deleted > 0) {
-            yield* Effect.logInfo(`chunk collector finalized ${finalized} in-doubt and deleted ${deleted} orphaned versions`)
+          if (inDoubt.length > 0) yield* store.commit(inDoubt)
+          if (orphans.length > 0) yield* store.remove(orphans)
+          if (inDoubt.length + orphans.length > 0) {
+            yield* Effect.logInfo(`chunk collector finalized ${inDoubt.length} in-doubt and deleted ${orphans.length} orphaned versions`)
           }
         })
 

@@ -1,38 +1,40 @@
 /**
  * The Raft transaction coordinator: the log entry *is* the coordinator's decision record.
- * Commit = one CommitWrite entry conditioned on the chunk versions the writer read. When it
- * applies, participants are told to finalize (a participant that misses the notice still
- * serves the version, because committed metadata references it, and the chunk collector
- * finalizes it later). When the state machine definitely refused the entry (Conflict,
- * NotFound...) the staged versions are aborted. When the outcome is unknown (timeout, lost
- * leadership) nothing is aborted: the entry may still commit, and aborting then would leave
- * committed metadata pointing at missing bytes.
+ * Commit = one CommitWrite entry conditioned on the chunk versions the writer read; the write is
+ * acknowledged once it applied. Participants are then told to finalize, off the writer's path
+ * and batched (commitNotices.ts); one that misses the notice still serves the version, because
+ * committed metadata references it, and the chunk collector finalizes it later. When the state
+ * machine definitely refused the entry (Conflict, NotFound...) the staged versions are aborted.
+ * When the outcome is unknown (timeout, lost leadership) nothing is aborted: the entry may
+ * still commit, and aborting then would leave committed metadata pointing at missing bytes.
  */
 import { Effect, Layer } from "effect"
 import { ChunkPeers } from "../../src/services/ChunkPeers.ts"
 import { MetadataReplicator } from "../../src/services/MetadataReplicator.ts"
 import { TransactionCoordinator, type WriteTransaction } from "../../src/services/TransactionCoordinator.ts"
 import type { CommandError } from "../../src/domain/errors.ts"
+import { makeCommitNotices } from "./commitNotices.ts"
 
 const DEFINITE_REFUSALS: ReadonlySet<CommandError["_tag"]> = new Set([
   "NotFound", "AlreadyExists", "NotADirectory", "IsADirectory", "NotEmpty", "PermissionDenied", "InvalidArgument", "Conflict"
 ])
 
-export const RaftTransactionCoordinator = Layer.effect(
+export const RaftTransactionCoordinator = Layer.scoped(
   TransactionCoordinator,
   Effect.gen(function*() {
     const replicator = yield* MetadataReplicator
     const peers = yield* ChunkPeers
+    const notices = yield* makeCommitNotices(peers)
 
-    /** Apply `action` to every staged version of the transaction on every target, best effort. */
-    const forEachParticipant = (tx: WriteTransaction, action: "commit" | "abort") =>
+    /** Drop every staged version of a transaction that cannot commit, best effort. */
+    const abort = (tx: WriteTransaction) =>
       Effect.forEach(
         tx.updates.flatMap((u) => u.chunk.nodes.map((node) => ({ node, versionId: u.chunk.versionId }))),
         ({ node, versionId }) =>
           peers.forNode(node).pipe(
-            Effect.flatMap((store) => store[action](versionId)),
+            Effect.flatMap((store) => store.abort(versionId)),
             Effect.catchAll((error) =>
-              Effect.logWarning(`${action} of chunk version ${versionId} on ${node} failed; the collector will retry`, error)
+              Effect.logWarning(`abort of chunk version ${versionId} on ${node} failed; the collector will retry`, error)
             )
           ),
         { concurrency: "unbounded", discard: true }
@@ -50,10 +52,10 @@ export const RaftTransactionCoordinator = Layer.effect(
             tx.request
           ).pipe(
             Effect.tapError((error) =>
-              DEFINITE_REFUSALS.has(error._tag as CommandError["_tag"]) ? forEachParticipant(tx, "abort") : Effect.void
+              DEFINITE_REFUSALS.has(error._tag as CommandError["_tag"]) ? abort(tx) : Effect.void
             )
           )
-          yield* forEachParticipant(tx, "commit")
+          yield* notices.send(tx.updates)
           if (result === null) return yield* Effect.dieMessage("CommitWrite applied without attributes")
           return result
         })

@@ -19,7 +19,7 @@ export class StageChunk extends Rpc.make("StageChunk", {
   payload: payload({ versionId: VersionId, data: Schema.Uint8ArrayFromSelf, checksum: Schema.Int }),
   error: ChunkError
 }) {}
-export class CommitChunk extends Rpc.make("CommitChunk", { payload: payload({ versionId: VersionId }), error: ChunkError }) {}
+export class CommitChunks extends Rpc.make("CommitChunks", { payload: payload({ versionIds: Schema.Array(VersionId) }), error: ChunkError }) {}
 export class AbortChunk extends Rpc.make("AbortChunk", { payload: payload({ versionId: VersionId }), error: ChunkError }) {}
 export class RemoveChunks extends Rpc.make("RemoveChunks", { payload: payload({ versionIds: Schema.Array(VersionId) }), error: ChunkError }) {}
 export class ReadChunk extends Rpc.make("ReadChunk", {
@@ -35,4 +35,4 @@ export class ListChunks extends Rpc.make("ListChunks", {
 /** Liveness probe: answers at once; used by membership's failure detector. */
 export class Ping extends Rpc.make("Ping", { success: Schema.Struct({ nodeId: Schema.String }) }) {}
 
-export class ChunkApi extends RpcGroup.make(StageChunk, CommitChunk, AbortChunk, RemoveChunks, ReadChunk, ListChunks, Ping) {}
+export class ChunkApi extends RpcGroup.make(StageChunk, CommitChunks, AbortChunk, RemoveChunks, ReadChunk, ListChunks, Ping) {}

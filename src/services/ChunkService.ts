@@ -20,8 +20,15 @@ export interface ChunkServiceShape {
     data: Uint8Array,
     checksum: number
   ) => Effect.Effect<void, InvalidArgument | Corruption | IoError>
-  /** Make a staged version committed (idempotent). NotFound when neither staged nor committed. */
-  readonly commit: (versionId: string) => Effect.Effect<void, NotFound | InvalidArgument | IoError>
+  /**
+   * Make staged versions committed (idempotent), many in one call: the transaction coordinator
+   * finalizes a batch of transactions' versions with one request per node. NotFound, naming
+   * them, when some are neither staged nor committed; the others are committed first. An
+   * invalid id fails the call before anything changes. Committing changes no bytes, so it need
+   * not be durable: a version found staged after a crash is still served, and the chunk
+   * collector finalizes it again.
+   */
+  readonly commit: (versionIds: ReadonlyArray<string>) => Effect.Effect<void, NotFound | InvalidArgument | IoError>
   /** Drop a staged version (idempotent; a committed version is left alone). */
   readonly abort: (versionId: string) => Effect.Effect<void, InvalidArgument | IoError>
   /**

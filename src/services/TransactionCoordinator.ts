@@ -1,8 +1,8 @@
 /**
  * TransactionCoordinator: commits a two-phase write. Given chunk versions already staged on
  * their targets, it proposes one log entry that installs them all, conditional on the
- * versions the writer read (Conflict when another writer got there first), then tells the
- * participants to finalize. It aborts staged versions only when the commit definitely did not
+ * versions the writer read (Conflict when another writer got there first), and answers once
+ * that entry applied; the participants are told to finalize after, off the writer's path. It aborts staged versions only when the commit definitely did not
  * happen; when the outcome is unknown (timeout, lost leadership) it leaves them for the
  * participants to resolve against the committed metadata.
  */

@@ -76,7 +76,7 @@ describe("chunk peers over TCP", () => {
       yield* a.stage("v1", data, crc32c(data))
       expectBytes(yield* a.read("v1", 1000, 2 * 1024 * 1024), data.subarray(1000, 1000 + 2 * 1024 * 1024))
       expect((yield* a.list).staged).toEqual(["v1"])
-      yield* a.commit("v1")
+      yield* a.commit(["v1"])
       expect(yield* a.list).toEqual({ staged: [], committed: ["v1"] })
       // typed errors cross the wire
       expect((yield* Effect.flip(a.stage("v2", data, crc32c(data) ^ 1)))._tag).toBe("InvalidArgument")

@@ -38,7 +38,7 @@ for (const impl of implementations) {
         yield* chunks.stage("v1", DATA, crc32c(DATA))
         expectBytes(yield* chunks.read("v1", CHUNK_BLOCK_SIZE - 3, 10), DATA.subarray(CHUNK_BLOCK_SIZE - 3, CHUNK_BLOCK_SIZE + 7))
         expect(yield* chunks.list).toEqual({ staged: ["v1"], committed: [] })
-        yield* chunks.commit("v1")
+        yield* chunks.commit(["v1"])
         expect(yield* chunks.list).toEqual({ staged: [], committed: ["v1"] })
         const ranges = fc.sample(
           fc.tuple(fc.integer({ min: 0, max: DATA.length + 10 }), fc.integer({ min: 0, max: 2 * CHUNK_BLOCK_SIZE + 10 })),
@@ -69,7 +69,7 @@ for (const impl of implementations) {
         const chunks = yield* ChunkService
         const empty = new Uint8Array(0)
         yield* chunks.stage("empty", empty, crc32c(empty))
-        yield* chunks.commit("empty")
+        yield* chunks.commit(["empty"])
         expect((yield* chunks.read("empty", 0, 100)).length).toBe(0)
       })))
 
@@ -80,7 +80,7 @@ for (const impl of implementations) {
         expect(error._tag).toBe("InvalidArgument")
         expect(yield* chunks.list).toEqual({ staged: [], committed: [] })
         expect((yield* Effect.flip(chunks.read("v1", 0, 1)))._tag).toBe("NotFound")
-        expect((yield* Effect.flip(chunks.commit("v1")))._tag).toBe("NotFound")
+        expect((yield* Effect.flip(chunks.commit(["v1"])))._tag).toBe("NotFound")
       })))
 
     it.effect("every operation rejects an unsafe version id with InvalidArgument and changes nothing", () =>
@@ -89,11 +89,11 @@ for (const impl of implementations) {
         const small = patternBytes(10, 9)
         yield* chunks.stage("kept", small, crc32c(small))
         yield* chunks.stage("done", small, crc32c(small))
-        yield* chunks.commit("done")
+        yield* chunks.commit(["done"])
         for (const id of BAD_IDS) {
           const outcomes = yield* Effect.all([
             Effect.flip(chunks.stage(id, small, crc32c(small))),
-            Effect.flip(chunks.commit(id)),
+            Effect.flip(chunks.commit([id])),
             Effect.flip(chunks.abort(id)),
             Effect.flip(chunks.remove([id])),
             Effect.flip(chunks.read(id, 0, 10))
@@ -114,7 +114,7 @@ for (const impl of implementations) {
         yield* chunks.stage("v1", DATA.slice(), crc32c(DATA))
         expect((yield* Effect.flip(chunks.stage("v1", other, crc32c(other))))._tag).toBe("InvalidArgument")
         expect((yield* Effect.flip(chunks.stage("v1", shorter, crc32c(shorter))))._tag).toBe("InvalidArgument")
-        yield* chunks.commit("v1")
+        yield* chunks.commit(["v1"])
         yield* chunks.stage("v1", DATA, crc32c(DATA))
         expect(yield* chunks.list).toEqual({ staged: [], committed: ["v1"] })
         expect((yield* Effect.flip(chunks.stage("v1", other, crc32c(other))))._tag).toBe("InvalidArgument")
@@ -150,12 +150,12 @@ for (const impl of implementations) {
       run(Effect.gen(function*() {
         const chunks = yield* ChunkService
         yield* chunks.stage("v1", DATA, crc32c(DATA))
-        yield* chunks.commit("v1")
-        yield* chunks.commit("v1")
-        expect((yield* Effect.flip(chunks.commit("nope")))._tag).toBe("NotFound")
+        yield* chunks.commit(["v1"])
+        yield* chunks.commit(["v1"])
+        expect((yield* Effect.flip(chunks.commit(["nope"])))._tag).toBe("NotFound")
         yield* chunks.stage("v2", DATA, crc32c(DATA))
         yield* chunks.abort("v2")
-        expect((yield* Effect.flip(chunks.commit("v2")))._tag).toBe("NotFound")
+        expect((yield* Effect.flip(chunks.commit(["v2"])))._tag).toBe("NotFound")
         expect((yield* Effect.flip(chunks.read("v2", 0, 1)))._tag).toBe("NotFound")
       })))
 
@@ -164,7 +164,7 @@ for (const impl of implementations) {
         const chunks = yield* ChunkService
         yield* chunks.stage("staged1", DATA, crc32c(DATA))
         yield* chunks.stage("committed1", DATA, crc32c(DATA))
-        yield* chunks.commit("committed1")
+        yield* chunks.commit(["committed1"])
         yield* chunks.abort("staged1")
         yield* chunks.abort("staged1")
         yield* chunks.abort("committed1")
@@ -181,6 +181,24 @@ for (const impl of implementations) {
         yield* chunks.remove([])
         expect(yield* chunks.list).toEqual({ staged: [], committed: [] })
         expect((yield* Effect.flip(chunks.read("committed1", 0, 1)))._tag).toBe("NotFound")
+      })))
+
+    it.effect("commits a batch: every staged one, NotFound naming the missing, nothing at all when an id is invalid", () =>
+      run(Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        const small = patternBytes(100, 5)
+        for (const id of ["b1", "b2", "b3"]) yield* chunks.stage(id, small, crc32c(small))
+        expect((yield* Effect.flip(chunks.commit(["b1", "../b2"])))._tag).toBe("InvalidArgument")
+        expect(yield* chunks.list).toEqual({ staged: ["b1", "b2", "b3"], committed: [] })
+        const missing = yield* Effect.flip(chunks.commit(["b1", "gone", "b2", "b1"]))
+        expect(missing._tag).toBe("NotFound")
+        expect(missing.message).toContain("gone")
+        expect(missing.message).not.toContain("b1")
+        expect(yield* chunks.list).toEqual({ staged: ["b3"], committed: ["b1", "b2"] })
+        yield* chunks.commit(["b3", "b1"])
+        yield* chunks.commit([])
+        expect(yield* chunks.list).toEqual({ staged: [], committed: ["b1", "b2", "b3"] })
+        expectBytes(yield* chunks.read("b2", 0, 100), small)
       })))
   })
 }

@@ -68,12 +68,12 @@ describe("ChunkServiceLocalDisk", () => {
         const chunks = yield* ChunkService
         yield* chunks.stage("v1", DATA, crc32c(DATA))
         yield* chunks.stage("v2", DATA, crc32c(DATA))
-        yield* chunks.commit("v2")
+        yield* chunks.commit(["v2"])
         const before = snapshotTree(root)
         for (const id of ["..", "../x", "a/b", "/etc/passwd", "a\0b", ".", "", "x".repeat(200), "../store/committed/v2"]) {
           const errors = yield* Effect.all([
             Effect.flip(chunks.stage(id, DATA, crc32c(DATA))),
-            Effect.flip(chunks.commit(id)),
+            Effect.flip(chunks.commit([id])),
             Effect.flip(chunks.abort(id)),
             Effect.flip(chunks.remove([id])),
             Effect.flip(chunks.read(id, 0, 10))
@@ -104,7 +104,7 @@ describe("ChunkServiceLocalDisk", () => {
         yield* chunks.stage("v1", DATA, crc32c(DATA))
         yield* chunks.stage("v2", DATA, crc32c(DATA))
         expect(NodeFs.readdirSync(join(store, "staged")).sort()).toEqual(["v1", "v2"])
-        yield* chunks.commit("v2")
+        yield* chunks.commit(["v2"])
       }))
       expect(NodeFs.readFileSync(join(store, "committed", "v2"))).toEqual(Buffer.from(encodeChunkFile(DATA)))
       yield* withStore(store, Effect.gen(function*() {
@@ -122,7 +122,7 @@ describe("ChunkServiceLocalDisk", () => {
       yield* withStore(store, Effect.gen(function*() {
         const chunks = yield* ChunkService
         yield* chunks.stage("v1", DATA, crc32c(DATA))
-        yield* chunks.commit("v1")
+        yield* chunks.commit(["v1"])
         for (let position = 0; position < CHUNK_HEADER_SIZE; position++) {
           flipByte(file, position)
           const error = yield* Effect.flip(chunks.read("v1", 0, 10))
@@ -140,7 +140,7 @@ describe("ChunkServiceLocalDisk", () => {
       yield* withStore(store, Effect.gen(function*() {
         const chunks = yield* ChunkService
         yield* chunks.stage("v1", DATA, crc32c(DATA))
-        yield* chunks.commit("v1")
+        yield* chunks.commit(["v1"])
         flipByte(file, DATA_OFFSET + 2 * CHUNK_BLOCK_SIZE + 5)
         const corruption = { _tag: "Corruption", file, offset: DATA_OFFSET + 2 * CHUNK_BLOCK_SIZE }
         expect(yield* Effect.flip(chunks.read("v1", 2 * CHUNK_BLOCK_SIZE + 100, 1))).toMatchObject(corruption)
@@ -174,7 +174,7 @@ describe("ChunkServiceLocalDisk", () => {
       yield* withStore(store, Effect.gen(function*() {
         const chunks = yield* ChunkService
         yield* chunks.stage("v1", DATA, crc32c(DATA))
-        yield* chunks.commit("v1")
+        yield* chunks.commit(["v1"])
         NodeFs.truncateSync(file, DATA_OFFSET + DATA.length - 10)
         expect(yield* Effect.flip(chunks.read("v1", DATA.length - 20, 20)))
           .toMatchObject({ _tag: "Corruption", file, offset: DATA_OFFSET + DATA.length - 10 })
