@@ -5,14 +5,16 @@
  *     linearizable gets of one existing key, at each client count, then the cluster is stopped;
  *  2. a 3-node hyperconverged Sandstore cluster with static membership (real `sandstore node`
  *     processes): creates of new files, then stats of existing files, at the same client
- *     counts, then one large file written and read sequentially in whole-chunk pieces, then the
- *     cluster is stopped;
- *  3. the disk: the same large file with node:fs, write + fsync, then read.
+ *     counts, then one large file written and read sequentially in whole-chunk pieces, then
+ *     4 KiB durable writes at random offsets of a 64 MiB file (with the bytes the nodes wrote to
+ *     storage per write), then the cluster is stopped;
+ *  3. the disk: the same large file with node:fs, write + fsync, then read;
+ *  4. the loopback network: the same large file over one plain TCP connection, sent then received.
  *
  * Every small-operation row also reports the CPU time of the 3 server processes (summed, from
  * /proc) per operation, the figure to steer by on a shared machine.
  *
- * The table (ratios Sandstore / etcd and Sandstore / disk) is printed, written to
+ * The table (ratios Sandstore / etcd, Sandstore / disk and Sandstore / loopback) is printed, written to
  * results/compare/<timestamp>.md and results/compare/latest.md, and copied into the README
  * between its compare markers. Every process and temp dir is removed at the end, on failure
  * and on Ctrl-C alike (each lives in a scope).
@@ -29,21 +31,23 @@ import { TcpCommunicator } from "../layers/transport/tcp.ts"
 import { fileTimestamp } from "../src/bench/report.ts"
 import { BenchFailed } from "../src/bench/runBench.ts"
 import { CliExit, EXIT_FAILURE, EXIT_USAGE, teardown } from "../src/cli/exitCodes.ts"
-import { crc32c } from "../src/lib/crc32c.ts"
+import { crc32c, crc32cImplementation } from "../src/lib/crc32c.ts"
 import { patternBytes } from "../src/lib/patternBytes.ts"
 import { startCluster } from "../test/support/cluster.ts"
 import { diskBaseline } from "./compare/diskBaseline.ts"
 import { ETCD_BIN, etcdVersion, startEtcdCluster } from "./compare/etcdCluster.ts"
 import { type EtcdRow, measureEtcdOps } from "./compare/etcdOps.ts"
 import { FilePieces } from "./compare/filePieces.ts"
+import { loopbackBaseline } from "./compare/loopbackBaseline.ts"
 import { processCpuSeconds } from "./compare/processCpu.ts"
+import { processWrittenBytes } from "./compare/processIo.ts"
 import { replaceSection } from "./compare/readmeSection.ts"
 import type { CompareReport, Machine, SmallOps, SmallOpsRow } from "./compare/results.ts"
 import { measureSandstoreOps } from "./compare/sandstoreOps.ts"
 import { sandstoreLargeFile, sandstorePieceBytes } from "./compare/sandstoreLargeFile.ts"
+import { measureOverwrite, OVERWRITE_BLOCK, OVERWRITE_FILE } from "./compare/sandstoreOverwrite.ts"
 import { type CompareSettings, parseCompareArguments, USAGE } from "./compare/settings.ts"
 import { formatBytes, formatCount, formatMibPerSec, formatMillis, renderReport } from "./compare/table.ts"
-import { crc32cImplementation } from "../src/lib/crc32c.ts"
 
 const ROOT = join(import.meta.dirname, "..")
 const RESULTS = join(ROOT, "results", "compare")
@@ -61,6 +65,10 @@ const rowLine = (system: string, clients: number, ops: SmallOps) =>
       `p99 ${formatMillis(ops.p99)} ms, CPU ${formatMillis(ops.cpuMillisPerOp)} ms/op ` +
       `(clients ${formatMillis(ops.clientCpuMillisPerOp)}), ${ops.errors} errors`
   )
+
+/** Bytes the processes have written to storage, for the overwrite row. */
+const writtenOf = (pids: ReadonlyArray<number>, provide: <A, E>(effect: Effect.Effect<A, E, FileSystem.FileSystem>) => Effect.Effect<A, E>) =>
+  provide(processWrittenBytes(pids)).pipe(Effect.mapError((error) => new BenchFailed({ message: error.message })))
 
 /** CPU seconds the processes have used, for the rows' CPU per operation. */
 const cpuOf = (pids: ReadonlyArray<number>, provide: <A, E>(effect: Effect.Effect<A, E, FileSystem.FileSystem>) => Effect.Effect<A, E>) =>
@@ -118,7 +126,7 @@ const measureSandstore = (settings: CompareSettings) =>
       clientCpuSeconds: cpuOf([process.pid], Effect.provide(context)),
       onRow: (kind, clients, ops) => rowLine(`sandstore ${kind}`, clients, ops)
     })
-    if (settings.smallOnly) return { small, pieces: undefined, large: undefined }
+    if (settings.smallOnly) return { small, pieces: undefined, large: undefined, overwrite: undefined }
     const pieceBytes = yield* sandstorePieceBytes(cluster.addresses)
     const pieces = new FilePieces(settings.fileSize, pieceBytes, SEED)
     yield* log(`sandstore: one ${formatBytes(settings.fileSize)} file in ${formatBytes(pieceBytes)} pieces`)
@@ -127,7 +135,19 @@ const measureSandstore = (settings: CompareSettings) =>
       `  write ${formatMibPerSec(pieces.fileSize / 2 ** 20 / large.write.seconds)} MiB/s, ` +
         `read ${formatMibPerSec(large.read.bytes / 2 ** 20 / large.read.seconds)} MiB/s`
     )
-    return { small, pieces, large }
+    yield* log(`sandstore: ${formatBytes(OVERWRITE_BLOCK)} writes at random offsets of a ${formatBytes(OVERWRITE_FILE)} file, 1 client`)
+    const overwrite = yield* measureOverwrite({
+      seeds: cluster.addresses,
+      duration: settings.duration,
+      warmup: settings.warmup,
+      serverCpuSeconds: cpuOf(pids, Effect.provide(context)),
+      serverWrittenBytes: writtenOf(pids, Effect.provide(context))
+    })
+    yield* log(
+      `  ${formatCount(overwrite.ops.opsPerSec)} ops/s, p50 ${formatMillis(overwrite.ops.p50)} ms, ` +
+        `${overwrite.writtenBytesPerOp === undefined ? "–" : formatBytes(overwrite.writtenBytesPerOp)} written per op, ${overwrite.ops.errors} errors`
+    )
+    return { small, pieces, large, overwrite }
   }))
 
 const writeOutputs = (markdown: string, finishedAt: number, updateReadme: boolean) =>
@@ -143,7 +163,7 @@ const writeOutputs = (markdown: string, finishedAt: number, updateReadme: boolea
     const section = [
       "`npm run bench:compare` runs a 3-member etcd and a 3-node Sandstore cluster on this machine, one after",
       "the other, and the disk on its own (flags `--duration`, `--warmup`, `--prime`, `--concurrency`, `--file-size`,",
-      "`--small-only`; about 3–4 minutes with the defaults). CPU ms/op is the user + system time of the 3",
+      "`--small-only`; about 4–5 minutes with the defaults). CPU ms/op is the user + system time of the 3",
       "server processes, summed, per operation: steadier than ops/s on a shared machine. Its latest table",
       "(all runs: `results/compare/`):",
       "",
@@ -175,9 +195,12 @@ const program = Effect.gen(function*() {
   const etcd = yield* measureEtcd(settings)
   const sandstore = yield* measureSandstore(settings)
   let disk: Effect.Effect.Success<ReturnType<typeof diskBaseline>> | undefined
+  let loopback: Effect.Effect.Success<ReturnType<typeof loopbackBaseline>> | undefined
   if (sandstore.pieces !== undefined) {
     yield* log(`disk: ${formatBytes(settings.fileSize)} write + fsync, then read`)
     disk = yield* diskBaseline(sandstore.pieces)
+    yield* log(`loopback: ${formatBytes(settings.fileSize)} sent, then received, over one TCP connection`)
+    loopback = yield* loopbackBaseline(sandstore.pieces)
   }
   const pair = (etcdRows: ReadonlyArray<EtcdRow>, ours: ReadonlyArray<{ readonly clients: number; readonly ops: SmallOps }>) =>
     settings.concurrency.map((clients): SmallOpsRow => ({
@@ -197,14 +220,17 @@ const program = Effect.gen(function*() {
     valueBytes: VALUE_BYTES,
     writes: pair(etcd.puts, sandstore.small.creates),
     reads: pair(etcd.gets, sandstore.small.stats),
-    large: sandstore.pieces === undefined || sandstore.large === undefined || disk === undefined ? undefined : {
+    large: sandstore.pieces === undefined || sandstore.large === undefined || disk === undefined || loopback === undefined ? undefined : {
       fileSize: settings.fileSize,
       pieceBytes: sandstore.pieces.pieceBytes,
       sandstoreWrite: sandstore.large.write,
       sandstoreRead: sandstore.large.read,
       diskWrite: disk.write,
-      diskRead: disk.read
-    }
+      diskRead: disk.read,
+      loopbackWrite: loopback.write,
+      loopbackRead: loopback.read
+    },
+    overwrite: sandstore.overwrite
   }
   const markdown = renderReport(report).join("\n")
   yield* Console.log(`\n${markdown}\n`)

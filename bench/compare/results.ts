@@ -40,6 +40,18 @@ export interface LargeFile {
   /** write of every piece, then one fsync */
   readonly diskWrite: Throughput
   readonly diskRead: Throughput
+  /** the same pieces over one loopback TCP connection, with no codec or disk */
+  readonly loopbackWrite: Throughput
+  readonly loopbackRead: Throughput
+}
+
+/** Small durable writes at random places in one existing file: what a small write costs. */
+export interface SmallWrites {
+  readonly fileSize: number
+  readonly blockBytes: number
+  readonly ops: SmallOps
+  /** bytes the 3 nodes wrote to storage per successful operation, summed; undefined when none succeeded */
+  readonly writtenBytesPerOp: number | undefined
 }
 
 export interface Machine {
@@ -68,6 +80,8 @@ export interface CompareReport {
   readonly reads: ReadonlyArray<SmallOpsRow>
   /** undefined when the run skipped the large file */
   readonly large: LargeFile | undefined
+  /** undefined when the run skipped it (with the large file) */
+  readonly overwrite: SmallWrites | undefined
 }
 
 const MiB = 1024 * 1024

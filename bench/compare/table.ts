@@ -5,7 +5,7 @@
  * reader needs to interpret them. Columns are padded so the same text reads well in a terminal.
  */
 import { DateTime } from "effect"
-import { type CompareReport, type LargeFile, type Machine, mibPerSec, type SmallOps, type SmallOpsRow } from "./results.ts"
+import { type CompareReport, type LargeFile, type Machine, mibPerSec, type SmallOps, type SmallOpsRow, type SmallWrites } from "./results.ts"
 
 /** Shown where a number does not exist (no sample, nothing to divide by). */
 export const NONE = "–"
@@ -111,24 +111,52 @@ const clientCpuLine = (rows: ReadonlyArray<SmallOpsRow>, etcdName: string, sands
 }
 
 const largeFileLines = (large: LargeFile): ReadonlyArray<string> => {
-  const throughputRow = (name: string, sandstore: number, disk: number) =>
-    [name, formatMibPerSec(sandstore), formatMibPerSec(disk), formatRatio(sandstore, disk)]
-  const sandstoreWrite = mibPerSec(large.sandstoreWrite)
-  const sandstoreRead = mibPerSec(large.sandstoreRead)
-  const diskWrite = mibPerSec(large.diskWrite)
-  const diskRead = mibPerSec(large.diskRead)
+  const throughputRow = (name: string, sandstore: number, disk: number, loopback: number) =>
+    [name, formatMibPerSec(sandstore), formatMibPerSec(disk), formatMibPerSec(loopback), formatRatio(sandstore, disk), formatRatio(sandstore, loopback)]
   const throughput = markdownTable(
-    ["sequential", "Sandstore MiB/s", "disk MiB/s", "Sandstore / disk"],
-    [throughputRow("write", sandstoreWrite, diskWrite), throughputRow("read", sandstoreRead, diskRead)],
-    ["left", "right", "right", "right"]
+    ["sequential", "Sandstore MiB/s", "disk MiB/s", "loopback MiB/s", "Sandstore / disk", "Sandstore / loopback"],
+    [
+      throughputRow("write", mibPerSec(large.sandstoreWrite), mibPerSec(large.diskWrite), mibPerSec(large.loopbackWrite)),
+      throughputRow("read", mibPerSec(large.sandstoreRead), mibPerSec(large.diskRead), mibPerSec(large.loopbackRead))
+    ],
+    ["left", "right", "right", "right", "right", "right"]
   )
   return [
     `**One large file**: ${formatBytes(large.fileSize)} written then read sequentially by one client in ` +
       `${formatBytes(large.pieceBytes)} pieces (Sandstore: 3 replicas, acknowledged once durable on every one; ` +
-      `disk: the same pieces with node:fs in the same temp dir, then one fsync).`,
+      `disk: the same pieces with node:fs in the same temp dir, then one fsync; loopback: the same pieces over ` +
+      `one TCP connection on 127.0.0.1 with plain node:net, no codec and no disk).`,
     "",
     ...throughput,
     ""
+  ]
+}
+
+const overwriteLines = (overwrite: SmallWrites): ReadonlyArray<string> => {
+  const { ops } = overwrite
+  const written = overwrite.writtenBytesPerOp
+  return [
+    `**Small writes in place**: ${formatBytes(overwrite.blockBytes)} written then synced at a random ` +
+      `${formatBytes(overwrite.blockBytes)}-aligned offset of one ${formatBytes(overwrite.fileSize)} file, by one client ` +
+      `(Sandstore: 3 replicas, acknowledged once durable on every one).`,
+    "",
+    ...markdownTable(
+      ["random overwrite", "ops/s", "p50 ms", "p99 ms", "CPU ms/op", "written to disk per op (3 nodes)", "per byte of data"],
+      [[
+        formatBytes(overwrite.blockBytes),
+        formatCount(ops.opsPerSec),
+        formatMillis(ops.p50),
+        formatMillis(ops.p99),
+        formatMillis(ops.cpuMillisPerOp),
+        written === undefined ? NONE : formatBytes(written),
+        written === undefined ? NONE : written >= 10 * overwrite.blockBytes
+          ? `${formatCount(written / overwrite.blockBytes)}×`
+          : formatRatio(written, overwrite.blockBytes)
+      ]],
+      ["left", "right", "right", "right", "right", "right", "right"]
+    ),
+    "",
+    ...(ops.errors > 0 ? [`- Random overwrite: ${ops.errors} failed operations (first: ${ops.firstError ?? "unknown"}).`, ""] : [])
   ]
 }
 
@@ -157,11 +185,16 @@ export const renderReport = (report: CompareReport): ReadonlyArray<string> => {
     clientCpuLine(report.reads, "get", "stat"),
     "",
     ...(report.large === undefined ? [] : largeFileLines(report.large)),
+    ...(report.overwrite === undefined ? [] : overwriteLines(report.overwrite)),
     "- Everything runs on this one machine: 3 etcd members, then 3 Sandstore nodes (each measured " +
       "with the other stopped), and the bench's clients share its cores. Sandstore's 3 replicas all land " +
       "on the one disk, so its write puts every byte on it three times.",
     "- CPU ms/op: user + system time of the 3 server processes, summed, over the timed window, per " +
       "successful operation (the bench's own clients are not counted).",
+    ...(report.overwrite === undefined ? [] : [
+      "- Written to disk: `write_bytes` of the 3 server processes (/proc/<pid>/io: pages they dirtied in chunk " +
+        "files, the WAL and the metadata store), summed over the timed window, per successful operation."
+    ]),
     "- etcd clients are spread round-robin over the members (a follower forwards to the leader); " +
       "Sandstore clients find the leader and send to it.",
     ...(report.large === undefined ? [] : ["- Both reads come right after the writes, so they are served from the page cache, not the device."]),

@@ -1,11 +1,11 @@
 /** The bench's phases and what one run of a phase at one concurrency level measured. */
 
-export const PHASE_NAMES = ["write", "read", "stat", "create", "listdir"] as const
+export const PHASE_NAMES = ["write", "read", "stat", "create", "listdir", "overwrite"] as const
 
 export type PhaseName = typeof PHASE_NAMES[number]
 
 /** Phases that move file bytes, so a block size and a throughput apply to them. */
-export const movesBytes = (phase: PhaseName): boolean => phase === "write" || phase === "read"
+export const movesBytes = (phase: PhaseName): boolean => phase === "write" || phase === "read" || phase === "overwrite"
 
 /** Nearest-rank latencies of the successful operations, in milliseconds. */
 export interface LatencySummary {
@@ -36,4 +36,6 @@ export interface PhaseResult {
   readonly serverCpuSeconds?: number
   /** CPU seconds the bench's own process (its clients) used during the timed window, when measured (`clientCpuSeconds`) */
   readonly clientCpuSeconds?: number
+  /** Bytes the servers wrote to storage during the timed window, when measured (`serverWrittenBytes`) */
+  readonly serverWrittenBytes?: number
 }

@@ -11,6 +11,8 @@
  *   stat     stats existing data files
  *   create   open(O_CREAT | O_EXCL) + close of a new name
  *   listdir  lists a directory prepared with a known number of entries
+ *   overwrite  writes one block at a random block-aligned offset of its own file of the file size
+ *            (written untimed first), one Write + sync per block: the random small durable write
  */
 import { Effect, type Scope } from "effect"
 import type { ClientError } from "../client/errors.ts"
@@ -141,6 +143,40 @@ const writer = (context: BenchContext, client: SandstoreClientShape, label: stri
     return worker
   })
 
+/** xorshift32 from a nonzero seed: the overwrite offsets, the same in every run. */
+const offsetsFrom = (seed: number) => {
+  let state = (Math.imul(seed, 2654435761) >>> 0) || 1
+  return (bound: number): number => {
+    state ^= state << 13
+    state >>>= 0
+    state ^= state >>> 17
+    state ^= state << 5
+    state >>>= 0
+    return state % bound
+  }
+}
+
+const overwriter = (context: BenchContext, client: SandstoreClientShape) =>
+  Effect.gen(function*() {
+    const { blockSize, pattern } = context
+    const blocks = Math.floor(context.fileSize / blockSize)
+    const file = yield* writeDataFile(context, client, blocks)
+    const handle = yield* client.openScoped(file.path, "r+")
+    const nextBlock = offsetsFrom(file.seed)
+    const worker: Worker = {
+      prepare: Effect.void,
+      // The block's own pattern bytes again: a new version on every replica, and the file stays readable and checkable.
+      operation: Effect.suspend(() => {
+        const block = nextBlock(blocks)
+        return Effect.as(
+          Effect.zipRight(handle.write(pattern.block(file.seed, block), block * blockSize), handle.sync),
+          blockSize
+        )
+      })
+    }
+    return worker
+  })
+
 const reader = (context: BenchContext, client: SandstoreClientShape, file: DataFile) =>
   Effect.gen(function*() {
     const { blockSize, pattern } = context
@@ -204,6 +240,11 @@ export const setUpWorkers: Record<PhaseName, SetUp> = {
     Effect.zipRight(
       context.clients[0]!.mkdir(context.dataFiles.directory, { recursive: true }),
       Effect.forEach(range(concurrency), (i) => writer(context, clientOf(context, i), `write-c${concurrency}-w${i}`))
+    ),
+  overwrite: (context, concurrency) =>
+    Effect.zipRight(
+      context.clients[0]!.mkdir(context.dataFiles.directory, { recursive: true }),
+      Effect.forEach(range(concurrency), (i) => overwriter(context, clientOf(context, i)), { concurrency: "unbounded" })
     ),
   read: (context, concurrency) =>
     Effect.flatMap(context.sourceFiles, (files) =>

@@ -51,6 +51,8 @@ export interface BenchOptions<E, R> extends BenchSettings {
   readonly serverCpuSeconds?: Effect.Effect<number, BenchFailed>
   /** CPU seconds this process has used so far: with it, each result says what its clients cost */
   readonly clientCpuSeconds?: Effect.Effect<number, BenchFailed>
+  /** Bytes the servers have written to storage so far (e.g. /proc/<pid>/io): read around each timed window, like the CPU */
+  readonly serverWrittenBytes?: Effect.Effect<number, BenchFailed>
   /** one-line notices: pre-flight passed, directory removed */
   readonly log?: (line: string) => Effect.Effect<void>
 }
@@ -139,6 +141,7 @@ const runLevel = <E, R>(
     const tally = new Tally()
     const cpuBefore = options.serverCpuSeconds === undefined ? undefined : yield* options.serverCpuSeconds
     const clientBefore = options.clientCpuSeconds === undefined ? undefined : yield* options.clientCpuSeconds
+    const writtenBefore = options.serverWrittenBytes === undefined ? undefined : yield* options.serverWrittenBytes
     const elapsed = yield* withProgress(
       runWindow(workers, options.duration, tally),
       tally,
@@ -148,6 +151,7 @@ const runLevel = <E, R>(
     )
     const cpuAfter = options.serverCpuSeconds === undefined ? undefined : yield* options.serverCpuSeconds
     const clientAfter = options.clientCpuSeconds === undefined ? undefined : yield* options.clientCpuSeconds
+    const writtenAfter = options.serverWrittenBytes === undefined ? undefined : yield* options.serverWrittenBytes
     const bytes = movesBytes(phase)
     const result: PhaseResult = {
       operation: phase,
@@ -161,7 +165,8 @@ const runLevel = <E, R>(
       opsPerSec: elapsed > 0 ? tally.ops / elapsed : 0,
       mibPerSec: bytes ? (elapsed > 0 ? tally.bytes / MiB / elapsed : 0) : undefined,
       ...(cpuBefore === undefined || cpuAfter === undefined ? {} : { serverCpuSeconds: cpuAfter - cpuBefore }),
-      ...(clientBefore === undefined || clientAfter === undefined ? {} : { clientCpuSeconds: clientAfter - clientBefore })
+      ...(clientBefore === undefined || clientAfter === undefined ? {} : { clientCpuSeconds: clientAfter - clientBefore }),
+      ...(writtenBefore === undefined || writtenAfter === undefined ? {} : { serverWrittenBytes: writtenAfter - writtenBefore })
     }
     return result
   }))

@@ -76,7 +76,7 @@ const textOption = (name: string, fallback: string, description: string) =>
 
 const options = {
   seeds: seedsOption(),
-  phases: textOption("phases", "write,read,stat,create,listdir", "phases to run, in this order").pipe(
+  phases: textOption("phases", "write,read,stat,create,listdir", "phases to run, in this order (also: overwrite, random block writes in a file of --file-size per worker)").pipe(
     Options.mapEffect(parsed(parsePhases))
   ),
   concurrency: textOption("concurrency", "1,16", "concurrent workers; each phase runs at each level").pipe(

@@ -13,7 +13,7 @@ import { bench, type BenchRun } from "../../src/cli/benchCommand.ts"
 import { BlockPattern } from "../../src/bench/dataFiles.ts"
 import { runWindow, Tally } from "../../src/bench/measure.ts"
 import { makeContext, setUpWorkers } from "../../src/bench/phases.ts"
-import { PHASE_NAMES } from "../../src/bench/phaseResult.ts"
+import { movesBytes, PHASE_NAMES } from "../../src/bench/phaseResult.ts"
 import { CSV_HEADER } from "../../src/bench/report.ts"
 import type { FileHandle } from "../../src/client/FileHandle.ts"
 import type { SandstoreClientShape } from "../../src/client/SandstoreClient.ts"
@@ -81,7 +81,7 @@ describe("sandstore bench", () => {
       expect(lines[0]).toBe(CSV_HEADER)
       expect(lines.slice(1).map((line) => line.split(",").slice(0, 3).join(","))).toEqual(
         PHASE_NAMES.flatMap((phase) =>
-          [1, 4].map((level) => `${phase},${level},${phase === "write" || phase === "read" ? 4096 : ""}`)
+          [1, 4].map((level) => `${phase},${level},${movesBytes(phase) ? 4096 : ""}`)
         )
       )
 

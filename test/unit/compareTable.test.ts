@@ -47,7 +47,15 @@ const report: CompareReport = {
     sandstoreWrite: { bytes: 256 * MiB, seconds: 4 },
     sandstoreRead: { bytes: 256 * MiB, seconds: 1 },
     diskWrite: { bytes: 256 * MiB, seconds: 0.5 },
-    diskRead: { bytes: 256 * MiB, seconds: 0 }
+    diskRead: { bytes: 256 * MiB, seconds: 0 },
+    loopbackWrite: { bytes: 256 * MiB, seconds: 0.25 },
+    loopbackRead: { bytes: 256 * MiB, seconds: 0.125 }
+  },
+  overwrite: {
+    fileSize: 64 * MiB,
+    blockBytes: 4096,
+    ops: ops(20, 40, 90.5, 2, 30),
+    writtenBytesPerOp: 24 * MiB + 8192
   }
 }
 
@@ -137,10 +145,21 @@ describe("renderReport", () => {
     expect(text).toContain("Linearizable reads")
   })
 
-  it("has write and read rows with Sandstore / disk MiB/s", () => {
+  it("has write and read rows with Sandstore / disk and Sandstore / loopback MiB/s", () => {
     const row = (name: string) => lines.find((line) => line.startsWith(`| ${name} `))!.split("|").map((cell) => cell.trim())
-    expect(row("write")).toEqual(["", "write", "64.0", "512", "0.13×", ""])
-    expect(row("read")).toEqual(["", "read", "256", "0.0", NONE, ""])
+    expect(row("write")).toEqual(["", "write", "64.0", "512", "1024", "0.13×", "0.06×", ""])
+    expect(row("read")).toEqual(["", "read", "256", "0.0", "2048", NONE, "0.13×", ""])
+  })
+
+  it("has a random-overwrite row with what each write cost the disks, and says how that is measured", () => {
+    const row = lines.find((line) => line.startsWith("| 4 KiB "))!.split("|").map((cell) => cell.trim())
+    expect(row).toEqual(["", "4 KiB", "20", "40.0", "90.5", "30.0", "24.01 MiB", "6,146×", ""])
+    expect(text).toContain("at a random 4 KiB-aligned offset of one 64 MiB file")
+    expect(text).toContain("write_bytes")
+    expect(text).toContain("- Random overwrite: 2 failed operations")
+    const without = renderReport({ ...report, overwrite: undefined }).join("\n")
+    expect(without).not.toContain("random overwrite")
+    expect(without).not.toContain("write_bytes")
   })
 
   it("says what the clients' own process spent per operation on each system", () => {
@@ -150,6 +169,7 @@ describe("renderReport", () => {
   it("lists rows with failed operations, and only those", () => {
     const notes = lines.filter((line) => line.includes("failed operation"))
     expect(notes).toEqual([
+      "- Random overwrite: 2 failed operations (first: EAGAIN: no leader).",
       "- Sandstore create with 64 client(s): 3 failed operation(s), first: EAGAIN: no leader",
       "- etcd get with 64 client(s): 1 failed operation(s), first: EAGAIN: no leader"
     ])
