@@ -22,6 +22,14 @@ import { TransactionCoordinator } from "../../src/services/TransactionCoordinato
 const BASE_BACKOFF_MILLIS = 2
 const MAX_BACKOFF_MILLIS = 200
 
+/** The one chunk of `plan` that holds all of [offset, end), if one does (no hole, no second chunk). */
+const soleChunk = (plan: ReadPlan, offset: number, end: number): ChunkRef | undefined => {
+  const first = Math.floor(offset / plan.chunkSize)
+  if (Math.floor((end - 1) / plan.chunkSize) !== first) return undefined
+  const chunk = plan.chunks.find((c) => c.index === first)
+  return chunk !== undefined && first * plan.chunkSize + chunk.length >= end ? chunk : undefined
+}
+
 export interface DataPlaneOptions {
   /**
    * How many times a write re-plans after losing a version race before answering Conflict.
@@ -65,6 +73,16 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
         Effect.gen(function*() {
           const end = Math.min(offset + length, plan.attributes.size)
           if (end <= offset) return new Uint8Array(0)
+          const whole = soleChunk(plan, offset, end)
+          // One chunk holds the whole range (a sequential reader's usual case): its bytes, uncopied.
+          if (whole !== undefined) {
+            const chunkStart = whole.index * plan.chunkSize
+            const bytes = yield* readChunk(whole, offset - chunkStart, end - offset)
+            if (bytes.length !== end - offset) {
+              return yield* new Unavailable({ message: `chunk ${whole.versionId} returned ${bytes.length} of ${end - offset} bytes` })
+            }
+            return bytes
+          }
           const out = new Uint8Array(end - offset)
           yield* Effect.forEach(plan.chunks, (chunk) => {
             const chunkStart = chunk.index * plan.chunkSize
