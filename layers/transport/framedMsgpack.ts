@@ -151,7 +151,9 @@ const makeParser = (encoding: "stream" | "frame"): RpcSerialization.Parser => {
         pendingBytes += available
         return bodies
       }
-      const frame = new Uint8Array(headerBytes + pendingBodyBytes)
+      // Every byte is overwritten below, so the frame need not be zero-filled first (8 MiB for a chunk).
+      const unfilled = Buffer.allocUnsafeSlow(headerBytes + pendingBodyBytes)
+      const frame = new Uint8Array(unfilled.buffer, unfilled.byteOffset, unfilled.length)
       let position = 0
       for (const chunk of pending) {
         frame.set(chunk, position)
