@@ -70,6 +70,8 @@ export const makeCommitNotices = (
       yield* Effect.forEach(batch, ([node, versionIds]) =>
         peers.forNode(node).pipe(
           Effect.flatMap((store) => store.commit(versionIds)),
+          // NotFound: a version was replaced and collected meanwhile (the others were committed).
+          Effect.catchTag("NotFound", (error) => Effect.logDebug(`finalizing chunk versions on ${node}: ${error.message}`)),
           Effect.catchAll((error) =>
             Effect.logWarning(`finalizing ${versionIds.length} chunk versions on ${node} failed; the collector will retry`, error))
         ), { concurrency: "unbounded", discard: true })
