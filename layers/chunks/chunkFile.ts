@@ -12,7 +12,7 @@
  */
 import { Either } from "effect"
 import { Corruption } from "../../src/domain/errors.ts"
-import { crc32c } from "../../src/lib/crc32c.ts"
+import { crc32c, crc32cBlocks } from "../../src/lib/crc32c.ts"
 
 export const CHUNK_FILE_MAGIC = 0x4b435353 // "SSCK" as little-endian bytes
 export const CHUNK_FILE_FORMAT_VERSION = 1
@@ -46,28 +46,34 @@ const encodeHeader = (header: ChunkFileHeader, into: DataView): void => {
   into.setUint32(HEADER_CRC_OFFSET, crc32c(bytes), true)
 }
 
+/** The checksums of a version's data: of each block (the file's table) and of the whole. */
+export interface ChunkChecksums {
+  readonly whole: number
+  readonly blocks: Uint32Array
+}
+
+/** Both, in one pass over the bytes: the whole checksum is combined from the blocks'. */
+export const chunkChecksums = (data: Uint8Array): ChunkChecksums => crc32cBlocks(data, CHUNK_BLOCK_SIZE)
+
 /**
- * Everything that precedes the data: header and block checksum table. Written before `data`
- * itself, so the data (up to a whole chunk) is never copied. `data.length` must not exceed
- * MAX_CHUNK_DATA_LENGTH and `dataCrc` must be crc32c(data); callers check both first.
+ * Everything that precedes the data: header and block checksum table. Written before the data
+ * itself, so the data (up to a whole chunk) is never copied. `dataLength` must not exceed
+ * MAX_CHUNK_DATA_LENGTH and `checksums` must be chunkChecksums(data); callers check both first.
  */
-export const encodeChunkPrefix = (data: Uint8Array, dataCrc: number): Uint8Array => {
-  const header: ChunkFileHeader = { dataLength: data.length, blockSize: CHUNK_BLOCK_SIZE, dataCrc }
+export const encodeChunkPrefix = (dataLength: number, checksums: ChunkChecksums): Uint8Array => {
+  const header: ChunkFileHeader = { dataLength, blockSize: CHUNK_BLOCK_SIZE, dataCrc: checksums.whole }
   const blocks = blockCount(header)
+  if (checksums.blocks.length !== blocks) throw new RangeError(`${checksums.blocks.length} block checksums for ${blocks} blocks`)
   const prefix = new Uint8Array(CHUNK_HEADER_SIZE + BLOCK_CRC_SIZE * blocks)
   const view = new DataView(prefix.buffer)
   encodeHeader(header, view)
-  for (let block = 0; block < blocks; block++) {
-    const start = block * CHUNK_BLOCK_SIZE
-    const crc = crc32c(data.subarray(start, Math.min(start + CHUNK_BLOCK_SIZE, data.length)))
-    view.setUint32(tableOffset + BLOCK_CRC_SIZE * block, crc, true)
-  }
+  for (let block = 0; block < blocks; block++) view.setUint32(tableOffset + BLOCK_CRC_SIZE * block, checksums.blocks[block]!, true)
   return prefix
 }
 
 /** The complete file image; for tests and tools (the store writes prefix and data separately). */
 export const encodeChunkFile = (data: Uint8Array): Uint8Array => {
-  const prefix = encodeChunkPrefix(data, crc32c(data))
+  const prefix = encodeChunkPrefix(data.length, chunkChecksums(data))
   const file = new Uint8Array(prefix.length + data.length)
   file.set(prefix, 0)
   file.set(data, prefix.length)

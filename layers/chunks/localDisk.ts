@@ -17,6 +17,7 @@ import { ChunkService, type ChunkServiceShape, VERSION_ID_PATTERN } from "../../
 import {
   blockSpan,
   CHUNK_HEADER_SIZE,
+  type ChunkChecksums,
   type ChunkFileHeader,
   decodeChunkHeader,
   encodeChunkPrefix,
@@ -196,10 +197,10 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }): Ef
         return Option.none<boolean>()
       }))
 
-    const writeStaged = (id: string, data: Uint8Array, checksum: number) =>
+    const writeStaged = (id: string, data: Uint8Array, checksums: ChunkChecksums) =>
       Effect.gen(function*() {
         const temp = NodePath.join(stagedDir, `${id}.tmp-${yield* Ref.getAndUpdate(tempCounter, (n) => n + 1)}`)
-        const prefix = encodeChunkPrefix(data, checksum)
+        const prefix = encodeChunkPrefix(data.length, checksums)
         yield* Effect.scoped(Effect.gen(function*() {
           const fd = yield* openScoped(temp, "wx")
           yield* writeAllAt(temp, fd, prefix, 0)
@@ -215,10 +216,10 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }): Ef
     const stage: ChunkServiceShape["stage"] = (versionId, data, checksum) =>
       Effect.gen(function*() {
         const id = yield* checkVersionId(versionId)
-        yield* checkStagedData(id, data, checksum)
+        const checksums = yield* checkStagedData(id, data, checksum)
         yield* exclusive(id)(Effect.gen(function*() {
           const matches = yield* storedMatches(id, data, checksum)
-          if (Option.isNone(matches)) return yield* writeStaged(id, data, checksum)
+          if (Option.isNone(matches)) return yield* writeStaged(id, data, checksums)
           if (!matches.value) {
             return yield* new InvalidArgument({ message: `chunk version ${id} already exists with different bytes` })
           }

@@ -4,9 +4,8 @@
  */
 import { Effect } from "effect"
 import { InvalidArgument } from "../../src/domain/errors.ts"
-import { crc32c } from "../../src/lib/crc32c.ts"
 import { VERSION_ID_PATTERN } from "../../src/services/ChunkService.ts"
-import { MAX_CHUNK_DATA_LENGTH } from "./chunkFile.ts"
+import { type ChunkChecksums, chunkChecksums, MAX_CHUNK_DATA_LENGTH } from "./chunkFile.ts"
 
 /** Only an id matching VERSION_ID_PATTERN may ever become part of a path. */
 export const checkVersionId = (versionId: string): Effect.Effect<string, InvalidArgument> =>
@@ -21,19 +20,22 @@ export const checkRange = (offset: number, length: number): Effect.Effect<void, 
     ? Effect.void
     : Effect.fail(new InvalidArgument({ message: `invalid read range (offset ${offset}, length ${length})` }))
 
-/** The bytes must be what the sender checksummed; anything else was damaged on the way. */
+/**
+ * The bytes must be what the sender checksummed; anything else was damaged on the way. The one
+ * pass that verifies them also yields the block checksums a store keeps with them.
+ */
 export const checkStagedData = (
   versionId: string,
   data: Uint8Array,
   checksum: number
-): Effect.Effect<void, InvalidArgument> => {
+): Effect.Effect<ChunkChecksums, InvalidArgument> => {
   if (data.length > MAX_CHUNK_DATA_LENGTH) {
     return Effect.fail(new InvalidArgument({ message: `chunk version ${versionId} is too large (${data.length} bytes)` }))
   }
-  const actual = crc32c(data)
-  return actual === checksum
-    ? Effect.void
+  const checksums = chunkChecksums(data)
+  return checksums.whole === checksum
+    ? Effect.succeed(checksums)
     : Effect.fail(new InvalidArgument({
-      message: `checksum mismatch staging chunk version ${versionId}: expected ${checksum}, data has ${actual}`
+      message: `checksum mismatch staging chunk version ${versionId}: expected ${checksum}, data has ${checksums.whole}`
     }))
 }

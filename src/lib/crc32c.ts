@@ -66,3 +66,76 @@ export const crc32cImplementation: "native" | "table" = native === null ? "table
 export const crc32c: (data: Uint8Array, crc?: number) => number = native === null
   ? crc32cTable
   : (data, crc = 0) => (data.length < NATIVE_FROM ? crc32cTable(data, crc) : native(data, crc) >>> 0)
+
+// --- combining -----------------------------------------------------------------------------
+// crc(A ‖ B) from crc(A), crc(B) and |B|: crc(A) advanced over |B| zero bytes, xor crc(B)
+// (zlib's crc32_combine). Advancing is multiplication by a 32×32 matrix over GF(2), held as 32
+// columns; the matrix for n bytes is built by squaring, once per length and then cached, so a
+// chunk's block checksums combine into the whole one for a few operations per block.
+
+/** mat × vec over GF(2). */
+const times = (mat: Uint32Array, vec: number): number => {
+  let sum = 0
+  for (let i = 0; vec !== 0; i++, vec >>>= 1) if (vec & 1) sum ^= mat[i]!
+  return sum >>> 0
+}
+
+/** a ∘ b: applies b, then a. */
+const compose = (a: Uint32Array, b: Uint32Array): Uint32Array => {
+  const out = new Uint32Array(32)
+  for (let n = 0; n < 32; n++) out[n] = times(a, b[n]!)
+  return out
+}
+
+const square = (mat: Uint32Array): Uint32Array => compose(mat, mat)
+
+/** The operator that advances a CRC over `length` zero bytes. */
+const zerosOperator = (length: number): Uint32Array => {
+  // One zero bit: shift right, folding in the polynomial when the low bit falls out.
+  let power: Uint32Array = new Uint32Array(32)
+  power[0] = POLY
+  for (let n = 1; n < 32; n++) power[n] = (1 << (n - 1)) >>> 0
+  power = square(square(square(power))) // 8 zero bits: one byte
+  // result = product of power^(2^k) for the set bits k of length
+  let result: Uint32Array | null = null
+  for (let remaining = length; remaining > 0; remaining = Math.floor(remaining / 2)) {
+    if (remaining % 2 === 1) result = result === null ? power : compose(power, result)
+    if (remaining > 1) power = square(power)
+  }
+  return result ?? identity()
+}
+
+const identity = (): Uint32Array => {
+  const out = new Uint32Array(32)
+  for (let n = 0; n < 32; n++) out[n] = (1 << n) >>> 0
+  return out
+}
+
+const operators = new Map<number, Uint32Array>()
+const operatorFor = (length: number): Uint32Array => {
+  let operator = operators.get(length)
+  if (operator === undefined) {
+    operator = zerosOperator(length)
+    // Block sizes and a few tail lengths: a handful of entries, but never an unbounded map.
+    if (operators.size < 64) operators.set(length, operator)
+  }
+  return operator
+}
+
+/** crc32c(A ‖ B) from crcA = crc32c(A), crcB = crc32c(B) and lengthB = B's length. */
+export const crc32cCombine = (crcA: number, crcB: number, lengthB: number): number =>
+  lengthB === 0 ? crcA >>> 0 : (times(operatorFor(lengthB), crcA >>> 0) ^ crcB) >>> 0
+
+/** The CRC of each `blockSize` block of `data` (the last may be short) and of the whole, in one pass over the bytes. */
+export const crc32cBlocks = (data: Uint8Array, blockSize: number): { readonly blocks: Uint32Array; readonly whole: number } => {
+  const count = Math.ceil(data.length / blockSize)
+  const blocks = new Uint32Array(count)
+  let whole = 0
+  for (let block = 0; block < count; block++) {
+    const start = block * blockSize
+    const end = Math.min(start + blockSize, data.length)
+    blocks[block] = crc32c(data.subarray(start, end))
+    whole = block === 0 ? blocks[0]! : crc32cCombine(whole, blocks[block]!, end - start)
+  }
+  return { blocks, whole }
+}

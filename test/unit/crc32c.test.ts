@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { crc32c, crc32cImplementation, crc32cTable } from "../../src/lib/crc32c.ts"
+import { crc32c, crc32cBlocks, crc32cCombine, crc32cImplementation, crc32cTable } from "../../src/lib/crc32c.ts"
 import { makePrng, nextFloat } from "../../src/raft/prng.ts"
 
 const ascii = (text: string) => new TextEncoder().encode(text)
@@ -28,5 +28,29 @@ describe("crc32c", () => {
       const cut = Math.floor(size / 3)
       expect(crc32c(data.subarray(cut), crc32c(data.subarray(0, cut)))).toBe(crc32cTable(data))
     }
+  })
+
+  it("combines the checksums of two parts into the whole's, at any cut", () => {
+    const prng = makePrng(12, "combine")
+    const data = new Uint8Array(200_003)
+    for (let i = 0; i < data.length; i++) data[i] = Math.floor(nextFloat(prng) * 256)
+    for (const cut of [0, 1, 3, 8, 127, 4096, 65_536, 100_000, 200_002, 200_003]) {
+      const [a, b] = [data.subarray(0, cut), data.subarray(cut)]
+      expect(crc32cCombine(crc32cTable(a), crc32cTable(b), b.length)).toBe(crc32cTable(data))
+    }
+  })
+
+  it("gives each block's checksum and the whole's in one pass", () => {
+    const prng = makePrng(13, "blocks")
+    const data = new Uint8Array(3 * 65_536 + 777)
+    for (let i = 0; i < data.length; i++) data[i] = Math.floor(nextFloat(prng) * 256)
+    for (const size of [data.length, 65_536 * 2, 65_536, 1000]) {
+      const { blocks, whole } = crc32cBlocks(data.subarray(0, size), 65_536)
+      expect(whole).toBe(crc32cTable(data.subarray(0, size)))
+      expect([...blocks]).toEqual(
+        Array.from({ length: Math.ceil(size / 65_536) }, (_, k) => crc32cTable(data.subarray(k * 65_536, Math.min(size, (k + 1) * 65_536))))
+      )
+    }
+    expect(crc32cBlocks(new Uint8Array(0), 65_536)).toEqual({ blocks: new Uint32Array(0), whole: 0 })
   })
 })
