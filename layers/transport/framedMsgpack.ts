@@ -8,9 +8,16 @@
 import { RpcSerialization } from "@effect/rpc"
 import { Layer } from "effect"
 import { Packr, RESERVE_START_SPACE, Unpackr } from "msgpackr"
+import { detach, reattach } from "./attachedBytes.ts"
 
 /** Bytes of the length prefix. */
 const headerBytes = 4
+
+/**
+ * The length prefix's top bit marks a frame with attached bytes (stream encoding only, see
+ * attachedBytes.ts): its body is a u32 length of the msgpack part, that part, then the bytes.
+ */
+const ATTACHED = 0x8000_0000
 
 /**
  * Largest frame body either side accepts. Client transfers are at most 16 MiB; a larger
@@ -59,8 +66,36 @@ const frameTooLarge = (bufferSize: number) =>
     bufferSize
   })
 
-const readLength = (bytes: Uint8Array, offset: number): number =>
+const readU32 = (bytes: Uint8Array, offset: number): number =>
   ((bytes[offset] << 24) | (bytes[offset + 1] << 16) | (bytes[offset + 2] << 8) | bytes[offset + 3]) >>> 0
+
+const writeU32 = (bytes: Uint8Array, offset: number, value: number): void => {
+  bytes[offset] = value >>> 24
+  bytes[offset + 1] = (value >>> 16) & 0xff
+  bytes[offset + 2] = (value >>> 8) & 0xff
+  bytes[offset + 3] = value & 0xff
+}
+
+/** A frame's body length, without the attached-bytes mark. */
+const readLength = (bytes: Uint8Array, offset: number): number => (readU32(bytes, offset) & ~ATTACHED) >>> 0
+
+const isAttached = (bytes: Uint8Array, offset: number): boolean => (bytes[offset]! & 0x80) !== 0
+
+/** The parts of one frame, written in order: the encoded message, then any attached bytes as they are. */
+export type FrameParts = Uint8Array | ReadonlyArray<Uint8Array>
+
+/** The parser of a socketClient/socketServer connection: it may frame a message in several parts. */
+export interface StreamParser {
+  readonly decode: (input: Uint8Array | string) => ReadonlyArray<unknown>
+  /** `attach`: whether large bytes may go beside the message (the peer reads such frames); default true. */
+  readonly encode: (message: unknown, attach?: boolean) => FrameParts
+}
+
+/** Write every part of a frame (the socket's writes of one turn are coalesced into one writev). */
+export const writeFrame = (socket: { write: (chunk: Uint8Array) => boolean }, parts: FrameParts): void => {
+  if (parts instanceof Uint8Array) socket.write(parts)
+  else for (const part of parts) socket.write(part)
+}
 
 /**
  * msgpackr decodes binary values as views of its input, of the input's class. Sockets deliver
@@ -76,7 +111,7 @@ const asPlainBytes = (bytes: Uint8Array): Uint8Array =>
  * decoded in place. After an oversized length the stream has no trustworthy boundaries left,
  * so the parser refuses everything that follows.
  */
-const makeParser = (encoding: "stream" | "frame"): RpcSerialization.Parser => {
+const makeParser = (encoding: "stream" | "frame"): StreamParser => {
   const newPackr = () => new Packr(recordOptions(encoding))
   let packr = newPackr()
   const unpackr = new Unpackr({ useRecords: true, sequential: true })
@@ -119,7 +154,7 @@ const makeParser = (encoding: "stream" | "frame"): RpcSerialization.Parser => {
     }
   }
 
-  /** The header of the pending frame, whose first bytes are in `pending` and the rest in `data`. */
+  /** The raw header (mark included) of the pending frame, whose first bytes are in `pending` and the rest in `data`. */
   const readSplitHeader = (data: Uint8Array): number => {
     const header = new Uint8Array(headerBytes)
     let filled = 0
@@ -127,12 +162,15 @@ const makeParser = (encoding: "stream" | "frame"): RpcSerialization.Parser => {
       for (let i = 0; i < chunk.length && filled < headerBytes; i++) header[filled++] = chunk[i]
     }
     for (let i = 0; filled < headerBytes; i++) header[filled++] = data[i]
-    return readLength(header, 0)
+    return readU32(header, 0)
   }
 
-  /** The bodies of the frames that `data` completes, in order; keeps any incomplete rest. */
-  const takeFrames = (data: Uint8Array): Array<Uint8Array> => {
-    const bodies: Array<Uint8Array> = []
+  /** Whether the incomplete frame carries attached bytes (known once its header is). */
+  let pendingAttached = false
+
+  /** The bodies of the frames that `data` completes, in order (each with its mark); keeps any incomplete rest. */
+  const takeFrames = (data: Uint8Array): Array<readonly [body: Uint8Array, attached: boolean]> => {
+    const bodies: Array<readonly [Uint8Array, boolean]> = []
     let offset = 0
     if (pendingBytes > 0) {
       const available = data.length
@@ -142,7 +180,9 @@ const makeParser = (encoding: "stream" | "frame"): RpcSerialization.Parser => {
           pendingBytes += available
           return bodies
         }
-        pendingBodyBytes = readSplitHeader(data)
+        const header = readSplitHeader(data)
+        pendingAttached = (header & ATTACHED) !== 0
+        pendingBodyBytes = (header & ~ATTACHED) >>> 0
         checkLength(pendingBodyBytes)
       }
       const missing = headerBytes + pendingBodyBytes - pendingBytes
@@ -160,7 +200,7 @@ const makeParser = (encoding: "stream" | "frame"): RpcSerialization.Parser => {
         position += chunk.length
       }
       frame.set(data.subarray(0, missing), position)
-      bodies.push(frame.subarray(headerBytes))
+      bodies.push([frame.subarray(headerBytes), pendingAttached])
       offset = missing
       pending = []
       pendingBytes = 0
@@ -168,13 +208,15 @@ const makeParser = (encoding: "stream" | "frame"): RpcSerialization.Parser => {
     }
     while (data.length - offset >= headerBytes) {
       const bodyBytes = readLength(data, offset)
+      const attached = isAttached(data, offset)
       checkLength(bodyBytes)
       const end = offset + headerBytes + bodyBytes
       if (end > data.length) {
         pendingBodyBytes = bodyBytes
+        pendingAttached = attached
         break
       }
-      bodies.push(data.subarray(offset + headerBytes, end))
+      bodies.push([data.subarray(offset + headerBytes, end), attached])
       offset = end
     }
     if (offset < data.length) {
@@ -184,6 +226,30 @@ const makeParser = (encoding: "stream" | "frame"): RpcSerialization.Parser => {
     return bodies
   }
 
+  /** A body of attached bytes: the msgpack part's length, that part, then the bytes its markers name. */
+  const unpackAttached = (body: Uint8Array): unknown => {
+    if (encoding !== "stream") throw new StreamRefused("attached bytes on a connection that does not use them")
+    const messageBytes = body.length < 4 ? -1 : readU32(body, 0)
+    if (messageBytes < 0 || 4 + messageBytes > body.length) throw new StreamRefused("a frame with attached bytes whose message overruns it")
+    const message = reattach(unpackr.unpack(body.subarray(4, 4 + messageBytes)), body.subarray(4 + messageBytes))
+    if (message === undefined) throw new StreamRefused("a frame whose attached bytes do not match its markers")
+    return message
+  }
+
+  /** Encode `message` as one frame of a header and msgpack, or (stream) with large bytes attached after it. */
+  const encodeFrame = (message: unknown, reserve: number): Uint8Array => {
+    try {
+      const frame = packr.pack(message, RESERVE_START_SPACE | reserve)
+      if (frame.length - headerBytes > maxFrameBytes) throw frameTooLarge(frame.length - headerBytes)
+      return frame
+    } catch (error) {
+      // The frame is not sent, but the encoder may have counted shapes it defined as known to
+      // the peer. A fresh encoder defines every shape before using it, which any decoder reads.
+      packr = newPackr()
+      throw error
+    }
+  }
+
   return {
     decode: (input) => {
       if (rejected !== undefined) throw rejected
@@ -191,7 +257,8 @@ const makeParser = (encoding: "stream" | "frame"): RpcSerialization.Parser => {
       const messages = new Array<unknown>(bodies.length)
       try {
         for (let i = 0; i < bodies.length; i++) {
-          messages[i] = unpackr.unpack(bodies[i])
+          const [body, attached] = bodies[i]!
+          messages[i] = attached ? unpackAttached(body) : unpackr.unpack(body)
           checkShapes()
         }
       } catch (error) {
@@ -204,25 +271,26 @@ const makeParser = (encoding: "stream" | "frame"): RpcSerialization.Parser => {
       }
       return messages
     },
-    encode: (message) => {
-      // msgpackr writes the body after four reserved bytes, so the frame is one buffer, uncopied.
-      let frame: Uint8Array
-      let bodyBytes: number
-      try {
-        frame = packr.pack(message, RESERVE_START_SPACE | headerBytes)
-        bodyBytes = frame.length - headerBytes
-        if (bodyBytes > maxFrameBytes) throw frameTooLarge(bodyBytes)
-      } catch (error) {
-        // The frame is not sent, but the encoder may have counted shapes it defined as known to
-        // the peer. A fresh encoder defines every shape before using it, which any decoder reads.
-        packr = newPackr()
-        throw error
+    encode: (message, attach = true) => {
+      const { attached, message: slim } = encoding === "stream" && attach ? detach(message) : { attached: [], message }
+      if (attached.length === 0) {
+        // msgpackr writes the body after four reserved bytes, so the frame is one buffer, uncopied.
+        const frame = encodeFrame(message, headerBytes)
+        writeU32(frame, 0, frame.length - headerBytes)
+        return frame
       }
-      frame[0] = bodyBytes >>> 24
-      frame[1] = (bodyBytes >>> 16) & 0xff
-      frame[2] = (bodyBytes >>> 8) & 0xff
-      frame[3] = bodyBytes & 0xff
-      return frame
+      // Header, message length, message; the attached bytes follow as they are.
+      const head = encodeFrame(slim, headerBytes + 4)
+      const messageBytes = head.length - headerBytes - 4
+      let bodyBytes = 4 + messageBytes
+      for (const bytes of attached) bodyBytes += bytes.length
+      if (bodyBytes > maxFrameBytes) {
+        packr = newPackr() // as in encodeFrame: the unsent head may have defined shapes
+        throw frameTooLarge(bodyBytes)
+      }
+      writeU32(head, 0, (bodyBytes | ATTACHED) >>> 0)
+      writeU32(head, headerBytes, messageBytes)
+      return [head, ...attached]
     }
   }
 }
@@ -230,11 +298,12 @@ const makeParser = (encoding: "stream" | "frame"): RpcSerialization.Parser => {
 export const framedMsgpack: RpcSerialization.RpcSerialization["Type"] = RpcSerialization.RpcSerialization.of({
   contentType: "application/vnd.sandstore.framed-msgpack",
   includesFraming: true,
-  unsafeMake: () => makeParser("frame")
+  // Frame encoding never attaches bytes, so every frame is one Uint8Array, as RpcClient expects.
+  unsafeMake: () => makeParser("frame") as RpcSerialization.Parser
 })
 
-/** The parser of one socketClient/socketServer connection: shapes defined once per connection. */
-export const makeStreamParser = (): RpcSerialization.Parser => makeParser("stream")
+/** The parser of one socketClient/socketServer connection: shapes defined once per connection, large bytes attached. */
+export const makeStreamParser = (): StreamParser => makeParser("stream")
 
 export const layerFramedMsgpack: Layer.Layer<RpcSerialization.RpcSerialization> = Layer.succeed(
   RpcSerialization.RpcSerialization,

@@ -1,7 +1,9 @@
 /**
  * The client side of the TCP Communicator: the requests of an @effect/rpc group sent over one
  * node:net socket in @effect/rpc's own wire messages (Request and Interrupt out; Exit and
- * Defect back), framed by framedMsgpack, so RpcServer answers it as it answers RpcClient.
+ * Defect back), framed by framedMsgpack, so RpcServer answers it as it answers RpcClient —
+ * except a request carrying 64 KiB or more of bytes, which go beside the message
+ * (attachedBytes.ts), as only socketServer reads.
  *
  * Why not RpcClient: it builds a runtime and forks a fiber for every request, and routes every
  * reply through a chain of Effects; that was the largest share of a client's CPU per create.
@@ -23,7 +25,8 @@ import * as Net from "node:net"
 import type { CallOptions, GroupClient } from "../../src/services/Communicator.ts"
 import { coalesceWrites } from "./coalescedWrites.ts"
 import { type Endpoint, parseAddress } from "./address.ts"
-import { makeStreamParser } from "./framedMsgpack.ts"
+import { READS_ATTACHED_HEADER } from "./attachedBytes.ts"
+import { makeStreamParser, writeFrame } from "./framedMsgpack.ts"
 
 /** A connection attempt to an unreachable host gives up after this. */
 const CONNECT_TIMEOUT_MILLIS = 5_000
@@ -53,6 +56,8 @@ interface Connection {
   /** A Ping was sent and no message came since. */
   pinged: boolean
   error: Error | undefined
+  /** Whether a request has told the server that this client reads attached bytes. */
+  announced: boolean
 }
 
 const rpcError = (message: string, cause?: unknown) =>
@@ -103,7 +108,7 @@ export const socketClient = <Rpcs extends Rpc.Any>(
 
     const interrupt = (connection: Connection, id: string) => {
       if (!connection.socket.destroyed) {
-        connection.socket.write(connection.parser.encode({ _tag: "Interrupt", requestId: id }) as Uint8Array)
+        writeFrame(connection.socket, connection.parser.encode({ _tag: "Interrupt", requestId: id }))
       }
     }
 
@@ -151,7 +156,7 @@ export const socketClient = <Rpcs extends Rpc.Any>(
         return
       }
       connection.pinged = true
-      connection.socket.write(connection.parser.encode({ _tag: "Ping" }) as Uint8Array)
+      writeFrame(connection.socket, connection.parser.encode({ _tag: "Ping" }))
     }, PING_EVERY_MILLIS)
     pingTimer.unref()
 
@@ -208,7 +213,8 @@ export const socketClient = <Rpcs extends Rpc.Any>(
         waiting: new Map(),
         connectedAt: undefined,
         pinged: false,
-        error: undefined
+        error: undefined,
+        announced: false
       }
       socket.setTimeout(CONNECT_TIMEOUT_MILLIS)
       socket.once("connect", () => {
@@ -271,9 +277,9 @@ export const socketClient = <Rpcs extends Rpc.Any>(
       const send = (payload: unknown, id: string, urgent: boolean): Connection | RpcClientError.RpcClientError => {
         const target = connection()
         if (target instanceof RpcClientError.RpcClientError) return target
-        target.socket.write(
-          target.parser.encode({ _tag: "Request", id, tag, payload: encodePayload(payload), headers: [] }) as Uint8Array
-        )
+        const headers = target.announced ? [] : [[READS_ATTACHED_HEADER, "1"]]
+        target.announced = true
+        writeFrame(target.socket, target.parser.encode({ _tag: "Request", id, tag, payload: encodePayload(payload), headers }))
         if (urgent) target.flush()
         return target
       }

@@ -2,7 +2,8 @@
  * The server side of the TCP Communicator: answers the requests of an @effect/rpc group that
  * arrive on node:net sockets in @effect/rpc's wire messages (Request, Interrupt, Ping, Eof in;
  * Exit, Pong out), framed by framedMsgpack — what RpcServer speaks, so RpcClient and
- * socketClient.ts both talk to it.
+ * socketClient.ts both talk to it. Large bytes in answers travel beside the message
+ * (attachedBytes.ts) only to clients that say they read them.
  *
  * Why not RpcServer: per request it merges contexts, builds a runtime and forks through a chain
  * of Effects before the handler runs; on a leader under load that was about a sixth of its CPU.
@@ -21,7 +22,8 @@ import { OneWay } from "../../src/protocol/OneWay.ts"
 import { handlerRunner } from "../../src/lib/rpcHandler.ts"
 import { formatAddress, parseAddress } from "./address.ts"
 import { coalesceWrites } from "./coalescedWrites.ts"
-import { makeStreamParser } from "./framedMsgpack.ts"
+import { READS_ATTACHED_HEADER } from "./attachedBytes.ts"
+import { makeStreamParser, writeFrame } from "./framedMsgpack.ts"
 
 /** How one rpc of the group is answered. */
 interface Route {
@@ -81,7 +83,7 @@ const answer = (socket: Net.Socket, routes: Map<string, Route>, clientId: number
   const send = (message: unknown) => {
     if (socket.destroyed) return
     try {
-      socket.write(parser.encode(message) as Uint8Array)
+      writeFrame(socket, parser.encode(message))
     } catch {
       socket.destroy()
     }
@@ -93,13 +95,19 @@ const answer = (socket: Net.Socket, routes: Map<string, Route>, clientId: number
   const reply = (id: string, route: Route, exit: Exit.Exit<unknown, unknown>) => {
     if (socket.destroyed) return
     try {
-      socket.write(parser.encode({ _tag: "Exit", requestId: id, exit: route.encodeExit(exit) }) as Uint8Array)
+      writeFrame(socket, parser.encode({ _tag: "Exit", requestId: id, exit: route.encodeExit(exit) }, readsAttached))
     } catch (error) {
       send({ _tag: "Exit", requestId: id, exit: dieExit(describe(error)) })
     }
   }
 
-  const request = (message: { readonly id: unknown; readonly tag: unknown; readonly payload: unknown }) => {
+  /** Whether the client said it reads answers with attached bytes (socketClient does; RpcClient does not). */
+  let readsAttached = false
+
+  const request = (message: { readonly id: unknown; readonly tag: unknown; readonly payload: unknown; readonly headers?: unknown }) => {
+    if (!readsAttached && Array.isArray(message.headers)) {
+      readsAttached = message.headers.some((header) => Array.isArray(header) && header[0] === READS_ATTACHED_HEADER)
+    }
     const id = typeof message.id === "string" || typeof message.id === "bigint" ? String(message.id) : undefined
     if (id === undefined) return send({ _tag: "Defect", defect: encodeDefect(`Invalid request id: ${String(message.id)}`) })
     const route = typeof message.tag === "string" ? routes.get(message.tag) : undefined

@@ -3,7 +3,8 @@ import { RpcSerialization } from "@effect/rpc"
 import { Effect } from "effect"
 import fc from "fast-check"
 import { Packr } from "msgpackr"
-import { framedMsgpack, layerFramedMsgpack, makeStreamParser, maxFrameBytes, StreamRefused } from "../../layers/transport/framedMsgpack.ts"
+import { ATTACH_FROM_BYTES } from "../../layers/transport/attachedBytes.ts"
+import { type FrameParts, framedMsgpack, layerFramedMsgpack, makeStreamParser, maxFrameBytes, StreamRefused } from "../../layers/transport/framedMsgpack.ts"
 
 const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => {
   const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0))
@@ -213,5 +214,83 @@ describe("makeStreamParser (one connection of socketClient/socketServer)", () =>
     expect(() => makeStreamParser().decode(makeStreamParser().encode(huge) as Uint8Array)).toThrow(StreamRefused)
     const longKey = { ["x".repeat(100_000)]: 1 }
     expect(() => makeStreamParser().decode(makeStreamParser().encode(longKey) as Uint8Array)).toThrow(StreamRefused)
+  })
+})
+
+describe("attached bytes (stream encoding)", () => {
+  const bytes = (length: number, seed: number) => new Uint8Array(length).map((_, i) => (i * 31 + seed) & 0xff)
+  const big = bytes(ATTACH_FROM_BYTES + 5, 1)
+  const requestWith = (data: Uint8Array) => ({ _tag: "Request", id: "7", tag: "StageChunk", payload: { versionId: "v", data, checksum: 3 }, headers: [] })
+  const parts = (frame: FrameParts): ReadonlyArray<Uint8Array> => (frame instanceof Uint8Array ? [frame] : frame)
+
+  it("sends a request's large payload bytes after the message, the caller's own array uncopied", () => {
+    const frame = parts(makeStreamParser().encode(requestWith(big)))
+    expect(frame).toHaveLength(2)
+    expect(frame[1]).toBe(big)
+    expect(frame[0]!.length).toBeLessThan(200)
+    const [decoded] = makeStreamParser().decode(concat(frame))
+    expect(decoded).toEqual(requestWith(big))
+    expect((decoded as ReturnType<typeof requestWith>).payload.data.constructor).toBe(Uint8Array)
+  })
+
+  it("keeps small bytes inline: one part, as before", () => {
+    const small = bytes(ATTACH_FROM_BYTES - 1, 2)
+    const frame = makeStreamParser().encode(requestWith(small))
+    expect(frame).toBeInstanceOf(Uint8Array)
+    expect(makeStreamParser().decode(frame as Uint8Array)).toEqual([requestWith(small)])
+  })
+
+  it("attaches an answer's bytes, whether the value is the bytes or holds them", () => {
+    const read = { _tag: "Exit", requestId: "1", exit: { _tag: "Success", value: big } }
+    const readPath = { _tag: "Exit", requestId: "2", exit: { _tag: "Success", value: { attributes: { size: 3 }, data: bytes(100_000, 3), more: big } } }
+    const failure = { _tag: "Exit", requestId: "3", exit: { _tag: "Failure", cause: { _tag: "Die", defect: "x" } } }
+    const encoder = makeStreamParser()
+    const frames = [read, readPath, failure].map((message) => parts(encoder.encode(message)))
+    expect(frames.map((frame) => frame.length)).toEqual([2, 3, 1])
+    expect(makeStreamParser().decode(concat(frames.flat()))).toEqual([read, readPath, failure])
+  })
+
+  it("decodes attached and plain frames mixed, cut at any points", () => {
+    const attachedMessage = fc.record({
+      _tag: fc.constant("Request"),
+      id: fc.string({ maxLength: 5 }),
+      payload: fc.record({ data: fc.integer({ min: 0, max: 3 }).map((n) => bytes(ATTACH_FROM_BYTES + n * 1000, n)), note: fc.string({ maxLength: 10 }) })
+    })
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(message, attachedMessage), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 30 }),
+        (messages, fractions) => {
+          const encoder = makeStreamParser()
+          const stream = concat(messages.flatMap((m) => parts(encoder.encode(m))))
+          const cuts = [...new Set(fractions.map((f) => Math.floor(f * stream.length)))].sort((a, b) => a - b)
+          const decoder = makeStreamParser()
+          const decoded: Array<unknown> = []
+          let start = 0
+          for (const cut of [...cuts, stream.length]) {
+            decoded.push(...decoder.decode(stream.subarray(start, cut)))
+            start = cut
+          }
+          expect(decoded).toEqual(messages)
+        }
+      ),
+      { seed: 20261207, numRuns: 100 }
+    )
+  })
+
+  it("refuses a frame whose attached bytes do not match its markers, and the rest of the stream", () => {
+    const [head, data] = parts(makeStreamParser().encode(requestWith(big)))
+    const short = concat([head!, data!.subarray(1)])
+    // The header still claims the full length: shorten it by one, so the frame completes a byte early.
+    new DataView(short.buffer).setUint32(0, (new DataView(short.buffer).getUint32(0) - 1) >>> 0)
+    const parser = makeStreamParser()
+    expect(() => parser.decode(short)).toThrow(StreamRefused)
+    expect(() => parser.decode(makeStreamParser().encode({ _tag: "Ping" }) as Uint8Array)).toThrow(StreamRefused)
+  })
+
+  it("never attaches in frame encoding (RpcClient and RpcServer read one buffer per frame)", () => {
+    const frame = framedMsgpack.unsafeMake().encode(requestWith(big))
+    expect(frame).toBeInstanceOf(Uint8Array)
+    expect(framedMsgpack.unsafeMake().decode(frame as Uint8Array)).toEqual([requestWith(big)])
   })
 })

@@ -291,6 +291,9 @@ describe("TcpCommunicator", () => {
       )
       const reply = yield* client.Echo({ data: new Uint8Array([11, 12]) })
       expect(sameBytes(reply, new Uint8Array([11, 12]))).toBe(true)
+      // It never said it reads attached bytes, so a large answer comes inline.
+      const large = new Uint8Array(200_000).map((_, i) => i & 0xff)
+      expect(sameBytes(yield* client.Echo({ data: large }), large)).toBe(true)
       const error = yield* Effect.flip(client.Fail({ path: "/x" }))
       expect(error).toBeInstanceOf(NotFound)
     }).pipe(Effect.provide(TcpCommunicator)))
