@@ -3,7 +3,9 @@
  * that many bytes of msgpack. The stock msgpack serializer finds message boundaries by
  * re-parsing its whole backlog on every TCP chunk, which collapses throughput when several
  * large messages are in flight; with explicit lengths a partial frame is only collected, and
- * copied once, when its last byte arrives.
+ * copied once, when its last byte arrives. A connection of socketClient and socketServer may
+ * also send frames whose large bytes follow the msgpack part as they are (attachedBytes.ts),
+ * marked by the top bit of the length.
  */
 import { RpcSerialization } from "@effect/rpc"
 import { Layer } from "effect"
