@@ -23,6 +23,7 @@ import {
   encodeChunkPrefix,
   verifyBlocks
 } from "./chunkFile.ts"
+import { unfilledBytes } from "../../src/lib/unfilledBytes.ts"
 import { checkRange, checkStagedData, checkVersionId } from "./validation.ts"
 
 type Errno = NodeJS.ErrnoException
@@ -61,9 +62,8 @@ const openForReadIfExists = (path: string): Effect.Effect<Option.Option<number>,
 /** Up to `length` bytes at `position`; fewer only at end of file. */
 const readAt = (path: string, fd: number, length: number, position: number): Effect.Effect<Uint8Array, IoError> =>
   Effect.gen(function*() {
-    // Not zero-filled (the read overwrites what is returned); a plain Uint8Array view, as callers compare bytes.
-    const unfilled = Buffer.allocUnsafeSlow(length)
-    const buffer = new Uint8Array(unfilled.buffer, unfilled.byteOffset, length)
+    // What the read does not fill is cut off below, never returned.
+    const buffer = unfilledBytes(length)
     let filled = 0
     while (filled < length) {
       const n = yield* nodeFs<number>((done) => NodeFs.read(fd, buffer, filled, length - filled, position + filled, done))

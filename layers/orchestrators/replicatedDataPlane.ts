@@ -68,6 +68,13 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
           )
       }
 
+      /** `readChunk`, where fewer bytes than the committed length promises mean the replica is broken. */
+      const readExactly = (chunk: ChunkRef, offset: number, length: number) =>
+        Effect.flatMap(readChunk(chunk, offset, length), (bytes) =>
+          bytes.length === length
+            ? Effect.succeed(bytes)
+            : Effect.fail(new Unavailable({ message: `chunk ${chunk.versionId} returned ${bytes.length} of ${length} bytes` })))
+
       /** The bytes of [offset, offset + length) that `plan` says the file holds, holes as zeros. */
       const fetch = (plan: ReadPlan, offset: number, length: number) =>
         Effect.gen(function*() {
@@ -75,27 +82,14 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
           if (end <= offset) return new Uint8Array(0)
           const whole = soleChunk(plan, offset, end)
           // One chunk holds the whole range (a sequential reader's usual case): its bytes, uncopied.
-          if (whole !== undefined) {
-            const chunkStart = whole.index * plan.chunkSize
-            const bytes = yield* readChunk(whole, offset - chunkStart, end - offset)
-            if (bytes.length !== end - offset) {
-              return yield* new Unavailable({ message: `chunk ${whole.versionId} returned ${bytes.length} of ${end - offset} bytes` })
-            }
-            return bytes
-          }
+          if (whole !== undefined) return yield* readExactly(whole, offset - whole.index * plan.chunkSize, end - offset)
           const out = new Uint8Array(end - offset)
           yield* Effect.forEach(plan.chunks, (chunk) => {
             const chunkStart = chunk.index * plan.chunkSize
             const from = Math.max(offset, chunkStart)
             const to = Math.min(end, chunkStart + chunk.length)
             if (to <= from) return Effect.void
-            return readChunk(chunk, from - chunkStart, to - from).pipe(
-              Effect.flatMap((bytes) =>
-                bytes.length === to - from
-                  ? Effect.sync(() => out.set(bytes, from - offset))
-                  : Effect.fail(new Unavailable({ message: `chunk ${chunk.versionId} returned ${bytes.length} of ${to - from} bytes` }))
-              )
-            )
+            return Effect.map(readExactly(chunk, from - chunkStart, to - from), (bytes) => out.set(bytes, from - offset))
           }, { concurrency, discard: true })
           return out
         })

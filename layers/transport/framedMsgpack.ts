@@ -10,6 +10,7 @@
 import { RpcSerialization } from "@effect/rpc"
 import { Layer } from "effect"
 import { Packr, RESERVE_START_SPACE, Unpackr } from "msgpackr"
+import { unfilledBytes } from "../../src/lib/unfilledBytes.ts"
 import { detach, reattach } from "./attachedBytes.ts"
 
 /** Bytes of the length prefix. */
@@ -194,8 +195,7 @@ const makeParser = (encoding: "stream" | "frame"): StreamParser => {
         return bodies
       }
       // Every byte is overwritten below, so the frame need not be zero-filled first (8 MiB for a chunk).
-      const unfilled = Buffer.allocUnsafeSlow(headerBytes + pendingBodyBytes)
-      const frame = new Uint8Array(unfilled.buffer, unfilled.byteOffset, unfilled.length)
+      const frame = unfilledBytes(headerBytes + pendingBodyBytes)
       let position = 0
       for (const chunk of pending) {
         frame.set(chunk, position)
