@@ -4,150 +4,129 @@
  *   staged/<id>          a durable, verified version waiting for its transaction's outcome
  *   staged/<id>.tmp-<n>  a version being written; never readable, removed when the layer opens
  *   committed/<id>       a version that committed metadata may reference
+ *   kept/<id>            a removed version that a patch version still reads from
  *
- * Each file is in the format of chunkFile.ts. Paths are built only from ids that passed
- * checkVersionId, so no id can name anything outside `dir`. Mutations of one id are serialized
- * by a striped lock; reads take no lock (files are immutable once renamed into place).
+ * A whole version is a file in the format of chunkFile.ts. A patch version (`stagePatch`) is
+ * `<id>.patch`, in the format of patchFile.ts: only the bytes that differ from its base, which
+ * may itself be a patch. Reading one walks the chain in memory (the index of patches below) and
+ * reads each byte from the newest file that holds it. When the chain grows long, or holds as
+ * many patch bytes as the version has, the next patch is written whole instead: a 4 KiB write
+ * to an 8 MiB chunk costs about 4 KiB on disk, and every 1,024th costs a whole copy.
+ *
+ * Removing a version that patches still read from moves it to kept/; it is deleted when the
+ * last of them goes. The index (patches and how many patches name each base) lives in memory
+ * and is rebuilt from the patch headers when the layer opens, which also deletes kept files no
+ * patch needs any more. Paths are built only from ids that passed checkVersionId, so no id can
+ * name anything outside `dir`. Mutations of one id are serialized by a striped lock, moves into
+ * and out of kept/ by one more; reads take no lock (files are immutable once renamed into place).
  */
-import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
-import { Effect, Layer, Option, Ref, type Scope } from "effect"
-import { type Corruption, IoError, InvalidArgument, NotFound } from "../../src/domain/errors.ts"
-import { ChunkService, type ChunkServiceShape, VERSION_ID_PATTERN } from "../../src/services/ChunkService.ts"
+import { Effect, Exit, Layer, Option, Ref } from "effect"
+import { Corruption, type IoError, InvalidArgument, NotFound } from "../../src/domain/errors.ts"
+import { crc32cAfterOverwrite } from "../../src/lib/crc32c.ts"
+import { concatBytes } from "../../src/lib/concatBytes.ts"
+import { sameBytes } from "../../src/lib/sameBytes.ts"
+import { ChunkService, type ChunkPatch, type ChunkServiceShape, VERSION_ID_PATTERN } from "../../src/services/ChunkService.ts"
 import {
   blockSpan,
   CHUNK_HEADER_SIZE,
   type ChunkChecksums,
+  chunkChecksums,
   type ChunkFileHeader,
   decodeChunkHeader,
   encodeChunkPrefix,
   verifyBlocks
 } from "./chunkFile.ts"
-import { unfilledBytes } from "../../src/lib/unfilledBytes.ts"
-import { checkRange, checkStagedData, checkVersionId } from "./validation.ts"
+import {
+  fsyncDir,
+  fsyncFd,
+  ioError,
+  makeDir,
+  openForReadIfExists,
+  openScoped,
+  readAt,
+  readDir,
+  rename,
+  renameIfExists,
+  unlinkIfExists,
+  writeAllAt
+} from "./fsCalls.ts"
+import {
+  decodePatchHeader,
+  encodePatchHeader,
+  MAX_PATCH_HEADER_SIZE,
+  type PatchHeader,
+  patchedBytes,
+  patchHeaderSize
+} from "./patchFile.ts"
+import { checkPatch, checkRange, checkStagedData, checkVersionId, patchChecksumMismatch } from "./validation.ts"
 
-type Errno = NodeJS.ErrnoException
-
-/** A node:fs callback call as an Effect; the raw error is kept so callers can look at `code`. */
-const nodeFs = <A>(run: (done: (error: Errno | null, value: A) => void) => void): Effect.Effect<A, Errno> =>
-  Effect.async<A, Errno>((resume) => {
-    run((error, value) => resume(error ? Effect.fail(error) : Effect.succeed(value)))
-  })
-
-const ioError = (operation: string, path: string) => (error: Errno): IoError =>
-  new IoError({ message: `${operation} ${path} failed: ${error.code ?? error.message}`, path })
-
-const isMissing = (error: Errno): boolean => error.code === "ENOENT"
-
-const openFd = (path: string, flags: string): Effect.Effect<number, Errno> =>
-  nodeFs<number>((done) => NodeFs.open(path, flags, done))
-
-// A failed close cannot lose data here: writers fsync before closing, readers have their bytes.
-const closeFd = (fd: number): Effect.Effect<void> =>
-  Effect.ignore(nodeFs<void>((done) => NodeFs.close(fd, (error) => done(error, undefined))))
-
-const openScoped = (path: string, flags: string): Effect.Effect<number, IoError, Scope.Scope> =>
-  Effect.acquireRelease(openFd(path, flags).pipe(Effect.mapError(ioError("open", path))), closeFd)
-
-const openForReadIfExists = (path: string): Effect.Effect<Option.Option<number>, IoError, Scope.Scope> =>
-  Effect.acquireRelease(
-    openFd(path, "r").pipe(
-      Effect.map(Option.some),
-      Effect.catchIf(isMissing, () => Effect.succeedNone),
-      Effect.mapError(ioError("open", path))
-    ),
-    Option.match({ onNone: () => Effect.void, onSome: closeFd })
-  )
-
-/** Up to `length` bytes at `position`; fewer only at end of file. */
-const readAt = (path: string, fd: number, length: number, position: number): Effect.Effect<Uint8Array, IoError> =>
-  Effect.gen(function*() {
-    // What the read does not fill is cut off below, never returned.
-    const buffer = unfilledBytes(length)
-    let filled = 0
-    while (filled < length) {
-      const n = yield* nodeFs<number>((done) => NodeFs.read(fd, buffer, filled, length - filled, position + filled, done))
-        .pipe(Effect.mapError(ioError("read", path)))
-      if (n === 0) break
-      filled += n
-    }
-    return buffer.subarray(0, filled)
-  })
-
-const writeAllAt = (path: string, fd: number, bytes: Uint8Array, position: number): Effect.Effect<void, IoError> =>
-  Effect.gen(function*() {
-    let written = 0
-    while (written < bytes.length) {
-      written += yield* nodeFs<number>((done) =>
-        NodeFs.write(fd, bytes, written, bytes.length - written, position + written, done)
-      ).pipe(Effect.mapError(ioError("write", path)))
-    }
-  })
-
-const fsyncFd = (path: string, fd: number): Effect.Effect<void, IoError> =>
-  nodeFs<void>((done) => NodeFs.fsync(fd, (error) => done(error, undefined))).pipe(
-    Effect.mapError(ioError("fsync", path))
-  )
-
-/** Makes the directory's entries (creations, renames, removals) durable. */
-const fsyncDir = (path: string): Effect.Effect<void, IoError> =>
-  Effect.scoped(Effect.flatMap(openScoped(path, "r"), (fd) => fsyncFd(path, fd)))
-
-const rename = (from: string, to: string): Effect.Effect<void, Errno> =>
-  nodeFs<void>((done) => NodeFs.rename(from, to, (error) => done(error, undefined)))
-
-const renameIfExists = (from: string, to: string): Effect.Effect<boolean, IoError> =>
-  rename(from, to).pipe(
-    Effect.as(true),
-    Effect.catchIf(isMissing, () => Effect.succeed(false)),
-    Effect.mapError(ioError("rename", from))
-  )
-
-const unlinkIfExists = (path: string): Effect.Effect<boolean, IoError> =>
-  nodeFs<void>((done) => NodeFs.unlink(path, (error) => done(error, undefined))).pipe(
-    Effect.as(true),
-    Effect.catchIf(isMissing, () => Effect.succeed(false)),
-    Effect.mapError(ioError("unlink", path))
-  )
-
-const exists = (path: string): Effect.Effect<boolean, IoError> =>
-  nodeFs<NodeFs.Stats>((done) => NodeFs.stat(path, done)).pipe(
-    Effect.as(true),
-    Effect.catchIf(isMissing, () => Effect.succeed(false)),
-    Effect.mapError(ioError("stat", path))
-  )
-
-const readDir = (path: string): Effect.Effect<ReadonlyArray<string>, IoError> =>
-  nodeFs<Array<string>>((done) => NodeFs.readdir(path, done)).pipe(Effect.mapError(ioError("readdir", path)))
-
-const makeDir = (path: string): Effect.Effect<void, IoError> =>
-  nodeFs<string | undefined>((done) => NodeFs.mkdir(path, { recursive: true }, done)).pipe(
-    Effect.asVoid,
-    Effect.mapError(ioError("mkdir", path))
-  )
+/** A chain this long is written whole at its next patch: reads walk at most this many files. */
+export const MAX_PATCH_DEPTH = 1024
 
 const TEMP_FILE = /\.tmp-\d+$/
+const PATCH_SUFFIX = ".patch"
 
-const readHeader = (path: string, fd: number): Effect.Effect<ChunkFileHeader, Corruption | IoError> =>
-  Effect.flatMap(readAt(path, fd, CHUNK_HEADER_SIZE, 0), (bytes) => decodeChunkHeader(bytes, path))
+type Place = "staged" | "committed" | "kept"
+const PLACES: ReadonlyArray<Place> = ["staged", "committed", "kept"]
 
-/** Reads and verifies only the blocks the range touches. */
-const readVerified = (
-  path: string,
-  fd: number,
-  header: ChunkFileHeader,
-  offset: number,
-  length: number
-): Effect.Effect<Uint8Array, Corruption | IoError> =>
+/** A patch version the store holds: its header, the length of its own bytes, and where its file is. */
+interface PatchEntry extends PatchHeader {
+  readonly dataLength: number
+  place: Place
+}
+
+/** What a patch on top of a version needs to know of it. */
+interface VersionFacts {
+  readonly length: number
+  readonly crc: number
+  readonly depth: number
+  readonly chainBytes: number
+}
+
+/** A stretch [start, end) of a version's bytes and the version whose file holds it (null: zeros). */
+interface Piece {
+  readonly holder: string | null
+  readonly start: number
+  readonly end: number
+}
+
+/** A chunk file at file offset `at` (0, or after a patch header) in the open file `fd`. */
+interface OpenChunkFile {
+  readonly path: string
+  readonly fd: number
+  readonly at: number
+  readonly header: ChunkFileHeader
+}
+
+const readChunkHeader = (path: string, fd: number, at: number): Effect.Effect<ChunkFileHeader, Corruption | IoError> =>
+  Effect.flatMap(readAt(path, fd, CHUNK_HEADER_SIZE, at), (bytes) => decodeChunkHeader(bytes, path))
+
+/** Reads and verifies only the blocks the range (of the chunk file's data) touches. */
+const readVerified = (file: OpenChunkFile, offset: number, length: number): Effect.Effect<Uint8Array, Corruption | IoError> =>
   Effect.gen(function*() {
-    const span = blockSpan(header, offset, length)
+    const span = blockSpan(file.header, offset, length)
     if (span.blockCount === 0) return new Uint8Array(0)
-    const table = yield* readAt(path, fd, span.tableLength, span.tableOffset)
-    const blocks = yield* readAt(path, fd, span.blocksLength, span.blocksOffset)
-    return yield* verifyBlocks(header, span, table, blocks, path)
+    const table = yield* readAt(file.path, file.fd, span.tableLength, file.at + span.tableOffset)
+    const blocks = yield* readAt(file.path, file.fd, span.blocksLength, file.at + span.blocksOffset)
+    return yield* verifyBlocks(file.header, span, table, blocks, file.path)
   })
 
-const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a.buffer, a.byteOffset, a.length).equals(b)
+/** A patch file's header and the header of the chunk file inside it. */
+const readPatchHeaders = (path: string, fd: number) =>
+  Effect.gen(function*() {
+    const patch = yield* Effect.flatMap(readAt(path, fd, MAX_PATCH_HEADER_SIZE, 0), (bytes) => decodePatchHeader(bytes, path))
+    const at = patchHeaderSize(patch)
+    return { patch, chunk: { path, fd, at, header: yield* readChunkHeader(path, fd, at) } }
+  })
+
+/** The ranges of [start, end) outside [from, to). */
+const outside = (start: number, end: number, from: number, to: number): Array<[number, number]> => {
+  const parts: Array<[number, number]> = []
+  if (start < Math.min(end, from)) parts.push([start, Math.min(end, from)])
+  if (Math.max(start, to) < end) parts.push([Math.max(start, to), end])
+  return parts
+}
 
 const LOCK_STRIPES = 64
 
@@ -157,74 +136,262 @@ const stripeOf = (versionId: string): number => {
   return hash % LOCK_STRIPES
 }
 
-export const makeChunkServiceLocalDisk = (options: { readonly dir: string }): Effect.Effect<ChunkServiceShape, IoError> =>
+export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
   Effect.gen(function*() {
     const root = NodePath.resolve(options.dir)
-    const stagedDir = NodePath.join(root, "staged")
-    const committedDir = NodePath.join(root, "committed")
-    const stagedPath = (id: string) => NodePath.join(stagedDir, id)
-    const committedPath = (id: string) => NodePath.join(committedDir, id)
-
-    yield* makeDir(stagedDir)
-    yield* makeDir(committedDir)
-    yield* fsyncDir(root)
-
-    // Recovery: a temp file is a stage that never returned; a staged copy of a committed id is a
-    // commit whose rename was not yet durable in both directories. Neither is needed. A lost
-    // unlink here only means the same cleanup at the next open.
-    const committedAtOpen = new Set(yield* readDir(committedDir))
-    for (const name of yield* readDir(stagedDir)) {
-      if (TEMP_FILE.test(name) || (VERSION_ID_PATTERN.test(name) && committedAtOpen.has(name))) {
-        yield* unlinkIfExists(NodePath.join(stagedDir, name))
-      }
+    const dirs: Record<Place, string> = {
+      staged: NodePath.join(root, "staged"),
+      committed: NodePath.join(root, "committed"),
+      kept: NodePath.join(root, "kept")
     }
+
+    const patches = new Map<string, PatchEntry>()
+    /** How many patch files (in any place) name each version as their base. */
+    const dependents = new Map<string, number>()
+    const fileName = (id: string) => (patches.has(id) ? id + PATCH_SUFFIX : id)
+    const pathOf = (place: Place, id: string) => NodePath.join(dirs[place], fileName(id))
+    const stagedPath = (id: string) => pathOf("staged", id)
+    const committedPath = (id: string) => pathOf("committed", id)
 
     const tempCounter = yield* Ref.make(0)
     const stripes = yield* Effect.forEach(Array.from({ length: LOCK_STRIPES }), () => Effect.makeSemaphore(1))
     const exclusive = (id: string) => stripes[stripeOf(id)]!.withPermits(1)
+    // Taken inside a stripe, never the other way round.
+    const keptLock = yield* Effect.makeSemaphore(1)
 
-    /** Whether a stored version (committed or staged) holds exactly `data`; none when there is none. */
-    const storedMatches = (id: string, data: Uint8Array, checksum: number) =>
-      Effect.scoped(Effect.gen(function*() {
-        for (const path of [committedPath(id), stagedPath(id)]) {
-          const fd = yield* openForReadIfExists(path)
-          if (Option.isNone(fd)) continue
-          const header = yield* readHeader(path, fd.value)
-          if (header.dataLength !== data.length || header.dataCrc !== checksum) return Option.some(false)
-          const stored = yield* readVerified(path, fd.value, header, 0, header.dataLength)
-          return Option.some(sameBytes(stored, data))
-        }
-        return Option.none<boolean>()
-      }))
+    // --- finding and reading versions --------------------------------------------------------
 
-    const writeStaged = (id: string, data: Uint8Array, checksums: ChunkChecksums) =>
+    /** Open the first of `places` holding the id's file; two passes cover a move between looks. */
+    const openIn = (id: string, places: ReadonlyArray<Place>) =>
       Effect.gen(function*() {
-        const temp = NodePath.join(stagedDir, `${id}.tmp-${yield* Ref.getAndUpdate(tempCounter, (n) => n + 1)}`)
-        const prefix = encodeChunkPrefix(data.length, checksums)
+        for (let pass = 0; pass < 2; pass++) {
+          for (const place of places) {
+            const path = pathOf(place, id)
+            const fd = yield* openForReadIfExists(path)
+            if (Option.isSome(fd)) return Option.some({ path, fd: fd.value })
+          }
+        }
+        return Option.none<{ path: string; fd: number }>()
+      })
+
+    /** The chunk file holding `holder`'s own bytes, wherever it is; a holder that is gone while a patch needs it is Corruption. */
+    const openHolder = (holder: string, places: ReadonlyArray<Place>) =>
+      Effect.gen(function*() {
+        const found = yield* openIn(holder, places)
+        if (Option.isNone(found)) {
+          return yield* new NotFound({ message: `chunk version ${holder} not found`, path: committedPath(holder) })
+        }
+        const { fd, path } = found.value
+        if (!patches.has(holder)) return { path, fd, at: 0, header: yield* readChunkHeader(path, fd, 0) }
+        return (yield* readPatchHeaders(path, fd)).chunk
+      })
+
+    /** Where each byte of [start, end) of `id` comes from, walking its patch chain in memory. */
+    const piecesOf = (id: string, start: number, end: number): Array<Piece> => {
+      const pieces: Array<Piece> = []
+      let pending: Array<[number, number]> = start < end ? [[start, end]] : []
+      let version = id
+      while (pending.length > 0) {
+        const patch = patches.get(version)
+        if (patch === undefined) {
+          for (const [from, to] of pending) pieces.push({ holder: version, start: from, end: to })
+          break
+        }
+        const next: Array<[number, number]> = []
+        const patchEnd = patch.offset + patch.dataLength
+        for (const [from, to] of pending) {
+          if (Math.max(from, patch.offset) < Math.min(to, patchEnd)) {
+            pieces.push({ holder: version, start: Math.max(from, patch.offset), end: Math.min(to, patchEnd) })
+          }
+          for (const [a, b] of outside(from, to, patch.offset, patchEnd)) {
+            if (a < Math.min(b, patch.baseLength)) next.push([a, Math.min(b, patch.baseLength)])
+            if (Math.max(a, patch.baseLength) < b) pieces.push({ holder: null, start: Math.max(a, patch.baseLength), end: b })
+          }
+        }
+        pending = next
+        version = patch.base
+      }
+      return pieces
+    }
+
+    /**
+     * Bytes [start, end) of `id` (within its length), each read from the file that holds it and
+     * verified. `places` are where the top version may be; the files below it may be anywhere.
+     */
+    const readContent = (id: string, start: number, end: number, places: ReadonlyArray<Place>) =>
+      Effect.gen(function*() {
+        const pieces = piecesOf(id, start, end)
+        /** `length` bytes at `offset` of `holder`'s own bytes; each file is closed before the next opens (a chain may be long). */
+        const readOwn = (holder: string, offset: number, length: number) =>
+          Effect.scoped(Effect.gen(function*() {
+            const file = yield* openHolder(holder, holder === id ? places : PLACES).pipe(
+              Effect.catchTag("NotFound", (e): Effect.Effect<never, NotFound | Corruption> =>
+                holder === id
+                  ? Effect.fail(e)
+                  : Effect.fail(new Corruption({ message: `chunk version ${id} needs ${holder}, which is gone`, file: pathOf("kept", holder), offset: 0 })))
+            )
+            return yield* readVerified(file, offset, length)
+          }))
+        // One read per file, over the span of all its pieces: a base under many small patches is
+        // read once, not once per gap between them.
+        const spans = new Map<string, { start: number; end: number }>()
+        for (const piece of pieces) {
+          if (piece.holder === null) continue
+          const span = spans.get(piece.holder)
+          if (span === undefined) spans.set(piece.holder, { start: piece.start, end: piece.end })
+          else spans.set(piece.holder, { start: Math.min(span.start, piece.start), end: Math.max(span.end, piece.end) })
+        }
+        const bytesOf = new Map<string, { start: number; bytes: Uint8Array }>()
+        for (const [holder, span] of spans) {
+          const skip = patches.get(holder)?.offset ?? 0
+          const bytes = yield* readOwn(holder, span.start - skip, span.end - span.start)
+          if (bytes.length !== span.end - span.start) {
+            return yield* new Corruption({ message: `chunk version ${holder} is shorter than ${id} needs`, file: holder, offset: span.end })
+          }
+          bytesOf.set(holder, { start: span.start, bytes })
+        }
+        if (pieces.length === 1 && pieces[0]!.holder !== null) return bytesOf.get(pieces[0]!.holder)!.bytes
+        const out = new Uint8Array(end - start)
+        for (const piece of pieces) {
+          if (piece.holder === null) continue
+          const { bytes, start: at } = bytesOf.get(piece.holder)!
+          out.set(bytes.subarray(piece.start - at, piece.end - at), piece.start - start)
+        }
+        return out
+      })
+
+    /** Length, checksum and chain of a staged or committed version; none when there is none. */
+    const liveFacts = (id: string) =>
+      Effect.gen(function*() {
+        const patch = patches.get(id)
+        if (patch !== undefined) return patch.place === "kept" ? Option.none<VersionFacts>() : Option.some<VersionFacts>(patch)
+        return yield* Effect.scoped(Effect.gen(function*() {
+          const found = yield* openIn(id, ["committed", "staged"])
+          if (Option.isNone(found)) return Option.none<VersionFacts>()
+          const header = yield* readChunkHeader(found.value.path, found.value.fd, 0)
+          return Option.some<VersionFacts>({ length: header.dataLength, crc: header.dataCrc, depth: 0, chainBytes: 0 })
+        }))
+      })
+
+    // --- writing ------------------------------------------------------------------------------
+
+    /** Write `prefix` then `data` to a temp file, fsync it, rename it to staged/`name` and fsync the directory. */
+    const writeStaged = (name: string, prefix: Uint8Array, data: Uint8Array) =>
+      Effect.gen(function*() {
+        const temp = NodePath.join(dirs.staged, `${name}.tmp-${yield* Ref.getAndUpdate(tempCounter, (n) => n + 1)}`)
         yield* Effect.scoped(Effect.gen(function*() {
           const fd = yield* openScoped(temp, "wx")
           yield* writeAllAt(temp, fd, prefix, 0)
           yield* writeAllAt(temp, fd, data, prefix.length)
           yield* fsyncFd(temp, fd)
         })).pipe(
-          Effect.zipRight(rename(temp, stagedPath(id)).pipe(Effect.mapError(ioError("rename", temp)))),
+          Effect.zipRight(rename(temp, NodePath.join(dirs.staged, name)).pipe(Effect.mapError(ioError("rename", temp)))),
           Effect.onError(() => Effect.ignore(unlinkIfExists(temp)))
         )
-        yield* fsyncDir(stagedDir)
+        yield* fsyncDir(dirs.staged)
       })
+
+    const writeWhole = (id: string, data: Uint8Array, checksums: ChunkChecksums) =>
+      writeStaged(id, encodeChunkPrefix(data.length, checksums), data)
+
+    /**
+     * A version that is not staged or committed yet has dependents is in kept/: it was removed,
+     * and staging it again would give one id two files.
+     */
+    const refuseKept = (id: string) =>
+      dependents.has(id) || patches.get(id)?.place === "kept"
+        ? Effect.fail(new InvalidArgument({ message: `chunk version ${id} was removed and cannot be staged again` }))
+        : Effect.void
+
+    /**
+     * Whether the stored version `id` holds `expected` at `offset` and has the given checksum
+     * and length (when known); none when it is not stored.
+     */
+    const storedMatches = (id: string, length: number | null, checksum: number, offset: number, expected: Uint8Array) =>
+      Effect.gen(function*() {
+        const facts = yield* liveFacts(id)
+        if (Option.isNone(facts)) return Option.none<boolean>()
+        if ((length !== null && facts.value.length !== length) || facts.value.crc !== checksum) return Option.some(false)
+        return yield* readContent(id, offset, offset + expected.length, ["committed", "staged"]).pipe(
+          Effect.map((stored) => Option.some(sameBytes(stored, expected))),
+          // Only `id`'s own file can be missing, and the caller holds its stripe: defensive.
+          Effect.catchTag("NotFound", () => Effect.succeed(Option.none<boolean>()))
+        )
+      })
+
+    const alreadyDifferent = (id: string) => new InvalidArgument({ message: `chunk version ${id} already exists with different bytes` })
 
     const stage: ChunkServiceShape["stage"] = (versionId, data, checksum) =>
       Effect.gen(function*() {
         const id = yield* checkVersionId(versionId)
         const checksums = yield* checkStagedData(id, data, checksum)
         yield* exclusive(id)(Effect.gen(function*() {
-          const matches = yield* storedMatches(id, data, checksum)
-          if (Option.isNone(matches)) return yield* writeStaged(id, data, checksums)
-          if (!matches.value) {
-            return yield* new InvalidArgument({ message: `chunk version ${id} already exists with different bytes` })
-          }
+          const matches = yield* storedMatches(id, data.length, checksum, 0, data)
+          if (Option.isSome(matches)) return matches.value ? undefined : yield* alreadyDifferent(id)
+          yield* refuseKept(id)
+          yield* writeWhole(id, data, checksums)
         }))
       })
+
+    /** Count a patch (being written, or found at open) against its base, so the base is kept when removed. */
+    const depend = (base: string) => dependents.set(base, (dependents.get(base) ?? 0) + 1)
+
+    /** Write the patch version `id` on `base`, or, when the chain is long enough, the version whole. */
+    const writePatch = (id: string, patch: ChunkPatch, base: VersionFacts) =>
+      Effect.gen(function*() {
+        const end = patch.offset + patch.data.length
+        const length = Math.max(base.length, end)
+        // The base may be removed meanwhile: it is then in kept/, held there by this patch's count.
+        const replaced = yield* readContent(patch.base, Math.min(patch.offset, base.length), Math.min(end, base.length), PLACES)
+        const checksum = crc32cAfterOverwrite(base.crc, base.length, patch.offset, replaced, patch.data)
+        if (checksum !== patch.checksum) return yield* patchChecksumMismatch(id, patch.checksum, checksum)
+        const header: PatchHeader = {
+          base: patch.base,
+          baseLength: base.length,
+          length,
+          offset: patch.offset,
+          crc: checksum,
+          depth: base.depth + 1,
+          chainBytes: base.chainBytes + patch.data.length
+        }
+        if (header.depth > MAX_PATCH_DEPTH || header.chainBytes > length) {
+          const whole = patchedBytes(yield* readContent(patch.base, 0, base.length, PLACES), patch.offset, patch.data)
+          const checksums = chunkChecksums(whole)
+          if (checksums.whole !== checksum) {
+            return yield* new Corruption({ message: `chunk version ${patch.base} does not match its own checksum`, file: committedPath(patch.base), offset: 0 })
+          }
+          yield* writeWhole(id, whole, checksums)
+          return "whole" as const
+        }
+        const prefix = concatBytes([encodePatchHeader(header), encodeChunkPrefix(patch.data.length, chunkChecksums(patch.data))])
+        yield* writeStaged(id + PATCH_SUFFIX, prefix, patch.data)
+        patches.set(id, { ...header, dataLength: patch.data.length, place: "staged" })
+        return "patch" as const
+      })
+
+    const stagePatch: ChunkServiceShape["stagePatch"] = (versionId, request) =>
+      Effect.gen(function*() {
+        const id = yield* checkVersionId(versionId)
+        const patch = yield* checkPatch(id, request)
+        yield* exclusive(id)(Effect.gen(function*() {
+          const matches = yield* storedMatches(id, null, patch.checksum, patch.offset, patch.data)
+          if (Option.isSome(matches)) return matches.value ? undefined : yield* alreadyDifferent(id)
+          yield* refuseKept(id)
+          // Counted before the base is read, so a removal racing this keeps it; released again
+          // unless a patch file now names it.
+          depend(patch.base)
+          yield* Effect.gen(function*() {
+            const base = yield* liveFacts(patch.base)
+            if (Option.isNone(base)) return yield* new NotFound({ message: `base chunk version ${patch.base} not found`, path: committedPath(patch.base) })
+            return yield* writePatch(id, patch, base.value)
+          }).pipe(
+            Effect.onExit((exit) =>
+              Exit.isSuccess(exit) && exit.value === "patch" ? Effect.void : keptLock.withPermits(1)(Effect.ignore(release(patch.base, new Set()))))
+          )
+        }))
+      })
+
+    // --- commit and removal ---------------------------------------------------------------------
 
     // No directory fsync: the bytes were durable when staged, and a rename lost in a crash only
     // leaves the version staged, where it is still read and the collector commits it again.
@@ -234,7 +401,11 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }): Ef
         const missing: Array<string> = []
         for (const id of versionIds) {
           yield* exclusive(id)(Effect.gen(function*() {
-            if (!(yield* renameIfExists(stagedPath(id), committedPath(id))) && !(yield* exists(committedPath(id)))) missing.push(id)
+            const patch = patches.get(id)
+            if (patch?.place === "kept") return missing.push(id)
+            if (yield* renameIfExists(stagedPath(id), committedPath(id))) {
+              if (patch !== undefined) patch.place = "committed"
+            } else if (Option.isNone(yield* Effect.scoped(openIn(id, ["committed"])))) missing.push(id)
           }))
         }
         if (missing.length > 0) {
@@ -242,58 +413,145 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }): Ef
         }
       })
 
-    const removeFrom = (dir: string, id: string) =>
-      Effect.flatMap(unlinkIfExists(NodePath.join(dir, id)), (removed) => removed ? fsyncDir(dir) : Effect.void)
+    /**
+     * `base` lost a dependent patch. When it was the last and `base` is in kept/, it is deleted,
+     * and so on down its chain. Runs under keptLock; `touched` collects the directories changed.
+     */
+    const release = (base: string, touched: Set<Place>): Effect.Effect<void, IoError> =>
+      Effect.gen(function*() {
+        const left = (dependents.get(base) ?? 1) - 1
+        if (left > 0) return void dependents.set(base, left)
+        dependents.delete(base)
+        const patch = patches.get(base)
+        if (patch !== undefined && patch.place !== "kept") return
+        if (yield* unlinkIfExists(pathOf("kept", base))) {
+          touched.add("kept")
+          if (patch !== undefined) yield* forget(base, patch, touched)
+        }
+      })
+
+    /** A patch file is gone: drop it from the index and release its base. */
+    const forget = (id: string, patch: PatchEntry, touched: Set<Place>) =>
+      Effect.suspend(() => {
+        patches.delete(id)
+        return release(patch.base, touched)
+      })
+
+    /** Take `id` out of `places`: into kept/ while patches need it, else deleted. Runs under id's stripe. */
+    const discard = (id: string, places: ReadonlyArray<Place>, touched: Set<Place>) =>
+      keptLock.withPermits(1)(Effect.gen(function*() {
+        for (const place of places) {
+          const patch = patches.get(id)
+          if (patch !== undefined && patch.place !== place) continue
+          const path = pathOf(place, id)
+          if ((dependents.get(id) ?? 0) > 0) {
+            if (yield* renameIfExists(path, pathOf("kept", id))) {
+              touched.add(place).add("kept")
+              if (patch !== undefined) patch.place = "kept"
+            }
+          } else if (yield* unlinkIfExists(path)) {
+            touched.add(place)
+            if (patch !== undefined) yield* forget(id, patch, touched)
+          }
+        }
+      }))
+
+    // Each directory changed is synced once, at the end: the removal is then durable.
+    const syncTouched = (touched: Set<Place>) => Effect.forEach(touched, (place) => fsyncDir(dirs[place]), { discard: true })
 
     const abort: ChunkServiceShape["abort"] = (versionId) =>
-      Effect.flatMap(checkVersionId(versionId), (id) => exclusive(id)(removeFrom(stagedDir, id)))
+      Effect.gen(function*() {
+        const id = yield* checkVersionId(versionId)
+        const touched = new Set<Place>()
+        yield* exclusive(id)(discard(id, ["staged"], touched))
+        yield* syncTouched(touched)
+      })
 
     const remove: ChunkServiceShape["remove"] = (versionIds) =>
       Effect.gen(function*() {
         for (const id of versionIds) yield* checkVersionId(id)
-        let staged = false
-        let committed = false
-        for (const id of versionIds) {
-          yield* exclusive(id)(Effect.gen(function*() {
-            if (yield* unlinkIfExists(stagedPath(id))) staged = true
-            if (yield* unlinkIfExists(committedPath(id))) committed = true
-          }))
-        }
-        // Each directory is synced once, after its last deletion.
-        if (staged) yield* fsyncDir(stagedDir)
-        if (committed) yield* fsyncDir(committedDir)
-      })
-
-    /** Open the committed file, else the staged one. The second look at committed/ covers a commit that moved the file between the first two opens. */
-    const openVersion = (id: string) =>
-      Effect.gen(function*() {
-        for (const path of [committedPath(id), stagedPath(id), committedPath(id)]) {
-          const fd = yield* openForReadIfExists(path)
-          if (Option.isSome(fd)) return { path, fd: fd.value }
-        }
-        return yield* new NotFound({ message: `chunk version ${id} not found`, path: committedPath(id) })
+        const touched = new Set<Place>()
+        for (const id of versionIds) yield* exclusive(id)(discard(id, ["staged", "committed"], touched))
+        yield* syncTouched(touched)
       })
 
     const read: ChunkServiceShape["read"] = (versionId, offset, length) =>
       Effect.gen(function*() {
         const id = yield* checkVersionId(versionId)
         yield* checkRange(offset, length)
-        return yield* Effect.scoped(Effect.gen(function*() {
-          const { fd, path } = yield* openVersion(id)
-          const header = yield* readHeader(path, fd)
-          return yield* readVerified(path, fd, header, offset, length)
-        }))
+        const patch = patches.get(id)
+        if (patch === undefined) {
+          // A whole version: committed, else staged; the second look at committed/ covers a commit between the two.
+          return yield* Effect.scoped(Effect.gen(function*() {
+            const found = yield* openIn(id, ["committed", "staged"])
+            if (Option.isNone(found)) return yield* new NotFound({ message: `chunk version ${id} not found`, path: committedPath(id) })
+            const { fd, path } = found.value
+            return yield* readVerified({ path, fd, at: 0, header: yield* readChunkHeader(path, fd, 0) }, offset, length)
+          }))
+        }
+        if (patch.place === "kept") return yield* new NotFound({ message: `chunk version ${id} not found`, path: committedPath(id) })
+        const start = Math.min(offset, patch.length)
+        return yield* readContent(id, start, Math.min(start + length, patch.length), ["committed", "staged"])
+      })
+
+    /** The version ids in a directory listing: whole files and patch files, nothing else. */
+    const idsIn = (names: ReadonlyArray<string>) =>
+      names.flatMap((name) => {
+        const id = name.endsWith(PATCH_SUFFIX) ? name.slice(0, -PATCH_SUFFIX.length) : name
+        return VERSION_ID_PATTERN.test(id) ? [id] : []
       })
 
     // staged/ is listed first: a commit racing the listing then shows up as committed, never as missing.
     const list: ChunkServiceShape["list"] = Effect.gen(function*() {
-      const staged = (yield* readDir(stagedDir)).filter((name) => VERSION_ID_PATTERN.test(name))
-      const committed = (yield* readDir(committedDir)).filter((name) => VERSION_ID_PATTERN.test(name)).sort()
+      const staged = idsIn(yield* readDir(dirs.staged))
+      const committed = idsIn(yield* readDir(dirs.committed)).sort()
       const committedSet = new Set(committed)
       return { staged: staged.filter((id) => !committedSet.has(id)).sort(), committed }
     })
 
-    return { stage, commit, abort, read, remove, list }
+    // --- opening ------------------------------------------------------------------------------
+
+    for (const place of PLACES) yield* makeDir(dirs[place])
+    yield* fsyncDir(root)
+
+    // A temp file is a stage that never returned; a staged copy of a committed id is a commit
+    // whose rename was not yet durable in both directories. Neither is needed. A lost unlink
+    // here only means the same cleanup at the next open.
+    const committedAtOpen = new Set(yield* readDir(dirs.committed))
+    for (const name of yield* readDir(dirs.staged)) {
+      if (TEMP_FILE.test(name) || (idsIn([name]).length === 1 && committedAtOpen.has(name))) {
+        yield* unlinkIfExists(NodePath.join(dirs.staged, name))
+      }
+    }
+
+    // The index, from every patch header. A damaged header leaves that patch out: it reads as
+    // missing, and a reader goes to another replica.
+    for (const place of PLACES) {
+      for (const name of yield* readDir(dirs[place])) {
+        if (!name.endsWith(PATCH_SUFFIX) || idsIn([name]).length !== 1) continue
+        const path = NodePath.join(dirs[place], name)
+        const headers = yield* Effect.scoped(Effect.gen(function*() {
+          const fd = yield* openForReadIfExists(path)
+          return Option.isNone(fd) ? Option.none() : Option.some(yield* readPatchHeaders(path, fd.value))
+        })).pipe(
+          Effect.catchTag("Corruption", (e) => Effect.as(Effect.logWarning(`chunk store: ${e.message}; the patch is left out`), Option.none()))
+        )
+        if (Option.isNone(headers)) continue
+        patches.set(name.slice(0, -PATCH_SUFFIX.length), { ...headers.value.patch, dataLength: headers.value.chunk.header.dataLength, place })
+        depend(headers.value.patch.base)
+      }
+    }
+
+    // Kept files nothing reads from any more: their last dependent went while the store was down.
+    const touched = new Set<Place>()
+    for (const id of idsIn(yield* readDir(dirs.kept))) {
+      if ((dependents.get(id) ?? 0) > 0) continue
+      dependents.set(id, 1)
+      yield* release(id, touched)
+    }
+    yield* syncTouched(touched)
+
+    return { stage, stagePatch, commit, abort, read, remove, list } satisfies ChunkServiceShape
   })
 
 export const ChunkServiceLocalDisk = (options: { readonly dir: string }): Layer.Layer<ChunkService, IoError> =>

@@ -6,7 +6,9 @@
 import { Effect, Layer } from "effect"
 import { InvalidArgument, NotFound } from "../../src/domain/errors.ts"
 import { ChunkService, type ChunkServiceShape } from "../../src/services/ChunkService.ts"
-import { checkRange, checkStagedData, checkVersionId } from "./validation.ts"
+import { checkPatch, checkRange, checkStagedData, checkVersionId, patchChecksumMismatch } from "./validation.ts"
+import { patchedBytes } from "./patchFile.ts"
+import { crc32c } from "../../src/lib/crc32c.ts"
 import { sameBytes } from "../../src/lib/sameBytes.ts"
 
 export const makeChunkServiceMemory: Effect.Effect<ChunkServiceShape> = Effect.sync(() => {
@@ -14,15 +16,34 @@ export const makeChunkServiceMemory: Effect.Effect<ChunkServiceShape> = Effect.s
   const staged = new Map<string, Uint8Array>()
   const committed = new Map<string, Uint8Array>()
 
+  /** Store `data` (which the caller no longer changes) as staged, unless the version exists. */
+  const keep = (versionId: string, data: Uint8Array) =>
+    Effect.gen(function*() {
+      const existing = committed.get(versionId) ?? staged.get(versionId)
+      if (existing === undefined) staged.set(versionId, data)
+      else if (!sameBytes(existing, data)) {
+        return yield* new InvalidArgument({ message: `chunk version ${versionId} already exists with different bytes` })
+      }
+    })
+
   const stage: ChunkServiceShape["stage"] = (versionId, data, checksum) =>
     Effect.gen(function*() {
       yield* checkVersionId(versionId)
       yield* checkStagedData(versionId, data, checksum)
-      const existing = committed.get(versionId) ?? staged.get(versionId)
-      if (existing === undefined) staged.set(versionId, data.slice())
-      else if (!sameBytes(existing, data)) {
-        return yield* new InvalidArgument({ message: `chunk version ${versionId} already exists with different bytes` })
-      }
+      yield* keep(versionId, data.slice())
+    })
+
+  // Kept whole: memory has no disk writes to save.
+  const stagePatch: ChunkServiceShape["stagePatch"] = (versionId, patch) =>
+    Effect.gen(function*() {
+      yield* checkVersionId(versionId)
+      yield* checkPatch(versionId, patch)
+      const base = committed.get(patch.base) ?? staged.get(patch.base)
+      if (base === undefined) return yield* new NotFound({ message: `base chunk version ${patch.base} not found` })
+      const data = patchedBytes(base, patch.offset, patch.data)
+      const checksum = crc32c(data)
+      if (checksum !== patch.checksum) return yield* patchChecksumMismatch(versionId, patch.checksum, checksum)
+      yield* keep(versionId, data)
     })
 
   const commit: ChunkServiceShape["commit"] = (versionIds) =>
@@ -65,7 +86,7 @@ export const makeChunkServiceMemory: Effect.Effect<ChunkServiceShape> = Effect.s
 
   const list: ChunkServiceShape["list"] = Effect.sync(() => ({ staged: [...staged.keys()].sort(), committed: [...committed.keys()].sort() }))
 
-  return { stage, commit, abort, read, remove, list }
+  return { stage, stagePatch, commit, abort, read, remove, list }
 })
 
 export const ChunkServiceMemory: Layer.Layer<ChunkService> = Layer.effect(ChunkService, makeChunkServiceMemory)

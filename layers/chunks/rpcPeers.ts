@@ -47,6 +47,7 @@ export const RpcChunkPeers = (options: RpcChunkPeersOptions = {}) =>
                 Effect.fail(new Unavailable({ message: `chunk peer ${address}: ${(e as RpcClientError.RpcClientError).message}` })))
           }
           const stageChunk = call(api.StageChunk)
+          const stagePatch = call(api.StagePatch)
           const commitChunks = call(api.CommitChunks)
           const abortChunk = call(api.AbortChunk)
           const removeChunks = call(api.RemoveChunks)
@@ -54,6 +55,7 @@ export const RpcChunkPeers = (options: RpcChunkPeersOptions = {}) =>
           const list = call(api.ListChunks)(undefined as void)
           const store: PeerChunkStore = {
             stage: (versionId, data, checksum) => stageChunk({ versionId, data, checksum }),
+            stagePatch: (versionId, patch) => stagePatch({ versionId, ...patch }),
             commit: (versionIds) => commitChunks({ versionIds }),
             abort: (versionId) => abortChunk({ versionId }),
             remove: (versionIds) => removeChunks({ versionIds }),
@@ -96,6 +98,7 @@ export const ChunkApiHandlers = ChunkApi.toLayer(
       Ping: () => Effect.succeed({ nodeId: cluster.self.id }),
       StageChunk: ({ checksum, data, versionId }, { clientId }) =>
         admission.admit(clientId, data.length, chunks.stage(versionId, data, checksum)),
+      StagePatch: ({ versionId, ...patch }, { clientId }) => admission.admit(clientId, patch.data.length, chunks.stagePatch(versionId, patch)),
       CommitChunks: ({ versionIds }) => chunks.commit(versionIds),
       AbortChunk: ({ versionId }) => chunks.abort(versionId),
       RemoveChunks: ({ versionIds }) => chunks.remove(versionIds),

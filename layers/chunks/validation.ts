@@ -4,7 +4,7 @@
  */
 import { Effect } from "effect"
 import { InvalidArgument } from "../../src/domain/errors.ts"
-import { VERSION_ID_PATTERN } from "../../src/services/ChunkService.ts"
+import { type ChunkPatch, VERSION_ID_PATTERN } from "../../src/services/ChunkService.ts"
 import { type ChunkChecksums, chunkChecksums, MAX_CHUNK_DATA_LENGTH } from "./chunkFile.ts"
 
 /** Only an id matching VERSION_ID_PATTERN may ever become part of a path. */
@@ -39,3 +39,23 @@ export const checkStagedData = (
       message: `checksum mismatch staging chunk version ${versionId}: expected ${checksum}, data has ${checksums.whole}`
     }))
 }
+
+/** A patch names a valid base and keeps the version within a chunk file's length. */
+export const checkPatch = (versionId: string, patch: ChunkPatch): Effect.Effect<ChunkPatch, InvalidArgument> =>
+  Effect.gen(function*() {
+    yield* checkVersionId(patch.base)
+    if (!isCount(patch.offset) || patch.offset + patch.data.length > MAX_CHUNK_DATA_LENGTH) {
+      return yield* new InvalidArgument({
+        message: `patch of chunk version ${versionId} at offset ${patch.offset} (${patch.data.length} bytes) is out of range`
+      })
+    }
+    if (!Number.isInteger(patch.checksum)) {
+      return yield* new InvalidArgument({ message: `patch of chunk version ${versionId} has no valid checksum` })
+    }
+    return patch
+  })
+
+export const patchChecksumMismatch = (versionId: string, expected: number, actual: number): InvalidArgument =>
+  new InvalidArgument({
+    message: `checksum mismatch staging chunk version ${versionId} as a patch: expected ${expected}, the patched base has ${actual}`
+  })

@@ -1,8 +1,9 @@
 /**
- * The replicated data plane. A write copies each touched chunk into a new immutable version
- * (merging the old bytes where the write covers only part of it), stages that version on
- * every placement target in parallel, and hands the set to the TransactionCoordinator; a
- * Conflict (another writer committed one of those chunks first) re-plans and retries. A read
+ * The replicated data plane. A write makes each touched chunk a new immutable version, staged
+ * on every placement target in parallel: where the write leaves part of the old version, as a
+ * patch of it (only the written bytes travel and are stored), else whole. The set goes to the
+ * TransactionCoordinator; a Conflict (another writer committed one of those chunks first)
+ * re-plans and retries. A read
  * takes the chunks overlapping the range from the control plane, fetches each from the first
  * replica that answers with verified bytes, and leaves holes as zeros.
  */
@@ -10,7 +11,7 @@ import { Duration, Effect, Layer, Random } from "effect"
 import type { ChunkUpdate, RequestTag } from "../../src/domain/commands.ts"
 import { Conflict, Unavailable } from "../../src/domain/errors.ts"
 import type { ChunkRef } from "../../src/domain/fs.ts"
-import { crc32c } from "../../src/lib/crc32c.ts"
+import { crc32c, crc32cAfterOverwrite } from "../../src/lib/crc32c.ts"
 import { ChunkPeers } from "../../src/services/ChunkPeers.ts"
 import {
   ControlPlaneOrchestrator, type PlannedChunk, type ReadPlan, type WriteOffset, type WritePlan
@@ -111,41 +112,83 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
         Effect.flatMap(Random.nextRange(0.5, 1.5), (jitter) =>
           Effect.sleep(Duration.millis(Math.min(MAX_BACKOFF_MILLIS, BASE_BACKOFF_MILLIS * 2 ** n) * jitter)))
 
+      /** The stretch of a write that falls in one planned chunk, in chunk coordinates. */
+      const sliceFor = (planned: PlannedChunk, chunkSize: number, offset: number, data: Uint8Array) => {
+        const chunkStart = planned.index * chunkSize
+        const from = Math.max(offset, chunkStart) - chunkStart
+        const to = Math.min(offset + data.length, chunkStart + chunkSize) - chunkStart
+        return { from, slice: data.subarray(chunkStart + from - offset, chunkStart + to - offset) }
+      }
+
       /** The new version's bytes: the old chunk's file bytes with the written slice laid over them. */
-      const newContent = (planned: PlannedChunk, chunkSize: number, offset: number, data: Uint8Array) =>
+      const newContent = (current: ChunkRef | null, from: number, slice: Uint8Array) =>
         Effect.gen(function*() {
-          const chunkStart = planned.index * chunkSize
-          const from = Math.max(offset, chunkStart) - chunkStart
-          const to = Math.min(offset + data.length, chunkStart + chunkSize) - chunkStart
-          const slice = data.subarray(chunkStart + from - offset, chunkStart + to - offset)
-          const current = planned.current
           const oldLength = current?.length ?? 0
-          if (oldLength <= to && from === 0) return slice
-          const content = new Uint8Array(Math.max(oldLength, to))
+          if (oldLength <= from + slice.length && from === 0) return slice
+          const content = new Uint8Array(Math.max(oldLength, from + slice.length))
           if (current && oldLength > 0) content.set(yield* readChunk(current, 0, oldLength))
           content.set(slice, from)
           return content
         })
 
+      const stageWhole = (planned: PlannedChunk, content: Uint8Array, checksum: number) =>
+        Effect.forEach(
+          planned.targets,
+          (node) => peers.forNode(node).pipe(Effect.flatMap((store) => store.stage(planned.versionId, content, checksum))),
+          { concurrency: "unbounded", discard: true }
+        )
+
+      /**
+       * A write that leaves part of the old version travels as a patch: the replicas holding the
+       * old version keep only the written bytes. The new checksum comes from the old one and the
+       * bytes the write replaces, so nothing else of the old version is read. A target without
+       * the old version, or one that refuses the patch (its copy is gone or differs), gets the
+       * version whole.
+       */
+      const stagePatched = (planned: PlannedChunk, current: ChunkRef, from: number, slice: Uint8Array) =>
+        Effect.gen(function*() {
+          const replacedFrom = Math.min(from, current.length)
+          const replacedTo = Math.min(from + slice.length, current.length)
+          const replaced = replacedTo > replacedFrom ? yield* readExactly(current, replacedFrom, replacedTo - replacedFrom) : new Uint8Array(0)
+          const checksum = crc32cAfterOverwrite(current.checksum, current.length, from, replaced, slice)
+          const whole = yield* Effect.cached(newContent(current, from, slice))
+          const patch = { base: current.versionId, offset: from, data: slice, checksum }
+          yield* Effect.forEach(planned.targets, (node) =>
+            Effect.gen(function*() {
+              const store = yield* peers.forNode(node)
+              const stageWholeHere = Effect.flatMap(whole, (content) => store.stage(planned.versionId, content, checksum))
+              if (!current.nodes.includes(node.id)) return yield* stageWholeHere
+              yield* store.stagePatch(planned.versionId, patch).pipe(
+                Effect.catchTags({ NotFound: () => stageWholeHere, InvalidArgument: () => stageWholeHere, Corruption: () => stageWholeHere })
+              )
+            }), { concurrency: "unbounded", discard: true })
+          return { length: Math.max(current.length, from + slice.length), checksum }
+        })
+
       const stage = (plan: WritePlan, data: Uint8Array) =>
         Effect.forEach(plan.chunks, (planned) =>
           Effect.gen(function*() {
-            const content = yield* newContent(planned, plan.chunkSize, plan.offset, data)
-            const checksum = crc32c(content)
-            yield* Effect.forEach(
-              planned.targets,
-              (node) => peers.forNode(node).pipe(Effect.flatMap((store) => store.stage(planned.versionId, content, checksum))),
-              { concurrency: "unbounded", discard: true }
-            )
+            const { from, slice } = sliceFor(planned, plan.chunkSize, plan.offset, data)
+            const current = planned.current
+            // A patch needs an old version whose stored bytes are all part of the file (no truncate since).
+            const patchable = current !== null && current.length > 0 && current.length === current.storedLength &&
+              !(from === 0 && slice.length >= current.length)
+            let staged: { readonly length: number; readonly checksum: number }
+            if (patchable) staged = yield* stagePatched(planned, current, from, slice)
+            else {
+              const content = yield* newContent(current, from, slice)
+              staged = { length: content.length, checksum: crc32c(content) }
+              yield* stageWhole(planned, content, staged.checksum)
+            }
             const update: ChunkUpdate = {
-              expectedVersionId: planned.current?.versionId ?? null,
-              expectedLength: planned.current?.length ?? 0,
+              expectedVersionId: current?.versionId ?? null,
+              expectedLength: current?.length ?? 0,
               chunk: {
                 index: planned.index,
                 versionId: planned.versionId,
-                storedLength: content.length,
-                length: content.length,
-                checksum,
+                storedLength: staged.length,
+                length: staged.length,
+                checksum: staged.checksum,
                 nodes: planned.targets.map((t) => t.id)
               }
             }

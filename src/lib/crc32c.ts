@@ -70,8 +70,9 @@ export const crc32c: (data: Uint8Array, crc?: number) => number = native === nul
 // --- combining -----------------------------------------------------------------------------
 // crc(A ‖ B) from crc(A), crc(B) and |B|: crc(A) advanced over |B| zero bytes, xor crc(B)
 // (zlib's crc32_combine). Advancing is multiplication by a 32×32 matrix over GF(2), held as 32
-// columns; the matrix for n bytes is built by squaring, once per length and then cached, so a
-// chunk's block checksums combine into the whole one for a few operations per block.
+// columns. The matrix for the block size is built once and cached, so a chunk's block checksums
+// combine into the whole one for one product per block; any other length is advanced by the
+// matrices for its set bits.
 
 /** mat × vec over GF(2). */
 const times = (mat: Uint32Array, vec: number): number => {
@@ -111,20 +112,74 @@ const identity = (): Uint32Array => {
   return out
 }
 
-const operators = new Map<number, Uint32Array>()
-const operatorFor = (length: number): Uint32Array => {
-  let operator = operators.get(length)
-  if (operator === undefined) {
-    operator = zerosOperator(length)
-    // Block sizes and a few tail lengths: a handful of entries, but never an unbounded map.
-    if (operators.size < 64) operators.set(length, operator)
+/**
+ * The zeros operators for 2^k bytes, squared from the one before on first use: advancing over any length
+ * applies one of them per set bit, so arbitrary lengths (an overwrite's offsets) need no
+ * operator of their own.
+ */
+const powersOfTwo: Array<Uint32Array> = []
+const powerOfTwo = (k: number): Uint32Array => {
+  while (powersOfTwo.length <= k) {
+    powersOfTwo.push(powersOfTwo.length === 0 ? zerosOperator(1) : square(powersOfTwo[powersOfTwo.length - 1]!))
   }
-  return operator
+  return powersOfTwo[k]!
+}
+
+/** The CRC register `crc` advanced over `length` zero bytes. */
+const advance = (crc: number, length: number): number => {
+  let vec = crc >>> 0
+  for (let k = 0, remaining = length; remaining > 0; k++, remaining = Math.floor(remaining / 2)) {
+    if (remaining % 2 === 1) vec = times(powerOfTwo(k), vec)
+  }
+  return vec
+}
+
+const operators = new Map<number, Uint32Array>()
+/** Block sizes and a few tail lengths get an operator of their own (one product per combine); other lengths are advanced bit by bit. */
+const MAX_OPERATORS = 64
+
+/** The register `crc` advanced over `length` zero bytes. */
+const advanced = (crc: number, length: number): number => {
+  let operator = operators.get(length)
+  if (operator === undefined && operators.size < MAX_OPERATORS) {
+    operator = zerosOperator(length)
+    operators.set(length, operator)
+  }
+  return operator === undefined ? advance(crc, length) : times(operator, crc >>> 0)
 }
 
 /** crc32c(A ‖ B) from crcA = crc32c(A), crcB = crc32c(B) and lengthB = B's length. */
 export const crc32cCombine = (crcA: number, crcB: number, lengthB: number): number =>
-  lengthB === 0 ? crcA >>> 0 : (times(operatorFor(lengthB), crcA >>> 0) ^ crcB) >>> 0
+  lengthB === 0 ? crcA >>> 0 : (advanced(crcA, lengthB) ^ crcB) >>> 0
+
+/** crc32c of `length` zero bytes (crc(A ‖ B) = advance(crc(A), |B|) ^ crc(B), with A empty standing for the register's all-ones start). */
+export const crc32cZeros = (length: number): number => (advance(0xffffffff, length) ^ 0xffffffff) >>> 0
+
+/**
+ * crc32c of a version made from a base by laying `written` at `offset`: the base's bytes, zeros
+ * from its end up to the new length, `written` over them. `replaced` is what the write covers of
+ * the base's own bytes (base[offset, min(end, baseLength)); empty when it starts past the base).
+ * CRC is affine, so for equal-length messages crc(x ^ y ^ z) = crc(x) ^ crc(y) ^ crc(z): the new
+ * version is the zero-extended base xor a message that is zero but for (replaced ^ written) at
+ * `offset`, and no byte outside the write is read.
+ */
+export const crc32cAfterOverwrite = (
+  baseCrc: number,
+  baseLength: number,
+  offset: number,
+  replaced: Uint8Array,
+  written: Uint8Array
+): number => {
+  const end = offset + written.length
+  const length = Math.max(baseLength, end)
+  const expected = Math.max(0, Math.min(end, baseLength) - offset)
+  if (replaced.length !== expected) throw new RangeError(`${replaced.length} replaced bytes where the base has ${expected}`)
+  const difference = written.slice()
+  for (let i = 0; i < replaced.length; i++) difference[i]! ^= replaced[i]!
+  const extendedBase = crc32cCombine(baseCrc, crc32cZeros(length - baseLength), length - baseLength)
+  const delta = crc32cCombine(crc32cCombine(crc32cZeros(offset), crc32c(difference), difference.length), crc32cZeros(length - end), length - end)
+  return (extendedBase ^ delta ^ crc32cZeros(length)) >>> 0
+}
 
 /** The CRC of each `blockSize` block of `data` (the last may be short) and of the whole, in one pass over the bytes. */
 export const crc32cBlocks = (data: Uint8Array, blockSize: number): { readonly blocks: Uint32Array; readonly whole: number } => {

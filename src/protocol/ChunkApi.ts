@@ -19,6 +19,17 @@ export class StageChunk extends Rpc.make("StageChunk", {
   payload: payload({ versionId: VersionId, data: Schema.Uint8ArrayFromSelf, checksum: Schema.Int }),
   error: ChunkError
 }) {}
+/** Stage a version as an overwrite of one the node holds (ChunkService.stagePatch). */
+export class StagePatch extends Rpc.make("StagePatch", {
+  payload: payload({
+    versionId: VersionId,
+    base: VersionId,
+    offset: Count,
+    data: Schema.Uint8ArrayFromSelf,
+    checksum: Schema.Int
+  }),
+  error: ChunkError
+}) {}
 export class CommitChunks extends Rpc.make("CommitChunks", { payload: payload({ versionIds: Schema.Array(VersionId) }), error: ChunkError }) {}
 export class AbortChunk extends Rpc.make("AbortChunk", { payload: payload({ versionId: VersionId }), error: ChunkError }) {}
 export class RemoveChunks extends Rpc.make("RemoveChunks", { payload: payload({ versionIds: Schema.Array(VersionId) }), error: ChunkError }) {}
@@ -35,4 +46,4 @@ export class ListChunks extends Rpc.make("ListChunks", {
 /** Liveness probe: answers at once; used by membership's failure detector. */
 export class Ping extends Rpc.make("Ping", { success: Schema.Struct({ nodeId: Schema.String }) }) {}
 
-export class ChunkApi extends RpcGroup.make(StageChunk, CommitChunks, AbortChunk, RemoveChunks, ReadChunk, ListChunks, Ping) {}
+export class ChunkApi extends RpcGroup.make(StageChunk, StagePatch, CommitChunks, AbortChunk, RemoveChunks, ReadChunk, ListChunks, Ping) {}

@@ -7,7 +7,7 @@
 import { Context, type Effect } from "effect"
 import type { NodeInfo } from "../domain/cluster.ts"
 import type { Busy, Corruption, InvalidArgument, IoError, NotFound, Timeout, Unavailable } from "../domain/errors.ts"
-import type { StoredVersions } from "./ChunkService.ts"
+import type { ChunkPatch, StoredVersions } from "./ChunkService.ts"
 
 /** Everything a chunk operation on some node can fail with. */
 export type PeerChunkError = NotFound | InvalidArgument | Corruption | IoError | Unavailable | Busy | Timeout
@@ -15,6 +15,7 @@ export type PeerChunkError = NotFound | InvalidArgument | Corruption | IoError |
 /** A ChunkService reached through the network (ChunkService's operations; see there). */
 export interface PeerChunkStore {
   readonly stage: (versionId: string, data: Uint8Array, checksum: number) => Effect.Effect<void, PeerChunkError>
+  readonly stagePatch: (versionId: string, patch: ChunkPatch) => Effect.Effect<void, PeerChunkError>
   readonly commit: (versionIds: ReadonlyArray<string>) => Effect.Effect<void, PeerChunkError>
   readonly abort: (versionId: string) => Effect.Effect<void, PeerChunkError>
   readonly read: (versionId: string, offset: number, length: number) => Effect.Effect<Uint8Array, PeerChunkError>

@@ -3,7 +3,9 @@
  * file and directory fsynced, checksum verified), then committed or aborted. Bytes are never
  * edited in place: an overwrite is a new version. Every read verifies checksums, so a flipped
  * bit on disk is a `Corruption` error, never returned data. Version ids are validated so no id
- * can name a path outside the store.
+ * can name a path outside the store. A small write to a large version need not copy it:
+ * `stagePatch` makes a version from one stored here and the bytes that differ, and the store
+ * keeps only those bytes (plus, now and then, a whole copy so reads stay short).
  */
 import { Context, type Effect } from "effect"
 import type { Corruption, InvalidArgument, IoError, NotFound } from "../domain/errors.ts"
@@ -13,6 +15,17 @@ export interface StoredVersions {
   readonly committed: ReadonlyArray<string>
 }
 
+/** A new version as an overwrite of a stored one: see `stagePatch`. */
+export interface ChunkPatch {
+  /** The version this one is made from. */
+  readonly base: string
+  /** Where `data` goes in the new version. */
+  readonly offset: number
+  readonly data: Uint8Array
+  /** crc32c of the whole new version (crc32cAfterOverwrite of the base's). */
+  readonly checksum: number
+}
+
 export interface ChunkServiceShape {
   /** Durably stage `data` as `versionId`; fails InvalidArgument (and stores nothing) when crc32c(data) !== checksum. Idempotent for identical bytes. */
   readonly stage: (
@@ -20,6 +33,16 @@ export interface ChunkServiceShape {
     data: Uint8Array,
     checksum: number
   ) => Effect.Effect<void, InvalidArgument | Corruption | IoError>
+  /**
+   * Durably stage `versionId` as `patch.base`'s bytes, zero-extended to
+   * max(base length, offset + data length), with `patch.data` laid at `patch.offset`. The base
+   * must be staged or committed here (NotFound otherwise), and the new version's checksum must
+   * be `patch.checksum` (InvalidArgument otherwise, storing nothing: the bytes were damaged on
+   * the way, or this node's base differs from the sender's). The new version is then a version
+   * like any other: reads, commit, abort and remove see no difference, and removing the base
+   * does not change it. Idempotent for the same version.
+   */
+  readonly stagePatch: (versionId: string, patch: ChunkPatch) => Effect.Effect<void, NotFound | InvalidArgument | Corruption | IoError>
   /**
    * Make staged versions committed (idempotent), many in one call: the transaction coordinator
    * finalizes a batch of transactions' versions with one request per node. NotFound, naming

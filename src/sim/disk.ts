@@ -124,6 +124,7 @@ export const makeNodeDisks = (options: { readonly latency: DiskLatency; readonly
         Effect.suspend((): Effect.Effect<A, E | IoError> => (mine === life ? effect : Effect.fail(crashedError("chunk"))))
       return {
         stage: (versionId, data, checksum) => guard(chunkStore.stage(versionId, data, checksum)),
+        stagePatch: (versionId, patch) => guard(chunkStore.stagePatch(versionId, patch)),
         commit: (versionIds) => guard(chunkStore.commit(versionIds)),
         abort: (versionId) => guard(chunkStore.abort(versionId)),
         read: (versionId, offset, length) => guard(chunkStore.read(versionId, offset, length)),

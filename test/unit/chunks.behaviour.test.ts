@@ -8,8 +8,9 @@ import { join } from "node:path"
 import { CHUNK_BLOCK_SIZE } from "../../layers/chunks/chunkFile.ts"
 import { ChunkServiceLocalDisk } from "../../layers/chunks/localDisk.ts"
 import { ChunkServiceMemory } from "../../layers/chunks/memory.ts"
-import { crc32c } from "../../src/lib/crc32c.ts"
-import { ChunkService } from "../../src/services/ChunkService.ts"
+import { crc32c, crc32cAfterOverwrite } from "../../src/lib/crc32c.ts"
+import { patchedBytes } from "../../layers/chunks/patchFile.ts"
+import { ChunkService, type ChunkServiceShape } from "../../src/services/ChunkService.ts"
 import { patternBytes, expectBytes } from "../support/bytes.ts"
 
 
@@ -27,6 +28,15 @@ const implementations = [
 const BAD_IDS = ["..", "../x", "a/b", "/etc/passwd", "a\0b", ".", "", "x".repeat(200), "a.tmp-1", "ü"]
 
 const DATA = patternBytes(3 * CHUNK_BLOCK_SIZE + 1234, 42)
+
+/** Stage `id` as `data` laid at `offset` over `base` (whose bytes are `baseBytes`); the expected bytes of `id`. */
+const stagePatchOver = (chunks: ChunkServiceShape, id: string, base: string, baseBytes: Uint8Array, offset: number, data: Uint8Array) =>
+  Effect.gen(function*() {
+    const replaced = baseBytes.subarray(Math.min(offset, baseBytes.length), Math.min(offset + data.length, baseBytes.length))
+    const checksum = crc32cAfterOverwrite(crc32c(baseBytes), baseBytes.length, offset, replaced, data)
+    yield* chunks.stagePatch(id, { base, offset, data, checksum })
+    return patchedBytes(baseBytes, offset, data)
+  })
 
 for (const impl of implementations) {
   describe(impl.name, () => {
@@ -199,6 +209,71 @@ for (const impl of implementations) {
         yield* chunks.commit([])
         expect(yield* chunks.list).toEqual({ staged: [], committed: ["b1", "b2", "b3"] })
         expectBytes(yield* chunks.read("b2", 0, 100), small)
+      })))
+  
+    it.effect("a patch version reads as its base with the bytes laid over, inside, across the end and past it", () =>
+      run(Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("base", DATA, crc32c(DATA))
+        yield* chunks.commit(["base"])
+        const cases: Array<[number, number]> = [[5000, 4096], [CHUNK_BLOCK_SIZE - 2, 4], [DATA.length - 10, 30], [DATA.length, 7], [DATA.length + 5000, 100], [0, 1]]
+        for (const [n, [offset, length]] of cases.entries()) {
+          const expected = yield* stagePatchOver(chunks, `p${n}`, "base", DATA, offset, patternBytes(length, 100 + n))
+          expectBytes(yield* chunks.read(`p${n}`, 0, expected.length + 10), expected)
+          for (const [from, size] of [[offset - 3, 10], [offset + length - 2, 5], [0, 100], [expected.length - 50, 100]]) {
+            const start = Math.max(0, Math.min(from!, expected.length))
+            expectBytes(yield* chunks.read(`p${n}`, start, size!), expected.subarray(start, Math.min(start + size!, expected.length)))
+          }
+        }
+        expect((yield* chunks.list).staged).toEqual(cases.map((_, n) => `p${n}`))
+        yield* chunks.commit(["p0"])
+        expect((yield* chunks.list).committed).toEqual(["base", "p0"])
+      })))
+
+    it.effect("a patch with a wrong checksum is InvalidArgument, one on a missing base NotFound, and neither stores anything", () =>
+      run(Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("base", DATA, crc32c(DATA))
+        const data = patternBytes(4096, 7)
+        const replaced = DATA.subarray(100, 100 + 4096)
+        const checksum = crc32cAfterOverwrite(crc32c(DATA), DATA.length, 100, replaced, data)
+        expect((yield* Effect.flip(chunks.stagePatch("p", { base: "base", offset: 100, data, checksum: checksum ^ 1 })))._tag).toBe("InvalidArgument")
+        expect((yield* Effect.flip(chunks.stagePatch("p", { base: "nope", offset: 100, data, checksum })))._tag).toBe("NotFound")
+        expect((yield* Effect.flip(chunks.stagePatch("p", { base: "../x", offset: 100, data, checksum })))._tag).toBe("InvalidArgument")
+        expect((yield* Effect.flip(chunks.stagePatch("p", { base: "base", offset: -1, data, checksum })))._tag).toBe("InvalidArgument")
+        expect(yield* chunks.list).toEqual({ staged: ["base"], committed: [] })
+        // The same patch again is a no-op; other bytes under the same id are refused.
+        yield* chunks.stagePatch("p", { base: "base", offset: 100, data, checksum })
+        yield* chunks.stagePatch("p", { base: "base", offset: 100, data, checksum })
+        const other = patternBytes(4096, 8)
+        const otherChecksum = crc32cAfterOverwrite(crc32c(DATA), DATA.length, 100, replaced, other)
+        expect((yield* Effect.flip(chunks.stagePatch("p", { base: "base", offset: 100, data: other, checksum: otherChecksum })))._tag).toBe("InvalidArgument")
+        expectBytes(yield* chunks.read("p", 100, 4096), data)
+      })))
+
+    it.effect("a chain of patches reads right while its older versions are removed, as the collector does, and goes away whole", () =>
+      run(Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        const small = DATA.subarray(0, 300_000)
+        yield* chunks.stage("v0", small, crc32c(small))
+        yield* chunks.commit(["v0"])
+        let bytes: Uint8Array = small
+        const writes = fc.sample(fc.tuple(fc.integer({ min: 0, max: 320_000 }), fc.integer({ min: 1, max: 9000 })), { seed: 77, numRuns: 60 })
+        for (const [n, [offset, length]] of writes.entries()) {
+          bytes = yield* stagePatchOver(chunks, `v${n + 1}`, `v${n}`, bytes, offset, patternBytes(length, n))
+          yield* chunks.commit([`v${n + 1}`])
+          // The version before the one before is no longer referenced: removed, but still read through.
+          if (n >= 1) yield* chunks.remove([`v${n - 1}`])
+          expect((yield* Effect.flip(chunks.read(`v${n - 1}`, 0, 1)))._tag).toBe("NotFound")
+          const at = Math.max(0, offset - 100)
+          expectBytes(yield* chunks.read(`v${n + 1}`, at, length + 200), bytes.subarray(at, Math.min(at + length + 200, bytes.length)))
+        }
+        const last = `v${writes.length}`
+        expectBytes(yield* chunks.read(last, 0, bytes.length), bytes)
+        expect(yield* chunks.list).toEqual({ staged: [], committed: [`v${writes.length - 1}`, last].sort() })
+        yield* chunks.remove([`v${writes.length - 1}`, last])
+        expect(yield* chunks.list).toEqual({ staged: [], committed: [] })
+        expect((yield* Effect.flip(chunks.read(last, 0, 1)))._tag).toBe("NotFound")
       })))
   })
 }

@@ -6,7 +6,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { CHUNK_BLOCK_SIZE, CHUNK_HEADER_SIZE, encodeChunkFile } from "../../layers/chunks/chunkFile.ts"
 import { ChunkServiceLocalDisk } from "../../layers/chunks/localDisk.ts"
-import { crc32c } from "../../src/lib/crc32c.ts"
+import { crc32c, crc32cAfterOverwrite } from "../../src/lib/crc32c.ts"
+import { patchedBytes } from "../../layers/chunks/patchFile.ts"
 import { ChunkService } from "../../src/services/ChunkService.ts"
 import { patternBytes, expectBytes } from "../support/bytes.ts"
 
@@ -55,6 +56,17 @@ const flipByte = (path: string, position: number): void => {
 
 const DATA = patternBytes(3 * CHUNK_BLOCK_SIZE + 1234, 42)
 const DATA_OFFSET = CHUNK_HEADER_SIZE + 4 * 4 // four blocks, one crc each
+
+/** Stage `id` as `data` at `offset` over `base` (whose bytes are `baseBytes`); the bytes `id` then holds. */
+const stagePatchOver = (id: string, base: string, baseBytes: Uint8Array, offset: number, data: Uint8Array) =>
+  Effect.gen(function*() {
+    const chunks = yield* ChunkService
+    const replaced = baseBytes.subarray(Math.min(offset, baseBytes.length), Math.min(offset + data.length, baseBytes.length))
+    yield* chunks.stagePatch(id, { base, offset, data, checksum: crc32cAfterOverwrite(crc32c(baseBytes), baseBytes.length, offset, replaced, data) })
+    return patchedBytes(baseBytes, offset, data)
+  })
+
+const filesIn = (dir: string) => NodeFs.readdirSync(dir).sort()
 
 const withStore = <A, E>(store: string, effect: Effect.Effect<A, E, ChunkService>) =>
   Effect.provide(effect, ChunkServiceLocalDisk({ dir: store }))
@@ -217,6 +229,90 @@ describe("ChunkServiceLocalDisk", () => {
         NodeFs.mkdirSync(join(store, "committed", "weird"))
         expect(yield* Effect.flip(chunks.read("weird", 0, 1)))
           .toMatchObject({ _tag: "IoError", path: join(store, "committed", "weird") })
+      }))
+    }))
+
+  it.scoped("a patch stores only its bytes; a removed base waits in kept/ until its last patch goes, across a reopen", () =>
+    Effect.gen(function*() {
+      const { store } = yield* tempRoot
+      const written = patternBytes(4096, 3)
+      const expected = yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("v0", DATA, crc32c(DATA))
+        yield* chunks.commit(["v0"])
+        const v1 = yield* stagePatchOver("v1", "v0", DATA, 70_000, written)
+        const v2 = yield* stagePatchOver("v2", "v1", v1, 1000, written)
+        yield* chunks.commit(["v1", "v2"])
+        expect(filesIn(join(store, "committed"))).toEqual(["v0", "v1.patch", "v2.patch"])
+        // Header, base id, chunk header, one block checksum and the bytes: nothing of the base.
+        expect(NodeFs.statSync(join(store, "committed", "v2.patch")).size).toBeLessThan(4096 + 100)
+        yield* chunks.remove(["v0", "v1"])
+        expect(filesIn(join(store, "kept"))).toEqual(["v0", "v1.patch"])
+        expect(yield* chunks.list).toEqual({ staged: [], committed: ["v2"] })
+        return v2
+      }))
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        expectBytes(yield* chunks.read("v2", 0, DATA.length), expected)
+        expect((yield* Effect.flip(chunks.read("v1", 0, 1)))._tag).toBe("NotFound")
+        yield* chunks.remove(["v2"])
+        expect(filesIn(join(store, "kept"))).toEqual([])
+        expect(yield* chunks.list).toEqual({ staged: [], committed: [] })
+      }))
+    }))
+
+  it.scoped("kept files whose patches went while the store was down are deleted when it opens", () =>
+    Effect.gen(function*() {
+      const { store } = yield* tempRoot
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("v0", DATA, crc32c(DATA))
+        yield* stagePatchOver("v1", "v0", DATA, 10, patternBytes(100, 1))
+        yield* chunks.commit(["v0", "v1"])
+        yield* chunks.remove(["v0"])
+      }))
+      // As if the patch's removal had reached the disk and the base's had not.
+      NodeFs.unlinkSync(join(store, "committed", "v1.patch"))
+      yield* withStore(store, Effect.gen(function*() {
+        expect(filesIn(join(store, "kept"))).toEqual([])
+        expect(yield* (yield* ChunkService).list).toEqual({ staged: [], committed: [] })
+      }))
+    }))
+
+  it.scoped("when a chain holds as many patch bytes as the version, the next patch is written whole", () =>
+    Effect.gen(function*() {
+      const { store } = yield* tempRoot
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        const base = DATA.subarray(0, 10_000)
+        yield* chunks.stage("v0", base, crc32c(base))
+        let bytes: Uint8Array = base
+        for (const n of [1, 2, 3]) bytes = yield* stagePatchOver(`v${n}`, `v${n - 1}`, bytes, 1000 * n, patternBytes(4000, n))
+        // 4,000 + 4,000 bytes of patches fit in 10,000; 12,000 do not.
+        expect(filesIn(join(store, "staged"))).toEqual(["v0", "v1.patch", "v2.patch", "v3"])
+        yield* chunks.remove(["v0", "v1", "v2"])
+        expect(filesIn(join(store, "kept"))).toEqual([])
+        expectBytes(yield* chunks.read("v3", 0, bytes.length), bytes)
+      }))
+    }))
+
+  it.scoped("a flipped byte in a kept base fails a read of the patch that reads through it, and only that read", () =>
+    Effect.gen(function*() {
+      const { store } = yield* tempRoot
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("v0", DATA, crc32c(DATA))
+        const v1 = yield* stagePatchOver("v1", "v0", DATA, 0, patternBytes(100, 1))
+        yield* chunks.commit(["v0", "v1"])
+        yield* chunks.remove(["v0"])
+        flipByte(join(store, "kept", "v0"), DATA_OFFSET + 2 * CHUNK_BLOCK_SIZE + 5)
+        expectBytes(yield* chunks.read("v1", 0, CHUNK_BLOCK_SIZE), v1.subarray(0, CHUNK_BLOCK_SIZE))
+        const error = yield* Effect.flip(chunks.read("v1", 2 * CHUNK_BLOCK_SIZE, 10))
+        expect(error._tag).toBe("Corruption")
+        expect(error.message).toContain(join("kept", "v0"))
+        // Its own bytes damaged: the same.
+        flipByte(join(store, "committed", "v1.patch"), NodeFs.statSync(join(store, "committed", "v1.patch")).size - 1)
+        expect((yield* Effect.flip(chunks.read("v1", 0, 10)))._tag).toBe("Corruption")
       }))
     }))
 })

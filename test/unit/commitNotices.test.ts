@@ -16,6 +16,7 @@ const recordingPeers = (failing: ReadonlyArray<string> = [], unreachable: Readon
   const requests: Array<{ node: string; versionIds: ReadonlyArray<string> }> = []
   const store = (node: string): PeerChunkStore => ({
     stage: () => Effect.dieMessage("unused"),
+    stagePatch: () => Effect.dieMessage("unused"),
     abort: () => Effect.dieMessage("unused"),
     read: () => Effect.dieMessage("unused"),
     remove: () => Effect.dieMessage("unused"),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { crc32c, crc32cBlocks, crc32cCombine, crc32cImplementation, crc32cTable } from "../../src/lib/crc32c.ts"
+import { crc32c, crc32cAfterOverwrite, crc32cBlocks, crc32cCombine, crc32cImplementation, crc32cTable, crc32cZeros } from "../../src/lib/crc32c.ts"
 import { makePrng, nextFloat } from "../../src/raft/prng.ts"
 
 const ascii = (text: string) => new TextEncoder().encode(text)
@@ -52,5 +52,35 @@ describe("crc32c", () => {
       )
     }
     expect(crc32cBlocks(new Uint8Array(0), 65_536)).toEqual({ blocks: new Uint32Array(0), whole: 0 })
+  })
+
+  it("gives the checksum of any run of zeros", () => {
+    for (const length of [0, 1, 2, 3, 31, 32, 4095, 4096, 65_537, 1_000_003]) {
+      expect(crc32cZeros(length)).toBe(crc32cTable(new Uint8Array(length)))
+    }
+  })
+
+  it("gives a version's checksum after an overwrite from the base's checksum and the overwritten bytes only", () => {
+    const prng = makePrng(14, "overwrite")
+    const random = (n: number) => {
+      const bytes = new Uint8Array(n)
+      for (let i = 0; i < n; i++) bytes[i] = Math.floor(nextFloat(prng) * 256)
+      return bytes
+    }
+    const base = random(100_000)
+    // Inside, at both edges, straddling the end, starting at and past the end, and over an empty base.
+    const cases: Array<[number, number, number]> = [
+      [100_000, 5000, 4096], [100_000, 0, 1], [100_000, 99_999, 1], [100_000, 98_000, 7000],
+      [100_000, 100_000, 10], [100_000, 120_000, 4096], [0, 0, 300], [0, 777, 300], [100_000, 0, 100_000]
+    ]
+    for (const [baseLength, offset, length] of cases) {
+      const before = base.subarray(0, baseLength)
+      const written = random(length)
+      const after = new Uint8Array(Math.max(baseLength, offset + length))
+      after.set(before)
+      after.set(written, offset)
+      const replaced = before.subarray(Math.min(offset, baseLength), Math.min(offset + length, baseLength))
+      expect(crc32cAfterOverwrite(crc32cTable(before), baseLength, offset, replaced, written)).toBe(crc32cTable(after))
+    }
   })
 })

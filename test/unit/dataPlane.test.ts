@@ -11,6 +11,9 @@ import { MetadataService } from "../../src/services/MetadataService.ts"
 import { ChunkCollector } from "../../layers/orchestrators/chunkCollector.ts"
 import { ReplicatedControlPlane } from "../../layers/orchestrators/replicatedControlPlane.ts"
 import { NotFound } from "../../src/domain/errors.ts"
+import { ChunkPeers } from "../../src/services/ChunkPeers.ts"
+import * as NodeFs from "node:fs"
+import { join } from "node:path"
 import { MetadataReplicator, type MetadataReplicatorShape } from "../../src/services/MetadataReplicator.ts"
 import { StandaloneServices } from "../../topologies/standalone.ts"
 import { patternBytes } from "../support/bytes.ts"
@@ -19,11 +22,8 @@ import { tempDir } from "../support/tempDir.ts"
 const CHUNK = 64 * 1024
 
 
-const node = Effect.gen(function*() {
-  const dir = yield* tempDir()
-  const context = yield* Layer.build(StandaloneServices({ nodeId: "n1", dataDir: dir, chunkSize: CHUNK }))
-  return context
-})
+const nodeIn = (dir: string) => Layer.build(StandaloneServices({ nodeId: "n1", dataDir: dir, chunkSize: CHUNK }))
+const node = Effect.flatMap(tempDir(), nodeIn)
 
 type NodeServices = Layer.Layer.Success<ReturnType<typeof StandaloneServices>>
 
@@ -283,5 +283,61 @@ describe("data plane on a standalone node", () => {
       const error = yield* Effect.flip(data.read(ROOT_INODE, 0, 10))
       expect(error._tag).toBe("IsADirectory")
       expect((yield* Effect.flip(data.write(ROOT_INODE, 0, patternBytes(1, 1), null)))._tag).toBe("IsADirectory")
+    })))
+
+  it.scoped("a small overwrite is stored as a patch of the old version, and reads back merged", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir()
+      yield* Effect.provide(Effect.gen(function*() {
+        const data = yield* DataPlaneOrchestrator
+        const file = yield* newFile("patched")
+        let content = patternBytes(2 * CHUNK, 5)
+        yield* data.write(file.inode, 0, content, null)
+        for (const [n, offset] of [100, CHUNK - 2, 2 * CHUNK - 1, 2 * CHUNK + 10].entries()) {
+          const written = patternBytes(4, 60 + n)
+          yield* data.write(file.inode, offset, written, null)
+          const expected = new Uint8Array(Math.max(content.length, offset + 4))
+          expected.set(content.subarray(0, Math.min(content.length, expected.length)))
+          expected.set(written, offset)
+          expect(yield* data.read(file.inode, 0, expected.length)).toEqual(expected)
+          content = expected
+        }
+        const files = ["staged", "committed"].flatMap((place) => NodeFs.readdirSync(join(dir, "chunks", place)))
+        // Four writes, five patches (one spans two chunks), each a few dozen bytes of file.
+        const patches = files.filter((name) => name.endsWith(".patch"))
+        expect(patches.length).toBe(5)
+        for (const place of ["staged", "committed"]) {
+          for (const name of NodeFs.readdirSync(join(dir, "chunks", place)).filter((n) => n.endsWith(".patch"))) {
+            expect(NodeFs.statSync(join(dir, "chunks", place, name)).size).toBeLessThan(200)
+          }
+        }
+      }), yield* nodeIn(dir))
+    }))
+
+  it.scoped("a replica that refuses a patch gets the version whole, and the write succeeds", () =>
+    withNode(Effect.gen(function*() {
+      const context = yield* Effect.context<NodeServices>()
+      const refusing = Layer.effect(
+        ChunkPeers,
+        Effect.map(ChunkPeers, (peers) =>
+          ChunkPeers.of({
+            ...peers,
+            forNode: (node) =>
+              Effect.map(peers.forNode(node), (store) => ({
+                ...store,
+                stagePatch: () => Effect.fail(new NotFound({ message: "base gone" }))
+              }))
+          }))
+      )
+      const data = Context.get(
+        yield* Layer.build(ReplicatedDataPlane().pipe(Layer.provide(refusing), Layer.provide(Layer.succeedContext(context)))),
+        DataPlaneOrchestrator
+      )
+      const file = yield* newFile("refused")
+      const content = patternBytes(CHUNK + 10, 8).slice()
+      yield* data.write(file.inode, 0, content, null)
+      yield* data.write(file.inode, 50, patternBytes(3, 9), null)
+      content.set(patternBytes(3, 9), 50)
+      expect(yield* data.read(file.inode, 0, content.length)).toEqual(content)
     })))
 })
