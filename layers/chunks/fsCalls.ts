@@ -56,13 +56,25 @@ export const readAt = (path: string, fd: number, length: number, position: numbe
     return buffer.subarray(0, filled)
   })
 
-export const writeAllAt = (path: string, fd: number, bytes: Uint8Array, position: number): Effect.Effect<void, IoError> =>
+/** All of `parts`, one after the other from `position`, in as few calls as the kernel allows. */
+export const writeAllAt = (path: string, fd: number, parts: ReadonlyArray<Uint8Array>, position: number): Effect.Effect<void, IoError> =>
   Effect.gen(function*() {
-    let written = 0
-    while (written < bytes.length) {
-      written += yield* nodeFs<number>((done) =>
-        NodeFs.write(fd, bytes, written, bytes.length - written, position + written, done)
-      ).pipe(Effect.mapError(ioError("write", path)))
+    let pending = parts.filter((part) => part.length > 0)
+    let at = position
+    while (pending.length > 0) {
+      let written = yield* nodeFs<number>((done) => NodeFs.writev(fd, pending as Array<Uint8Array>, at, done))
+        .pipe(Effect.mapError(ioError("write", path)))
+      at += written
+      // A short write: drop what was written, keep the rest.
+      const rest: Array<Uint8Array> = []
+      for (const part of pending) {
+        if (written >= part.length) written -= part.length
+        else {
+          rest.push(part.subarray(written))
+          written = 0
+        }
+      }
+      pending = rest
     }
   })
 

@@ -24,13 +24,14 @@ import * as NodePath from "node:path"
 import { Effect, Exit, Layer, Option, Ref } from "effect"
 import { Corruption, type IoError, InvalidArgument, NotFound } from "../../src/domain/errors.ts"
 import { crc32cAfterOverwrite } from "../../src/lib/crc32c.ts"
-import { concatBytes } from "../../src/lib/concatBytes.ts"
 import { sameBytes } from "../../src/lib/sameBytes.ts"
 import { ChunkService, type ChunkPatch, type ChunkServiceShape, VERSION_ID_PATTERN } from "../../src/services/ChunkService.ts"
 import {
   blockSpan,
   CHUNK_HEADER_SIZE,
   type ChunkChecksums,
+  dataOffset,
+  tableOffset,
   chunkChecksums,
   type ChunkFileHeader,
   decodeChunkHeader,
@@ -64,16 +65,22 @@ import { checkPatch, checkRange, checkStagedData, checkVersionId, patchChecksumM
 /** A chain this long is written whole at its next patch: reads walk at most this many files. */
 export const MAX_PATCH_DEPTH = 1024
 
+
 const TEMP_FILE = /\.tmp-\d+$/
 const PATCH_SUFFIX = ".patch"
 
 type Place = "staged" | "committed" | "kept"
 const PLACES: ReadonlyArray<Place> = ["staged", "committed", "kept"]
 
-/** A patch version the store holds: its header, the length of its own bytes, and where its file is. */
+/** A patch version's header and the length of its own bytes. */
 interface PatchEntry extends PatchHeader {
   readonly dataLength: number
+}
+
+/** Where a version's file is; a version only moves forward through PLACES. */
+interface Stored {
   place: Place
+  readonly patch: PatchEntry | undefined
 }
 
 /** What a patch on top of a version needs to know of it. */
@@ -91,33 +98,51 @@ interface Piece {
   readonly end: number
 }
 
-/** A chunk file at file offset `at` (0, or after a patch header) in the open file `fd`. */
-interface OpenChunkFile {
-  readonly path: string
-  readonly fd: number
+/**
+ * Where a version's chunk file starts in its file (0, or after a patch header), its header, and
+ * its block checksum table. Read again for every read: damage to them is then found at once.
+ */
+interface Layout {
   readonly at: number
   readonly header: ChunkFileHeader
+  readonly table: Uint8Array
+}
+
+/** An open version file and its layout. */
+interface OpenVersion {
+  readonly path: string
+  readonly fd: number
+  readonly layout: Layout
 }
 
 const readChunkHeader = (path: string, fd: number, at: number): Effect.Effect<ChunkFileHeader, Corruption | IoError> =>
   Effect.flatMap(readAt(path, fd, CHUNK_HEADER_SIZE, at), (bytes) => decodeChunkHeader(bytes, path))
 
-/** Reads and verifies only the blocks the range (of the chunk file's data) touches. */
-const readVerified = (file: OpenChunkFile, offset: number, length: number): Effect.Effect<Uint8Array, Corruption | IoError> =>
+/** A version file's patch header (when `isPatch`) and layout. */
+const readLayout = (path: string, fd: number, isPatch: boolean) =>
   Effect.gen(function*() {
-    const span = blockSpan(file.header, offset, length)
-    if (span.blockCount === 0) return new Uint8Array(0)
-    const table = yield* readAt(file.path, file.fd, span.tableLength, file.at + span.tableOffset)
-    const blocks = yield* readAt(file.path, file.fd, span.blocksLength, file.at + span.blocksOffset)
-    return yield* verifyBlocks(file.header, span, table, blocks, file.path)
+    const patch = isPatch
+      ? yield* Effect.flatMap(readAt(path, fd, MAX_PATCH_HEADER_SIZE, 0), (bytes) => decodePatchHeader(bytes, path))
+      : undefined
+    const at = patch === undefined ? 0 : patchHeaderSize(patch)
+    const header = yield* readChunkHeader(path, fd, at)
+    const tableLength = dataOffset(header) - tableOffset
+    const table = yield* readAt(path, fd, tableLength, at + tableOffset)
+    if (table.length < tableLength) {
+      return yield* new Corruption({ message: `chunk file checksum table truncated in ${path}`, file: path, offset: at + tableOffset + table.length })
+    }
+    return { patch, layout: { at, header, table } satisfies Layout }
   })
 
-/** A patch file's header and the header of the chunk file inside it. */
-const readPatchHeaders = (path: string, fd: number) =>
+/** Reads and verifies only the blocks the range (of the chunk file's data) touches. */
+const readVerified = (file: OpenVersion, offset: number, length: number): Effect.Effect<Uint8Array, Corruption | IoError> =>
   Effect.gen(function*() {
-    const patch = yield* Effect.flatMap(readAt(path, fd, MAX_PATCH_HEADER_SIZE, 0), (bytes) => decodePatchHeader(bytes, path))
-    const at = patchHeaderSize(patch)
-    return { patch, chunk: { path, fd, at, header: yield* readChunkHeader(path, fd, at) } }
+    const { at, header, table } = file.layout
+    const span = blockSpan(header, offset, length)
+    if (span.blockCount === 0) return new Uint8Array(0)
+    const entries = table.subarray(span.tableOffset - tableOffset, span.tableOffset - tableOffset + span.tableLength)
+    const blocks = yield* readAt(file.path, file.fd, span.blocksLength, at + span.blocksOffset)
+    return yield* verifyBlocks(header, span, entries, blocks, file.path)
   })
 
 /** The ranges of [start, end) outside [from, to). */
@@ -145,12 +170,13 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
       kept: NodePath.join(root, "kept")
     }
 
-    const patches = new Map<string, PatchEntry>()
+    /** Every version the store holds, where its file is, and its patch header if it is a patch. */
+    const versions = new Map<string, Stored>()
     /** How many patch files (in any place) name each version as their base. */
     const dependents = new Map<string, number>()
-    const fileName = (id: string) => (patches.has(id) ? id + PATCH_SUFFIX : id)
+    const patchOf = (id: string) => versions.get(id)?.patch
+    const fileName = (id: string) => (patchOf(id) !== undefined ? id + PATCH_SUFFIX : id)
     const pathOf = (place: Place, id: string) => NodePath.join(dirs[place], fileName(id))
-    const stagedPath = (id: string) => pathOf("staged", id)
     const committedPath = (id: string) => pathOf("committed", id)
 
     const tempCounter = yield* Ref.make(0)
@@ -161,29 +187,34 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
 
     // --- finding and reading versions --------------------------------------------------------
 
-    /** Open the first of `places` holding the id's file; two passes cover a move between looks. */
-    const openIn = (id: string, places: ReadonlyArray<Place>) =>
+    /**
+     * Open the file of a version the index knows, where the index says it is, else further along
+     * its way (a commit or removal may have moved it since the index was read). None when it is
+     * not stored, or is only in kept/ and `kept` is false.
+     */
+    const openStored = (id: string, kept: boolean) =>
       Effect.gen(function*() {
-        for (let pass = 0; pass < 2; pass++) {
-          for (const place of places) {
-            const path = pathOf(place, id)
-            const fd = yield* openForReadIfExists(path)
-            if (Option.isSome(fd)) return Option.some({ path, fd: fd.value })
-          }
+        const stored = versions.get(id)
+        if (stored === undefined || (!kept && stored.place === "kept")) return Option.none<{ path: string; fd: number }>()
+        for (const place of PLACES.slice(PLACES.indexOf(stored.place))) {
+          if (!kept && place === "kept") break
+          const path = pathOf(place, id)
+          const fd = yield* openForReadIfExists(path)
+          if (Option.isSome(fd)) return Option.some({ path, fd: fd.value })
         }
         return Option.none<{ path: string; fd: number }>()
       })
 
-    /** The chunk file holding `holder`'s own bytes, wherever it is; a holder that is gone while a patch needs it is Corruption. */
-    const openHolder = (holder: string, places: ReadonlyArray<Place>) =>
+    /** The file holding `holder`'s own bytes (`kept`: also when removed), open; NotFound when there is none. */
+    const openHolder = (holder: string, kept: boolean) =>
       Effect.gen(function*() {
-        const found = yield* openIn(holder, places)
+        const found = yield* openStored(holder, kept)
         if (Option.isNone(found)) {
           return yield* new NotFound({ message: `chunk version ${holder} not found`, path: committedPath(holder) })
         }
         const { fd, path } = found.value
-        if (!patches.has(holder)) return { path, fd, at: 0, header: yield* readChunkHeader(path, fd, 0) }
-        return (yield* readPatchHeaders(path, fd)).chunk
+        const { layout } = yield* readLayout(path, fd, patchOf(holder) !== undefined)
+        return { path, fd, layout } satisfies OpenVersion
       })
 
     /** Where each byte of [start, end) of `id` comes from, walking its patch chain in memory. */
@@ -192,7 +223,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
       let pending: Array<[number, number]> = start < end ? [[start, end]] : []
       let version = id
       while (pending.length > 0) {
-        const patch = patches.get(version)
+        const patch = patchOf(version)
         if (patch === undefined) {
           for (const [from, to] of pending) pieces.push({ holder: version, start: from, end: to })
           break
@@ -216,15 +247,15 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
 
     /**
      * Bytes [start, end) of `id` (within its length), each read from the file that holds it and
-     * verified. `places` are where the top version may be; the files below it may be anywhere.
+     * verified. `kept`: `id` itself may be a removed version (the files below it always may be).
      */
-    const readContent = (id: string, start: number, end: number, places: ReadonlyArray<Place>) =>
+    const readContent = (id: string, start: number, end: number, kept: boolean) =>
       Effect.gen(function*() {
         const pieces = piecesOf(id, start, end)
         /** `length` bytes at `offset` of `holder`'s own bytes; each file is closed before the next opens (a chain may be long). */
         const readOwn = (holder: string, offset: number, length: number) =>
           Effect.scoped(Effect.gen(function*() {
-            const file = yield* openHolder(holder, holder === id ? places : PLACES).pipe(
+            const file = yield* openHolder(holder, holder === id ? kept : true).pipe(
               Effect.catchTag("NotFound", (e): Effect.Effect<never, NotFound | Corruption> =>
                 holder === id
                   ? Effect.fail(e)
@@ -243,7 +274,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         }
         const bytesOf = new Map<string, { start: number; bytes: Uint8Array }>()
         for (const [holder, span] of spans) {
-          const skip = patches.get(holder)?.offset ?? 0
+          const skip = patchOf(holder)?.offset ?? 0
           const bytes = yield* readOwn(holder, span.start - skip, span.end - span.start)
           if (bytes.length !== span.end - span.start) {
             return yield* new Corruption({ message: `chunk version ${holder} is shorter than ${id} needs`, file: holder, offset: span.end })
@@ -263,43 +294,45 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
     /** Length, checksum and chain of a staged or committed version; none when there is none. */
     const liveFacts = (id: string) =>
       Effect.gen(function*() {
-        const patch = patches.get(id)
-        if (patch !== undefined) return patch.place === "kept" ? Option.none<VersionFacts>() : Option.some<VersionFacts>(patch)
-        return yield* Effect.scoped(Effect.gen(function*() {
-          const found = yield* openIn(id, ["committed", "staged"])
-          if (Option.isNone(found)) return Option.none<VersionFacts>()
-          const header = yield* readChunkHeader(found.value.path, found.value.fd, 0)
-          return Option.some<VersionFacts>({ length: header.dataLength, crc: header.dataCrc, depth: 0, chainBytes: 0 })
-        }))
+        const stored = versions.get(id)
+        if (stored === undefined || stored.place === "kept") return Option.none<VersionFacts>()
+        if (stored.patch !== undefined) return Option.some<VersionFacts>(stored.patch)
+        return yield* Effect.scoped(openHolder(id, false)).pipe(
+          Effect.map(({ layout: { header } }) => Option.some<VersionFacts>({ length: header.dataLength, crc: header.dataCrc, depth: 0, chainBytes: 0 })),
+          Effect.catchTag("NotFound", () => Effect.succeed(Option.none<VersionFacts>()))
+        )
       })
 
     // --- writing ------------------------------------------------------------------------------
 
-    /** Write `prefix` then `data` to a temp file, fsync it, rename it to staged/`name` and fsync the directory. */
-    const writeStaged = (name: string, prefix: Uint8Array, data: Uint8Array) =>
+    /**
+     * Write a version file (the patch header, if a patch; the chunk file of `data`) to a temp
+     * file, fsync it, rename it into staged/ and fsync the directory, then record the version.
+     */
+    const writeStaged = (id: string, data: Uint8Array, checksums: ChunkChecksums, patch?: PatchEntry) =>
       Effect.gen(function*() {
+        const name = patch === undefined ? id : id + PATCH_SUFFIX
+        const patchHeader = patch === undefined ? new Uint8Array(0) : encodePatchHeader(patch)
+        const chunkPrefix = encodeChunkPrefix(data.length, checksums)
         const temp = NodePath.join(dirs.staged, `${name}.tmp-${yield* Ref.getAndUpdate(tempCounter, (n) => n + 1)}`)
         yield* Effect.scoped(Effect.gen(function*() {
           const fd = yield* openScoped(temp, "wx")
-          yield* writeAllAt(temp, fd, prefix, 0)
-          yield* writeAllAt(temp, fd, data, prefix.length)
+          yield* writeAllAt(temp, fd, [patchHeader, chunkPrefix, data], 0)
           yield* fsyncFd(temp, fd)
         })).pipe(
           Effect.zipRight(rename(temp, NodePath.join(dirs.staged, name)).pipe(Effect.mapError(ioError("rename", temp)))),
           Effect.onError(() => Effect.ignore(unlinkIfExists(temp)))
         )
-        yield* fsyncDir(dirs.staged)
+        yield* syncDir("staged")
+        versions.set(id, { place: "staged", patch })
       })
-
-    const writeWhole = (id: string, data: Uint8Array, checksums: ChunkChecksums) =>
-      writeStaged(id, encodeChunkPrefix(data.length, checksums), data)
 
     /**
      * A version that is not staged or committed yet has dependents is in kept/: it was removed,
      * and staging it again would give one id two files.
      */
     const refuseKept = (id: string) =>
-      dependents.has(id) || patches.get(id)?.place === "kept"
+      versions.get(id)?.place === "kept" || dependents.has(id)
         ? Effect.fail(new InvalidArgument({ message: `chunk version ${id} was removed and cannot be staged again` }))
         : Effect.void
 
@@ -312,7 +345,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         const facts = yield* liveFacts(id)
         if (Option.isNone(facts)) return Option.none<boolean>()
         if ((length !== null && facts.value.length !== length) || facts.value.crc !== checksum) return Option.some(false)
-        return yield* readContent(id, offset, offset + expected.length, ["committed", "staged"]).pipe(
+        return yield* readContent(id, offset, offset + expected.length, false).pipe(
           Effect.map((stored) => Option.some(sameBytes(stored, expected))),
           // Only `id`'s own file can be missing, and the caller holds its stripe: defensive.
           Effect.catchTag("NotFound", () => Effect.succeed(Option.none<boolean>()))
@@ -329,7 +362,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
           const matches = yield* storedMatches(id, data.length, checksum, 0, data)
           if (Option.isSome(matches)) return matches.value ? undefined : yield* alreadyDifferent(id)
           yield* refuseKept(id)
-          yield* writeWhole(id, data, checksums)
+          yield* writeStaged(id, data, checksums)
         }))
       })
 
@@ -342,7 +375,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         const end = patch.offset + patch.data.length
         const length = Math.max(base.length, end)
         // The base may be removed meanwhile: it is then in kept/, held there by this patch's count.
-        const replaced = yield* readContent(patch.base, Math.min(patch.offset, base.length), Math.min(end, base.length), PLACES)
+        const replaced = yield* readContent(patch.base, Math.min(patch.offset, base.length), Math.min(end, base.length), true)
         const checksum = crc32cAfterOverwrite(base.crc, base.length, patch.offset, replaced, patch.data)
         if (checksum !== patch.checksum) return yield* patchChecksumMismatch(id, patch.checksum, checksum)
         const header: PatchHeader = {
@@ -355,17 +388,15 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
           chainBytes: base.chainBytes + patch.data.length
         }
         if (header.depth > MAX_PATCH_DEPTH || header.chainBytes > length) {
-          const whole = patchedBytes(yield* readContent(patch.base, 0, base.length, PLACES), patch.offset, patch.data)
+          const whole = patchedBytes(yield* readContent(patch.base, 0, base.length, true), patch.offset, patch.data)
           const checksums = chunkChecksums(whole)
           if (checksums.whole !== checksum) {
             return yield* new Corruption({ message: `chunk version ${patch.base} does not match its own checksum`, file: committedPath(patch.base), offset: 0 })
           }
-          yield* writeWhole(id, whole, checksums)
+          yield* writeStaged(id, whole, checksums)
           return "whole" as const
         }
-        const prefix = concatBytes([encodePatchHeader(header), encodeChunkPrefix(patch.data.length, chunkChecksums(patch.data))])
-        yield* writeStaged(id + PATCH_SUFFIX, prefix, patch.data)
-        patches.set(id, { ...header, dataLength: patch.data.length, place: "staged" })
+        yield* writeStaged(id, patch.data, chunkChecksums(patch.data), { ...header, dataLength: patch.data.length })
         return "patch" as const
       })
 
@@ -401,15 +432,15 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         const missing: Array<string> = []
         for (const id of versionIds) {
           yield* exclusive(id)(Effect.gen(function*() {
-            const patch = patches.get(id)
-            if (patch?.place === "kept") return missing.push(id)
-            if (yield* renameIfExists(stagedPath(id), committedPath(id))) {
-              if (patch !== undefined) patch.place = "committed"
-            } else if (Option.isNone(yield* Effect.scoped(openIn(id, ["committed"])))) missing.push(id)
+            const stored = versions.get(id)
+            if (stored === undefined || stored.place === "kept") return void missing.push(id)
+            if (stored.place === "committed") return
+            if (yield* renameIfExists(pathOf("staged", id), committedPath(id))) stored.place = "committed"
+            else missing.push(id)
           }))
         }
         if (missing.length > 0) {
-          return yield* new NotFound({ message: `chunk versions neither staged nor committed: ${missing.join(", ")}`, path: stagedPath(missing[0]!) })
+          return yield* new NotFound({ message: `chunk versions neither staged nor committed: ${missing.join(", ")}`, path: pathOf("staged", missing[0]!) })
         }
       })
 
@@ -422,42 +453,39 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         const left = (dependents.get(base) ?? 1) - 1
         if (left > 0) return void dependents.set(base, left)
         dependents.delete(base)
-        const patch = patches.get(base)
-        if (patch !== undefined && patch.place !== "kept") return
-        if (yield* unlinkIfExists(pathOf("kept", base))) {
-          touched.add("kept")
-          if (patch !== undefined) yield* forget(base, patch, touched)
-        }
+        const stored = versions.get(base)
+        if (stored?.place !== "kept") return
+        yield* unlinkIfExists(pathOf("kept", base))
+        touched.add("kept")
+        yield* forget(base, stored)
       })
 
-    /** A patch file is gone: drop it from the index and release its base. */
-    const forget = (id: string, patch: PatchEntry, touched: Set<Place>) =>
+    /** A version's file is gone: drop it from the index and, if it was a patch, release its base. */
+    const forget = (id: string, stored: Stored, touched: Set<Place> = new Set()) =>
       Effect.suspend(() => {
-        patches.delete(id)
-        return release(patch.base, touched)
+        versions.delete(id)
+        return stored.patch === undefined ? Effect.void : release(stored.patch.base, touched)
       })
 
     /** Take `id` out of `places`: into kept/ while patches need it, else deleted. Runs under id's stripe. */
     const discard = (id: string, places: ReadonlyArray<Place>, touched: Set<Place>) =>
       keptLock.withPermits(1)(Effect.gen(function*() {
-        for (const place of places) {
-          const patch = patches.get(id)
-          if (patch !== undefined && patch.place !== place) continue
-          const path = pathOf(place, id)
-          if ((dependents.get(id) ?? 0) > 0) {
-            if (yield* renameIfExists(path, pathOf("kept", id))) {
-              touched.add(place).add("kept")
-              if (patch !== undefined) patch.place = "kept"
-            }
-          } else if (yield* unlinkIfExists(path)) {
-            touched.add(place)
-            if (patch !== undefined) yield* forget(id, patch, touched)
-          }
+        const stored = versions.get(id)
+        if (stored === undefined || !places.includes(stored.place)) return
+        const from = stored.place
+        if ((dependents.get(id) ?? 0) > 0) {
+          yield* renameIfExists(pathOf(from, id), pathOf("kept", id))
+          stored.place = "kept"
+          touched.add(from).add("kept")
+        } else {
+          yield* unlinkIfExists(pathOf(from, id))
+          touched.add(from)
+          yield* forget(id, stored, touched)
         }
       }))
 
     // Each directory changed is synced once, at the end: the removal is then durable.
-    const syncTouched = (touched: Set<Place>) => Effect.forEach(touched, (place) => fsyncDir(dirs[place]), { discard: true })
+    const syncTouched = (touched: Set<Place>) => Effect.forEach(touched, syncDir, { discard: true })
 
     const abort: ChunkServiceShape["abort"] = (versionId) =>
       Effect.gen(function*() {
@@ -479,73 +507,73 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
       Effect.gen(function*() {
         const id = yield* checkVersionId(versionId)
         yield* checkRange(offset, length)
-        const patch = patches.get(id)
-        if (patch === undefined) {
-          // A whole version: committed, else staged; the second look at committed/ covers a commit between the two.
-          return yield* Effect.scoped(Effect.gen(function*() {
-            const found = yield* openIn(id, ["committed", "staged"])
-            if (Option.isNone(found)) return yield* new NotFound({ message: `chunk version ${id} not found`, path: committedPath(id) })
-            const { fd, path } = found.value
-            return yield* readVerified({ path, fd, at: 0, header: yield* readChunkHeader(path, fd, 0) }, offset, length)
-          }))
+        const stored = versions.get(id)
+        if (stored === undefined || stored.place === "kept") return yield* new NotFound({ message: `chunk version ${id} not found`, path: committedPath(id) })
+        if (stored.patch === undefined) {
+          return yield* Effect.scoped(Effect.flatMap(openHolder(id, false), (file) => readVerified(file, offset, length)))
         }
-        if (patch.place === "kept") return yield* new NotFound({ message: `chunk version ${id} not found`, path: committedPath(id) })
-        const start = Math.min(offset, patch.length)
-        return yield* readContent(id, start, Math.min(start + length, patch.length), ["committed", "staged"])
+        const start = Math.min(offset, stored.patch.length)
+        return yield* readContent(id, start, Math.min(start + length, stored.patch.length), false)
       })
 
-    /** The version ids in a directory listing: whole files and patch files, nothing else. */
-    const idsIn = (names: ReadonlyArray<string>) =>
-      names.flatMap((name) => {
-        const id = name.endsWith(PATCH_SUFFIX) ? name.slice(0, -PATCH_SUFFIX.length) : name
-        return VERSION_ID_PATTERN.test(id) ? [id] : []
-      })
-
-    // staged/ is listed first: a commit racing the listing then shows up as committed, never as missing.
-    const list: ChunkServiceShape["list"] = Effect.gen(function*() {
-      const staged = idsIn(yield* readDir(dirs.staged))
-      const committed = idsIn(yield* readDir(dirs.committed)).sort()
-      const committedSet = new Set(committed)
-      return { staged: staged.filter((id) => !committedSet.has(id)).sort(), committed }
+    const list: ChunkServiceShape["list"] = Effect.sync(() => {
+      const staged: Array<string> = []
+      const committed: Array<string> = []
+      for (const [id, { place }] of versions) {
+        if (place === "staged") staged.push(id)
+        else if (place === "committed") committed.push(id)
+      }
+      return { staged: staged.sort(), committed: committed.sort() }
     })
 
     // --- opening ------------------------------------------------------------------------------
 
     for (const place of PLACES) yield* makeDir(dirs[place])
     yield* fsyncDir(root)
-
-    // A temp file is a stage that never returned; a staged copy of a committed id is a commit
-    // whose rename was not yet durable in both directories. Neither is needed. A lost unlink
-    // here only means the same cleanup at the next open.
-    const committedAtOpen = new Set(yield* readDir(dirs.committed))
-    for (const name of yield* readDir(dirs.staged)) {
-      if (TEMP_FILE.test(name) || (idsIn([name]).length === 1 && committedAtOpen.has(name))) {
-        yield* unlinkIfExists(NodePath.join(dirs.staged, name))
-      }
+    // Kept open for the store's life: syncing a directory is then one call, not three.
+    const dirFds: Record<Place, number> = {
+      staged: yield* openScoped(dirs.staged, "r"),
+      committed: yield* openScoped(dirs.committed, "r"),
+      kept: yield* openScoped(dirs.kept, "r")
     }
+    const syncDir = (place: Place) => fsyncFd(dirs[place], dirFds[place])
 
-    // The index, from every patch header. A damaged header leaves that patch out: it reads as
-    // missing, and a reader goes to another replica.
-    for (const place of PLACES) {
+    // The index, from the directories and every patch header. A temp file is a stage that never
+    // returned, a staged copy of a committed version a commit whose rename was not yet durable in
+    // both directories: neither is needed (a lost unlink means the same cleanup at the next
+    // open). A damaged patch header leaves that patch out: it reads as missing, and a reader goes
+    // to another replica.
+    for (const place of ["committed", "staged", "kept"] as const) {
       for (const name of yield* readDir(dirs[place])) {
-        if (!name.endsWith(PATCH_SUFFIX) || idsIn([name]).length !== 1) continue
+        const isPatch = name.endsWith(PATCH_SUFFIX)
+        const id = isPatch ? name.slice(0, -PATCH_SUFFIX.length) : name
         const path = NodePath.join(dirs[place], name)
-        const headers = yield* Effect.scoped(Effect.gen(function*() {
+        if (place === "staged" && (TEMP_FILE.test(name) || versions.has(id))) {
+          yield* unlinkIfExists(path)
+          continue
+        }
+        if (!VERSION_ID_PATTERN.test(id) || versions.has(id)) continue
+        if (!isPatch) {
+          versions.set(id, { place, patch: undefined })
+          continue
+        }
+        const read = yield* Effect.scoped(Effect.gen(function*() {
           const fd = yield* openForReadIfExists(path)
-          return Option.isNone(fd) ? Option.none() : Option.some(yield* readPatchHeaders(path, fd.value))
+          return Option.isNone(fd) ? Option.none() : Option.some(yield* readLayout(path, fd.value, true))
         })).pipe(
           Effect.catchTag("Corruption", (e) => Effect.as(Effect.logWarning(`chunk store: ${e.message}; the patch is left out`), Option.none()))
         )
-        if (Option.isNone(headers)) continue
-        patches.set(name.slice(0, -PATCH_SUFFIX.length), { ...headers.value.patch, dataLength: headers.value.chunk.header.dataLength, place })
-        depend(headers.value.patch.base)
+        if (Option.isNone(read) || read.value.patch === undefined) continue
+        const { layout, patch } = read.value
+        versions.set(id, { place, patch: { ...patch, dataLength: layout.header.dataLength } })
+        depend(patch.base)
       }
     }
 
     // Kept files nothing reads from any more: their last dependent went while the store was down.
     const touched = new Set<Place>()
-    for (const id of idsIn(yield* readDir(dirs.kept))) {
-      if ((dependents.get(id) ?? 0) > 0) continue
+    for (const [id, { place }] of [...versions]) {
+      if (place !== "kept" || (dependents.get(id) ?? 0) > 0 || !versions.has(id)) continue
       dependents.set(id, 1)
       yield* release(id, touched)
     }
@@ -555,4 +583,4 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
   })
 
 export const ChunkServiceLocalDisk = (options: { readonly dir: string }): Layer.Layer<ChunkService, IoError> =>
-  Layer.effect(ChunkService, makeChunkServiceLocalDisk(options))
+  Layer.scoped(ChunkService, makeChunkServiceLocalDisk(options))

@@ -224,9 +224,10 @@ describe("ChunkServiceLocalDisk", () => {
       const notADir = join(root, "x")
       const opened = yield* Effect.flip(Effect.provide(ChunkService, ChunkServiceLocalDisk({ dir: notADir })))
       expect(opened).toMatchObject({ _tag: "IoError", path: expect.stringContaining(notADir) })
+      // A directory where a version's file should be, found when the store opens.
+      NodeFs.mkdirSync(join(store, "committed", "weird"), { recursive: true })
       yield* withStore(store, Effect.gen(function*() {
         const chunks = yield* ChunkService
-        NodeFs.mkdirSync(join(store, "committed", "weird"))
         expect(yield* Effect.flip(chunks.read("weird", 0, 1)))
           .toMatchObject({ _tag: "IoError", path: join(store, "committed", "weird") })
       }))
