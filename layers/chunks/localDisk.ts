@@ -60,7 +60,7 @@ import {
   patchedBytes,
   patchHeaderSize
 } from "./patchFile.ts"
-import { checkPatch, checkRange, checkStagedData, checkVersionId, patchChecksumMismatch } from "./validation.ts"
+import { baseDiffers, checkPatch, checkRange, checkStagedData, checkVersionId } from "./validation.ts"
 
 /** A chain this long is written whole at its next patch: reads walk at most this many files. */
 export const MAX_PATCH_DEPTH = 1024
@@ -336,20 +336,17 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         ? Effect.fail(new InvalidArgument({ message: `chunk version ${id} was removed and cannot be staged again` }))
         : Effect.void
 
-    /**
-     * Whether the stored version `id` holds `expected` at `offset` and has the given checksum
-     * and length (when known); none when it is not stored.
-     */
-    const storedMatches = (id: string, length: number | null, checksum: number, offset: number, expected: Uint8Array) =>
+    /** Whether the stored version `id` holds exactly `data`; none when it is not stored. */
+    const storedMatches = (id: string, data: Uint8Array, checksum: number) =>
       Effect.gen(function*() {
         const facts = yield* liveFacts(id)
         if (Option.isNone(facts)) return Option.none<boolean>()
-        if ((length !== null && facts.value.length !== length) || facts.value.crc !== checksum) return Option.some(false)
-        return yield* readContent(id, offset, offset + expected.length, false).pipe(
-          Effect.map((stored) => Option.some(sameBytes(stored, expected))),
-          // Only `id`'s own file can be missing, and the caller holds its stripe: defensive.
-          Effect.catchTag("NotFound", () => Effect.succeed(Option.none<boolean>()))
+        if (facts.value.length !== data.length || facts.value.crc !== checksum) return Option.some(false)
+        const stored = yield* readContent(id, 0, data.length, false).pipe(
+          // The index holds it and its stripe is held: a missing file was lost behind the store's back.
+          Effect.catchTag("NotFound", (e) => Effect.fail(new Corruption({ message: e.message, file: committedPath(id), offset: 0 })))
         )
+        return Option.some(sameBytes(stored, data))
       })
 
     const alreadyDifferent = (id: string) => new InvalidArgument({ message: `chunk version ${id} already exists with different bytes` })
@@ -359,7 +356,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         const id = yield* checkVersionId(versionId)
         const checksums = yield* checkStagedData(id, data, checksum)
         yield* exclusive(id)(Effect.gen(function*() {
-          const matches = yield* storedMatches(id, data.length, checksum, 0, data)
+          const matches = yield* storedMatches(id, data, checksum)
           if (Option.isSome(matches)) return matches.value ? undefined : yield* alreadyDifferent(id)
           yield* refuseKept(id)
           yield* writeStaged(id, data, checksums)
@@ -377,7 +374,6 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         // The base may be removed meanwhile: it is then in kept/, held there by this patch's count.
         const replaced = yield* readContent(patch.base, Math.min(patch.offset, base.length), Math.min(end, base.length), true)
         const checksum = crc32cAfterOverwrite(base.crc, base.length, patch.offset, replaced, patch.data)
-        if (checksum !== patch.checksum) return yield* patchChecksumMismatch(id, patch.checksum, checksum)
         const header: PatchHeader = {
           base: patch.base,
           baseLength: base.length,
@@ -394,31 +390,44 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
             return yield* new Corruption({ message: `chunk version ${patch.base} does not match its own checksum`, file: committedPath(patch.base), offset: 0 })
           }
           yield* writeStaged(id, whole, checksums)
-          return "whole" as const
+          return { kind: "whole", checksum } as const
         }
         yield* writeStaged(id, patch.data, chunkChecksums(patch.data), { ...header, dataLength: patch.data.length })
-        return "patch" as const
+        return { kind: "patch", checksum } as const
+      })
+
+    /** The checksum of `id`, already stored: the same patch again is a no-op, anything else a mistake. */
+    const restaged = (id: string, patch: ChunkPatch, facts: VersionFacts) =>
+      Effect.gen(function*() {
+        const stored = patchOf(id)
+        const sameShape = stored === undefined ||
+          (stored.base === patch.base && stored.offset === patch.offset && stored.dataLength === patch.data.length)
+        const bytes = yield* readContent(id, patch.offset, patch.offset + patch.data.length, false)
+        if (!sameShape || !sameBytes(bytes, patch.data)) return yield* alreadyDifferent(id)
+        return facts.crc
       })
 
     const stagePatch: ChunkServiceShape["stagePatch"] = (versionId, request) =>
       Effect.gen(function*() {
         const id = yield* checkVersionId(versionId)
         const patch = yield* checkPatch(id, request)
-        yield* exclusive(id)(Effect.gen(function*() {
-          const matches = yield* storedMatches(id, null, patch.checksum, patch.offset, patch.data)
-          if (Option.isSome(matches)) return matches.value ? undefined : yield* alreadyDifferent(id)
+        return yield* exclusive(id)(Effect.gen(function*() {
+          const existing = yield* liveFacts(id)
+          if (Option.isSome(existing)) return yield* restaged(id, patch, existing.value)
           yield* refuseKept(id)
           // Counted before the base is read, so a removal racing this keeps it; released again
           // unless a patch file now names it.
           depend(patch.base)
-          yield* Effect.gen(function*() {
+          const written = yield* Effect.gen(function*() {
             const base = yield* liveFacts(patch.base)
             if (Option.isNone(base)) return yield* new NotFound({ message: `base chunk version ${patch.base} not found`, path: committedPath(patch.base) })
+            if (base.value.crc !== patch.baseChecksum) return yield* baseDiffers(id, patch, base.value.crc)
             return yield* writePatch(id, patch, base.value)
           }).pipe(
             Effect.onExit((exit) =>
-              Exit.isSuccess(exit) && exit.value === "patch" ? Effect.void : keptLock.withPermits(1)(Effect.ignore(release(patch.base, new Set()))))
+              Exit.isSuccess(exit) && exit.value.kind === "patch" ? Effect.void : keptLock.withPermits(1)(Effect.ignore(release(patch.base, new Set()))))
           )
+          return written.checksum
         }))
       })
 

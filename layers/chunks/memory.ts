@@ -6,7 +6,7 @@
 import { Effect, Layer } from "effect"
 import { InvalidArgument, NotFound } from "../../src/domain/errors.ts"
 import { ChunkService, type ChunkServiceShape } from "../../src/services/ChunkService.ts"
-import { checkPatch, checkRange, checkStagedData, checkVersionId, patchChecksumMismatch } from "./validation.ts"
+import { baseDiffers, checkPatch, checkRange, checkStagedData, checkVersionId } from "./validation.ts"
 import { patchedBytes } from "./patchFile.ts"
 import { crc32c } from "../../src/lib/crc32c.ts"
 import { sameBytes } from "../../src/lib/sameBytes.ts"
@@ -40,10 +40,11 @@ export const makeChunkServiceMemory: Effect.Effect<ChunkServiceShape> = Effect.s
       yield* checkPatch(versionId, patch)
       const base = committed.get(patch.base) ?? staged.get(patch.base)
       if (base === undefined) return yield* new NotFound({ message: `base chunk version ${patch.base} not found` })
+      const baseChecksum = crc32c(base)
+      if (baseChecksum !== patch.baseChecksum) return yield* baseDiffers(versionId, patch, baseChecksum)
       const data = patchedBytes(base, patch.offset, patch.data)
-      const checksum = crc32c(data)
-      if (checksum !== patch.checksum) return yield* patchChecksumMismatch(versionId, patch.checksum, checksum)
       yield* keep(versionId, data)
+      return crc32c(data)
     })
 
   const commit: ChunkServiceShape["commit"] = (versionIds) =>

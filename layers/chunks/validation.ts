@@ -6,6 +6,7 @@ import { Effect } from "effect"
 import { InvalidArgument } from "../../src/domain/errors.ts"
 import { type ChunkPatch, VERSION_ID_PATTERN } from "../../src/services/ChunkService.ts"
 import { type ChunkChecksums, chunkChecksums, MAX_CHUNK_DATA_LENGTH } from "./chunkFile.ts"
+import { crc32c } from "../../src/lib/crc32c.ts"
 
 /** Only an id matching VERSION_ID_PATTERN may ever become part of a path. */
 export const checkVersionId = (versionId: string): Effect.Effect<string, InvalidArgument> =>
@@ -40,7 +41,7 @@ export const checkStagedData = (
     }))
 }
 
-/** A patch names a valid base and keeps the version within a chunk file's length. */
+/** A patch names a valid base, keeps the version within a chunk file's length, and its bytes are what the sender checksummed. */
 export const checkPatch = (versionId: string, patch: ChunkPatch): Effect.Effect<ChunkPatch, InvalidArgument> =>
   Effect.gen(function*() {
     yield* checkVersionId(patch.base)
@@ -49,13 +50,17 @@ export const checkPatch = (versionId: string, patch: ChunkPatch): Effect.Effect<
         message: `patch of chunk version ${versionId} at offset ${patch.offset} (${patch.data.length} bytes) is out of range`
       })
     }
-    if (!Number.isInteger(patch.checksum)) {
-      return yield* new InvalidArgument({ message: `patch of chunk version ${versionId} has no valid checksum` })
+    const checksum = crc32c(patch.data)
+    if (checksum !== patch.checksum) {
+      return yield* new InvalidArgument({
+        message: `checksum mismatch staging chunk version ${versionId} as a patch: expected ${patch.checksum}, data has ${checksum}`
+      })
     }
     return patch
   })
 
-export const patchChecksumMismatch = (versionId: string, expected: number, actual: number): InvalidArgument =>
+/** This node's copy of a patch's base is not the sender's. */
+export const baseDiffers = (versionId: string, patch: ChunkPatch, actual: number): InvalidArgument =>
   new InvalidArgument({
-    message: `checksum mismatch staging chunk version ${versionId} as a patch: expected ${expected}, the patched base has ${actual}`
+    message: `cannot stage chunk version ${versionId}: base ${patch.base} has checksum ${actual} here, the sender's ${patch.baseChecksum}`
   })

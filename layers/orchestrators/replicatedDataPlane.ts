@@ -9,9 +9,9 @@
  */
 import { Duration, Effect, Layer, Random } from "effect"
 import type { ChunkUpdate, RequestTag } from "../../src/domain/commands.ts"
-import { Conflict, Unavailable } from "../../src/domain/errors.ts"
+import { Conflict, Corruption, Unavailable } from "../../src/domain/errors.ts"
 import type { ChunkRef } from "../../src/domain/fs.ts"
-import { crc32c, crc32cAfterOverwrite } from "../../src/lib/crc32c.ts"
+import { crc32c } from "../../src/lib/crc32c.ts"
 import { ChunkPeers } from "../../src/services/ChunkPeers.ts"
 import {
   ControlPlaneOrchestrator, type PlannedChunk, type ReadPlan, type WriteOffset, type WritePlan
@@ -140,28 +140,29 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
 
       /**
        * A write that leaves part of the old version travels as a patch: the replicas holding the
-       * old version keep only the written bytes. The new checksum comes from the old one and the
-       * bytes the write replaces, so nothing else of the old version is read. A target without
-       * the old version, or one that refuses the patch (its copy is gone or differs), gets the
-       * version whole.
+       * old version keep only the written bytes, and each answers the new version's checksum,
+       * made from the old one and the bytes the write replaces (nothing else of the old version
+       * is read, and nothing on this node before the patches go out). A target without the old
+       * version, or one that refuses the patch (its copy is gone or differs), gets the version
+       * whole. All must agree on the checksum.
        */
       const stagePatched = (planned: PlannedChunk, current: ChunkRef, from: number, slice: Uint8Array) =>
         Effect.gen(function*() {
-          const replacedFrom = Math.min(from, current.length)
-          const replacedTo = Math.min(from + slice.length, current.length)
-          const replaced = replacedTo > replacedFrom ? yield* readExactly(current, replacedFrom, replacedTo - replacedFrom) : new Uint8Array(0)
-          const checksum = crc32cAfterOverwrite(current.checksum, current.length, from, replaced, slice)
-          const whole = yield* Effect.cached(newContent(current, from, slice))
-          const patch = { base: current.versionId, offset: from, data: slice, checksum }
-          yield* Effect.forEach(planned.targets, (node) =>
+          const whole = yield* Effect.cached(Effect.map(newContent(current, from, slice), (content) => ({ content, checksum: crc32c(content) })))
+          const patch = { base: current.versionId, baseChecksum: current.checksum, offset: from, data: slice, checksum: crc32c(slice) }
+          const checksums = yield* Effect.forEach(planned.targets, (node) =>
             Effect.gen(function*() {
               const store = yield* peers.forNode(node)
-              const stageWholeHere = Effect.flatMap(whole, (content) => store.stage(planned.versionId, content, checksum))
+              const stageWholeHere = Effect.flatMap(whole, ({ checksum, content }) => Effect.as(store.stage(planned.versionId, content, checksum), checksum))
               if (!current.nodes.includes(node.id)) return yield* stageWholeHere
-              yield* store.stagePatch(planned.versionId, patch).pipe(
+              return yield* store.stagePatch(planned.versionId, patch).pipe(
                 Effect.catchTags({ NotFound: () => stageWholeHere, InvalidArgument: () => stageWholeHere, Corruption: () => stageWholeHere })
               )
-            }), { concurrency: "unbounded", discard: true })
+            }), { concurrency: "unbounded" })
+          const checksum = checksums[0]!
+          if (checksums.some((c) => c !== checksum)) {
+            return yield* new Corruption({ message: `replicas of chunk version ${planned.versionId} disagree on its checksum (${checksums.join(", ")})` })
+          }
           return { length: Math.max(current.length, from + slice.length), checksum }
         })
 

@@ -19,15 +19,17 @@ export class StageChunk extends Rpc.make("StageChunk", {
   payload: payload({ versionId: VersionId, data: Schema.Uint8ArrayFromSelf, checksum: Schema.Int }),
   error: ChunkError
 }) {}
-/** Stage a version as an overwrite of one the node holds (ChunkService.stagePatch). */
+/** Stage a version as an overwrite of one the node holds (ChunkService.stagePatch); answers the new version's checksum. */
 export class StagePatch extends Rpc.make("StagePatch", {
   payload: payload({
     versionId: VersionId,
     base: VersionId,
+    baseChecksum: Schema.Int,
     offset: Count,
     data: Schema.Uint8ArrayFromSelf,
     checksum: Schema.Int
   }),
+  success: Schema.Int,
   error: ChunkError
 }) {}
 export class CommitChunks extends Rpc.make("CommitChunks", { payload: payload({ versionIds: Schema.Array(VersionId) }), error: ChunkError }) {}

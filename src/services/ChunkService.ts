@@ -19,10 +19,12 @@ export interface StoredVersions {
 export interface ChunkPatch {
   /** The version this one is made from. */
   readonly base: string
+  /** crc32c of the base as the sender knows it: a node whose copy differs refuses the patch. */
+  readonly baseChecksum: number
   /** Where `data` goes in the new version. */
   readonly offset: number
   readonly data: Uint8Array
-  /** crc32c of the whole new version (crc32cAfterOverwrite of the base's). */
+  /** crc32c of `data`: bytes damaged on the way are refused. */
   readonly checksum: number
 }
 
@@ -35,14 +37,15 @@ export interface ChunkServiceShape {
   ) => Effect.Effect<void, InvalidArgument | Corruption | IoError>
   /**
    * Durably stage `versionId` as `patch.base`'s bytes, zero-extended to
-   * max(base length, offset + data length), with `patch.data` laid at `patch.offset`. The base
-   * must be staged or committed here (NotFound otherwise), and the new version's checksum must
-   * be `patch.checksum` (InvalidArgument otherwise, storing nothing: the bytes were damaged on
-   * the way, or this node's base differs from the sender's). The new version is then a version
-   * like any other: reads, commit, abort and remove see no difference, and removing the base
-   * does not change it. Idempotent for the same version.
+   * max(base length, offset + data length), with `patch.data` laid at `patch.offset`, and
+   * answer the new version's crc32c (every node holding the same base answers the same). The
+   * base must be staged or committed here (NotFound otherwise) with checksum
+   * `patch.baseChecksum`, and `patch.data` must have checksum `patch.checksum` (InvalidArgument
+   * otherwise, storing nothing). The new version is then a version like any other: reads,
+   * commit, abort and remove see no difference, and removing the base does not change it.
+   * Idempotent for the same version.
    */
-  readonly stagePatch: (versionId: string, patch: ChunkPatch) => Effect.Effect<void, NotFound | InvalidArgument | Corruption | IoError>
+  readonly stagePatch: (versionId: string, patch: ChunkPatch) => Effect.Effect<number, NotFound | InvalidArgument | Corruption | IoError>
   /**
    * Make staged versions committed (idempotent), many in one call: the transaction coordinator
    * finalizes a batch of transactions' versions with one request per node. NotFound, naming

@@ -8,7 +8,7 @@ import { join } from "node:path"
 import { CHUNK_BLOCK_SIZE } from "../../layers/chunks/chunkFile.ts"
 import { ChunkServiceLocalDisk } from "../../layers/chunks/localDisk.ts"
 import { ChunkServiceMemory } from "../../layers/chunks/memory.ts"
-import { crc32c, crc32cAfterOverwrite } from "../../src/lib/crc32c.ts"
+import { crc32c } from "../../src/lib/crc32c.ts"
 import { patchedBytes } from "../../layers/chunks/patchFile.ts"
 import { ChunkService, type ChunkServiceShape } from "../../src/services/ChunkService.ts"
 import { patternBytes, expectBytes } from "../support/bytes.ts"
@@ -29,13 +29,13 @@ const BAD_IDS = ["..", "../x", "a/b", "/etc/passwd", "a\0b", ".", "", "x".repeat
 
 const DATA = patternBytes(3 * CHUNK_BLOCK_SIZE + 1234, 42)
 
-/** Stage `id` as `data` laid at `offset` over `base` (whose bytes are `baseBytes`); the expected bytes of `id`. */
+/** Stage `id` as `data` laid at `offset` over `base` (whose bytes are `baseBytes`); the expected bytes of `id`, whose checksum the store answered. */
 const stagePatchOver = (chunks: ChunkServiceShape, id: string, base: string, baseBytes: Uint8Array, offset: number, data: Uint8Array) =>
   Effect.gen(function*() {
-    const replaced = baseBytes.subarray(Math.min(offset, baseBytes.length), Math.min(offset + data.length, baseBytes.length))
-    const checksum = crc32cAfterOverwrite(crc32c(baseBytes), baseBytes.length, offset, replaced, data)
-    yield* chunks.stagePatch(id, { base, offset, data, checksum })
-    return patchedBytes(baseBytes, offset, data)
+    const checksum = yield* chunks.stagePatch(id, { base, baseChecksum: crc32c(baseBytes), offset, data, checksum: crc32c(data) })
+    const bytes = patchedBytes(baseBytes, offset, data)
+    expect(checksum).toBe(crc32c(bytes))
+    return bytes
   })
 
 for (const impl of implementations) {
@@ -230,24 +230,22 @@ for (const impl of implementations) {
         expect((yield* chunks.list).committed).toEqual(["base", "p0"])
       })))
 
-    it.effect("a patch with a wrong checksum is InvalidArgument, one on a missing base NotFound, and neither stores anything", () =>
+    it.effect("a patch with damaged bytes or over a base that differs is InvalidArgument, one on a missing base NotFound; neither stores anything", () =>
       run(Effect.gen(function*() {
         const chunks = yield* ChunkService
         yield* chunks.stage("base", DATA, crc32c(DATA))
         const data = patternBytes(4096, 7)
-        const replaced = DATA.subarray(100, 100 + 4096)
-        const checksum = crc32cAfterOverwrite(crc32c(DATA), DATA.length, 100, replaced, data)
-        expect((yield* Effect.flip(chunks.stagePatch("p", { base: "base", offset: 100, data, checksum: checksum ^ 1 })))._tag).toBe("InvalidArgument")
-        expect((yield* Effect.flip(chunks.stagePatch("p", { base: "nope", offset: 100, data, checksum })))._tag).toBe("NotFound")
-        expect((yield* Effect.flip(chunks.stagePatch("p", { base: "../x", offset: 100, data, checksum })))._tag).toBe("InvalidArgument")
-        expect((yield* Effect.flip(chunks.stagePatch("p", { base: "base", offset: -1, data, checksum })))._tag).toBe("InvalidArgument")
+        const patch = { base: "base", baseChecksum: crc32c(DATA), offset: 100, data, checksum: crc32c(data) }
+        for (const wrong of [{ checksum: patch.checksum ^ 1 }, { baseChecksum: patch.baseChecksum ^ 1 }, { base: "../x" }, { offset: -1 }]) {
+          expect((yield* Effect.flip(chunks.stagePatch("p", { ...patch, ...wrong })))._tag).toBe("InvalidArgument")
+        }
+        expect((yield* Effect.flip(chunks.stagePatch("p", { ...patch, base: "nope" })))._tag).toBe("NotFound")
         expect(yield* chunks.list).toEqual({ staged: ["base"], committed: [] })
-        // The same patch again is a no-op; other bytes under the same id are refused.
-        yield* chunks.stagePatch("p", { base: "base", offset: 100, data, checksum })
-        yield* chunks.stagePatch("p", { base: "base", offset: 100, data, checksum })
+        // The same patch again is a no-op answering the same checksum; other bytes under the same id are refused.
+        const checksum = yield* chunks.stagePatch("p", patch)
+        expect(yield* chunks.stagePatch("p", patch)).toBe(checksum)
         const other = patternBytes(4096, 8)
-        const otherChecksum = crc32cAfterOverwrite(crc32c(DATA), DATA.length, 100, replaced, other)
-        expect((yield* Effect.flip(chunks.stagePatch("p", { base: "base", offset: 100, data: other, checksum: otherChecksum })))._tag).toBe("InvalidArgument")
+        expect((yield* Effect.flip(chunks.stagePatch("p", { ...patch, data: other, checksum: crc32c(other) })))._tag).toBe("InvalidArgument")
         expectBytes(yield* chunks.read("p", 100, 4096), data)
       })))
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { CHUNK_BLOCK_SIZE, CHUNK_HEADER_SIZE, encodeChunkFile } from "../../layers/chunks/chunkFile.ts"
 import { ChunkServiceLocalDisk } from "../../layers/chunks/localDisk.ts"
-import { crc32c, crc32cAfterOverwrite } from "../../src/lib/crc32c.ts"
+import { crc32c } from "../../src/lib/crc32c.ts"
 import { patchedBytes } from "../../layers/chunks/patchFile.ts"
 import { ChunkService } from "../../src/services/ChunkService.ts"
 import { patternBytes, expectBytes } from "../support/bytes.ts"
@@ -61,8 +61,7 @@ const DATA_OFFSET = CHUNK_HEADER_SIZE + 4 * 4 // four blocks, one crc each
 const stagePatchOver = (id: string, base: string, baseBytes: Uint8Array, offset: number, data: Uint8Array) =>
   Effect.gen(function*() {
     const chunks = yield* ChunkService
-    const replaced = baseBytes.subarray(Math.min(offset, baseBytes.length), Math.min(offset + data.length, baseBytes.length))
-    yield* chunks.stagePatch(id, { base, offset, data, checksum: crc32cAfterOverwrite(crc32c(baseBytes), baseBytes.length, offset, replaced, data) })
+    yield* chunks.stagePatch(id, { base, baseChecksum: crc32c(baseBytes), offset, data, checksum: crc32c(data) })
     return patchedBytes(baseBytes, offset, data)
   })
 
