@@ -22,6 +22,7 @@ import { EtcdClusterService } from "../layers/membership/etcd.ts"
 import { ProbingClusterService } from "../layers/membership/probing.ts"
 import { MetadataServiceClassicLevel } from "../layers/metadata/classicLevel.ts"
 import { ChunkCollector } from "../layers/orchestrators/chunkCollector.ts"
+import { ChunkScrubber, type ChunkScrubberOptions } from "../layers/orchestrators/chunkScrubber.ts"
 import { ReplicatedControlPlane } from "../layers/orchestrators/replicatedControlPlane.ts"
 import { ReplicatedDataPlane } from "../layers/orchestrators/replicatedDataPlane.ts"
 import { SortedPlacement } from "../layers/placement/sorted.ts"
@@ -54,6 +55,8 @@ export interface HyperconvergedOptions {
   readonly raft?: Omit<RaftReplicatorOptions, "nodeId" | "voters">
   /** How much work the node takes on at once before answering Busy (defaults: DEFAULT_ADMISSION_LIMITS). */
   readonly admission?: AdmissionLimits
+  /** How fast and how often every node verifies its own replicas. */
+  readonly scrubber?: ChunkScrubberOptions
 }
 
 export const HyperconvergedTopology = (options: HyperconvergedOptions) => {
@@ -101,10 +104,11 @@ export const HyperconvergedTopology = (options: HyperconvergedOptions) => {
   const services = ReplicatedDataPlane().pipe(Layer.provideMerge(coordinator))
 
   // 6. The server: the client API on the orchestrators, plus the node-to-node APIs, all behind
-  //    one admission control; and the collector that keeps chunk storage in step with the metadata.
+  //    one admission control; the collector that keeps chunk storage in step with the metadata;
+  //    the scrubber that finds and repairs this node's damaged replicas.
   const server = NodeServerLive({ listen: options.listen }).pipe(
     Layer.provide(Layer.merge(ChunkApiHandlers, RaftApiHandlers)),
     Layer.provide(BoundedAdmission(options.admission))
   )
-  return Layer.mergeAll(server, ChunkCollector()).pipe(Layer.provide(services))
+  return Layer.mergeAll(server, ChunkCollector(), ChunkScrubber(options.scrubber)).pipe(Layer.provide(services))
 }

@@ -307,25 +307,29 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
 
     /**
      * Write a version file (the patch header, if a patch; the chunk file of `data`) to a temp
-     * file, fsync it, rename it into staged/ and fsync the directory, then record the version.
+     * file in `place`, fsync it, rename it into place (over any file of that name) and fsync
+     * the directory, then record the version there.
      */
-    const writeStaged = (id: string, data: Uint8Array, checksums: ChunkChecksums, patch?: PatchEntry) =>
+    const writeVersion = (place: Place, id: string, data: Uint8Array, checksums: ChunkChecksums, patch?: PatchEntry) =>
       Effect.gen(function*() {
         const name = patch === undefined ? id : id + PATCH_SUFFIX
         const patchHeader = patch === undefined ? new Uint8Array(0) : encodePatchHeader(patch)
         const chunkPrefix = encodeChunkPrefix(data.length, checksums)
-        const temp = NodePath.join(dirs.staged, `${name}.tmp-${yield* Ref.getAndUpdate(tempCounter, (n) => n + 1)}`)
+        const temp = NodePath.join(dirs[place], `${name}.tmp-${yield* Ref.getAndUpdate(tempCounter, (n) => n + 1)}`)
         yield* Effect.scoped(Effect.gen(function*() {
           const fd = yield* openScoped(temp, "wx")
           yield* writeAllAt(temp, fd, [patchHeader, chunkPrefix, data], 0)
           yield* fsyncFd(temp, fd)
         })).pipe(
-          Effect.zipRight(rename(temp, NodePath.join(dirs.staged, name)).pipe(Effect.mapError(ioError("rename", temp)))),
+          Effect.zipRight(rename(temp, NodePath.join(dirs[place], name)).pipe(Effect.mapError(ioError("rename", temp)))),
           Effect.onError(() => Effect.ignore(unlinkIfExists(temp)))
         )
-        yield* syncDir("staged")
-        versions.set(id, { place: "staged", patch })
+        yield* syncDir(place)
+        versions.set(id, { place, patch })
       })
+
+    const writeStaged = (id: string, data: Uint8Array, checksums: ChunkChecksums, patch?: PatchEntry) =>
+      writeVersion("staged", id, data, checksums, patch)
 
     /**
      * A version that is not staged or committed yet has dependents is in kept/: it was removed,
@@ -428,6 +432,27 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
               Exit.isSuccess(exit) && exit.value.kind === "patch" ? Effect.void : keptLock.withPermits(1)(Effect.ignore(release(patch.base, new Set()))))
           )
           return written.checksum
+        }))
+      })
+
+    // Whole, in the version's place; a patch file it replaces goes after (a crash between leaves
+    // both, and the index built at open takes the whole one), and its base is released.
+    const repair: ChunkServiceShape["repair"] = (versionId, data, checksum) =>
+      Effect.gen(function*() {
+        const id = yield* checkVersionId(versionId)
+        const checksums = yield* checkStagedData(id, data, checksum)
+        yield* exclusive(id)(Effect.gen(function*() {
+          const stored = versions.get(id)
+          if (stored === undefined || stored.place === "kept") return yield* new NotFound({ message: `chunk version ${id} not found`, path: committedPath(id) })
+          yield* writeVersion(stored.place, id, data, checksums)
+          if (stored.patch === undefined) return
+          yield* unlinkIfExists(NodePath.join(dirs[stored.place], id + PATCH_SUFFIX))
+          yield* syncDir(stored.place)
+          yield* keptLock.withPermits(1)(Effect.gen(function*() {
+            const touched = new Set<Place>()
+            yield* release(stored.patch!.base, touched)
+            yield* syncTouched(touched)
+          }))
         }))
       })
 
@@ -547,17 +572,22 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
     }
     const syncDir = (place: Place) => fsyncFd(dirs[place], dirFds[place])
 
-    // The index, from the directories and every patch header. A temp file is a stage that never
+    // The index, from the directories and every patch header. A temp file is a write that never
     // returned, a staged copy of a committed version a commit whose rename was not yet durable in
     // both directories: neither is needed (a lost unlink means the same cleanup at the next
     // open). A damaged patch header leaves that patch out: it reads as missing, and a reader goes
     // to another replica.
     for (const place of ["committed", "staged", "kept"] as const) {
-      for (const name of yield* readDir(dirs[place])) {
+      // Whole files first: a patch file beside the whole one of the same id is what a repair
+      // had not yet deleted.
+      const names = [...yield* readDir(dirs[place])].sort((a, b) => Number(a.endsWith(PATCH_SUFFIX)) - Number(b.endsWith(PATCH_SUFFIX)))
+      for (const name of names) {
         const isPatch = name.endsWith(PATCH_SUFFIX)
         const id = isPatch ? name.slice(0, -PATCH_SUFFIX.length) : name
         const path = NodePath.join(dirs[place], name)
-        if (place === "staged" && (TEMP_FILE.test(name) || versions.has(id))) {
+        const leftover = TEMP_FILE.test(name) || (place === "staged" && versions.has(id)) ||
+          (isPatch && versions.get(id)?.place === place)
+        if (leftover) {
           yield* unlinkIfExists(path)
           continue
         }
@@ -588,7 +618,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
     }
     yield* syncTouched(touched)
 
-    return { stage, stagePatch, commit, abort, read, remove, list } satisfies ChunkServiceShape
+    return { stage, stagePatch, repair, commit, abort, read, remove, list } satisfies ChunkServiceShape
   })
 
 export const ChunkServiceLocalDisk = (options: { readonly dir: string }): Layer.Layer<ChunkService, IoError> =>

@@ -47,6 +47,15 @@ export const makeChunkServiceMemory: Effect.Effect<ChunkServiceShape> = Effect.s
       return crc32c(data)
     })
 
+  const repair: ChunkServiceShape["repair"] = (versionId, data, checksum) =>
+    Effect.gen(function*() {
+      yield* checkVersionId(versionId)
+      yield* checkStagedData(versionId, data, checksum)
+      const place = committed.has(versionId) ? committed : staged.has(versionId) ? staged : undefined
+      if (place === undefined) return yield* new NotFound({ message: `chunk version ${versionId} not found` })
+      place.set(versionId, data.slice())
+    })
+
   const commit: ChunkServiceShape["commit"] = (versionIds) =>
     Effect.gen(function*() {
       for (const versionId of versionIds) yield* checkVersionId(versionId)
@@ -87,7 +96,7 @@ export const makeChunkServiceMemory: Effect.Effect<ChunkServiceShape> = Effect.s
 
   const list: ChunkServiceShape["list"] = Effect.sync(() => ({ staged: [...staged.keys()].sort(), committed: [...committed.keys()].sort() }))
 
-  return { stage, stagePatch, commit, abort, read, remove, list }
+  return { stage, stagePatch, repair, commit, abort, read, remove, list }
 })
 
 export const ChunkServiceMemory: Layer.Layer<ChunkService> = Layer.effect(ChunkService, makeChunkServiceMemory)

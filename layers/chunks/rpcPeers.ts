@@ -48,6 +48,7 @@ export const RpcChunkPeers = (options: RpcChunkPeersOptions = {}) =>
           }
           const stageChunk = call(api.StageChunk)
           const stagePatch = call(api.StagePatch)
+          const repairChunk = call(api.RepairChunk)
           const commitChunks = call(api.CommitChunks)
           const abortChunk = call(api.AbortChunk)
           const removeChunks = call(api.RemoveChunks)
@@ -56,6 +57,7 @@ export const RpcChunkPeers = (options: RpcChunkPeersOptions = {}) =>
           const store: PeerChunkStore = {
             stage: (versionId, data, checksum) => stageChunk({ versionId, data, checksum }),
             stagePatch: (versionId, patch) => stagePatch({ versionId, ...patch }),
+            repair: (versionId, data, checksum) => repairChunk({ versionId, data, checksum }),
             commit: (versionIds) => commitChunks({ versionIds }),
             abort: (versionId) => abortChunk({ versionId }),
             remove: (versionIds) => removeChunks({ versionIds }),
@@ -99,6 +101,7 @@ export const ChunkApiHandlers = ChunkApi.toLayer(
       StageChunk: ({ checksum, data, versionId }, { clientId }) =>
         admission.admit(clientId, data.length, chunks.stage(versionId, data, checksum)),
       StagePatch: ({ versionId, ...patch }, { clientId }) => admission.admit(clientId, patch.data.length, chunks.stagePatch(versionId, patch)),
+      RepairChunk: ({ checksum, data, versionId }, { clientId }) => admission.admit(clientId, data.length, chunks.repair(versionId, data, checksum)),
       CommitChunks: ({ versionIds }) => chunks.commit(versionIds),
       AbortChunk: ({ versionId }) => chunks.abort(versionId),
       RemoveChunks: ({ versionIds }) => chunks.remove(versionIds),

@@ -5,7 +5,8 @@
  * TransactionCoordinator; a Conflict (another writer committed one of those chunks first)
  * re-plans and retries. A read
  * takes the chunks overlapping the range from the control plane, fetches each from the first
- * replica that answers with verified bytes, and leaves holes as zeros.
+ * replica that answers with verified bytes (repairing, in the background, any found damaged on
+ * the way), and leaves holes as zeros.
  */
 import { Duration, Effect, Layer, Random } from "effect"
 import type { ChunkUpdate, RequestTag } from "../../src/domain/commands.ts"
@@ -18,6 +19,7 @@ import {
 } from "../../src/services/ControlPlaneOrchestrator.ts"
 import { DataPlaneOrchestrator } from "../../src/services/DataPlaneOrchestrator.ts"
 import { TransactionCoordinator } from "../../src/services/TransactionCoordinator.ts"
+import { repairReplica } from "./replicaRepair.ts"
 
 /** Backoff before re-planning a write that lost a version race: doubling from this, jittered, up to the max. */
 const BASE_BACKOFF_MILLIS = 2
@@ -42,28 +44,50 @@ export interface DataPlaneOptions {
 }
 
 export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
-  Layer.effect(
+  Layer.scoped(
     DataPlaneOrchestrator,
     Effect.gen(function*() {
+      // Background repairs of damaged replicas live as long as the layer.
+      const scope = yield* Effect.scope
       const control = yield* ControlPlaneOrchestrator
       const coordinator = yield* TransactionCoordinator
       const peers = yield* ChunkPeers
       const maxRetries = options.maxConflictRetries ?? 16
       const concurrency = options.concurrency ?? 4
 
+      /** Replicas being repaired now, as "versionId@node": a damaged copy read often is repaired once. */
+      const repairing = new Set<string>()
+      const repairInBackground = (chunk: ChunkRef, damaged: ReadonlyArray<string>) =>
+        Effect.forEach(damaged, (node) => {
+          const key = `${chunk.versionId}@${node}`
+          if (repairing.has(key)) return Effect.void
+          repairing.add(key)
+          return repairReplica(peers, chunk, node).pipe(
+            Effect.catchAll((error) => Effect.logWarning(`could not repair chunk version ${chunk.versionId} on node ${node}`, error)),
+            Effect.ensuring(Effect.sync(() => repairing.delete(key))),
+            Effect.forkIn(scope)
+          )
+        }, { discard: true })
+
       /**
        * `length` bytes at `offset` of a committed chunk, from the first replica that answers.
        * A version that is gone was replaced and collected after this request read the metadata:
-       * that is a Conflict, and the request re-plans from the current metadata.
+       * that is a Conflict, and the request re-plans from the current metadata. A replica whose
+       * copy failed its checksums is repaired in the background once another one answered.
        */
       const readChunk = (chunk: ChunkRef, offset: number, length: number) => {
         const localFirst = [...chunk.nodes].sort((a, b) => Number(b === peers.selfId) - Number(a === peers.selfId))
+        const damaged: Array<string> = []
         const attempts = localFirst.map((node) =>
-          peers.forNode(node).pipe(Effect.flatMap((store) => store.read(chunk.versionId, offset, length)))
+          peers.forNode(node).pipe(
+            Effect.flatMap((store) => store.read(chunk.versionId, offset, length)),
+            Effect.tapErrorTag("Corruption", () => Effect.sync(() => damaged.push(node)))
+          )
         )
         return attempts.length === 0
           ? Effect.fail(new Unavailable({ message: `chunk ${chunk.versionId} has no replicas` }))
           : Effect.firstSuccessOf(attempts).pipe(
+            Effect.tap(() => (damaged.length === 0 ? Effect.void : repairInBackground(chunk, damaged))),
             Effect.catchTag("NotFound", () =>
               Effect.fail(new Conflict({ message: `chunk version ${chunk.versionId} was replaced while in use` })))
           )

@@ -4,7 +4,7 @@
  */
 import { Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { Effect, Layer, Option } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import { InvalidArgument } from "../domain/errors.ts"
 import { type AdmissionLimits, DEFAULT_ADMISSION_LIMITS } from "../services/Admission.ts"
 import { Server } from "../services/Server.ts"
@@ -41,6 +41,14 @@ const options = {
   ),
   snapshotThreshold: Options.integer("snapshot-threshold").pipe(
     Options.withDescription("applied log entries between compactions of the metadata log (default 10000)"),
+    Options.optional
+  ),
+  scrubRate: Options.integer("scrub-rate").pipe(
+    Options.withDescription("bytes per second the chunk scrubber reads to verify this node's replicas (hyperconverged; default 4 MiB/s)"),
+    Options.optional
+  ),
+  scrubInterval: Options.integer("scrub-interval").pipe(
+    Options.withDescription("seconds between the scrubber's passes over this node's replicas (hyperconverged; default 600)"),
     Options.optional
   ),
   snapshotCatchUpEntries: Options.integer("snapshot-catch-up-entries").pipe(
@@ -100,7 +108,9 @@ export const nodeCommand = Command.make("node", options, (o) =>
       ["max-requests", o.maxRequests, 1],
       ["max-request-bytes", o.maxRequestBytes, 1],
       ["snapshot-threshold", o.snapshotThreshold, 1],
-      ["snapshot-catch-up-entries", o.snapshotCatchUpEntries, 0]
+      ["snapshot-catch-up-entries", o.snapshotCatchUpEntries, 0],
+      ["scrub-rate", o.scrubRate, 1],
+      ["scrub-interval", o.scrubInterval, 0]
     ])
     const fs = yield* FileSystem.FileSystem
     yield* fs.makeDirectory(o.dataDir, { recursive: true })
@@ -140,6 +150,10 @@ export const nodeCommand = Command.make("node", options, (o) =>
         raft: {
           ...(Option.isSome(o.snapshotThreshold) ? { snapshotThreshold: o.snapshotThreshold.value } : {}),
           ...(Option.isSome(o.snapshotCatchUpEntries) ? { snapshotCatchUpEntries: o.snapshotCatchUpEntries.value } : {})
+        },
+        scrubber: {
+          ...(Option.isSome(o.scrubRate) ? { bytesPerSecond: o.scrubRate.value } : {}),
+          ...(Option.isSome(o.scrubInterval) ? { interval: Duration.seconds(o.scrubInterval.value) } : {})
         },
         ...(o.membership === "etcd" && Option.isSome(o.etcd) ? { etcd: list(o.etcd.value) } : {})
       })

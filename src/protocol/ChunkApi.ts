@@ -32,6 +32,11 @@ export class StagePatch extends Rpc.make("StagePatch", {
   success: Schema.Int,
   error: ChunkError
 }) {}
+/** Replace a damaged replica's bytes with good ones (ChunkService.repair). */
+export class RepairChunk extends Rpc.make("RepairChunk", {
+  payload: payload({ versionId: VersionId, data: Schema.Uint8ArrayFromSelf, checksum: Schema.Int }),
+  error: ChunkError
+}) {}
 export class CommitChunks extends Rpc.make("CommitChunks", { payload: payload({ versionIds: Schema.Array(VersionId) }), error: ChunkError }) {}
 export class AbortChunk extends Rpc.make("AbortChunk", { payload: payload({ versionId: VersionId }), error: ChunkError }) {}
 export class RemoveChunks extends Rpc.make("RemoveChunks", { payload: payload({ versionIds: Schema.Array(VersionId) }), error: ChunkError }) {}
@@ -48,4 +53,4 @@ export class ListChunks extends Rpc.make("ListChunks", {
 /** Liveness probe: answers at once; used by membership's failure detector. */
 export class Ping extends Rpc.make("Ping", { success: Schema.Struct({ nodeId: Schema.String }) }) {}
 
-export class ChunkApi extends RpcGroup.make(StageChunk, StagePatch, CommitChunks, AbortChunk, RemoveChunks, ReadChunk, ListChunks, Ping) {}
+export class ChunkApi extends RpcGroup.make(StageChunk, StagePatch, RepairChunk, CommitChunks, AbortChunk, RemoveChunks, ReadChunk, ListChunks, Ping) {}

@@ -16,6 +16,7 @@ export type PeerChunkError = NotFound | InvalidArgument | Corruption | IoError |
 export interface PeerChunkStore {
   readonly stage: (versionId: string, data: Uint8Array, checksum: number) => Effect.Effect<void, PeerChunkError>
   readonly stagePatch: (versionId: string, patch: ChunkPatch) => Effect.Effect<number, PeerChunkError>
+  readonly repair: (versionId: string, data: Uint8Array, checksum: number) => Effect.Effect<void, PeerChunkError>
   readonly commit: (versionIds: ReadonlyArray<string>) => Effect.Effect<void, PeerChunkError>
   readonly abort: (versionId: string) => Effect.Effect<void, PeerChunkError>
   readonly read: (versionId: string, offset: number, length: number) => Effect.Effect<Uint8Array, PeerChunkError>

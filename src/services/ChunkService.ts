@@ -55,6 +55,13 @@ export interface ChunkServiceShape {
    * collector finalizes it again.
    */
   readonly commit: (versionIds: ReadonlyArray<string>) => Effect.Effect<void, NotFound | InvalidArgument | IoError>
+  /**
+   * Replace the bytes stored for `versionId` (staged or committed here; NotFound otherwise) with
+   * `data`, whole, verified against `checksum` first (InvalidArgument otherwise, changing
+   * nothing). For a replica found damaged: its version keeps its id and state and reads `data`
+   * from then on; a patch version becomes whole, so a damaged base no longer matters to it.
+   */
+  readonly repair: (versionId: string, data: Uint8Array, checksum: number) => Effect.Effect<void, NotFound | InvalidArgument | IoError>
   /** Drop a staged version (idempotent; a committed version is left alone). */
   readonly abort: (versionId: string) => Effect.Effect<void, InvalidArgument | IoError>
   /**

@@ -125,6 +125,7 @@ export const makeNodeDisks = (options: { readonly latency: DiskLatency; readonly
       return {
         stage: (versionId, data, checksum) => guard(chunkStore.stage(versionId, data, checksum)),
         stagePatch: (versionId, patch) => guard(chunkStore.stagePatch(versionId, patch)),
+        repair: (versionId, data, checksum) => guard(chunkStore.repair(versionId, data, checksum)),
         commit: (versionIds) => guard(chunkStore.commit(versionIds)),
         abort: (versionId) => guard(chunkStore.abort(versionId)),
         read: (versionId, offset, length) => guard(chunkStore.read(versionId, offset, length)),

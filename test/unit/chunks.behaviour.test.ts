@@ -273,5 +273,26 @@ for (const impl of implementations) {
         expect(yield* chunks.list).toEqual({ staged: [], committed: [] })
         expect((yield* Effect.flip(chunks.read(last, 0, 1)))._tag).toBe("NotFound")
       })))
+  
+    it.effect("repair replaces a stored version's bytes in place; an unknown version is NotFound, bad bytes InvalidArgument", () =>
+      run(Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        const damaged = DATA.slice()
+        damaged[5]! ^= 1
+        yield* chunks.stage("v1", damaged, crc32c(damaged))
+        yield* chunks.commit(["v1"])
+        expect((yield* Effect.flip(chunks.repair("v1", DATA, crc32c(DATA) ^ 1)))._tag).toBe("InvalidArgument")
+        expectBytes(yield* chunks.read("v1", 0, 10), damaged.subarray(0, 10))
+        yield* chunks.repair("v1", DATA, crc32c(DATA))
+        expectBytes(yield* chunks.read("v1", 0, DATA.length), DATA)
+        expect(yield* chunks.list).toEqual({ staged: [], committed: ["v1"] })
+        expect((yield* Effect.flip(chunks.repair("nope", DATA, crc32c(DATA))))._tag).toBe("NotFound")
+        // A patch version repaired is whole, and no longer needs its base.
+        const bytes = yield* stagePatchOver(chunks, "v2", "v1", DATA, 10, patternBytes(50, 1))
+        yield* chunks.repair("v2", bytes, crc32c(bytes))
+        yield* chunks.remove(["v1"])
+        expectBytes(yield* chunks.read("v2", 0, bytes.length), bytes)
+        expect(yield* chunks.list).toEqual({ staged: ["v2"], committed: [] })
+      })))
   })
 }

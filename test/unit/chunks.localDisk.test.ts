@@ -315,4 +315,30 @@ describe("ChunkServiceLocalDisk", () => {
         expect((yield* Effect.flip(chunks.read("v1", 0, 10)))._tag).toBe("Corruption")
       }))
     }))
+
+  it.scoped("a repaired patch is one whole file, its base no longer kept; a repair cut short before the patch file went is finished at open", () =>
+    Effect.gen(function*() {
+      const { store } = yield* tempRoot
+      const bytes = yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("v0", DATA, crc32c(DATA))
+        const v1 = yield* stagePatchOver("v1", "v0", DATA, 10, patternBytes(100, 1))
+        yield* chunks.commit(["v0", "v1"])
+        yield* chunks.remove(["v0"])
+        expect(filesIn(join(store, "kept"))).toEqual(["v0"])
+        yield* chunks.repair("v1", v1, crc32c(v1))
+        expect(filesIn(join(store, "committed"))).toEqual(["v1"])
+        expect(filesIn(join(store, "kept"))).toEqual([])
+        // As if a second repair had renamed its whole file into place and crashed.
+        yield* stagePatchOver("v2", "v1", v1, 0, patternBytes(10, 2))
+        yield* chunks.commit(["v2"])
+        return v1
+      }))
+      const v2 = patchedBytes(bytes, 0, patternBytes(10, 2))
+      NodeFs.writeFileSync(join(store, "committed", "v2"), encodeChunkFile(v2))
+      yield* withStore(store, Effect.gen(function*() {
+        expect(filesIn(join(store, "committed"))).toEqual(["v1", "v2"])
+        expectBytes(yield* (yield* ChunkService).read("v2", 0, v2.length), v2)
+      }))
+    }))
 })

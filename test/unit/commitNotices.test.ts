@@ -17,6 +17,7 @@ const recordingPeers = (failing: ReadonlyArray<string> = [], unreachable: Readon
   const store = (node: string): PeerChunkStore => ({
     stage: () => Effect.dieMessage("unused"),
     stagePatch: () => Effect.dieMessage("unused"),
+    repair: () => Effect.dieMessage("unused"),
     abort: () => Effect.dieMessage("unused"),
     read: () => Effect.dieMessage("unused"),
     remove: () => Effect.dieMessage("unused"),
