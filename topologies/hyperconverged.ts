@@ -21,7 +21,8 @@ import { ChunkApiHandlers, RpcChunkPeers } from "../layers/chunks/rpcPeers.ts"
 import { EtcdClusterService } from "../layers/membership/etcd.ts"
 import { ProbingClusterService } from "../layers/membership/probing.ts"
 import { MetadataServiceClassicLevel } from "../layers/metadata/classicLevel.ts"
-import { ChunkCollector } from "../layers/orchestrators/chunkCollector.ts"
+import { ChunkCollector, type ChunkCollectorOptions } from "../layers/orchestrators/chunkCollector.ts"
+import { ChunkRereplicator, type ChunkRereplicatorOptions } from "../layers/orchestrators/chunkRereplicator.ts"
 import { ChunkScrubber, type ChunkScrubberOptions } from "../layers/orchestrators/chunkScrubber.ts"
 import { ReplicatedControlPlane } from "../layers/orchestrators/replicatedControlPlane.ts"
 import { ReplicatedDataPlane } from "../layers/orchestrators/replicatedDataPlane.ts"
@@ -57,6 +58,10 @@ export interface HyperconvergedOptions {
   readonly admission?: AdmissionLimits
   /** How fast and how often every node verifies its own replicas. */
   readonly scrubber?: ChunkScrubberOptions
+  /** When the leader copies a gone node's chunks elsewhere. */
+  readonly rereplication?: ChunkRereplicatorOptions
+  /** How often the leader deletes unreferenced and surplus chunk versions. */
+  readonly collector?: ChunkCollectorOptions
 }
 
 export const HyperconvergedTopology = (options: HyperconvergedOptions) => {
@@ -105,10 +110,12 @@ export const HyperconvergedTopology = (options: HyperconvergedOptions) => {
 
   // 6. The server: the client API on the orchestrators, plus the node-to-node APIs, all behind
   //    one admission control; the collector that keeps chunk storage in step with the metadata;
-  //    the scrubber that finds and repairs this node's damaged replicas.
+  //    the scrubber that finds and repairs this node's damaged replicas; the re-replicator that
+  //    copies a gone node's chunks to the others.
   const server = NodeServerLive({ listen: options.listen }).pipe(
     Layer.provide(Layer.merge(ChunkApiHandlers, RaftApiHandlers)),
     Layer.provide(BoundedAdmission(options.admission))
   )
-  return Layer.mergeAll(server, ChunkCollector(), ChunkScrubber(options.scrubber)).pipe(Layer.provide(services))
+  const background = Layer.mergeAll(ChunkCollector(options.collector), ChunkScrubber(options.scrubber), ChunkRereplicator(options.rereplication))
+  return Layer.mergeAll(server, background).pipe(Layer.provide(services))
 }

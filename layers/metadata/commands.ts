@@ -8,6 +8,7 @@
 import type { Types } from "effect"
 import {
   type ChunkUpdate, type CommandResult, type CommitWrite, type Create, type ForgetGarbage, type MetadataCommand, type Mkdir,
+  type MoveReplica,
   type Rename, type Rmdir, type SetAttr, type Unlink
 } from "../../src/domain/commands.ts"
 import {
@@ -334,6 +335,15 @@ const forgetGarbage = (ctx: CommandContext, c: typeof ForgetGarbage.Type): Trans
   return null
 }
 
+const moveReplica = (ctx: CommandContext, c: typeof MoveReplica.Type): Transition => {
+  const current = Tables.readChunk(ctx.tx.get, c.inode, c.index)
+  if (current === undefined || current.versionId !== c.versionId) return null
+  if (!current.nodes.includes(c.from) || current.nodes.includes(c.to)) return null
+  const nodes = current.nodes.map((node) => (node === c.from ? c.to : node))
+  ctx.tx.put(Keys.chunkKey(c.inode, c.index), Tables.encodeChunk({ ...current, nodes }))
+  return null
+}
+
 /** The proposer's time a command carries (0 for those without one): it advances the state's clock. */
 export const commandTime = (command: MetadataCommand): number =>
   "now" in command && command.now !== undefined ? command.now : 0
@@ -356,6 +366,8 @@ export const applyCommand = (ctx: CommandContext, command: MetadataCommand): Tra
       return commitWrite(ctx, command)
     case "ForgetGarbage":
       return forgetGarbage(ctx, command)
+    case "MoveReplica":
+      return moveReplica(ctx, command)
     case "Noop":
       return null
     case "OpenSession":

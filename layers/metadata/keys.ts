@@ -87,6 +87,11 @@ export const chunkRange = (inode: number): KeyRange => ({ gte: tagged(CHUNK, ino
 
 export const chunkIndex = (key: Buffer): number => key.readUInt32BE(9)
 
+/** Every chunk of every file, in (inode, index) order. */
+export const allChunksRange: KeyRange = { gte: Buffer.from([CHUNK]), lt: Buffer.from([CHUNK + 1]) }
+
+export const chunkInode = (key: Buffer): number => key.readUInt32BE(1) * U32 + key.readUInt32BE(5)
+
 export const garbageKey = (sequence: number): Buffer => tagged(GARBAGE, sequence)
 
 export const garbageRange: KeyRange = { gte: Buffer.from([GARBAGE]), lt: Buffer.from([GARBAGE + 1]) }

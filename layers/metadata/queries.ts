@@ -7,7 +7,7 @@ import type { CommandOutcome, RequestTag } from "../../src/domain/commands.ts"
 import {
   InvalidArgument, type IsADirectory, type NotADirectory, NotFound, PermissionDenied, SessionExpired
 } from "../../src/domain/errors.ts"
-import type { Attributes, DirEntry, DirEntryPlus } from "../../src/domain/fs.ts"
+import type { Attributes, DirEntry, DirEntryPlus, InodeId } from "../../src/domain/fs.ts"
 import type { MetadataServiceShape, StoreError } from "../../src/services/MetadataService.ts"
 import * as Keys from "./keys.ts"
 import { validateName } from "./names.ts"
@@ -22,7 +22,7 @@ type Queries = Pick<
   MetadataServiceShape,
   | "getattr" | "lookup" | "lookupPath" | "access" | "readdir" | "readdirplus" | "layout" | "pathLayout" | "writeLayout" | "chunks"
   | "fsstat"
-  | "garbage"
+  | "garbage" | "chunkPage"
 >
 
 /** Permission bits that grant `mask` to a caller in the class selected by `shift` (6 owner, 3 group, 0 other). */
@@ -159,5 +159,17 @@ export const makeQueries = (store: Store, sessions: SessionSettings): Queries =>
         (rows) => Tables.attempt(() => rows.map(([, value]) => Tables.decodeChunk(value)))
       )
 
-  return { getattr, lookup, lookupPath, access, readdir, readdirplus, layout, pathLayout, writeLayout, chunks, fsstat, garbage }
+  const chunkPage: Queries["chunkPage"] = (after, max) =>
+    !(max >= 1)
+      ? Effect.succeed([])
+      : Effect.flatMap(
+        store.scan({
+          ...(after === null ? { gte: Keys.allChunksRange.gte } : { gt: Keys.chunkKey(after.inode, after.index) }),
+          lt: Keys.allChunksRange.lt,
+          limit: Math.min(Math.floor(max), Number.MAX_SAFE_INTEGER)
+        }),
+        (rows) => Tables.attempt(() => rows.map(([key, value]) => ({ inode: Keys.chunkInode(key) as InodeId, chunk: Tables.decodeChunk(value) })))
+      )
+
+  return { getattr, lookup, lookupPath, access, readdir, readdirplus, layout, pathLayout, writeLayout, chunks, fsstat, garbage, chunkPage }
 }

@@ -5,11 +5,12 @@
  * - Garbage: versions no file references any more (removed files, overwritten or truncated-away
  *   chunks) are deleted from every node that holds them, then forgotten through the log. A
  *   version is forgotten only after every holder confirmed, so a node that was down is retried.
- * - In-doubt and orphaned versions: every node's stored versions are compared with the
- *   metadata. A staged version that committed metadata references is finalized (its
+ * - In-doubt, orphaned and surplus versions: every node's stored versions are compared with
+ *   the metadata. A staged version that committed metadata references is finalized (its
  *   participant missed the notice). One that is not referenced and was minted more than
  *   ORPHAN_GRACE_MILLIS ago is deleted — safe because the collector first advances the state
- *   machine's clock through the log, after which no transaction that old can commit.
+ *   machine's clock through the log, after which no transaction that old can commit. A copy
+ *   the metadata no longer places on its node (chunkRereplicator.ts moved it) is deleted.
  */
 import { Clock, Duration, Effect, Layer } from "effect"
 import { TRANSACTION_TTL_MILLIS } from "../../src/domain/commands.ts"
@@ -83,12 +84,17 @@ export const ChunkCollector = (options: ChunkCollectorOptions = {}) =>
         yield* Effect.logDebug(`chunk collector removed ${removed.length} unreferenced versions`)
       })
 
-      /** Reconcile one node's stored versions with the metadata. */
-      const reconcileNode = (store: PeerChunkStore, cutoff: number) =>
+      /**
+       * Reconcile one node's stored versions with the metadata. A referenced version the metadata
+       * no longer places on this node is a surplus copy (the node was gone and its chunks were
+       * copied elsewhere): it is deleted once every node the metadata names is alive, so the
+       * copy is never deleted while it may be one of the few left.
+       */
+      const reconcileNode = (node: string, store: PeerChunkStore, cutoff: number, alive: ReadonlySet<string>) =>
         Effect.gen(function*() {
           const { committed, staged } = yield* store.list
           const chunkMaps = new Map<number, ReadonlyArray<ChunkRef>>()
-          const referenced = (inode: number, index: number, versionId: string) =>
+          const referenceOf = (inode: number, index: number, versionId: string) =>
             Effect.gen(function*() {
               let chunks = chunkMaps.get(inode)
               if (chunks === undefined) {
@@ -97,24 +103,30 @@ export const ChunkCollector = (options: ChunkCollectorOptions = {}) =>
                 )
                 chunkMaps.set(inode, chunks)
               }
-              return chunks.some((c) => c.index === index && c.versionId === versionId)
+              return chunks.find((c) => c.index === index && c.versionId === versionId)
             })
           const stagedSet = new Set(staged)
           const inDoubt: Array<string> = []
           const orphans: Array<string> = []
+          const surplus: Array<string> = []
           for (const versionId of [...staged, ...committed]) {
             const minted = parseVersionId(versionId)
             if (minted === null) continue
-            if (yield* referenced(minted.inode, minted.index, versionId)) {
-              if (stagedSet.has(versionId)) inDoubt.push(versionId)
-            } else if (minted.createdAt < cutoff) {
-              orphans.push(versionId)
+            const ref = yield* referenceOf(minted.inode, minted.index, versionId)
+            if (ref === undefined) {
+              if (minted.createdAt < cutoff) orphans.push(versionId)
+            } else if (!ref.nodes.includes(node)) {
+              if (ref.nodes.every((holder) => alive.has(holder))) surplus.push(versionId)
+            } else if (stagedSet.has(versionId)) {
+              inDoubt.push(versionId)
             }
           }
           if (inDoubt.length > 0) yield* store.commit(inDoubt)
-          if (orphans.length > 0) yield* store.remove(orphans)
-          if (inDoubt.length + orphans.length > 0) {
-            yield* Effect.logInfo(`chunk collector finalized ${inDoubt.length} in-doubt and deleted ${orphans.length} orphaned versions`)
+          if (orphans.length + surplus.length > 0) yield* store.remove([...orphans, ...surplus])
+          if (inDoubt.length + orphans.length + surplus.length > 0) {
+            yield* Effect.logInfo(
+              `chunk collector finalized ${inDoubt.length} in-doubt, deleted ${orphans.length} orphaned and ${surplus.length} surplus versions on node ${node}`
+            )
           }
         })
 
@@ -126,9 +138,10 @@ export const ChunkCollector = (options: ChunkCollectorOptions = {}) =>
         // unreferenced version minted (on the same clock) before now - grace is an orphan.
         yield* replicator.propose({ _tag: "ForgetGarbage", versionIds: [], now: yield* Clock.currentTimeMillis }, null)
         const members = yield* cluster.members
+        const alive = new Set(members.filter((member) => member.alive).map((member) => member.id))
         yield* Effect.forEach(members, (member) =>
           peers.forNode(member).pipe(
-            Effect.flatMap((store) => reconcileNode(store, now - orphanGraceMillis)),
+            Effect.flatMap((store) => reconcileNode(member.id, store, now - orphanGraceMillis, alive)),
             Effect.catchAll((error) => Effect.logDebug(`chunk reconciliation skipped ${member.id}`, error))
           ), { concurrency: 4, discard: true })
       })

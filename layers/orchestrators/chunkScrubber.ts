@@ -1,17 +1,18 @@
 /**
- * The chunk scrubber: a supervised background fiber on every node that reads each committed
- * version on the node's own disk, whole, at a bounded rate, and checks it twice: against the
- * block checksums stored with it (the chunk store does this on every read) and against the
- * checksum the metadata records for it. A damaged copy is logged and repaired from another
- * replica (replicaRepair.ts). Versions the metadata does not reference are left to the chunk
- * collector.
+ * The chunk scrubber: a supervised background fiber on every node that reads each chunk version
+ * the metadata places on the node, whole, from its own disk, at a bounded rate, and checks it
+ * twice: against the block checksums stored with it (the chunk store does this on every read)
+ * and against the checksum the metadata records for it. A damaged copy is logged and repaired from another
+ * replica (replicaRepair.ts), and so is one the metadata places here that the node does not
+ * hold. Versions the metadata does not reference are left to the chunk collector.
  */
 import { Duration, Effect, Either, Layer } from "effect"
-import { parseVersionId } from "../../src/domain/versionId.ts"
+import type { ChunkRef } from "../../src/domain/fs.ts"
 import { crc32c } from "../../src/lib/crc32c.ts"
 import { ChunkPeers } from "../../src/services/ChunkPeers.ts"
 import { ChunkService } from "../../src/services/ChunkService.ts"
 import { MetadataService } from "../../src/services/MetadataService.ts"
+import { forEachChunk } from "./chunkWalk.ts"
 import { repairReplica } from "./replicaRepair.ts"
 
 export interface ChunkScrubberOptions {
@@ -31,24 +32,11 @@ export const ChunkScrubber = (options: ChunkScrubberOptions = {}) =>
       const peers = yield* ChunkPeers
       const bytesPerSecond = options.bytesPerSecond ?? DEFAULT_SCRUB_BYTES_PER_SECOND
 
-      /** The chunk reference the metadata (this node's applied state) holds for `versionId`, if any. */
-      const referenceOf = (versionId: string) =>
+      const scrub = (ref: ChunkRef) =>
         Effect.gen(function*() {
-          const minted = parseVersionId(versionId)
-          if (minted === null) return undefined
-          const refs = yield* metadata.chunks(minted.inode).pipe(
-            Effect.catchTags({ NotFound: () => Effect.succeed([]), IsADirectory: () => Effect.succeed([]) })
-          )
-          return refs.find((ref) => ref.index === minted.index && ref.versionId === versionId)
-        })
-
-      const scrub = (versionId: string) =>
-        Effect.gen(function*() {
-          const ref = yield* referenceOf(versionId)
-          if (ref === undefined || !ref.nodes.includes(peers.selfId)) return
-          const read = yield* Effect.either(chunks.read(versionId, 0, ref.storedLength))
+          const read = yield* Effect.either(chunks.read(ref.versionId, 0, ref.storedLength))
           const problem = Either.match(read, {
-            onLeft: (error) => error._tag === "NotFound" ? null : error.message,
+            onLeft: (error) => error._tag === "NotFound" ? "it is not stored here" : error.message,
             onRight: (bytes) =>
               bytes.length !== ref.storedLength
                 ? `${bytes.length} of its ${ref.storedLength} bytes are stored`
@@ -57,16 +45,17 @@ export const ChunkScrubber = (options: ChunkScrubberOptions = {}) =>
                 : null
           })
           if (problem !== null) {
-            yield* Effect.logWarning(`scrubber: chunk version ${versionId} on this node is damaged: ${problem}`)
+            yield* Effect.logWarning(`scrubber: chunk version ${ref.versionId} on this node is damaged: ${problem}`)
             yield* repairReplica(peers, ref, peers.selfId).pipe(
-              Effect.catchAll((error) => Effect.logWarning(`scrubber: could not repair chunk version ${versionId}`, error))
+              Effect.catchAll((error) => Effect.logWarning(`scrubber: could not repair chunk version ${ref.versionId}`, error))
             )
           }
           // The rate bound: the next read waits as long as this one's bytes are allowed to take.
           yield* Effect.sleep(Duration.millis((ref.storedLength * 1000) / bytesPerSecond))
         })
 
-      const pass = Effect.flatMap(chunks.list, ({ committed }) => Effect.forEach(committed, scrub, { discard: true }))
+      /** Every chunk the metadata (this node's applied state) places on this node. */
+      const pass = forEachChunk(metadata, (_, chunk) => (chunk.nodes.includes(peers.selfId) ? scrub(chunk) : Effect.void))
 
       yield* pass.pipe(
         Effect.catchAllCause((cause) => Effect.logWarning("scrubber pass failed; retrying next round", cause)),

@@ -3,7 +3,7 @@
  * node that holds it, checked against the checksum the metadata records (so a replica whose
  * bytes are consistent but wrong is never the source), and written over the damaged copy. The
  * data plane does this when a read finds a replica damaged; the scrubber when it finds one
- * on its own disk.
+ * on its own disk, damaged or missing.
  */
 import { Effect } from "effect"
 import { Corruption, Unavailable } from "../../src/domain/errors.ts"
@@ -12,7 +12,7 @@ import { crc32c } from "../../src/lib/crc32c.ts"
 import type { ChunkPeersShape } from "../../src/services/ChunkPeers.ts"
 
 /** The version's bytes from `node`, if they are exactly what the metadata records. */
-const goodCopy = (peers: ChunkPeersShape, ref: ChunkRef, node: string) =>
+export const goodCopy = (peers: ChunkPeersShape, ref: ChunkRef, node: string) =>
   peers.forNode(node).pipe(
     Effect.flatMap((store) => store.read(ref.versionId, 0, ref.storedLength)),
     Effect.filterOrFail(
@@ -30,6 +30,10 @@ export const repairReplica = (peers: ChunkPeersShape, ref: ChunkRef, damaged: st
       return yield* new Unavailable({ message: `chunk version ${ref.versionId} has no other replica to repair ${damaged} from` })
     }
     const good = yield* Effect.firstSuccessOf(sources.map((node) => goodCopy(peers, ref, node)))
-    yield* Effect.flatMap(peers.forNode(damaged), (store) => store.repair(ref.versionId, good.bytes, ref.checksum))
+    // A copy the node lost altogether (NotFound) is stored again as a new committed version.
+    yield* Effect.flatMap(peers.forNode(damaged), (store) =>
+      store.repair(ref.versionId, good.bytes, ref.checksum).pipe(
+        Effect.catchTag("NotFound", () => Effect.zipRight(store.stage(ref.versionId, good.bytes, ref.checksum), store.commit([ref.versionId])))
+      ))
     yield* Effect.logWarning(`chunk version ${ref.versionId} on node ${damaged} was damaged; repaired from node ${good.node}`)
   })

@@ -51,6 +51,14 @@ const options = {
     Options.withDescription("seconds between the scrubber's passes over this node's replicas (hyperconverged; default 600)"),
     Options.optional
   ),
+  rereplicateAfter: Options.integer("rereplicate-after").pipe(
+    Options.withDescription("seconds a node must be down before the leader copies its chunks to the others (hyperconverged; default 600)"),
+    Options.optional
+  ),
+  reconcileInterval: Options.integer("reconcile-interval").pipe(
+    Options.withDescription("seconds between the leader's comparisons of every node's chunks with the metadata (hyperconverged; default 60)"),
+    Options.optional
+  ),
   snapshotCatchUpEntries: Options.integer("snapshot-catch-up-entries").pipe(
     Options.withDescription(
       "log entries kept behind the applied index at each compaction, so a briefly lagging follower catches up without a snapshot (default 5000)"
@@ -110,7 +118,9 @@ export const nodeCommand = Command.make("node", options, (o) =>
       ["snapshot-threshold", o.snapshotThreshold, 1],
       ["snapshot-catch-up-entries", o.snapshotCatchUpEntries, 0],
       ["scrub-rate", o.scrubRate, 1],
-      ["scrub-interval", o.scrubInterval, 0]
+      ["scrub-interval", o.scrubInterval, 0],
+      ["rereplicate-after", o.rereplicateAfter, 0],
+      ["reconcile-interval", o.reconcileInterval, 1]
     ])
     const fs = yield* FileSystem.FileSystem
     yield* fs.makeDirectory(o.dataDir, { recursive: true })
@@ -155,6 +165,8 @@ export const nodeCommand = Command.make("node", options, (o) =>
           ...(Option.isSome(o.scrubRate) ? { bytesPerSecond: o.scrubRate.value } : {}),
           ...(Option.isSome(o.scrubInterval) ? { interval: Duration.seconds(o.scrubInterval.value) } : {})
         },
+        ...(Option.isSome(o.rereplicateAfter) ? { rereplication: { downAfter: Duration.seconds(o.rereplicateAfter.value) } } : {}),
+        ...(Option.isSome(o.reconcileInterval) ? { collector: { orphanInterval: Duration.seconds(o.reconcileInterval.value) } } : {}),
         ...(o.membership === "etcd" && Option.isSome(o.etcd) ? { etcd: list(o.etcd.value) } : {})
       })
     }

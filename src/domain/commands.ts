@@ -86,6 +86,20 @@ export const ForgetGarbage = Schema.TaggedStruct("ForgetGarbage", {
   now: Schema.optional(Schema.Number)
 })
 
+/**
+ * Chunk `index` of `inode` has a copy on `to` instead of `from` (the re-replicator copied it
+ * there because `from` is gone). Applies only while the chunk is still at `versionId` with
+ * `from` among its nodes and `to` not; otherwise it changes nothing (a write replaced the
+ * version meanwhile, and the copy on `to` is an orphan for the collector).
+ */
+export const MoveReplica = Schema.TaggedStruct("MoveReplica", {
+  inode: InodeId,
+  index: Schema.Int,
+  versionId: Schema.String,
+  from: Schema.String,
+  to: Schema.String
+})
+
 /** Committed by a new leader at the start of its term; changes no state. */
 export const Noop = Schema.TaggedStruct("Noop", {})
 
@@ -102,7 +116,7 @@ export const OpenSession = Schema.TaggedStruct("OpenSession", { session: Session
 export const CloseSession = Schema.TaggedStruct("CloseSession", { session: SessionId, now: Schema.Number })
 
 export const MetadataCommand = Schema.Union(
-  Create, Mkdir, Unlink, Rmdir, Rename, SetAttr, CommitWrite, ForgetGarbage, Noop, OpenSession, CloseSession
+  Create, Mkdir, Unlink, Rmdir, Rename, SetAttr, CommitWrite, ForgetGarbage, MoveReplica, Noop, OpenSession, CloseSession
 )
 export type MetadataCommand = typeof MetadataCommand.Type
 

@@ -24,6 +24,12 @@ export interface FileLayout {
   readonly chunks: ReadonlyArray<ChunkRef>
 }
 
+/** Where a chunk is in the walk over all chunks. */
+export interface ChunkPosition {
+  readonly inode: number
+  readonly index: number
+}
+
 export interface MetadataServiceShape {
   /** Apply the committed entry at `index` (indices strictly increase; lower ones are no-ops). */
   readonly apply: (index: number, entry: LogEntry) => Effect.Effect<CommandOutcome, StoreError>
@@ -99,6 +105,14 @@ export interface MetadataServiceShape {
   /** The chunk map of a regular file, ordered by index (holes are absent indices). */
   readonly chunks: (inode: InodeId) => Effect.Effect<ReadonlyArray<ChunkRef>, NotFound | IsADirectory | StoreError>
   readonly fsstat: Effect.Effect<FsStat, StoreError>
+  /**
+   * Up to `max` chunks of all files, in (inode, index) order, starting after `after` (from the
+   * first when null): the pages of a walk over every chunk, for work on all replicas.
+   */
+  readonly chunkPage: (
+    after: ChunkPosition | null,
+    max: number
+  ) => Effect.Effect<ReadonlyArray<{ readonly inode: InodeId; readonly chunk: ChunkRef }>, StoreError>
   /** Chunk versions no longer referenced by any file (removed, overwritten, truncated away), oldest first. */
   readonly garbage: (max: number) => Effect.Effect<ReadonlyArray<ChunkRef>, StoreError>
   /**

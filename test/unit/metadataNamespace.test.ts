@@ -250,6 +250,27 @@ for (const backend of backends) {
       expect(yield* md.fsstat).toMatchObject({ files: 1, directories: 3 })
     }))
 
+    test("MoveReplica names a new holder in place of a gone one, only while the chunk is at that version; chunkPage walks every chunk", Effect.gen(function*() {
+      const { md, changesNothing, ok, attrs } = yield* harness
+      const a = yield* attrs(create(ROOT_INODE, "a"))
+      const b = yield* attrs(create(ROOT_INODE, "b"))
+      yield* ok(commit(a.inode, [[null, chunk(0, "a0", CHUNK)], [null, chunk(1, "a1", 10)]], CHUNK + 10))
+      yield* ok(commit(b.inode, [[null, chunk(0, "b0", 5)]], 5))
+      const move = (inode: number, index: number, versionId: string, from: string, to: string): MetadataCommand =>
+        ({ _tag: "MoveReplica", inode, index, versionId, from, to })
+      yield* ok(move(a.inode, 1, "a1", "n2", "n3"))
+      expect((yield* md.chunks(a.inode)).map((c) => c.nodes)).toEqual([["n1", "n2"], ["n1", "n3"]])
+      // Another version, a node that does not hold it, a node that already does, a missing chunk: no change.
+      yield* changesNothing(move(a.inode, 0, "old", "n2", "n3"))
+      yield* changesNothing(move(a.inode, 0, "a0", "n9", "n3"))
+      yield* changesNothing(move(a.inode, 1, "a1", "n1", "n3"))
+      yield* changesNothing(move(a.inode, 5, "a1", "n1", "n4"))
+      const walk = (yield* md.chunkPage(null, 2)).map(({ chunk: c, inode }) => [inode, c.versionId])
+      expect(walk).toEqual([[a.inode, "a0"], [a.inode, "a1"]])
+      expect((yield* md.chunkPage({ inode: a.inode, index: 1 }, 10)).map(({ chunk: c }) => c.versionId)).toEqual(["b0"])
+      expect(yield* md.chunkPage({ inode: b.inode, index: 0 }, 10)).toEqual([])
+    }))
+
     test("unlink removes a file and moves its chunks to garbage", Effect.gen(function*() {
       const { md, ok, attrs, rejects } = yield* harness
       const dir = yield* attrs(mkdir(ROOT_INODE, "dir"))
