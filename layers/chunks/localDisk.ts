@@ -205,7 +205,11 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         return Option.none<{ path: string; fd: number }>()
       })
 
-    /** The file holding `holder`'s own bytes (`kept`: also when removed), open; NotFound when there is none. */
+    /**
+     * The file holding `holder`'s own bytes (`kept`: also when removed), open, and where the
+     * bytes it holds start in the version; NotFound when there is none. Patch or whole is read
+     * off the file opened, not the index: a repair may have made a patch whole meanwhile.
+     */
     const openHolder = (holder: string, kept: boolean) =>
       Effect.gen(function*() {
         const found = yield* openStored(holder, kept)
@@ -213,8 +217,8 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
           return yield* new NotFound({ message: `chunk version ${holder} not found`, path: committedPath(holder) })
         }
         const { fd, path } = found.value
-        const { layout } = yield* readLayout(path, fd, patchOf(holder) !== undefined)
-        return { path, fd, layout } satisfies OpenVersion
+        const { layout, patch } = yield* readLayout(path, fd, path.endsWith(PATCH_SUFFIX))
+        return { path, fd, layout, startsAt: patch?.offset ?? 0 }
       })
 
     /** Where each byte of [start, end) of `id` comes from, walking its patch chain in memory. */
@@ -252,7 +256,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
     const readContent = (id: string, start: number, end: number, kept: boolean) =>
       Effect.gen(function*() {
         const pieces = piecesOf(id, start, end)
-        /** `length` bytes at `offset` of `holder`'s own bytes; each file is closed before the next opens (a chain may be long). */
+        /** `length` bytes at `offset` of the version, from `holder`'s file; each file is closed before the next opens (a chain may be long). */
         const readOwn = (holder: string, offset: number, length: number) =>
           Effect.scoped(Effect.gen(function*() {
             const file = yield* openHolder(holder, holder === id ? kept : true).pipe(
@@ -261,7 +265,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
                   ? Effect.fail(e)
                   : Effect.fail(new Corruption({ message: `chunk version ${id} needs ${holder}, which is gone`, file: pathOf("kept", holder), offset: 0 })))
             )
-            return yield* readVerified(file, offset, length)
+            return yield* readVerified(file, offset - file.startsAt, length)
           }))
         // One read per file, over the span of all its pieces: a base under many small patches is
         // read once, not once per gap between them.
@@ -274,8 +278,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         }
         const bytesOf = new Map<string, { start: number; bytes: Uint8Array }>()
         for (const [holder, span] of spans) {
-          const skip = patchOf(holder)?.offset ?? 0
-          const bytes = yield* readOwn(holder, span.start - skip, span.end - span.start)
+          const bytes = yield* readOwn(holder, span.start, span.end - span.start)
           if (bytes.length !== span.end - span.start) {
             return yield* new Corruption({ message: `chunk version ${holder} is shorter than ${id} needs`, file: holder, offset: span.end })
           }
@@ -311,7 +314,8 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
      * the directory, then record the version there.
      */
     const writeVersion = (place: Place, id: string, data: Uint8Array, checksums: ChunkChecksums, patch?: PatchEntry) =>
-      Effect.gen(function*() {
+      // Uninterruptible: a file renamed into place is always in the index.
+      Effect.uninterruptible(Effect.gen(function*() {
         const name = patch === undefined ? id : id + PATCH_SUFFIX
         const patchHeader = patch === undefined ? new Uint8Array(0) : encodePatchHeader(patch)
         const chunkPrefix = encodeChunkPrefix(data.length, checksums)
@@ -326,19 +330,36 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         )
         yield* syncDir(place)
         versions.set(id, { place, patch })
-      })
+      }))
 
     const writeStaged = (id: string, data: Uint8Array, checksums: ChunkChecksums, patch?: PatchEntry) =>
       writeVersion("staged", id, data, checksums, patch)
 
-    /**
-     * A version that is not staged or committed yet has dependents is in kept/: it was removed,
-     * and staging it again would give one id two files.
-     */
+    /** A removed version still kept for its patches cannot become a patch itself: that would give one id two files. */
     const refuseKept = (id: string) =>
-      versions.get(id)?.place === "kept" || dependents.has(id)
-        ? Effect.fail(new InvalidArgument({ message: `chunk version ${id} was removed and cannot be staged again` }))
+      versions.get(id)?.place === "kept"
+        ? Effect.fail(new InvalidArgument({ message: `chunk version ${id} was removed and cannot be staged again as a patch` }))
         : Effect.void
+
+    /**
+     * Staging a removed version that is still kept for its patches brings that file back as
+     * staged, if it holds the same bytes (a copy made again, as re-replication does).
+     */
+    const restoreKept = (id: string, data: Uint8Array) =>
+      Effect.gen(function*() {
+        const stored = versions.get(id)
+        if (stored?.place !== "kept") return false
+        const length = stored.patch?.length ?? (yield* Effect.scoped(openHolder(id, true))).layout.header.dataLength
+        const same = length === data.length && sameBytes(yield* readContent(id, 0, length, true), data)
+        if (!same) return yield* alreadyDifferent(id)
+        yield* keptLock.withPermits(1)(Effect.uninterruptible(Effect.gen(function*() {
+          yield* renameIfExists(pathOf("kept", id), pathOf("staged", id))
+          stored.place = "staged"
+          yield* syncDir("staged")
+          yield* syncDir("kept")
+        })))
+        return true
+      }).pipe(Effect.catchTag("NotFound", () => Effect.succeed(false)))
 
     /** Whether the stored version `id` holds exactly `data`; none when it is not stored. */
     const storedMatches = (id: string, data: Uint8Array, checksum: number) =>
@@ -362,7 +383,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         yield* exclusive(id)(Effect.gen(function*() {
           const matches = yield* storedMatches(id, data, checksum)
           if (Option.isSome(matches)) return matches.value ? undefined : yield* alreadyDifferent(id)
-          yield* refuseKept(id)
+          if (yield* restoreKept(id, data)) return
           yield* writeStaged(id, data, checksums)
         }))
       })
@@ -441,7 +462,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
       Effect.gen(function*() {
         const id = yield* checkVersionId(versionId)
         const checksums = yield* checkStagedData(id, data, checksum)
-        yield* exclusive(id)(Effect.gen(function*() {
+        yield* exclusive(id)(Effect.uninterruptible(Effect.gen(function*() {
           const stored = versions.get(id)
           if (stored === undefined || stored.place === "kept") return yield* new NotFound({ message: `chunk version ${id} not found`, path: committedPath(id) })
           yield* writeVersion(stored.place, id, data, checksums)
@@ -453,7 +474,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
             yield* release(stored.patch!.base, touched)
             yield* syncTouched(touched)
           }))
-        }))
+        })))
       })
 
     // --- commit and removal ---------------------------------------------------------------------
@@ -488,35 +509,39 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         if (left > 0) return void dependents.set(base, left)
         dependents.delete(base)
         const stored = versions.get(base)
-        if (stored?.place !== "kept") return
-        yield* unlinkIfExists(pathOf("kept", base))
-        touched.add("kept")
-        yield* forget(base, stored)
+        if (stored?.place === "kept") yield* drop(base, stored, touched)
       })
 
-    /** A version's file is gone: drop it from the index and, if it was a patch, release its base. */
-    const forget = (id: string, stored: Stored, touched: Set<Place> = new Set()) =>
-      Effect.suspend(() => {
+    /**
+     * Delete a version's file. It leaves the index first, in the same step as the caller's look
+     * at its dependents: a patch staged from then on finds no such base, instead of being written
+     * on one about to go. Then its base, if it was a patch, loses a dependent.
+     */
+    const drop = (id: string, stored: Stored, touched: Set<Place>) =>
+      Effect.gen(function*() {
+        const path = pathOf(stored.place, id)
         versions.delete(id)
-        return stored.patch === undefined ? Effect.void : release(stored.patch.base, touched)
+        yield* unlinkIfExists(path)
+        touched.add(stored.place)
+        if (stored.patch !== undefined) yield* release(stored.patch.base, touched)
       })
 
-    /** Take `id` out of `places`: into kept/ while patches need it, else deleted. Runs under id's stripe. */
+    /**
+     * Take `id` out of `places`: into kept/ while patches need it, else deleted. Runs under id's
+     * stripe; uninterruptible, so the index always says where the file is.
+     */
     const discard = (id: string, places: ReadonlyArray<Place>, touched: Set<Place>) =>
-      keptLock.withPermits(1)(Effect.gen(function*() {
+      keptLock.withPermits(1)(Effect.uninterruptible(Effect.gen(function*() {
         const stored = versions.get(id)
         if (stored === undefined || !places.includes(stored.place)) return
+        if ((dependents.get(id) ?? 0) === 0) return yield* drop(id, stored, touched)
+        // Moved first, then recorded: a reader between the two looks where the index says, then
+        // further along (openStored).
         const from = stored.place
-        if ((dependents.get(id) ?? 0) > 0) {
-          yield* renameIfExists(pathOf(from, id), pathOf("kept", id))
-          stored.place = "kept"
-          touched.add(from).add("kept")
-        } else {
-          yield* unlinkIfExists(pathOf(from, id))
-          touched.add(from)
-          yield* forget(id, stored, touched)
-        }
-      }))
+        yield* renameIfExists(pathOf(from, id), pathOf("kept", id))
+        stored.place = "kept"
+        touched.add(from).add("kept")
+      })))
 
     // Each directory changed is synced once, at the end: the removal is then durable.
     const syncTouched = (touched: Set<Place>) => Effect.forEach(touched, syncDir, { discard: true })
@@ -544,7 +569,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         const stored = versions.get(id)
         if (stored === undefined || stored.place === "kept") return yield* new NotFound({ message: `chunk version ${id} not found`, path: committedPath(id) })
         if (stored.patch === undefined) {
-          return yield* Effect.scoped(Effect.flatMap(openHolder(id, false), (file) => readVerified(file, offset, length)))
+          return yield* Effect.scoped(Effect.flatMap(openHolder(id, false), (file) => readVerified(file, offset - file.startsAt, length)))
         }
         const start = Math.min(offset, stored.patch.length)
         return yield* readContent(id, start, Math.min(start + length, stored.patch.length), false)

@@ -20,6 +20,7 @@ import { ChunkPeers, type PeerChunkStore } from "../../src/services/ChunkPeers.t
 import { ClusterService } from "../../src/services/ClusterService.ts"
 import { MetadataReplicator } from "../../src/services/MetadataReplicator.ts"
 import { MetadataService } from "../../src/services/MetadataService.ts"
+import { supervisedLoop } from "./supervisedLoop.ts"
 
 /** Unreferenced versions younger than this are left alone (twice the transaction TTL: room for clock skew). */
 export const ORPHAN_GRACE_MILLIS = 2 * TRANSACTION_TTL_MILLIS
@@ -49,15 +50,20 @@ export const ChunkCollector = (options: ChunkCollectorOptions = {}) =>
       const isLeader = Effect.map(replicator.status, (s) => s.role === "leader" || s.role === "standalone")
 
       /**
-       * Delete `garbage` from every node that holds it, one request per node for all it holds:
-       * the versions every holder confirmed. A node that fails keeps all of its versions
-       * unconfirmed for the next sweep (deleting again is a no-op).
+       * Delete `garbage` from every live node that holds it, one request per node for all it
+       * holds: the versions every live holder confirmed. A node that fails keeps all of its
+       * versions unconfirmed for the next sweep (deleting again is a no-op).
        */
       const removeEverywhere = (garbage: ReadonlyArray<ChunkRef>) =>
         Effect.gen(function*() {
+          // A node that is down is not waited for: if it comes back, its copies are orphans,
+          // which reconciliation deletes. Waiting would let a node gone for good hold up every
+          // sweep, oldest garbage first.
+          const down = new Set((yield* cluster.members).filter((member) => !member.alive).map((member) => member.id))
           const byNode = new Map<string, Array<string>>()
           for (const ref of garbage) {
             for (const node of ref.nodes) {
+              if (down.has(node)) continue
               const held = byNode.get(node)
               if (held === undefined) byNode.set(node, [ref.versionId])
               else held.push(ref.versionId)
@@ -146,16 +152,7 @@ export const ChunkCollector = (options: ChunkCollectorOptions = {}) =>
           ), { concurrency: 4, discard: true })
       })
 
-      /** Sweep, pause `every`, and again, for the life of the layer (a plain loop: a Schedule costs more than an idle sweep). */
-      const supervised = <E>(name: string, sweep: Effect.Effect<void, E>, every: Duration.DurationInput) =>
-        sweep.pipe(
-          Effect.catchAllCause((cause) => Effect.logWarning(`${name} failed; retrying next round`, cause)),
-          Effect.zipRight(Effect.sleep(every)),
-          Effect.forever,
-          Effect.forkScoped
-        )
-
-      yield* supervised("chunk garbage collection", collectGarbage, options.interval ?? Duration.seconds(5))
-      yield* supervised("chunk reconciliation", reconcile, options.orphanInterval ?? Duration.minutes(1))
+      yield* supervisedLoop("chunk garbage collection", collectGarbage, options.interval ?? Duration.seconds(5))
+      yield* supervisedLoop("chunk reconciliation", reconcile, options.orphanInterval ?? Duration.minutes(1))
     })
   )

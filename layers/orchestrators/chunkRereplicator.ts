@@ -16,6 +16,7 @@ import { ClusterService } from "../../src/services/ClusterService.ts"
 import { MetadataReplicator } from "../../src/services/MetadataReplicator.ts"
 import { MetadataService } from "../../src/services/MetadataService.ts"
 import { forEachChunk } from "./chunkWalk.ts"
+import { supervisedLoop } from "./supervisedLoop.ts"
 import { goodCopy } from "./replicaRepair.ts"
 
 export interface ChunkRereplicatorOptions {
@@ -57,9 +58,14 @@ export const ChunkRereplicator = (options: ChunkRereplicatorOptions = {}) =>
           if (sources.length === 0) return yield* new Unavailable({ message: `chunk version ${chunk.versionId} has no live holder` })
           const good = yield* Effect.firstSuccessOf(sources.map((node) => goodCopy(peers, chunk, node)))
           const store = yield* peers.forNode(target)
-          yield* store.stage(chunk.versionId, good.bytes, chunk.checksum)
-          yield* store.commit([chunk.versionId])
+          const copy = Effect.zipRight(store.stage(chunk.versionId, good.bytes, chunk.checksum), store.commit([chunk.versionId]))
+          yield* copy
+          // The node came back meanwhile: its copy stands, and the one just made is surplus.
+          if ((yield* cluster.members).some((member) => member.id === gone && member.alive)) return chunk
           yield* replicator.propose({ _tag: "MoveReplica", inode, index: chunk.index, versionId: chunk.versionId, from: gone, to: target.id }, null)
+          // Until the move applied, the copy was surplus to the collector, which may have deleted
+          // it if the gone node came back just then; now it is not, so one more look settles it.
+          yield* store.read(chunk.versionId, 0, 0).pipe(Effect.catchTag("NotFound", () => copy))
           yield* Effect.logInfo(`re-replicated chunk version ${chunk.versionId} from gone node ${gone} to node ${target.id} (copied from ${good.node})`)
           return { ...chunk, nodes: chunk.nodes.map((node) => (node === gone ? target.id : node)) }
         })
@@ -88,11 +94,6 @@ export const ChunkRereplicator = (options: ChunkRereplicatorOptions = {}) =>
           }))
       })
 
-      yield* sweep.pipe(
-        Effect.catchAllCause((cause) => Effect.logWarning("chunk re-replication failed; retrying next round", cause)),
-        Effect.zipRight(Effect.sleep(options.interval ?? Duration.seconds(5))),
-        Effect.forever,
-        Effect.forkScoped
-      )
+      yield* supervisedLoop("chunk re-replication", sweep, options.interval ?? Duration.seconds(5))
     })
   )

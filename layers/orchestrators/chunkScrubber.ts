@@ -13,6 +13,7 @@ import { ChunkPeers } from "../../src/services/ChunkPeers.ts"
 import { ChunkService } from "../../src/services/ChunkService.ts"
 import { MetadataService } from "../../src/services/MetadataService.ts"
 import { forEachChunk } from "./chunkWalk.ts"
+import { supervisedLoop } from "./supervisedLoop.ts"
 import { repairReplica } from "./replicaRepair.ts"
 
 export interface ChunkScrubberOptions {
@@ -57,11 +58,6 @@ export const ChunkScrubber = (options: ChunkScrubberOptions = {}) =>
       /** Every chunk the metadata (this node's applied state) places on this node. */
       const pass = forEachChunk(metadata, (_, chunk) => (chunk.nodes.includes(peers.selfId) ? scrub(chunk) : Effect.void))
 
-      yield* pass.pipe(
-        Effect.catchAllCause((cause) => Effect.logWarning("scrubber pass failed; retrying next round", cause)),
-        Effect.zipRight(Effect.sleep(options.interval ?? Duration.minutes(10))),
-        Effect.forever,
-        Effect.forkScoped
-      )
+      yield* supervisedLoop("chunk scrubbing", pass, options.interval ?? Duration.minutes(10))
     })
   )

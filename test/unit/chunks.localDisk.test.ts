@@ -341,4 +341,43 @@ describe("ChunkServiceLocalDisk", () => {
         expectBytes(yield* (yield* ChunkService).read("v2", 0, v2.length), v2)
       }))
     }))
+
+  it.scoped("a patch staged on a base being removed either fails NotFound or reads back right, never Corruption", () =>
+    Effect.gen(function*() {
+      const { store } = yield* tempRoot
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        const small = DATA.subarray(0, 5000)
+        for (let n = 0; n < 20; n++) {
+          yield* chunks.stage(`u${n}`, small, crc32c(small))
+          const v = yield* stagePatchOver(`v${n}`, `u${n}`, small, 100, patternBytes(10, n))
+          // An append: the new patch reads nothing of its base's own file while it is written.
+          const data = patternBytes(300, 100 + n)
+          const [, staged] = yield* Effect.all([
+            chunks.remove([`v${n}`]),
+            Effect.either(chunks.stagePatch(`w${n}`, { base: `v${n}`, baseChecksum: crc32c(v), offset: v.length, data, checksum: crc32c(data) }))
+          ], { concurrency: "unbounded" })
+          if (staged._tag === "Left") expect(staged.left._tag).toBe("NotFound")
+          else expectBytes(yield* chunks.read(`w${n}`, 0, v.length + 300), patchedBytes(v, v.length, data))
+        }
+      }))
+    }))
+
+  it.scoped("staging a removed version kept for its patches brings the same bytes back; other bytes are refused", () =>
+    Effect.gen(function*() {
+      const { store } = yield* tempRoot
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("v0", DATA, crc32c(DATA))
+        yield* stagePatchOver("v1", "v0", DATA, 10, patternBytes(100, 1))
+        yield* chunks.remove(["v0"])
+        expect(filesIn(join(store, "kept"))).toEqual(["v0"])
+        const other = patternBytes(DATA.length, 9)
+        expect((yield* Effect.flip(chunks.stage("v0", other, crc32c(other))))._tag).toBe("InvalidArgument")
+        yield* chunks.stage("v0", DATA, crc32c(DATA))
+        expect(filesIn(join(store, "kept"))).toEqual([])
+        expect(yield* chunks.list).toEqual({ staged: ["v0", "v1"], committed: [] })
+        expectBytes(yield* chunks.read("v0", 0, DATA.length), DATA)
+      }))
+    }))
 })
