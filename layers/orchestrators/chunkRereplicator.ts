@@ -47,13 +47,21 @@ export const ChunkRereplicator = (options: ChunkRereplicatorOptions = {}) =>
       /** When this leader first saw each node down. */
       const downSince = new Map<string, number>()
 
-      /** Copy `chunk` from its live holders to a live node without it, and record the move from `gone`. */
+      /**
+       * The membership (who is gone, who is alive) for which the last sweep found chunks to move
+       * but nowhere to move them: sweeping again before it changes would only walk the whole
+       * metadata and say the same thing (a 3-node cluster with 3 copies has nowhere to copy to).
+       */
+      let fruitless: string | null = null
+
+      /**
+       * Copy `chunk` from its live holders to a live node without it, and record the move from
+       * `gone`: the chunk as it now is, or null when every live node already holds it.
+       */
       const move = (inode: InodeId, chunk: ChunkRef, gone: string, live: ReadonlyArray<NodeInfo>) =>
         Effect.gen(function*() {
           const target = preferred(chunk.versionId, live.filter((node) => !chunk.nodes.includes(node.id)))
-          if (target === undefined) {
-            return yield* new Unavailable({ message: `no live node without chunk version ${chunk.versionId} to copy it to` })
-          }
+          if (target === undefined) return null
           const sources = chunk.nodes.filter((node) => live.some((l) => l.id === node))
           if (sources.length === 0) return yield* new Unavailable({ message: `chunk version ${chunk.versionId} has no live holder` })
           const good = yield* Effect.firstSuccessOf(sources.map((node) => goodCopy(peers, chunk, node)))
@@ -72,7 +80,10 @@ export const ChunkRereplicator = (options: ChunkRereplicatorOptions = {}) =>
 
       const sweep = Effect.gen(function*() {
         const status = yield* replicator.status
-        if (status.role !== "leader") return downSince.clear()
+        if (status.role !== "leader") {
+          fruitless = null
+          return downSince.clear()
+        }
         const now = yield* Clock.currentTimeMillis
         const members = yield* cluster.members
         for (const member of members) {
@@ -82,16 +93,29 @@ export const ChunkRereplicator = (options: ChunkRereplicatorOptions = {}) =>
         const gone = new Set([...downSince].filter(([, since]) => now - since >= downAfterMillis).map(([id]) => id))
         if (gone.size === 0) return
         const live = members.filter((member) => member.alive)
+        const view = `${[...gone].sort().join(",")}|${live.map((member) => member.id).sort().join(",")}`
+        if (view === fruitless) return
+        let stuck = 0
+        let moved = 0
         yield* forEachChunk(metadata, (inode, chunk) =>
           Effect.gen(function*() {
             let current = chunk
             for (const node of chunk.nodes.filter((n) => gone.has(n))) {
-              current = yield* move(inode, current, node, live).pipe(
+              const next = yield* move(inode, current, node, live).pipe(
                 Effect.catchAll((error) =>
                   Effect.as(Effect.logWarning(`could not re-replicate chunk version ${chunk.versionId} off gone node ${node}`, error), current))
               )
+              if (next === null) stuck++
+              else if (next !== current) moved++
+              current = next ?? current
             }
           }))
+        fruitless = stuck > 0 && moved === 0 ? view : null
+        if (fruitless !== null) {
+          yield* Effect.logWarning(
+            `${stuck} chunk copies on gone nodes ${[...gone].join(", ")} have no live node to move to; they wait until membership changes`
+          )
+        }
       })
 
       yield* supervisedLoop("chunk re-replication", sweep, options.interval ?? Duration.seconds(5))
