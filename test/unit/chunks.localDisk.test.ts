@@ -65,6 +65,17 @@ const stagePatchOver = (id: string, base: string, baseBytes: Uint8Array, offset:
     return patchedBytes(baseBytes, offset, data)
   })
 
+/** v0 (DATA, whole) and v1 (100 bytes at `offset` over it), both committed, then v0 removed: kept for v1. Resolves with v1's bytes. */
+const keptBase = (offset = 10) =>
+  Effect.gen(function*() {
+    const chunks = yield* ChunkService
+    yield* chunks.stage("v0", DATA, crc32c(DATA))
+    const v1 = yield* stagePatchOver("v1", "v0", DATA, offset, patternBytes(100, 1))
+    yield* chunks.commit(["v0", "v1"])
+    yield* chunks.remove(["v0"])
+    return v1
+  })
+
 const filesIn = (dir: string) => NodeFs.readdirSync(dir).sort()
 
 const withStore = <A, E>(store: string, effect: Effect.Effect<A, E, ChunkService>) =>
@@ -264,13 +275,7 @@ describe("ChunkServiceLocalDisk", () => {
   it.scoped("kept files whose patches went while the store was down are deleted when it opens", () =>
     Effect.gen(function*() {
       const { store } = yield* tempRoot
-      yield* withStore(store, Effect.gen(function*() {
-        const chunks = yield* ChunkService
-        yield* chunks.stage("v0", DATA, crc32c(DATA))
-        yield* stagePatchOver("v1", "v0", DATA, 10, patternBytes(100, 1))
-        yield* chunks.commit(["v0", "v1"])
-        yield* chunks.remove(["v0"])
-      }))
+      yield* withStore(store, keptBase())
       // As if the patch's removal had reached the disk and the base's had not.
       NodeFs.unlinkSync(join(store, "committed", "v1.patch"))
       yield* withStore(store, Effect.gen(function*() {
@@ -301,10 +306,7 @@ describe("ChunkServiceLocalDisk", () => {
       const { store } = yield* tempRoot
       yield* withStore(store, Effect.gen(function*() {
         const chunks = yield* ChunkService
-        yield* chunks.stage("v0", DATA, crc32c(DATA))
-        const v1 = yield* stagePatchOver("v1", "v0", DATA, 0, patternBytes(100, 1))
-        yield* chunks.commit(["v0", "v1"])
-        yield* chunks.remove(["v0"])
+        const v1 = yield* keptBase(0)
         flipByte(join(store, "kept", "v0"), DATA_OFFSET + 2 * CHUNK_BLOCK_SIZE + 5)
         expectBytes(yield* chunks.read("v1", 0, CHUNK_BLOCK_SIZE), v1.subarray(0, CHUNK_BLOCK_SIZE))
         const error = yield* Effect.flip(chunks.read("v1", 2 * CHUNK_BLOCK_SIZE, 10))
@@ -321,10 +323,7 @@ describe("ChunkServiceLocalDisk", () => {
       const { store } = yield* tempRoot
       const bytes = yield* withStore(store, Effect.gen(function*() {
         const chunks = yield* ChunkService
-        yield* chunks.stage("v0", DATA, crc32c(DATA))
-        const v1 = yield* stagePatchOver("v1", "v0", DATA, 10, patternBytes(100, 1))
-        yield* chunks.commit(["v0", "v1"])
-        yield* chunks.remove(["v0"])
+        const v1 = yield* keptBase()
         expect(filesIn(join(store, "kept"))).toEqual(["v0"])
         yield* chunks.repair("v1", v1, crc32c(v1))
         expect(filesIn(join(store, "committed"))).toEqual(["v1"])
@@ -368,15 +367,13 @@ describe("ChunkServiceLocalDisk", () => {
       const { store } = yield* tempRoot
       yield* withStore(store, Effect.gen(function*() {
         const chunks = yield* ChunkService
-        yield* chunks.stage("v0", DATA, crc32c(DATA))
-        yield* stagePatchOver("v1", "v0", DATA, 10, patternBytes(100, 1))
-        yield* chunks.remove(["v0"])
+        yield* keptBase()
         expect(filesIn(join(store, "kept"))).toEqual(["v0"])
         const other = patternBytes(DATA.length, 9)
         expect((yield* Effect.flip(chunks.stage("v0", other, crc32c(other))))._tag).toBe("InvalidArgument")
         yield* chunks.stage("v0", DATA, crc32c(DATA))
         expect(filesIn(join(store, "kept"))).toEqual([])
-        expect(yield* chunks.list).toEqual({ staged: ["v0", "v1"], committed: [] })
+        expect(yield* chunks.list).toEqual({ staged: ["v0"], committed: ["v1"] })
         expectBytes(yield* chunks.read("v0", 0, DATA.length), DATA)
       }))
     }))
