@@ -2,7 +2,8 @@
  * ChunkService on local disk. Layout under `dir`:
  *
  *   staged/<id>          a durable, verified version waiting for its transaction's outcome
- *   staged/<id>.tmp-<n>  a version being written; never readable, removed when the layer opens
+ *   <dir>/<id>.tmp-<n>   a version file being written (staged, or a repair in place); never
+ *                        readable, removed when the layer opens
  *   committed/<id>       a version that committed metadata may reference
  *   kept/<id>            a removed version that a patch version still reads from
  *
@@ -14,9 +15,9 @@
  * to an 8 MiB chunk costs about 4 KiB on disk, and every 1,024th costs a whole copy.
  *
  * Removing a version that patches still read from moves it to kept/; it is deleted when the
- * last of them goes. The index (patches and how many patches name each base) lives in memory
- * and is rebuilt from the patch headers when the layer opens, which also deletes kept files no
- * patch needs any more. Paths are built only from ids that passed checkVersionId, so no id can
+ * last of them goes. The index (every version, where its file is, its patch header, and how
+ * many patches name each base) lives in memory and is rebuilt from the directories and the
+ * patch headers when the layer opens, which also deletes kept files no patch needs any more. Paths are built only from ids that passed checkVersionId, so no id can
  * name anything outside `dir`. Mutations of one id are serialized by a striped lock, moves into
  * and out of kept/ by one more; reads take no lock (files are immutable once renamed into place).
  */
