@@ -8,10 +8,10 @@ import { Effect, Option, type Scope } from "effect"
 import { IoError } from "../../src/domain/errors.ts"
 import { unfilledBytes } from "../../src/lib/unfilledBytes.ts"
 
-export type Errno = NodeJS.ErrnoException
+type Errno = NodeJS.ErrnoException
 
 /** A node:fs callback call as an Effect; the raw error is kept so callers can look at `code`. */
-export const nodeFs = <A>(run: (done: (error: Errno | null, value: A) => void) => void): Effect.Effect<A, Errno> =>
+const nodeFs = <A>(run: (done: (error: Errno | null, value: A) => void) => void): Effect.Effect<A, Errno> =>
   Effect.async<A, Errno>((resume) => {
     run((error, value) => resume(error ? Effect.fail(error) : Effect.succeed(value)))
   })
@@ -19,13 +19,13 @@ export const nodeFs = <A>(run: (done: (error: Errno | null, value: A) => void) =
 export const ioError = (operation: string, path: string) => (error: Errno): IoError =>
   new IoError({ message: `${operation} ${path} failed: ${error.code ?? error.message}`, path })
 
-export const isMissing = (error: Errno): boolean => error.code === "ENOENT"
+const isMissing = (error: Errno): boolean => error.code === "ENOENT"
 
-export const openFd = (path: string, flags: string): Effect.Effect<number, Errno> =>
+const openFd = (path: string, flags: string): Effect.Effect<number, Errno> =>
   nodeFs<number>((done) => NodeFs.open(path, flags, done))
 
 // A failed close cannot lose data here: writers fsync before closing, readers have their bytes.
-export const closeFd = (fd: number): Effect.Effect<void> =>
+const closeFd = (fd: number): Effect.Effect<void> =>
   Effect.ignore(nodeFs<void>((done) => NodeFs.close(fd, (error) => done(error, undefined))))
 
 export const openScoped = (path: string, flags: string): Effect.Effect<number, IoError, Scope.Scope> =>
@@ -102,13 +102,6 @@ export const unlinkIfExists = (path: string): Effect.Effect<boolean, IoError> =>
     Effect.as(true),
     Effect.catchIf(isMissing, () => Effect.succeed(false)),
     Effect.mapError(ioError("unlink", path))
-  )
-
-export const exists = (path: string): Effect.Effect<boolean, IoError> =>
-  nodeFs<NodeFs.Stats>((done) => NodeFs.stat(path, done)).pipe(
-    Effect.as(true),
-    Effect.catchIf(isMissing, () => Effect.succeed(false)),
-    Effect.mapError(ioError("stat", path))
   )
 
 export const readDir = (path: string): Effect.Effect<ReadonlyArray<string>, IoError> =>

@@ -333,9 +333,6 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         versions.set(id, { place, patch })
       }))
 
-    const writeStaged = (id: string, data: Uint8Array, checksums: ChunkChecksums, patch?: PatchEntry) =>
-      writeVersion("staged", id, data, checksums, patch)
-
     /** A removed version still kept for its patches cannot become a patch itself: that would give one id two files. */
     const refuseKept = (id: string) =>
       versions.get(id)?.place === "kept"
@@ -385,7 +382,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
           const matches = yield* storedMatches(id, data, checksum)
           if (Option.isSome(matches)) return matches.value ? undefined : yield* alreadyDifferent(id)
           if (yield* restoreKept(id, data)) return
-          yield* writeStaged(id, data, checksums)
+          yield* writeVersion("staged", id, data, checksums)
         }))
       })
 
@@ -415,10 +412,10 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
           if (checksums.whole !== checksum) {
             return yield* new Corruption({ message: `chunk version ${patch.base} does not match its own checksum`, file: committedPath(patch.base), offset: 0 })
           }
-          yield* writeStaged(id, whole, checksums)
+          yield* writeVersion("staged", id, whole, checksums)
           return { kind: "whole", checksum } as const
         }
-        yield* writeStaged(id, patch.data, chunkChecksums(patch.data), { ...header, dataLength: patch.data.length })
+        yield* writeVersion("staged", id, patch.data, chunkChecksums(patch.data), { ...header, dataLength: patch.data.length })
         return { kind: "patch", checksum } as const
       })
 
