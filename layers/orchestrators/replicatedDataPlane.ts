@@ -170,10 +170,15 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
        * version, or one that refuses the patch (its copy is gone or differs), gets the version
        * whole. All must agree on the checksum.
        */
-      const stagePatched = (planned: PlannedChunk, current: ChunkRef, from: number, slice: Uint8Array) =>
+      const stagePatched = (planned: PlannedChunk, current: ChunkRef, from: number, slice: Uint8Array, sliceChecksum: number) =>
         Effect.gen(function*() {
-          const whole = yield* Effect.cached(Effect.map(newContent(current, from, slice), (content) => ({ content, checksum: crc32c(content) })))
-          const patch = { base: current.versionId, baseChecksum: current.checksum, offset: from, data: slice, checksum: crc32c(slice) }
+          // A replica may refuse the patch because the written bytes do not match their checksum: they are checked before going whole.
+          const whole = yield* Effect.cached(Effect.suspend(() =>
+            crc32c(slice) !== sliceChecksum
+              ? Effect.fail(new Corruption({ message: `the bytes written to chunk ${planned.index} do not match their checksum` }))
+              : Effect.map(newContent(current, from, slice), (content) => ({ content, checksum: crc32c(content) }))
+          ))
+          const patch = { base: current.versionId, baseChecksum: current.checksum, offset: from, data: slice, checksum: sliceChecksum }
           const checksums = yield* Effect.forEach(planned.targets, (node) =>
             Effect.gen(function*() {
               const store = yield* peers.forNode(node)
@@ -190,19 +195,28 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
           return { length: Math.max(current.length, from + slice.length), checksum }
         })
 
-      const stage = (plan: WritePlan, data: Uint8Array) =>
+      /**
+       * Stages every planned chunk. `checksum` is the client's crc32c of all of `data`: a slice
+       * that is all of it (a write within one chunk) uses it, and the replicas check it.
+       */
+      const stage = (plan: WritePlan, data: Uint8Array, checksum: number | undefined) =>
         Effect.forEach(plan.chunks, (planned) =>
           Effect.gen(function*() {
             const { from, slice } = sliceFor(planned, plan.chunkSize, plan.offset, data)
+            const clientChecksum = slice.length === data.length ? checksum : undefined
             const current = planned.current
             // A patch needs an old version whose stored bytes are all part of the file (no truncate since).
             const patchable = current !== null && current.length > 0 && current.length === current.storedLength &&
               !(from === 0 && slice.length >= current.length)
             let staged: { readonly length: number; readonly checksum: number }
-            if (patchable) staged = yield* stagePatched(planned, current, from, slice)
+            if (patchable) staged = yield* stagePatched(planned, current, from, slice, clientChecksum ?? crc32c(slice))
             else {
               const content = yield* newContent(current, from, slice)
-              staged = { length: content.length, checksum: crc32c(content) }
+              // Merged with the old bytes, the replicas check the merge: the client's bytes are checked here.
+              if (content !== slice && clientChecksum !== undefined && crc32c(slice) !== clientChecksum) {
+                return yield* new Corruption({ message: `the bytes written to chunk ${planned.index} do not match the checksum the client sent` })
+              }
+              staged = { length: content.length, checksum: content === slice ? clientChecksum ?? crc32c(content) : crc32c(content) }
               yield* stageWhole(planned, content, staged.checksum)
             }
             const update: ChunkUpdate = {
@@ -233,7 +247,14 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
        * (or an earlier copy of the request) was carried out, planning finds its recorded outcome
        * and returns it, and a commit racing with it is answered with it at apply.
        */
-      const attemptWrite = (inode: number, at: WriteOffset, data: Uint8Array, request: RequestTag | null, optimistic: boolean) =>
+      const attemptWrite = (
+        inode: number,
+        at: WriteOffset,
+        data: Uint8Array,
+        checksum: number | undefined,
+        request: RequestTag | null,
+        optimistic: boolean
+      ) =>
         Effect.gen(function*() {
           const plan = yield* control.prepareWrite(inode, at, data.length, request, optimistic)
           if (plan._tag === "Recorded") {
@@ -243,7 +264,7 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
             return outcome.result
           }
           if (plan.chunks.length === 0) return yield* control.getattr(inode)
-          const updates = yield* stage(plan, data).pipe(Effect.tapError(() => abandon(plan)))
+          const updates = yield* stage(plan, data, checksum).pipe(Effect.tapError(() => abandon(plan)))
           return yield* coordinator.commit({
             txId: plan.txId,
             inode,
@@ -256,7 +277,8 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
 
       return DataPlaneOrchestrator.of({
         // The first plan is optimistic; one that lost a race plans again from confirmed state.
-        write: (inode, offset, data, request) => retryConflicts((n) => attemptWrite(inode, offset, data, request, n === 0)),
+        write: (inode, offset, data, request, checksum) =>
+          retryConflicts((n) => attemptWrite(inode, offset, data, checksum, request, n === 0)),
 
         read: (inode, offset, length) =>
           retryConflicts(() => Effect.flatMap(control.prepareRead(inode, offset, length), (plan) => fetch(plan, offset, length))),

@@ -1,23 +1,26 @@
 /**
- * An open file: a position, a write-behind buffer and the inode it names. Writes are buffered
- * up to 2 MiB and flushed in pieces that never cross a chunk boundary nor exceed
- * MAX_TRANSFER_BYTES; a non-contiguous write flushes the run before it; reads, stat, truncate,
- * sync and close flush first, so a handle always sees its own writes. A failed flush fails the
- * call and keeps the bytes not yet acknowledged, so a later sync or close writes them.
- * Operations are serialized per handle; after close they fail with EBADF.
+ * An open file: a position, a write-behind buffer, a window of Writes in flight and the inode it
+ * names. Writes are buffered up to 2 MiB and sent in pieces that never cross a chunk boundary
+ * nor exceed MAX_TRANSFER_BYTES; a non-contiguous write sends the run before it, and a write too
+ * large to buffer goes out as it is. Sending does not wait for the answer: up to the window's
+ * bytes are in flight at once (WriteWindow), and a write waits only for room. Reads, stat,
+ * truncate, sync and close wait for every piece to be answered, so a handle always sees its own
+ * writes, and sync means durable. A piece whose outcome is unknown is resent under its first
+ * ticket by the next call that sends or waits, which fails if it cannot be; a later sync or
+ * close writes it. Operations are serialized per handle; after close they fail with EBADF.
  */
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import { InvalidArgument } from "../domain/errors.ts"
 import type { Attributes, InodeId } from "../domain/fs.ts"
 import { MAX_TRANSFER_BYTES } from "../protocol/ClientApi.ts"
 import { BadFileDescriptor, type ClientError, withPath } from "./errors.ts"
-import type { Ticket } from "./ClientSession.ts"
 import type { Invoker } from "./Invoker.ts"
 import type { OpenFlags } from "./OpenFlags.ts"
 import { Stats } from "./Stats.ts"
 import { pieces, WriteBuffer } from "./WriteBuffer.ts"
+import { makeWriteWindow, WRITE_WINDOW_BYTES } from "./WriteWindow.ts"
 import { concatBytes } from "../lib/concatBytes.ts"
-import { sameBytes } from "../lib/sameBytes.ts"
+import { crc32c } from "../lib/crc32c.ts"
 
 export interface ReadResult<B extends Uint8Array = Uint8Array> {
   readonly bytesRead: number
@@ -61,6 +64,10 @@ export interface FileHandleOptions {
   readonly flags: OpenFlags
   readonly chunkSize: number
   readonly bufferBytes?: number
+  /** Bytes of Writes in flight at once (default WRITE_WINDOW_BYTES). */
+  readonly windowBytes?: number
+  /** Where Writes in flight run: outlives any one call (the client's scope). */
+  readonly scope: Scope.Scope
   /** called once the handle is closed */
   readonly onClose: Effect.Effect<void>
 }
@@ -89,13 +96,27 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
     let cursor = 0
     /** the file's size as far as this handle knows: the node's last answer and our own writes */
     let knownSize = options.attributes.size
-    /** The piece last sent whose outcome is unknown (its call failed or was cut short), and its ticket. */
-    let unacknowledged: { readonly offset: number; readonly data: Uint8Array; readonly ticket: Ticket } | null = null
-    /** Done with the unacknowledged piece: answered, or given up on. */
-    const forgetUnacknowledged = () => {
-      unacknowledged?.ticket.release()
-      unacknowledged = null
-    }
+    const window = makeWriteWindow({
+      send: (offset, data, ticket) => {
+        const checksum = crc32c(data)
+        return invoker.mutateAs(ticket, (api, request) => api.Write({ inode, offset, data, checksum, request, append: flags.append }))
+      },
+      ticket: invoker.ticket,
+      chunkSize,
+      maxBytes: options.windowBytes ?? WRITE_WINDOW_BYTES,
+      // With O_APPEND the node places each piece at the file's end as of its commit: one at a time, in order.
+      ordered: flags.append,
+      scope: options.scope,
+      onAnswer: (attributes) => {
+        // With O_APPEND `offset` was only this handle's guess; the answer's size is the truth.
+        if (flags.append) {
+          knownSize = attributes.size
+          cursor = attributes.size
+        } else {
+          knownSize = Math.max(knownSize, attributes.size)
+        }
+      }
+    })
 
     const serialized = <A>(effect: Effect.Effect<A, ClientError>) =>
       lock.withPermits(1)(Effect.suspend(() => effect)).pipe(Effect.mapError(withPath(path)))
@@ -114,65 +135,22 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
     const checkCount = (name: string, n: number) =>
       isCount(n) ? Effect.void : Effect.fail(new InvalidArgument({ message: `${name} must be a non-negative integer, got ${n}`, path }))
 
-    /**
-     * One Write. With O_APPEND the node places the bytes at the file's end as of the commit
-     * (another client may have appended since this handle last looked), so `offset` is only
-     * this handle's guess and the answer's size is the truth. `settled` runs in the same step
-     * that forgets the piece (answered, or lost to an expired session), so no interruption can
-     * leave the bytes buffered without their ticket, to be sent again under a new one.
-     */
-    const sendPiece = (offset: number, data: Uint8Array, settled: () => void = () => {}) =>
-      Effect.suspend(() => {
-        // The same bytes at the same offset as a piece whose outcome is unknown go again under its
-        // ticket: if it did commit, the node answers with that outcome instead of applying it a
-        // second time, after other clients' writes.
-        if (unacknowledged !== null && unacknowledged.offset === offset && sameBytes(unacknowledged.data, data)) {
-          return Effect.succeed(unacknowledged.ticket)
-        }
-        forgetUnacknowledged()
-        return Effect.tap(invoker.ticket, (ticket) => {
-          unacknowledged = { offset, data: data.slice(), ticket }
-        })
-      }).pipe(
-        Effect.flatMap((ticket) =>
-          invoker.mutateAs(ticket, (api, request) => api.Write({ inode, offset, data, request, append: flags.append }))
-        ),
-        // The session expired: whether this piece applied cannot be learned, and resending it
-        // under a new session could apply it twice. The caller hears it; the piece is dropped.
-        Effect.tapErrorTag("SessionExpired", () => Effect.sync(() => {
-          forgetUnacknowledged()
-          settled()
-        })),
-        Effect.tap(() => Effect.sync(() => {
-          forgetUnacknowledged()
-          settled()
-        })),
-        Effect.tap((attributes) => {
-          if (flags.append) {
-            knownSize = attributes.size
-            cursor = attributes.size
-          } else {
-            knownSize = Math.max(knownSize, attributes.size)
-          }
-        })
-      )
-
-    const flush = Effect.gen(function*() {
+    /** Hands the buffered bytes to the window, piece by piece; each leaves the buffer as the window takes it. */
+    const sendBuffered = Effect.gen(function*() {
       while (!buffer.isEmpty) {
-        // A piece whose outcome is unknown goes again first, cut exactly as it was sent.
-        const [piece] = unacknowledged !== null && unacknowledged.offset === buffer.offset &&
-            unacknowledged.data.length <= buffer.length
-          ? [{ offset: unacknowledged.offset, length: unacknowledged.data.length }]
-          : pieces(buffer.offset, buffer.length, chunkSize, MAX_TRANSFER_BYTES)
-        // Answered, or lost to an expired session: either way it leaves the buffer (see sendPiece).
-        yield* sendPiece(piece!.offset, buffer.peek(piece!.length), () => buffer.consume(piece!.length))
+        const [piece] = pieces(buffer.offset, buffer.length, chunkSize, MAX_TRANSFER_BYTES)
+        yield* window.launch(piece!.offset, buffer.peek(piece!.length), () => buffer.consume(piece!.length))
       }
     })
 
+    /** Every byte written so far sent and answered. */
+    const flush = Effect.zipRight(sendBuffered, window.drain)
+
+    /** A write too large to buffer, straight to the window (copied: the caller may reuse its buffer). */
     const writeThrough = (offset: number, data: Uint8Array) =>
       Effect.forEach(
         pieces(offset, data.length, chunkSize, MAX_TRANSFER_BYTES),
-        (piece) => sendPiece(piece.offset, data.subarray(piece.offset - offset, piece.offset - offset + piece.length)),
+        (piece) => window.launch(piece.offset, data.slice(piece.offset - offset, piece.offset - offset + piece.length)),
         { discard: true }
       )
 
@@ -223,7 +201,7 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
           // O_APPEND: every write goes to the end of the file, whatever position is given.
           const offset = flags.append ? knownSize : position ?? cursor
           if (data.length === 0) return 0
-          if (!buffer.isEmpty && !buffer.fits(offset, data.length)) yield* flush
+          if (!buffer.isEmpty && !buffer.fits(offset, data.length)) yield* sendBuffered
           if (data.length < buffer.capacity && buffer.fits(offset, data.length)) buffer.append(offset, data)
           else yield* writeThrough(offset, data)
           if (position == null || flags.append) cursor = offset + data.length

@@ -107,6 +107,8 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
     const gid = settings.gid ?? 0
     const umask = settings.umask ?? 0o022
     const openHandles = new Set<FileHandle>()
+    // Handles' Writes in flight run here, not in the fiber of the call that sent them.
+    const scope = yield* Effect.scope
 
     // Last (after the handles are flushed): the node may forget the session. Best effort: an
     // unclosed session expires by itself.
@@ -262,6 +264,7 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
           attributes,
           flags,
           chunkSize: connection.info.chunkSize,
+          scope,
           onClose: Effect.sync(() => openHandles.delete(handle))
         })
         openHandles.add(handle)

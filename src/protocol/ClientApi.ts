@@ -132,6 +132,11 @@ export class Write extends Rpc.make("Write", {
     inode: InodeId,
     offset: Offset,
     data: Schema.Uint8ArrayFromSelf.pipe(Schema.filter((d) => d.length <= MAX_TRANSFER_BYTES || "write too large")),
+    /**
+     * crc32c of `data` as the client computed it: every replica checks the bytes it stores
+     * against it, so damage anywhere on the way is caught. Without it the node computes one.
+     */
+    checksum: Schema.optional(Schema.Int),
     request: Request,
     /** O_APPEND: ignore `offset` and write at the file's end as of the commit */
     append: Schema.Boolean,

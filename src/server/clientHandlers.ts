@@ -12,7 +12,7 @@ import { ClientApi, type SessionRequest } from "../protocol/ClientApi.ts"
 import { Admission } from "../services/Admission.ts"
 import { ControlPlaneOrchestrator } from "../services/ControlPlaneOrchestrator.ts"
 import { DataPlaneOrchestrator } from "../services/DataPlaneOrchestrator.ts"
-import { requestDigest } from "./requestDigest.ts"
+import { bytesSummary, requestDigest } from "./requestDigest.ts"
 
 /** How long a node works on a request whose client did not say how long it waits. */
 export const DEFAULT_REQUEST_TIMEOUT_MILLIS = 60_000
@@ -77,7 +77,13 @@ export const ClientHandlers = ClientApi.toLayer(
         served(timeoutMillis, clientId, length)(byDeadline("ReadPath")(data.readPath(path, offset, length))),
       Write: ({ request, timeoutMillis, ...fields }, { clientId }) =>
         served(timeoutMillis, clientId, fields.data.length)(byDeadline("Write")(
-          data.write(fields.inode, fields.append ? "end" : fields.offset, fields.data, tagOf("Write", request, fields))
+          data.write(
+            fields.inode,
+            fields.append ? "end" : fields.offset,
+            fields.data,
+            tagOf("Write", request, { ...fields, data: bytesSummary(fields.data, fields.checksum) }),
+            fields.checksum
+          )
         ))
     }
   })

@@ -16,7 +16,9 @@ export interface DataPlaneOrchestratorShape {
     inode: InodeId,
     offset: WriteOffset,
     data: Uint8Array,
-    request: RequestTag | null
+    request: RequestTag | null,
+    /** crc32c of `data` if known (the client's): checked by the replicas instead of computed again */
+    checksum?: number
   ) => Effect.Effect<Attributes, ControlError>
   readonly read: (inode: InodeId, offset: number, length: number) => Effect.Effect<Uint8Array, ControlError>
   /**

@@ -1,0 +1,142 @@
+/**
+ * A file handle's window of Writes in flight, against a real in-process node (1 MiB chunks)
+ * whose Write replies the test holds back: several pieces travel at once, never two of one
+ * chunk, O_APPEND pieces one at a time, and a piece whose outcome is unknown is reported by the
+ * next call and resent under its first request by the call after.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Either, Fiber } from "effect"
+import type { ClientSettings } from "../../src/client/SandstoreClient.ts"
+import { IoError } from "../../src/domain/errors.ts"
+import { faultyClientOf, type Intercept } from "../support/client-faulty-router.ts"
+import { clientOf, firstDifference, MiB, patternBytes, standaloneNode } from "../support/client-node.ts"
+
+const fastRetry: ClientSettings = { retry: { retries: 4, baseDelay: "5 millis", maxDelay: "20 millis", attemptTimeout: "30 seconds" } }
+
+interface HeldWrite {
+  readonly offset: number
+  readonly request: unknown
+  readonly release: Deferred.Deferred<void>
+}
+
+/** Holds every Write until the test releases it; `seen` lists them in the order they were sent. */
+const holdingWrites = () =>
+  Effect.gen(function*() {
+    const seen: Array<HeldWrite> = []
+    let inFlight = 0
+    let mostInFlight = 0
+    const intercept: Intercept = (rpc, payload, proceed) => {
+      if (rpc !== "Write") return proceed
+      return Effect.gen(function*() {
+        const release = yield* Deferred.make<void>()
+        seen.push({ offset: payload.offset as number, request: payload.request, release })
+        inFlight++
+        mostInFlight = Math.max(mostInFlight, inFlight)
+        yield* Deferred.await(release)
+        return yield* proceed
+      }).pipe(Effect.ensuring(Effect.sync(() => inFlight--)))
+    }
+    /** Waits (yielding, no clock) until `n` Writes have been sent. */
+    const untilSeen = (n: number) =>
+      Effect.gen(function*() {
+        while (seen.length < n) yield* Effect.sleep("1 millis")
+      })
+    const releaseAll = Effect.forEach(seen, (held) => Deferred.succeed(held.release, undefined), { discard: true })
+    return { seen, intercept, untilSeen, releaseAll, mostInFlight: () => mostInFlight }
+  })
+
+describe("a file handle's window of Writes in flight", () => {
+  it.scopedLive("a write returns with its pieces in flight, a piece of a busy chunk waits its turn, and sync waits for all", () =>
+    Effect.gen(function*() {
+      const address = yield* standaloneNode()
+      const held = yield* holdingWrites()
+      const fs = yield* faultyClientOf([address], held.intercept, fastRetry)
+      const handle = yield* fs.open("/window.bin", "w")
+      const data = patternBytes(6 * MiB, 1)
+      // Six pieces, one per chunk, all sent before any is answered.
+      expect(yield* handle.write(data)).toBe(6 * MiB)
+      yield* held.untilSeen(6)
+      expect(held.seen.map((w) => w.offset)).toEqual([0, 1, 2, 3, 4, 5].map((i) => i * MiB))
+
+      // New bytes for chunks 0 and 1 (too many to buffer) wait for the pieces of those chunks in flight: they must land after them.
+      const again = patternBytes(2 * MiB, 2)
+      const rewrite = yield* Effect.fork(handle.write(again, 0))
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      expect(held.seen.length).toBe(6)
+      yield* Deferred.succeed(held.seen[0]!.release, undefined)
+      yield* held.untilSeen(7)
+      expect(held.seen[6]!.offset).toBe(0)
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      expect(held.seen.length).toBe(7)
+      yield* Deferred.succeed(held.seen[1]!.release, undefined)
+      yield* held.untilSeen(8)
+      expect(held.seen[7]!.offset).toBe(MiB)
+      yield* Fiber.join(rewrite)
+
+      const synced = yield* Effect.fork(handle.sync)
+      yield* held.releaseAll
+      yield* Fiber.join(synced)
+      expect(held.mostInFlight()).toBe(6)
+      const expected = new Uint8Array(data)
+      expected.set(again, 0)
+      expect(firstDifference(yield* fs.readFile("/window.bin"), expected)).toBe(-1)
+      yield* handle.close
+    }))
+
+  it.scopedLive("O_APPEND pieces go one at a time, in the order written", () =>
+    Effect.gen(function*() {
+      const address = yield* standaloneNode()
+      const held = yield* holdingWrites()
+      const fs = yield* faultyClientOf([address], held.intercept, fastRetry)
+      const handle = yield* fs.open("/log.bin", "a")
+      const data = patternBytes(3 * MiB, 3)
+      const writing = yield* Effect.fork(Effect.zipRight(handle.write(data), handle.sync))
+      for (let n = 1; n <= 3; n++) {
+        yield* held.untilSeen(n)
+        for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+        expect(held.seen.length).toBe(n)
+        yield* Deferred.succeed(held.seen[n - 1]!.release, undefined)
+      }
+      yield* Fiber.join(writing)
+      expect(held.mostInFlight()).toBe(1)
+      expect(firstDifference(yield* fs.readFile("/log.bin"), data)).toBe(-1)
+      yield* handle.close
+    }))
+
+  it.scopedLive("a piece whose reply was lost fails the next call, and the call after resends it under its request, applied once", () =>
+    Effect.gen(function*() {
+      const address = yield* standaloneNode()
+      const writes: Array<{ readonly offset: number; readonly request: unknown }> = []
+      const loseReplyAt = new Set([MiB])
+      const intercept: Intercept = (rpc, payload, proceed) => {
+        if (rpc !== "Write") return proceed
+        const offset = payload.offset as number
+        writes.push({ offset, request: payload.request })
+        if (!loseReplyAt.delete(offset)) return proceed
+        // The node applies the piece; the client hears a failure it does not retry by itself.
+        return Effect.zipRight(proceed, Effect.fail(new IoError({ message: "reply lost" })))
+      }
+      const fs = yield* faultyClientOf([address], intercept, fastRetry)
+      const other = yield* clientOf([address])
+      const handle = yield* fs.open("/once.bin", "w")
+      yield* handle.write(patternBytes(3 * MiB, 4))
+      // The sync meets the lost reply of the second piece and reports it.
+      const failed = yield* Effect.either(handle.sync)
+      expect(Either.isLeft(failed) && failed.left.code).toBe("EIO")
+      // Another client writes that chunk after the lost-reply piece took effect.
+      const theirs = patternBytes(MiB, 5)
+      const otherHandle = yield* other.open("/once.bin", "r+")
+      yield* otherHandle.write(theirs, MiB)
+      yield* otherHandle.close
+      // The resend carries the first request: the node answers it without applying it again.
+      yield* handle.sync
+      const sentAtOneMiB = writes.filter((w) => w.offset === MiB)
+      expect(sentAtOneMiB.length).toBe(2)
+      const [first, resent] = sentAtOneMiB.map((w) => w.request as { session: string; seq: number })
+      expect([resent!.session, resent!.seq]).toEqual([first!.session, first!.seq])
+      const read = yield* fs.readFile("/once.bin")
+      expect(firstDifference(read.subarray(MiB, 2 * MiB), theirs)).toBe(-1)
+      expect(firstDifference(read.subarray(0, MiB), patternBytes(3 * MiB, 4).subarray(0, MiB))).toBe(-1)
+      yield* handle.close
+    }))
+})
