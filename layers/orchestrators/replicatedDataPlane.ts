@@ -280,6 +280,9 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
         write: (inode, offset, data, request, checksum) =>
           retryConflicts((n) => attemptWrite(inode, offset, data, checksum, request, n === 0)),
 
+        readVersion: (versionId, offset, length) =>
+          Effect.flatMap(peers.forNode(peers.selfId), (store) => store.read(versionId, offset, length)),
+
         read: (inode, offset, length) =>
           retryConflicts(() => Effect.flatMap(control.prepareRead(inode, offset, length), (plan) => fetch(plan, offset, length))),
 

@@ -9,8 +9,8 @@
  * ticket by the next call that sends or waits, which fails if it cannot be; a later sync or
  * close writes it. Operations are serialized per handle; after close they fail with EBADF.
  */
-import { Effect, type Scope } from "effect"
-import { InvalidArgument } from "../domain/errors.ts"
+import { Effect, Exit, Fiber, type Scope } from "effect"
+import { InvalidArgument, type SandstoreError } from "../domain/errors.ts"
 import type { Attributes, InodeId } from "../domain/fs.ts"
 import { MAX_TRANSFER_BYTES } from "../protocol/ClientApi.ts"
 import { BadFileDescriptor, type ClientError, withPath } from "./errors.ts"
@@ -19,6 +19,7 @@ import type { OpenFlags } from "./OpenFlags.ts"
 import { Stats } from "./Stats.ts"
 import { pieces, WriteBuffer } from "./WriteBuffer.ts"
 import { makeWriteWindow, WRITE_WINDOW_BYTES } from "./WriteWindow.ts"
+import { type PlannedBytes, type ReplicaReads, samePlan } from "./ReplicaReads.ts"
 import { concatBytes } from "../lib/concatBytes.ts"
 import { crc32c } from "../lib/crc32c.ts"
 
@@ -66,12 +67,20 @@ export interface FileHandleOptions {
   readonly bufferBytes?: number
   /** Bytes of Writes in flight at once (default WRITE_WINDOW_BYTES). */
   readonly windowBytes?: number
-  /** Where Writes in flight run: outlives any one call (the client's scope). */
+  /** Where Writes in flight and reads ahead run: outlives any one call (the client's scope). */
   readonly scope: Scope.Scope
+  /** How large reads fetch bytes from the replicas. */
+  readonly replicaReads: ReplicaReads
   /** called once the handle is closed */
   readonly onClose: Effect.Effect<void>
 }
 
+
+/** Reads of at least this many bytes fetch them from the replicas (a plan, then the bytes); smaller ones are one Read through the leader. */
+export const REPLICA_READ_FROM = 256 * 1024
+
+/** Pieces a sequential reader's handle keeps on their way ahead of it. */
+const READ_AHEAD_PIECES = 2
 
 const isCount = (n: number) => Number.isSafeInteger(n) && n >= 0
 
@@ -88,7 +97,7 @@ export const bufferRange = (
 
 export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
   Effect.gen(function*() {
-    const { chunkSize, flags, invoker, path } = options
+    const { chunkSize, flags, invoker, path, replicaReads } = options
     const inode = options.attributes.inode
     const lock = yield* Effect.makeSemaphore(1)
     const buffer = new WriteBuffer(options.bufferBytes)
@@ -154,13 +163,71 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
         { discard: true }
       )
 
+    /**
+     * Pieces being read ahead of a sequential reader, in file order, each the size of the read
+     * that started it. A read that finds its range here still plans afresh (so it is as
+     * linearizable as any read), and takes the early bytes only if that plan names the same
+     * versions and size; otherwise it fetches them again.
+     */
+    let ahead: Array<{ readonly offset: number; readonly length: number; readonly fiber: Fiber.RuntimeFiber<PlannedBytes, SandstoreError> }> = []
+    const dropAhead = Effect.suspend(() => {
+      const dropped = ahead
+      ahead = []
+      return Effect.forEach(dropped, (piece) => Fiber.interruptFork(piece.fiber), { discard: true })
+    })
+
+    /** After a full piece at [offset, offset + length) of a file of `size` bytes: keep READ_AHEAD_PIECES more on their way. */
+    const readAhead = (offset: number, length: number, size: number) =>
+      Effect.gen(function*() {
+        let at = ahead.length === 0 ? offset + length : ahead[ahead.length - 1]!.offset + length
+        while (ahead.length < READ_AHEAD_PIECES && at < size) {
+          const from = at
+          const fiber = yield* Effect.forkIn(
+            Effect.flatMap(replicaReads.plan(inode, from, length), (plan) =>
+              Effect.map(replicaReads.fetch(plan, from, length), (data) => ({ plan, data }))),
+            options.scope
+          )
+          ahead.push({ offset: from, length, fiber })
+          at += length
+        }
+      })
+
+    /** One piece from the replicas, read ahead if it was: the plan and its bytes. */
+    const fromReplicas = (offset: number, length: number) =>
+      Effect.gen(function*() {
+        const early = ahead[0]
+        if (early === undefined || early.offset !== offset || early.length !== length) {
+          yield* dropAhead
+          return yield* replicaReads.read(inode, offset, length)
+        }
+        ahead.shift()
+        const plan = yield* replicaReads.plan(inode, offset, length)
+        const fetched = yield* Fiber.await(early.fiber)
+        if (Exit.isSuccess(fetched) && samePlan(plan, fetched.value.plan)) return { plan, data: fetched.value.data }
+        // Changed since (or the early read failed): these bytes, now.
+        return yield* replicaReads.fetch(plan, offset, length).pipe(
+          Effect.map((data) => ({ plan, data })),
+          Effect.catchTag("Conflict", () => replicaReads.read(inode, offset, length))
+        )
+      })
+
+    /** At most MAX_TRANSFER_BYTES: a small piece is one Read through the leader, a large one comes from the replicas. */
+    const readPiece = (offset: number, length: number) =>
+      length < REPLICA_READ_FROM
+        ? Effect.zipLeft(invoker.query((api) => api.Read({ inode, offset, length })), dropAhead)
+        : Effect.gen(function*() {
+          const { data, plan } = yield* fromReplicas(offset, length)
+          if (data.length === length) yield* readAhead(offset, length, plan.attributes.size)
+          return data
+        })
+
     const readRange = (offset: number, length: number) =>
       Effect.gen(function*() {
         const parts: Array<Uint8Array> = []
         let got = 0
         while (got < length) {
           const want = Math.min(length - got, MAX_TRANSFER_BYTES)
-          const data = yield* invoker.query((api) => api.Read({ inode, offset: offset + got, length: want }))
+          const data = yield* readPiece(offset + got, want)
           parts.push(data)
           got += data.length
           if (data.length < want) break
@@ -227,6 +294,7 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
       close: serialized(Effect.gen(function*() {
         if (closed) return
         yield* flush
+        yield* dropAhead
         closed = true
         yield* options.onClose
       }))

@@ -4,19 +4,20 @@
  * RPC API. Where requests go is the NodeRouter's business; retries are the Invoker's. Every
  * error is a typed Sandstore error naming the path the caller passed.
  */
-import { Context, Duration, Effect, Layer, Option, type Scope } from "effect"
+import { Context, Duration, Effect, Layer, Option, Scope } from "effect"
 import { SESSION_TIMEOUT_MILLIS } from "../domain/commands.ts"
 import type { SessionId } from "../domain/session.ts"
 import { AlreadyExists, IsADirectory, NotADirectory, type SandstoreError, type Unavailable } from "../domain/errors.ts"
 import { type Attributes, type FsInfo, type FsStat, type InodeId, ROOT_INODE } from "../domain/fs.ts"
 import type { Topology } from "../domain/cluster.ts"
-import { MAX_TRANSFER_BYTES } from "../protocol/ClientApi.ts"
-import type { Communicator } from "../services/Communicator.ts"
+import { ClientApi, MAX_TRANSFER_BYTES } from "../protocol/ClientApi.ts"
+import { Communicator } from "../services/Communicator.ts"
 import { type ClientError, withPath } from "./errors.ts"
 import * as FileHandleImpl from "./FileHandle.ts"
 import type { FileHandle } from "./FileHandle.ts"
-import { type Invoker, makeInvoker, type RetryOptions } from "./Invoker.ts"
-import { NodeRouter } from "./NodeRouter.ts"
+import { defaultRetryOptions, type Invoker, makeInvoker, type RetryOptions } from "./Invoker.ts"
+import { type ApiClient, NodeRouter } from "./NodeRouter.ts"
+import { makeReplicaReads } from "./ReplicaReads.ts"
 import { F_OK, type OpenFlagString, parseOpenFlags } from "./OpenFlags.ts"
 import { components, normalize, parentAndName } from "./paths.ts"
 import { makeClientSession } from "./ClientSession.ts"
@@ -98,7 +99,7 @@ export interface ClientOptions extends ClientSettings {
 
 const utf8 = new TextEncoder()
 
-export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClientShape, never, NodeRouter | Scope.Scope> =>
+export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClientShape, never, NodeRouter | Communicator | Scope.Scope> =>
   Effect.gen(function*() {
     const router = yield* NodeRouter
     const session = yield* makeClientSession
@@ -107,8 +108,24 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
     const gid = settings.gid ?? 0
     const umask = settings.umask ?? 0o022
     const openHandles = new Set<FileHandle>()
-    // Handles' Writes in flight run here, not in the fiber of the call that sent them.
+    // Handles' Writes in flight and reads ahead run here, not in the fiber of the call that started them.
     const scope = yield* Effect.scope
+    const communicator = yield* Communicator
+    /** Clients of the nodes large reads fetch bytes from, one per address for the client's life. */
+    const nodes = new Map<string, ApiClient>()
+    const nodeAt = (address: string) =>
+      Effect.suspend(() => {
+        const known = nodes.get(address)
+        if (known !== undefined) return Effect.succeed(known)
+        return Effect.tap(Effect.provideService(communicator.client(ClientApi, address), Scope.Scope, scope), (api) => {
+          nodes.set(address, api)
+        })
+      })
+    const replicaReads = makeReplicaReads({
+      invoker,
+      nodeAt,
+      attemptMillis: Duration.toMillis((settings.retry ?? defaultRetryOptions).attemptTimeout)
+    })
 
     // Last (after the handles are flushed): the node may forget the session. Best effort: an
     // unclosed session expires by itself.
@@ -265,6 +282,7 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
           flags,
           chunkSize: connection.info.chunkSize,
           scope,
+          replicaReads,
           onClose: Effect.sync(() => openHandles.delete(handle))
         })
         openHandles.add(handle)
@@ -360,7 +378,7 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
 
 export class SandstoreClient extends Context.Tag("sandstore/SandstoreClient")<SandstoreClient, SandstoreClientShape>() {
   /** A client over a given router (tests wrap routers to inject faults). */
-  static readonly layerFromRouter = (settings: ClientSettings = {}): Layer.Layer<SandstoreClient, never, NodeRouter> =>
+  static readonly layerFromRouter = (settings: ClientSettings = {}): Layer.Layer<SandstoreClient, never, NodeRouter | Communicator> =>
     Layer.scoped(SandstoreClient, make(settings))
 
   /** A client connected to the first reachable seed. */

@@ -118,6 +118,31 @@ export class Read extends Rpc.make("Read", {
   error: SandstoreError
 }) {}
 /**
+ * Where the bytes of a range are: the file's attributes and the chunk versions overlapping
+ * [offset, offset + length), each with the nodes holding it, as of a linearizable read. The
+ * client then fetches each version's bytes with ReadVersion from any of those nodes.
+ */
+export class PlanRead extends Rpc.make("PlanRead", {
+  payload: payload({ inode: InodeId, offset: Offset, length: Schema.Int.pipe(Schema.between(0, MAX_TRANSFER_BYTES)), timeoutMillis: TimeoutMillis }),
+  success: checkedOnDecode(Schema.Struct({ attributes: Fs.Attributes, chunkSize: Schema.Int, chunks: Schema.Array(Fs.ChunkRef) })),
+  error: SandstoreError
+}) {}
+/**
+ * `length` bytes at `offset` of chunk version `versionId`, as this node stores it (checked against
+ * its checksums): no metadata is read, so any node holding the version answers. NotFound when it
+ * holds none (it was never here, or it was replaced and collected).
+ */
+export class ReadVersion extends Rpc.make("ReadVersion", {
+  payload: payload({
+    versionId: Schema.String,
+    offset: Offset,
+    length: Schema.Int.pipe(Schema.between(0, MAX_TRANSFER_BYTES)),
+    timeoutMillis: TimeoutMillis
+  }),
+  success: Schema.Uint8ArrayFromSelf,
+  error: SandstoreError
+}) {}
+/**
  * A read of the file at `path` with its attributes: the lookup and the read in one request and
  * one linearizable read (readFile of a small file is one round trip). Larger files continue
  * with Read by inode, as a handle would.
@@ -148,5 +173,5 @@ export class Write extends Rpc.make("Write", {
 
 export class ClientApi extends RpcGroup.make(
   GetAttr, Lookup, LookupPath, Access, Readdir, ReaddirPlus, FsStatRpc, FsInfoRpc, TopologyRpc, OpenSession, CloseSession,
-  Create, Mkdir, Unlink, Rmdir, Rename, SetAttr, Read, ReadPath, Write
+  Create, Mkdir, Unlink, Rmdir, Rename, SetAttr, Read, ReadPath, PlanRead, ReadVersion, Write
 ) {}

@@ -73,6 +73,10 @@ export const ClientHandlers = ClientApi.toLayer(
         ),
       Read: ({ inode, length, offset, timeoutMillis }, { clientId }) =>
         served(timeoutMillis, clientId, length)(byDeadline("Read")(data.read(inode, offset, length))),
+      PlanRead: ({ inode, length, offset, timeoutMillis }, { clientId }) =>
+        served(timeoutMillis, clientId)(control.prepareRead(inode, offset, length)),
+      ReadVersion: ({ length, offset, versionId, timeoutMillis }, { clientId }) =>
+        served(timeoutMillis, clientId, length)(byDeadline("ReadVersion")(data.readVersion(versionId, offset, length))),
       ReadPath: ({ length, offset, path, timeoutMillis }, { clientId }) =>
         served(timeoutMillis, clientId, length)(byDeadline("ReadPath")(data.readPath(path, offset, length))),
       Write: ({ request, timeoutMillis, ...fields }, { clientId }) =>

@@ -22,6 +22,11 @@ export interface DataPlaneOrchestratorShape {
   ) => Effect.Effect<Attributes, ControlError>
   readonly read: (inode: InodeId, offset: number, length: number) => Effect.Effect<Uint8Array, ControlError>
   /**
+   * Bytes of a chunk version this node holds, read without the metadata (a client that planned
+   * the read with the leader fetches them from any replica). NotFound when this node holds none.
+   */
+  readonly readVersion: (versionId: string, offset: number, length: number) => Effect.Effect<Uint8Array, ControlError>
+  /**
    * `read` of the file at `path`, with its attributes: the path resolved and the chunks planned
    * in one linearizable read, so a small file is read in one request and one ReadIndex round.
    */
