@@ -1,8 +1,8 @@
 /**
  * Large reads through a handle, with real node processes: the leader plans, the bytes come
- * from the replicas (each chunk starting at a different one), and a replica that is damaged on
- * disk or dead is passed over for another; read-ahead bytes are used only while a fresh plan
- * names the same versions.
+ * from a replica (the node the client talks to first), and one that is damaged on disk or dead
+ * is passed over for another; read-ahead bytes are used only while a fresh plan names the same
+ * versions.
  */
 import { describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -36,13 +36,14 @@ describe("reads from the replicas (real node processes)", () => {
     Effect.gen(function*() {
       const cluster = yield* startCluster({ chunkSize: CHUNK })
       const leader = yield* leaderOf(cluster)
-      const [damaged, dead] = cluster.ids.filter((id) => id !== leader)
+      const dead = cluster.ids.find((id) => id !== leader)!
       const client = yield* clientThrough(cluster.addresses)
       const data = patternBytes(CHUNKS * CHUNK + 100, 31)
       yield* client.writeFile("/f", data)
-      // Every chunk's replicas are the three nodes: each one's first choice is one of them in turn.
-      yield* damageEveryChunk(cluster.dataDir(damaged!), CHUNKS + 1)
-      yield* cluster.node(dead!).kill("SIGKILL")
+      // The client reads from the node it talks to (the leader) first, then from the others,
+      // starting at a different one per chunk: damaged, then dead or alive, then the third.
+      yield* damageEveryChunk(cluster.dataDir(leader), CHUNKS + 1)
+      yield* cluster.node(dead).kill("SIGKILL")
 
       const handle = yield* client.open("/f", "r")
       expectBytes(yield* handle.read(data.length + 10, 0), data)
