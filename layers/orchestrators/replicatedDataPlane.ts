@@ -13,6 +13,7 @@ import type { ChunkUpdate, RequestTag } from "../../src/domain/commands.ts"
 import { Conflict, Corruption, Unavailable } from "../../src/domain/errors.ts"
 import type { ChunkRef } from "../../src/domain/fs.ts"
 import { crc32c } from "../../src/lib/crc32c.ts"
+import { parseVersionId } from "../../src/domain/versionId.ts"
 import { ChunkPeers } from "../../src/services/ChunkPeers.ts"
 import {
   ControlPlaneOrchestrator, type PlannedChunk, type ReadPlan, type WriteOffset, type WritePlan
@@ -68,6 +69,23 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
             Effect.forkIn(scope)
           )
         }, { discard: true })
+
+      /**
+       * This node's copy of `versionId` failed its checksums under a client's ReadVersion (the
+       * client goes on to another replica): if the metadata still places the version here, it is
+       * repaired in the background like one a read through here found. Needs a linearizable read
+       * of the metadata, so only the leader does it; elsewhere the scrubber will.
+       */
+      const repairOwnCopy = (versionId: string) => {
+        const parts = parseVersionId(versionId)
+        if (parts === null) return Effect.void
+        return Effect.gen(function*() {
+          const { chunkSize } = yield* control.fsinfo
+          const plan = yield* control.prepareRead(parts.inode, parts.index * chunkSize, 1)
+          const chunk = plan.chunks.find((c) => c.versionId === versionId && c.nodes.includes(peers.selfId))
+          if (chunk !== undefined) yield* repairInBackground(chunk, [peers.selfId])
+        }).pipe(Effect.ignore, Effect.forkIn(scope), Effect.asVoid)
+      }
 
       /**
        * `length` bytes at `offset` of a committed chunk, from the first replica that answers.
@@ -281,7 +299,9 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
           retryConflicts((n) => attemptWrite(inode, offset, data, checksum, request, n === 0)),
 
         readVersion: (versionId, offset, length) =>
-          Effect.flatMap(peers.forNode(peers.selfId), (store) => store.read(versionId, offset, length)),
+          Effect.flatMap(peers.forNode(peers.selfId), (store) => store.read(versionId, offset, length)).pipe(
+            Effect.tapErrorTag("Corruption", () => repairOwnCopy(versionId))
+          ),
 
         read: (inode, offset, length) =>
           retryConflicts(() => Effect.flatMap(control.prepareRead(inode, offset, length), (plan) => fetch(plan, offset, length))),

@@ -1,7 +1,7 @@
 /**
  * Large reads through a handle, with real node processes: the leader plans, the bytes come
  * from a replica (the node the client talks to first), and one that is damaged on disk or dead
- * is passed over for another; read-ahead bytes are used only while a fresh plan names the same
+ * is passed over for another (and a damaged copy on the leader repaired); read-ahead bytes are used only while a fresh plan names the same
  * versions.
  */
 import { describe, it } from "@effect/vitest"
@@ -51,6 +51,12 @@ describe("reads from the replicas (real node processes)", () => {
       expectBytes(yield* handle.read(4 * CHUNK, 0), data.subarray(0, 4 * CHUNK))
       expectBytes(yield* handle.read(4 * CHUNK, 4 * CHUNK), data.subarray(4 * CHUNK))
       yield* handle.close
+      // The leader, whose copies failed a client's read, repairs them from the live follower.
+      yield* eventually("the leader repaired its damaged copies", Effect.suspend(() => {
+        const repairs = cluster.node(leader).output().match(/on node n\d was damaged; repaired from node n\d/g) ?? []
+        return repairs.length >= CHUNKS ? Effect.void : Effect.fail(new Error(`${repairs.length} repairs logged`))
+      }))
+      expectBytes(yield* client.readFile("/f"), data)
     }), { timeout: 60_000 })
 
   it.scopedLive("bytes read ahead are not returned once another client has changed them", () =>
