@@ -71,6 +71,8 @@ export interface FileHandleOptions {
   readonly scope: Scope.Scope
   /** How large reads fetch bytes from the replicas. */
   readonly replicaReads: ReplicaReads
+  /** Pieces read ahead of a sequential reader (default READ_AHEAD_PIECES). */
+  readonly readAheadPieces?: number
   /** called once the handle is closed */
   readonly onClose: Effect.Effect<void>
 }
@@ -79,8 +81,8 @@ export interface FileHandleOptions {
 /** Reads of at least this many bytes fetch them from the replicas (a plan, then the bytes); smaller ones are one Read through the leader. */
 export const REPLICA_READ_FROM = 256 * 1024
 
-/** Pieces a sequential reader's handle keeps on their way ahead of it. */
-const READ_AHEAD_PIECES = 2
+/** Pieces a sequential reader's handle keeps on their way ahead of it, by default. */
+export const READ_AHEAD_PIECES = 2
 
 const isCount = (n: number) => Number.isSafeInteger(n) && n >= 0
 
@@ -98,6 +100,7 @@ export const bufferRange = (
 export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
   Effect.gen(function*() {
     const { chunkSize, flags, invoker, path, replicaReads } = options
+    const readAheadPieces = options.readAheadPieces ?? READ_AHEAD_PIECES
     const inode = options.attributes.inode
     const lock = yield* Effect.makeSemaphore(1)
     const buffer = new WriteBuffer(options.bufferBytes)
@@ -176,11 +179,11 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
       return Effect.forEach(dropped, (piece) => Fiber.interruptFork(piece.fiber), { discard: true })
     })
 
-    /** After a full piece at [offset, offset + length) of a file of `size` bytes: keep READ_AHEAD_PIECES more on their way. */
+    /** After a full piece at [offset, offset + length) of a file of `size` bytes: keep `readAheadPieces` more on their way. */
     const readAhead = (offset: number, length: number, size: number) =>
       Effect.gen(function*() {
         let at = ahead.length === 0 ? offset + length : ahead[ahead.length - 1]!.offset + length
-        while (ahead.length < READ_AHEAD_PIECES && at < size) {
+        while (ahead.length < readAheadPieces && at < size) {
           const from = at
           const fiber = yield* Effect.forkIn(
             Effect.flatMap(replicaReads.plan(inode, from, length), (plan) =>

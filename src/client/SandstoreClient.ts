@@ -90,6 +90,10 @@ export interface ClientSettings {
   /** cleared from the mode of every file and directory created (default 0o022) */
   readonly umask?: number
   readonly retry?: RetryOptions
+  /** Bytes of Writes each file handle keeps in flight at once (default 32 MiB; one piece always goes). */
+  readonly writeWindowBytes?: number
+  /** Pieces a sequential reader's handle fetches ahead of it (default 2; 0: none). */
+  readonly readAheadPieces?: number
 }
 
 export interface ClientOptions extends ClientSettings {
@@ -283,6 +287,8 @@ export const make = (settings: ClientSettings = {}): Effect.Effect<SandstoreClie
           chunkSize: connection.info.chunkSize,
           scope,
           replicaReads,
+          ...(settings.writeWindowBytes === undefined ? {} : { windowBytes: settings.writeWindowBytes }),
+          ...(settings.readAheadPieces === undefined ? {} : { readAheadPieces: settings.readAheadPieces }),
           onClose: Effect.sync(() => openHandles.delete(handle))
         })
         openHandles.add(handle)

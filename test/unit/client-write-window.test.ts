@@ -83,6 +83,30 @@ describe("a file handle's window of Writes in flight", () => {
       yield* handle.close
     }))
 
+  it.scopedLive("the window bounds the bytes in flight: a write waits for room (writeWindowBytes)", () =>
+    Effect.gen(function*() {
+      const address = yield* standaloneNode()
+      const held = yield* holdingWrites()
+      const fs = yield* faultyClientOf([address], held.intercept, { ...fastRetry, writeWindowBytes: 2 * MiB })
+      const handle = yield* fs.open("/bounded.bin", "w")
+      const data = patternBytes(4 * MiB, 6)
+      const writing = yield* Effect.fork(handle.write(data))
+      yield* held.untilSeen(2)
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      expect(held.seen.length).toBe(2)
+      yield* Deferred.succeed(held.seen[0]!.release, undefined)
+      yield* held.untilSeen(3)
+      yield* Deferred.succeed(held.seen[1]!.release, undefined)
+      yield* held.untilSeen(4)
+      yield* Fiber.join(writing)
+      const synced = yield* Effect.fork(handle.sync)
+      yield* held.releaseAll
+      yield* Fiber.join(synced)
+      expect(held.mostInFlight()).toBe(2)
+      expect(firstDifference(yield* fs.readFile("/bounded.bin"), data)).toBe(-1)
+      yield* handle.close
+    }))
+
   it.scopedLive("O_APPEND pieces go one at a time, in the order written", () =>
     Effect.gen(function*() {
       const address = yield* standaloneNode()
