@@ -282,6 +282,11 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
             return outcome.result
           }
           if (plan.chunks.length === 0) return yield* control.getattr(inode)
+          // Split over chunks (an O_APPEND write that met a moved end), no replica checks the
+          // client's checksum of the whole: it is checked here, before anything is staged.
+          if (checksum !== undefined && plan.chunks.length > 1 && crc32c(data) !== checksum) {
+            return yield* new Corruption({ message: `the ${data.length} bytes written do not match the checksum the client sent` })
+          }
           const updates = yield* stage(plan, data, checksum).pipe(Effect.tapError(() => abandon(plan)))
           return yield* coordinator.commit({
             txId: plan.txId,

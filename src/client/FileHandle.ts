@@ -120,10 +120,11 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
       ordered: flags.append,
       scope: options.scope,
       onAnswer: (attributes) => {
-        // With O_APPEND `offset` was only this handle's guess; the answer's size is the truth.
+        // With O_APPEND `offset` was only this handle's guess; the answer's size is the truth,
+        // plus what this handle has buffered after the piece.
         if (flags.append) {
-          knownSize = attributes.size
-          cursor = attributes.size
+          knownSize = attributes.size + buffer.length
+          cursor = knownSize
         } else {
           knownSize = Math.max(knownSize, attributes.size)
         }
@@ -214,13 +215,20 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
         )
       })
 
+    /** Where the last read ended: a read that starts there is sequential, and only those read ahead. */
+    let readEnd = 0
+
     /** At most MAX_TRANSFER_BYTES: a small piece is one Read through the leader, a large one comes from the replicas. */
     const readPiece = (offset: number, length: number) =>
       length < REPLICA_READ_FROM
-        ? Effect.zipLeft(invoker.query((api) => api.Read({ inode, offset, length })), dropAhead)
+        ? Effect.tap(Effect.zipLeft(invoker.query((api) => api.Read({ inode, offset, length })), dropAhead), (data) => {
+          readEnd = offset + data.length
+        })
         : Effect.gen(function*() {
+          const sequential = offset === readEnd
           const { data, plan } = yield* fromReplicas(offset, length)
-          if (data.length === length) yield* readAhead(offset, length, plan.attributes.size)
+          readEnd = offset + data.length
+          if (sequential && data.length === length) yield* readAhead(offset, length, plan.attributes.size)
           return data
         })
 

@@ -7,8 +7,8 @@
  * sent in a fiber of the client's scope, so a caller that stops waiting (a timeout around a
  * write or sync) does not cut it short. Its outcome is settled in one step when the fiber ends:
  * - answered: the ticket is released and `onAnswer` sees the file's attributes;
- * - the session expired: whether it applied cannot be learned, and resending it under a new
- *   session could apply it twice, so it is dropped;
+ * - the session expired (whether it applied cannot be learned, and resending it under a new
+ *   session could apply it twice), or the node refused it for good (the file is gone): dropped;
  * - anything else (the reply was lost, the cluster was unreachable): its outcome is unknown, and
  *   it waits to be resent under the same ticket, which the node answers with the first outcome
  *   if the first copy applied.
@@ -22,7 +22,7 @@
  *   piece in flight, so pieces land in the order written;
  * - the bytes in flight stay under `maxBytes`, except that one piece may always go.
  */
-import { Effect, Exit, Fiber, type Scope } from "effect"
+import { Cause, Effect, Exit, Fiber, Option, type Scope } from "effect"
 import type { Attributes } from "../domain/fs.ts"
 import type { ClientError } from "./errors.ts"
 import type { Ticket } from "./ClientSession.ts"
@@ -77,21 +77,28 @@ export const makeWriteWindow = (options: WriteWindowOptions): WriteWindow => {
   const inFlight: Array<Sending> = []
   /** Pieces whose outcome is unknown, in the order they were first sent. */
   const unanswered: Array<Piece> = []
-  /** Why a piece sent in the background failed, not yet told to a caller. */
+  /** Why a piece was dropped (its bytes are not written), not yet told to a caller. */
+  let dropped: ClientError | null = null
+  /** Why a piece now waiting to be resent failed, not yet told to a caller. */
   let unreported: ClientError | null = null
 
   const bytesInFlight = () => inFlight.reduce((sum, piece) => sum + piece.data.length, 0)
 
-  /** A background send ended: answered, dropped with its session, or waiting to be resent. */
+  /** A background send ended: answered, dropped (session expired, or refused), or waiting to be resent. */
   const settle = (piece: Piece, exit: Exit.Exit<Attributes, ClientError>) => {
     if (Exit.isSuccess(exit)) {
       piece.ticket.release()
       options.onAnswer(exit.value)
       return
     }
-    const error = exit.cause._tag === "Fail" ? exit.cause.error : null
-    if (error?._tag === "SessionExpired") piece.ticket.release()
-    else unanswered.push(piece)
+    const error = failureOf(exit)
+    if (error !== null && isFinal(error)) {
+      piece.ticket.release()
+      dropped ??= error
+      return
+    }
+    // Unknown (or interrupted with the client): resent under its ticket by a later call.
+    unanswered.push(piece)
     if (error !== null) unreported ??= error
   }
 
@@ -102,8 +109,9 @@ export const makeWriteWindow = (options: WriteWindowOptions): WriteWindow => {
     return options.send(piece.offset, piece.data, piece.ticket).pipe(
       Effect.onExit((exit) => Effect.sync(() => {
         // Still unknown: it stays first in line (a copy may yet be on its way; the ticket covers it).
-        if (Exit.isFailure(exit) && !isSessionExpired(exit)) return
-        // Answered, or dropped with its session (this call fails with that error).
+        const error = failureOf(exit)
+        if (Exit.isFailure(exit) && (error === null || !isFinal(error))) return
+        // Answered, or dropped (this call fails with that error).
         unanswered.shift()
         piece.ticket.release()
         if (Exit.isSuccess(exit)) options.onAnswer(exit.value)
@@ -113,10 +121,16 @@ export const makeWriteWindow = (options: WriteWindowOptions): WriteWindow => {
   })
 
   /**
-   * Fails (once) with why a background piece failed since a caller last heard; else resends what
-   * waits to be resent. So the call that meets a failure reports it, and the next one retries.
+   * Fails (once) with why a background piece failed since a caller last heard, a dropped one's
+   * first; else resends what waits to be resent. So the call that meets a failure reports it,
+   * and the next one retries.
    */
   const settleFailures = Effect.suspend(() => {
+    if (dropped !== null) {
+      const error = dropped
+      dropped = null
+      return Effect.fail(error)
+    }
     if (unreported !== null) {
       const error = unreported
       unreported = null
@@ -155,7 +169,8 @@ export const makeWriteWindow = (options: WriteWindowOptions): WriteWindow => {
               settle(sending, exit)
             })
           return Effect.map(
-            Effect.forkIn(Effect.exit(Effect.onExit(options.send(offset, data, ticket), settled)), options.scope),
+            // Interruptible (the mask is not inherited), so closing the client's scope stops it; `settled` runs however it ends.
+            Effect.forkIn(Effect.exit(Effect.onExit(Effect.interruptible(options.send(offset, data, ticket)), settled)), options.scope),
             (fiber) => {
               sending.fiber = fiber
             }
@@ -169,11 +184,24 @@ export const makeWriteWindow = (options: WriteWindowOptions): WriteWindow => {
   })
 
   return {
-    isIdle: () => inFlight.length === 0 && unanswered.length === 0 && unreported === null,
+    isIdle: () => inFlight.length === 0 && unanswered.length === 0 && unreported === null && dropped === null,
     launch,
     drain
   }
 }
 
-const isSessionExpired = (exit: Exit.Exit<unknown, ClientError>) =>
-  Exit.isFailure(exit) && exit.cause._tag === "Fail" && exit.cause.error._tag === "SessionExpired"
+const failureOf = (exit: Exit.Exit<unknown, ClientError>): ClientError | null =>
+  Exit.isFailure(exit) ? Option.getOrNull(Cause.failureOption(exit.cause)) : null
+
+/**
+ * Failures after which resending the piece cannot help, so it is dropped and its error reported:
+ * the session expired (whether it applied cannot be learned, and a resend under a new session
+ * could apply it twice), or the node refused it and would refuse it again (the file is gone, the
+ * request is invalid). Anything else leaves its outcome unknown, or may pass next time
+ * (Conflict, Corruption of the bytes on the way, an unreachable node).
+ */
+const FINAL: ReadonlySet<string> = new Set([
+  "SessionExpired", "NotFound", "AlreadyExists", "NotADirectory", "IsADirectory", "NotEmpty", "PermissionDenied",
+  "InvalidArgument", "RequestIdReused", "BadFileDescriptor"
+])
+const isFinal = (error: ClientError) => FINAL.has(error._tag)

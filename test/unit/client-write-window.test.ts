@@ -7,7 +7,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Fiber } from "effect"
 import type { ClientSettings } from "../../src/client/SandstoreClient.ts"
-import { IoError } from "../../src/domain/errors.ts"
+import { IoError, NotFound, type SandstoreError, SessionExpired } from "../../src/domain/errors.ts"
 import { faultyClientOf, type Intercept } from "../support/client-faulty-router.ts"
 import { clientOf, firstDifference, MiB, patternBytes, standaloneNode } from "../support/client-node.ts"
 
@@ -124,6 +124,54 @@ describe("a file handle's window of Writes in flight", () => {
       yield* Fiber.join(writing)
       expect(held.mostInFlight()).toBe(1)
       expect(firstDifference(yield* fs.readFile("/log.bin"), data)).toBe(-1)
+      yield* handle.close
+    }))
+
+  it.scopedLive("a refused piece is dropped and reported once; a dropped one is reported even after an unknown one", () =>
+    Effect.gen(function*() {
+      const address = yield* standaloneNode()
+      const held = yield* holdingWrites()
+      // Per offset: how the next Write there fails (then it is let through).
+      const failures = new Map<number, () => SandstoreError>()
+      const intercept: Intercept = (rpc, payload, proceed) => {
+        const fail = failures.get(payload.offset as number)
+        if (rpc !== "Write" || fail === undefined) return held.intercept(rpc, payload, proceed)
+        failures.delete(payload.offset as number)
+        return held.intercept(rpc, payload, Effect.fail(fail()))
+      }
+      const fs = yield* faultyClientOf([address], intercept, fastRetry)
+      const handle = yield* fs.open("/dropped.bin", "w")
+
+      // Refused for good: reported by one call, and the handle goes on (it is not resent forever).
+      failures.set(0, () => new NotFound({ message: "no such file" }))
+      yield* handle.write(patternBytes(MiB, 7), 0)
+      const syncing = yield* Effect.fork(Effect.either(handle.sync))
+      yield* held.untilSeen(1)
+      yield* held.releaseAll
+      const refused = yield* Fiber.join(syncing)
+      expect(Either.isLeft(refused) && refused.left._tag).toBe("NotFound")
+      yield* handle.sync
+
+      // An unknown outcome (kept to resend) first, then a piece lost with its session: both are
+      // reported, the loss first; the call after them resends the kept one.
+      failures.set(MiB, () => new IoError({ message: "reply lost" }))
+      failures.set(2 * MiB, () => new SessionExpired({ message: "session expired" }))
+      yield* handle.write(patternBytes(2 * MiB, 8), MiB)
+      yield* held.untilSeen(3)
+      yield* Deferred.succeed(held.seen[1]!.release, undefined)
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      yield* Deferred.succeed(held.seen[2]!.release, undefined)
+      const first = yield* Effect.either(handle.sync)
+      expect(Either.isLeft(first) && first.left._tag).toBe("SessionExpired")
+      const second = yield* Effect.either(handle.sync)
+      expect(Either.isLeft(second) && second.left._tag).toBe("IoError")
+      const resent = yield* Effect.fork(handle.sync)
+      yield* held.untilSeen(4)
+      yield* held.releaseAll
+      yield* Fiber.join(resent)
+      expect(held.seen[3]!.offset).toBe(MiB)
+      const bytes = yield* fs.readFile("/dropped.bin")
+      expect(firstDifference(bytes.subarray(MiB, 2 * MiB), patternBytes(2 * MiB, 8).subarray(0, MiB))).toBe(-1)
       yield* handle.close
     }))
 
