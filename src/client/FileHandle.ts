@@ -7,10 +7,13 @@
  * truncate, sync and close wait for every piece to be answered, so a handle always sees its own
  * writes, and sync means durable. A piece whose outcome is unknown is resent under its first
  * ticket by the next call that sends or waits, which fails if it cannot be; a later sync or
- * close writes it. Operations are serialized per handle; after close they fail with EBADF.
+ * close writes it. A read of REPLICA_READ_FROM bytes or more is planned by the leader and its
+ * bytes fetched from a replica (ReplicaReads), and a sequential reader's next pieces are on their
+ * way before it asks (ReadAhead); a smaller read is one Read through the leader. Operations are
+ * serialized per handle; after close they fail with EBADF.
  */
-import { Effect, Exit, Fiber, type Scope } from "effect"
-import { InvalidArgument, type SandstoreError } from "../domain/errors.ts"
+import { Effect, type Scope } from "effect"
+import { InvalidArgument } from "../domain/errors.ts"
 import type { Attributes, InodeId } from "../domain/fs.ts"
 import { MAX_TRANSFER_BYTES } from "../protocol/ClientApi.ts"
 import { BadFileDescriptor, type ClientError, withPath } from "./errors.ts"
@@ -19,7 +22,8 @@ import type { OpenFlags } from "./OpenFlags.ts"
 import { Stats } from "./Stats.ts"
 import { pieces, WriteBuffer } from "./WriteBuffer.ts"
 import { makeWriteWindow, WRITE_WINDOW_BYTES } from "./WriteWindow.ts"
-import { type PlannedBytes, type ReplicaReads, samePlan } from "./ReplicaReads.ts"
+import type { ReplicaReads } from "./ReplicaReads.ts"
+import { makeReadAhead } from "./ReadAhead.ts"
 import { concatBytes } from "../lib/concatBytes.ts"
 import { crc32c } from "../lib/crc32c.ts"
 
@@ -100,7 +104,6 @@ export const bufferRange = (
 export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
   Effect.gen(function*() {
     const { chunkSize, flags, invoker, path, replicaReads } = options
-    const readAheadPieces = options.readAheadPieces ?? READ_AHEAD_PIECES
     const inode = options.attributes.inode
     const lock = yield* Effect.makeSemaphore(1)
     const buffer = new WriteBuffer(options.bufferBytes)
@@ -167,53 +170,7 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
         { discard: true }
       )
 
-    /**
-     * Pieces being read ahead of a sequential reader, in file order, each the size of the read
-     * that started it. A read that finds its range here still plans afresh (so it is as
-     * linearizable as any read), and takes the early bytes only if that plan names the same
-     * versions and size; otherwise it fetches them again.
-     */
-    let ahead: Array<{ readonly offset: number; readonly length: number; readonly fiber: Fiber.RuntimeFiber<PlannedBytes, SandstoreError> }> = []
-    const dropAhead = Effect.suspend(() => {
-      const dropped = ahead
-      ahead = []
-      return Effect.forEach(dropped, (piece) => Fiber.interruptFork(piece.fiber), { discard: true })
-    })
-
-    /** After a full piece at [offset, offset + length) of a file of `size` bytes: keep `readAheadPieces` more on their way. */
-    const readAhead = (offset: number, length: number, size: number) =>
-      Effect.gen(function*() {
-        let at = ahead.length === 0 ? offset + length : ahead[ahead.length - 1]!.offset + length
-        while (ahead.length < readAheadPieces && at < size) {
-          const from = at
-          const fiber = yield* Effect.forkIn(
-            Effect.flatMap(replicaReads.plan(inode, from, length), (plan) =>
-              Effect.map(replicaReads.fetch(plan, from, length), (data) => ({ plan, data }))),
-            options.scope
-          )
-          ahead.push({ offset: from, length, fiber })
-          at += length
-        }
-      })
-
-    /** One piece from the replicas, read ahead if it was: the plan and its bytes. */
-    const fromReplicas = (offset: number, length: number) =>
-      Effect.gen(function*() {
-        const early = ahead[0]
-        if (early === undefined || early.offset !== offset || early.length !== length) {
-          yield* dropAhead
-          return yield* replicaReads.read(inode, offset, length)
-        }
-        ahead.shift()
-        const plan = yield* replicaReads.plan(inode, offset, length)
-        const fetched = yield* Fiber.await(early.fiber)
-        if (Exit.isSuccess(fetched) && samePlan(plan, fetched.value.plan)) return { plan, data: fetched.value.data }
-        // Changed since (or the early read failed): these bytes, now.
-        return yield* replicaReads.fetch(plan, offset, length).pipe(
-          Effect.map((data) => ({ plan, data })),
-          Effect.catchTag("Conflict", () => replicaReads.read(inode, offset, length))
-        )
-      })
+    const readAhead = makeReadAhead({ inode, replicaReads, scope: options.scope, pieces: options.readAheadPieces ?? READ_AHEAD_PIECES })
 
     /** Where the last read ended: a read that starts there is sequential, and only those read ahead. */
     let readEnd = 0
@@ -221,14 +178,14 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
     /** At most MAX_TRANSFER_BYTES: a small piece is one Read through the leader, a large one comes from the replicas. */
     const readPiece = (offset: number, length: number) =>
       length < REPLICA_READ_FROM
-        ? Effect.tap(Effect.zipLeft(invoker.query((api) => api.Read({ inode, offset, length })), dropAhead), (data) => {
+        ? Effect.tap(Effect.zipLeft(invoker.query((api) => api.Read({ inode, offset, length })), readAhead.drop), (data) => {
           readEnd = offset + data.length
         })
         : Effect.gen(function*() {
           const sequential = offset === readEnd
-          const { data, plan } = yield* fromReplicas(offset, length)
+          const { data, plan } = yield* readAhead.read(offset, length)
           readEnd = offset + data.length
-          if (sequential && data.length === length) yield* readAhead(offset, length, plan.attributes.size)
+          if (sequential && data.length === length) yield* readAhead.extend(offset, length, plan.attributes.size)
           return data
         })
 
@@ -305,7 +262,7 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
       close: serialized(Effect.gen(function*() {
         if (closed) return
         yield* flush
-        yield* dropAhead
+        yield* readAhead.drop
         closed = true
         yield* options.onClose
       }))
