@@ -7,8 +7,8 @@
  * sent in a fiber of the client's scope, so a caller that stops waiting (a timeout around a
  * write or sync) does not cut it short. Its outcome is settled in one step when the fiber ends:
  * - answered: the ticket is released and `onAnswer` sees the file's attributes;
- * - the session expired (whether it applied cannot be learned, and resending it under a new
- *   session could apply it twice), or the node refused it for good (the file is gone): dropped;
+ * - the session expired: whether it applied cannot be learned, and resending it under a new
+ *   session could apply it twice, so it is dropped;
  * - anything else (the reply was lost, the cluster was unreachable): its outcome is unknown, and
  *   it waits to be resent under the same ticket, which the node answers with the first outcome
  *   if the first copy applied.
@@ -84,7 +84,7 @@ export const makeWriteWindow = (options: WriteWindowOptions): WriteWindow => {
 
   const bytesInFlight = () => inFlight.reduce((sum, piece) => sum + piece.data.length, 0)
 
-  /** A background send ended: answered, dropped (session expired, or refused), or waiting to be resent. */
+  /** A background send ended: answered, dropped with its session, or waiting to be resent. */
   const settle = (piece: Piece, exit: Exit.Exit<Attributes, ClientError>) => {
     if (Exit.isSuccess(exit)) {
       piece.ticket.release()
@@ -194,14 +194,9 @@ const failureOf = (exit: Exit.Exit<unknown, ClientError>): ClientError | null =>
   Exit.isFailure(exit) ? Option.getOrNull(Cause.failureOption(exit.cause)) : null
 
 /**
- * Failures after which resending the piece cannot help, so it is dropped and its error reported:
- * the session expired (whether it applied cannot be learned, and a resend under a new session
- * could apply it twice), or the node refused it and would refuse it again (the file is gone, the
- * request is invalid). Anything else leaves its outcome unknown, or may pass next time
- * (Conflict, Corruption of the bytes on the way, an unreachable node).
+ * The failure after which the piece is dropped and its error reported: the session expired
+ * (whether it applied cannot be learned, and a resend under a new session could apply it twice).
+ * After any other the handle keeps the bytes and a later call resends them, as documented for a
+ * handle whose file was removed: its sync and close keep failing with ENOENT (the smoke checks it).
  */
-const FINAL: ReadonlySet<string> = new Set([
-  "SessionExpired", "NotFound", "AlreadyExists", "NotADirectory", "IsADirectory", "NotEmpty", "PermissionDenied",
-  "InvalidArgument", "RequestIdReused", "BadFileDescriptor"
-])
-const isFinal = (error: ClientError) => FINAL.has(error._tag)
+const isFinal = (error: ClientError) => error._tag === "SessionExpired"

@@ -127,7 +127,7 @@ describe("a file handle's window of Writes in flight", () => {
       yield* handle.close
     }))
 
-  it.scopedLive("a refused piece is dropped and reported once; a dropped one is reported even after an unknown one", () =>
+  it.scopedLive("a refused piece is kept and resent by the next call; one lost with its session is reported even after an unknown one", () =>
     Effect.gen(function*() {
       const address = yield* standaloneNode()
       const held = yield* holdingWrites()
@@ -142,7 +142,7 @@ describe("a file handle's window of Writes in flight", () => {
       const fs = yield* faultyClientOf([address], intercept, fastRetry)
       const handle = yield* fs.open("/dropped.bin", "w")
 
-      // Refused for good: reported by one call, and the handle goes on (it is not resent forever).
+      // Refused (the file is gone, say): reported, and kept for the next call, which resends it.
       failures.set(0, () => new NotFound({ message: "no such file" }))
       yield* handle.write(patternBytes(MiB, 7), 0)
       const syncing = yield* Effect.fork(Effect.either(handle.sync))
@@ -150,26 +150,30 @@ describe("a file handle's window of Writes in flight", () => {
       yield* held.releaseAll
       const refused = yield* Fiber.join(syncing)
       expect(Either.isLeft(refused) && refused.left._tag).toBe("NotFound")
-      yield* handle.sync
+      const again = yield* Effect.fork(handle.sync)
+      yield* held.untilSeen(2)
+      yield* held.releaseAll
+      yield* Fiber.join(again)
+      expect(held.seen[1]!.offset).toBe(0)
 
       // An unknown outcome (kept to resend) first, then a piece lost with its session: both are
       // reported, the loss first; the call after them resends the kept one.
       failures.set(MiB, () => new IoError({ message: "reply lost" }))
       failures.set(2 * MiB, () => new SessionExpired({ message: "session expired" }))
       yield* handle.write(patternBytes(2 * MiB, 8), MiB)
-      yield* held.untilSeen(3)
-      yield* Deferred.succeed(held.seen[1]!.release, undefined)
-      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      yield* held.untilSeen(4)
       yield* Deferred.succeed(held.seen[2]!.release, undefined)
+      for (let i = 0; i < 20; i++) yield* Effect.yieldNow()
+      yield* Deferred.succeed(held.seen[3]!.release, undefined)
       const first = yield* Effect.either(handle.sync)
       expect(Either.isLeft(first) && first.left._tag).toBe("SessionExpired")
       const second = yield* Effect.either(handle.sync)
       expect(Either.isLeft(second) && second.left._tag).toBe("IoError")
       const resent = yield* Effect.fork(handle.sync)
-      yield* held.untilSeen(4)
+      yield* held.untilSeen(5)
       yield* held.releaseAll
       yield* Fiber.join(resent)
-      expect(held.seen[3]!.offset).toBe(MiB)
+      expect(held.seen[4]!.offset).toBe(MiB)
       const bytes = yield* fs.readFile("/dropped.bin")
       expect(firstDifference(bytes.subarray(MiB, 2 * MiB), patternBytes(2 * MiB, 8).subarray(0, MiB))).toBe(-1)
       yield* handle.close
