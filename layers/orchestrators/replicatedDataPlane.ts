@@ -13,6 +13,7 @@ import type { ChunkUpdate, RequestTag } from "../../src/domain/commands.ts"
 import { Conflict, Corruption, Unavailable } from "../../src/domain/errors.ts"
 import type { ChunkRef } from "../../src/domain/fs.ts"
 import { crc32c } from "../../src/lib/crc32c.ts"
+import { plannedBytes } from "../../src/lib/plannedBytes.ts"
 import { parseVersionId } from "../../src/domain/versionId.ts"
 import { ChunkPeers } from "../../src/services/ChunkPeers.ts"
 import {
@@ -25,14 +26,6 @@ import { repairReplica } from "./replicaRepair.ts"
 /** Backoff before re-planning a write that lost a version race: doubling from this, jittered, up to the max. */
 const BASE_BACKOFF_MILLIS = 2
 const MAX_BACKOFF_MILLIS = 200
-
-/** The one chunk of `plan` that holds all of [offset, end), if one does (no hole, no second chunk). */
-const soleChunk = (plan: ReadPlan, offset: number, end: number): ChunkRef | undefined => {
-  const first = Math.floor(offset / plan.chunkSize)
-  if (Math.floor((end - 1) / plan.chunkSize) !== first) return undefined
-  const chunk = plan.chunks.find((c) => c.index === first)
-  return chunk !== undefined && first * plan.chunkSize + chunk.length >= end ? chunk : undefined
-}
 
 export interface DataPlaneOptions {
   /**
@@ -119,23 +112,7 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
             : Effect.fail(new Unavailable({ message: `chunk ${chunk.versionId} returned ${bytes.length} of ${length} bytes` })))
 
       /** The bytes of [offset, offset + length) that `plan` says the file holds, holes as zeros. */
-      const fetch = (plan: ReadPlan, offset: number, length: number) =>
-        Effect.gen(function*() {
-          const end = Math.min(offset + length, plan.attributes.size)
-          if (end <= offset) return new Uint8Array(0)
-          const whole = soleChunk(plan, offset, end)
-          // One chunk holds the whole range (a sequential reader's usual case): its bytes, uncopied.
-          if (whole !== undefined) return yield* readExactly(whole, offset - whole.index * plan.chunkSize, end - offset)
-          const out = new Uint8Array(end - offset)
-          yield* Effect.forEach(plan.chunks, (chunk) => {
-            const chunkStart = chunk.index * plan.chunkSize
-            const from = Math.max(offset, chunkStart)
-            const to = Math.min(end, chunkStart + chunk.length)
-            if (to <= from) return Effect.void
-            return Effect.map(readExactly(chunk, from - chunkStart, to - from), (bytes) => out.set(bytes, from - offset))
-          }, { concurrency, discard: true })
-          return out
-        })
+      const fetch = (plan: ReadPlan, offset: number, length: number) => plannedBytes(plan, offset, length, readExactly, concurrency)
 
       /**
        * Run `attempt` again while it loses a race with another writer (or the collector), after a

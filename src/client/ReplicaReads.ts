@@ -15,6 +15,7 @@ import { Effect } from "effect"
 import { Conflict, Corruption, type SandstoreError, Timeout, Unavailable } from "../domain/errors.ts"
 import type { Attributes, ChunkRef, InodeId } from "../domain/fs.ts"
 import { crc32c } from "../lib/crc32c.ts"
+import { plannedBytes } from "../lib/plannedBytes.ts"
 import { withCallOptions } from "../services/Communicator.ts"
 import type { Invoker } from "./Invoker.ts"
 import type { ApiClient } from "./NodeRouter.ts"
@@ -121,29 +122,7 @@ export const makeReplicaReads = (options: {
     )
   }
 
-  const fetch = (plan: ReadPlan, offset: number, length: number) =>
-    Effect.gen(function*() {
-      const end = Math.min(offset + length, plan.attributes.size)
-      if (end <= offset) return new Uint8Array(0)
-      const parts = plan.chunks.flatMap((chunk) => {
-        const chunkStart = chunk.index * plan.chunkSize
-        const from = Math.max(offset, chunkStart)
-        const to = Math.min(end, chunkStart + chunk.length)
-        return to > from ? [{ chunk, from, to }] : []
-      })
-      // One chunk holds the whole range (a sequential reader's usual case): its bytes, uncopied.
-      const only = parts[0]
-      if (parts.length === 1 && only!.from === offset && only!.to === end) {
-        const chunkStart = only!.chunk.index * plan.chunkSize
-        return yield* fetchChunk(only!.chunk, offset - chunkStart, end - offset)
-      }
-      const out = new Uint8Array(end - offset)
-      yield* Effect.forEach(parts, ({ chunk, from, to }) => {
-        const chunkStart = chunk.index * plan.chunkSize
-        return Effect.map(fetchChunk(chunk, from - chunkStart, to - from), (bytes) => out.set(bytes, from - offset))
-      }, { concurrency: "unbounded", discard: true })
-      return out
-    })
+  const fetch = (plan: ReadPlan, offset: number, length: number) => plannedBytes(plan, offset, length, fetchChunk, "unbounded")
 
   const plan = (inode: InodeId, offset: number, length: number) =>
     invoker.query((api) => api.PlanRead({ inode, offset, length }))
