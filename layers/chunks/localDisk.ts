@@ -78,6 +78,22 @@ interface PatchEntry extends PatchHeader {
   readonly dataLength: number
 }
 
+/**
+ * Every entry built with the same fields in the same order: the chain walk reads thousands of
+ * them per call, and entries of mixed shapes (spreads of headers decoded or built) made those
+ * reads megamorphic.
+ */
+const patchEntry = (header: PatchHeader, dataLength: number): PatchEntry => ({
+  base: header.base,
+  baseLength: header.baseLength,
+  length: header.length,
+  offset: header.offset,
+  crc: header.crc,
+  depth: header.depth,
+  chainBytes: header.chainBytes,
+  dataLength
+})
+
 /** Where a version's file is; a version only moves forward through PLACES. */
 interface Stored {
   place: Place
@@ -222,7 +238,11 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         return { path, fd, layout, startsAt: patch?.offset ?? 0 }
       })
 
-    /** Where each byte of [start, end) of `id` comes from, walking its patch chain in memory. */
+    /**
+     * Where each byte of [start, end) of `id` comes from, walking its patch chain in memory. A
+     * chain may be MAX_PATCH_DEPTH long, and a small read usually misses every patch on its way
+     * down: a single range that a patch leaves whole goes on to the base without allocating.
+     */
     const piecesOf = (id: string, start: number, end: number): Array<Piece> => {
       const pieces: Array<Piece> = []
       let pending: Array<[number, number]> = start < end ? [[start, end]] : []
@@ -233,8 +253,15 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
           for (const [from, to] of pending) pieces.push({ holder: version, start: from, end: to })
           break
         }
-        const next: Array<[number, number]> = []
         const patchEnd = patch.offset + patch.dataLength
+        if (pending.length === 1) {
+          const [from, to] = pending[0]!
+          if ((to <= patch.offset || from >= patchEnd) && to <= patch.baseLength) {
+            version = patch.base
+            continue
+          }
+        }
+        const next: Array<[number, number]> = []
         for (const [from, to] of pending) {
           if (Math.max(from, patch.offset) < Math.min(to, patchEnd)) {
             pieces.push({ holder: version, start: Math.max(from, patch.offset), end: Math.min(to, patchEnd) })
@@ -415,7 +442,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
           yield* writeVersion("staged", id, whole, checksums)
           return { kind: "whole", checksum } as const
         }
-        yield* writeVersion("staged", id, patch.data, chunkChecksums(patch.data), { ...header, dataLength: patch.data.length })
+        yield* writeVersion("staged", id, patch.data, chunkChecksums(patch.data), patchEntry(header, patch.data.length))
         return { kind: "patch", checksum } as const
       })
 
@@ -627,7 +654,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         )
         if (Option.isNone(read) || read.value.patch === undefined) continue
         const { layout, patch } = read.value
-        versions.set(id, { place, patch: { ...patch, dataLength: layout.header.dataLength } })
+        versions.set(id, { place, patch: patchEntry(patch, layout.header.dataLength) })
         depend(patch.base)
       }
     }

@@ -265,6 +265,9 @@ for (const impl of implementations) {
           expect((yield* Effect.flip(chunks.read(`v${n - 1}`, 0, 1)))._tag).toBe("NotFound")
           const at = Math.max(0, offset - 100)
           expectBytes(yield* chunks.read(`v${n + 1}`, at, length + 200), bytes.subarray(at, Math.min(at + length + 200, bytes.length)))
+          // A small range elsewhere: most patches of the chain miss it on its way down to v0.
+          const elsewhere = (offset * 7919) % bytes.length
+          expectBytes(yield* chunks.read(`v${n + 1}`, elsewhere, 64), bytes.subarray(elsewhere, Math.min(elsewhere + 64, bytes.length)))
         }
         const last = `v${writes.length}`
         expectBytes(yield* chunks.read(last, 0, bytes.length), bytes)
