@@ -31,6 +31,7 @@ import { TcpCommunicator } from "../layers/transport/tcp.ts"
 import { fileTimestamp } from "../src/bench/report.ts"
 import { BenchFailed } from "../src/bench/runBench.ts"
 import { CliExit, EXIT_FAILURE, EXIT_USAGE, teardown } from "../src/cli/exitCodes.ts"
+import { describeAllocator, rerunWithAllocatorSettings } from "../src/lib/allocatorEnv.ts"
 import { crc32c, crc32cImplementation } from "../src/lib/crc32c.ts"
 import { patternBytes } from "../src/lib/patternBytes.ts"
 import { startCluster } from "../test/support/cluster.ts"
@@ -81,7 +82,8 @@ const machine = (): Machine => {
     cpuModel: cores[0]?.model.trim().replace(/\s+/g, " ") ?? "unknown CPU",
     nodeVersion: process.version,
     platform: `${platform()} ${release()}`,
-    checksums: crc32cImplementation
+    checksums: crc32cImplementation,
+    allocator: describeAllocator(process.env)
   }
 }
 
@@ -241,6 +243,9 @@ const program = Effect.gen(function*() {
     error instanceof CliExit ? Effect.fail(error) : fail("message" in error ? String(error.message) : String(error))
   )
 )
+
+// The client and the baselines in this process run with the malloc settings the nodes get.
+await rerunWithAllocatorSettings()
 
 program.pipe(
   Effect.provide(TcpCommunicator),

@@ -54,7 +54,8 @@ export const markdownTable = (
 }
 
 export const describeMachine = (machine: Machine): string =>
-  `${machine.cores} cores (${machine.cpuModel}), ${machine.platform}, Node ${machine.nodeVersion}, ${machine.checksums} CRC-32C`
+  `${machine.cores} cores (${machine.cpuModel}), ${machine.platform}, Node ${machine.nodeVersion}, ${machine.checksums} CRC-32C` +
+  (machine.allocator === undefined ? "" : `, ${machine.allocator}`)
 
 /** `2025-01-31 09:05 UTC`. */
 export const formatDate = (millisSinceEpoch: number): string =>

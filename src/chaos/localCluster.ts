@@ -20,6 +20,7 @@ import { fileURLToPath } from "node:url"
 import { Unavailable } from "../domain/errors.ts"
 import type { Communicator } from "../services/Communicator.ts"
 import { askSeeds, verdict } from "../client/clusterStatus.ts"
+import { allocatorEnv } from "../lib/allocatorEnv.ts"
 
 const BIN = fileURLToPath(new URL("../../bin/sandstore.mjs", import.meta.url))
 
@@ -157,7 +158,9 @@ export const makeLocalCluster = (
           const s = slot(id)
           if (s.running !== undefined) return
           const scope = yield* Scope.fork(clusterScope, ExecutionStrategy.sequential)
-          const child = yield* Command.start(Command.make(process.execPath, BIN, ...args(s))).pipe(
+          const child = yield* Command.start(
+            Command.make(process.execPath, BIN, ...args(s)).pipe(Command.env(allocatorEnv(process.env)))
+          ).pipe(
             Effect.provideService(CommandExecutor, executor),
             Scope.extend(scope),
             Effect.onError(() => Scope.close(scope, Exit.void))

@@ -8,6 +8,7 @@ import { Command as Cli, Options } from "@effect/cli"
 import { Command, FileSystem, Path } from "@effect/platform"
 import { Console, Effect, Stream } from "effect"
 import { fileURLToPath } from "node:url"
+import { allocatorEnv } from "../lib/allocatorEnv.ts"
 
 const BIN = fileURLToPath(new URL("../../bin/sandstore.mjs", import.meta.url))
 
@@ -69,7 +70,9 @@ export const clusterUp = Cli.make("up", options, ({ basePort, dataDir, etcd, hos
     yield* Effect.forEach(Array.from({ length: nodes }, (_, k) => k + 1), (i) =>
       Effect.gen(function*() {
         const id = `n${i}`
-        const child = yield* Command.start(Command.make(process.execPath, BIN, ...nodeArgs(i, cluster)))
+        const child = yield* Command.start(
+          Command.make(process.execPath, BIN, ...nodeArgs(i, cluster)).pipe(Command.env(allocatorEnv(process.env)))
+        )
         yield* Effect.forkScoped(prefixed(id, child.stdout, (line) => Console.log(line)))
         yield* Effect.forkScoped(prefixed(id, child.stderr, (line) => Console.error(line)))
         const code = yield* child.exitCode.pipe(Effect.orElseSucceed(() => -1))
