@@ -27,6 +27,7 @@ import { Clock, Console, Duration, Effect, Either } from "effect"
 import { existsSync } from "node:fs"
 import { cpus, platform, release } from "node:os"
 import { join } from "node:path"
+import { fileURLToPath } from "node:url"
 import { TcpCommunicator } from "../layers/transport/tcp.ts"
 import { fileTimestamp } from "../src/bench/report.ts"
 import { BenchFailed } from "../src/bench/runBench.ts"
@@ -245,7 +246,11 @@ const program = Effect.gen(function*() {
 )
 
 // The client and the baselines in this process run with the malloc settings the nodes get.
-await rerunWithAllocatorSettings()
+await rerunWithAllocatorSettings([
+  fileURLToPath(new URL("../bin/run-compiled.mjs", import.meta.url)),
+  fileURLToPath(import.meta.url),
+  ...process.argv.slice(2)
+])
 
 program.pipe(
   Effect.provide(TcpCommunicator),

@@ -31,15 +31,15 @@ export const describeAllocator = (env: Readonly<Record<string, string | undefine
 
 /**
  * For a benchmark's entry point: glibc reads these settings once, at start, so a process
- * without them runs itself again as a child with them (same arguments, same terminal) and
- * exits as it does. True when the caller is that child, or the settings need no rerun
- * (set already, or not Linux); the parent never returns.
+ * without them runs `node ...args` again as a child with them (same terminal) and exits as it
+ * does. True when the caller is that child, or the settings need no rerun (set already, or
+ * not Linux); the parent never returns.
  */
-export const rerunWithAllocatorSettings = async (): Promise<true> => {
+export const rerunWithAllocatorSettings = async (args: ReadonlyArray<string>): Promise<true> => {
   const added = allocatorEnv(process.env)
   if (process.platform !== "linux" || Object.keys(added).length === 0) return true
   const { spawnSync } = await import("node:child_process")
-  const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+  const child = spawnSync(process.execPath, [...process.execArgv, ...args], {
     stdio: "inherit",
     env: { ...process.env, ...added }
   })
