@@ -41,6 +41,7 @@ import { ETCD_BIN, etcdVersion, startEtcdCluster } from "./compare/etcdCluster.t
 import { type EtcdRow, measureEtcdOps } from "./compare/etcdOps.ts"
 import { FilePieces } from "./compare/filePieces.ts"
 import { loopbackBaseline } from "./compare/loopbackBaseline.ts"
+import { warmMemory } from "./compare/warmMemory.ts"
 import { processCpuSeconds } from "./compare/processCpu.ts"
 import { processWrittenBytes } from "./compare/processIo.ts"
 import { replaceSection } from "./compare/readmeSection.ts"
@@ -88,6 +89,9 @@ const machine = (): Machine => {
   }
 }
 
+/** Memory touched before each large-file run: what Sandstore's three replicas and buffers of the file take, at least 1 GiB. */
+const warmBytes = (fileSize: number) => Math.max(2 ** 30, 4 * fileSize)
+
 /** Failures end the run with their message; a usage error also shows the usage. */
 const fail = (message: string, code = EXIT_FAILURE) =>
   Effect.zipRight(Console.error(`bench:compare: ${message}`), Effect.fail(new CliExit({ code })))
@@ -133,6 +137,7 @@ const measureSandstore = (settings: CompareSettings) =>
     const pieceBytes = yield* sandstorePieceBytes(cluster.addresses)
     const pieces = new FilePieces(settings.fileSize, pieceBytes, SEED)
     yield* log(`sandstore: one ${formatBytes(settings.fileSize)} file in ${formatBytes(pieceBytes)} pieces`)
+    yield* warmMemory(warmBytes(settings.fileSize))
     const large = yield* sandstoreLargeFile({ seeds: cluster.addresses, path: "/compare-large-file", pieces })
     yield* log(
       `  write ${formatMibPerSec(pieces.fileSize / 2 ** 20 / large.write.seconds)} MiB/s, ` +
@@ -201,8 +206,10 @@ const program = Effect.gen(function*() {
   let loopback: Effect.Effect.Success<ReturnType<typeof loopbackBaseline>> | undefined
   if (sandstore.pieces !== undefined) {
     yield* log(`disk: ${formatBytes(settings.fileSize)} write + fsync, then read`)
+    yield* warmMemory(warmBytes(settings.fileSize))
     disk = yield* diskBaseline(sandstore.pieces)
     yield* log(`loopback: ${formatBytes(settings.fileSize)} sent, then received, over one TCP connection`)
+    yield* warmMemory(warmBytes(settings.fileSize))
     loopback = yield* loopbackBaseline(sandstore.pieces)
   }
   const pair = (etcdRows: ReadonlyArray<EtcdRow>, ours: ReadonlyArray<{ readonly clients: number; readonly ops: SmallOps }>) =>
