@@ -200,7 +200,7 @@ export const renderReport = (report: CompareReport): ReadonlyArray<string> => {
       "Sandstore clients find the leader and send to it.",
     ...(report.large === undefined ? [] : [
       "- Both reads come right after the writes, so they are served from the page cache, not the device.",
-      "- Each large-file run (Sandstore, disk, loopback) starts right after 1 GiB (or 4× the file) of page cache was written and deleted, so all of them run on memory the VM has backed (bench/compare/warmMemory.ts)."
+      "- Each large-file run (Sandstore, disk, loopback) first moves a 64 MiB file the same way, untimed, so its code is compiled, and starts right after 1 GiB (or 4× the file) of page cache was written and deleted, so all of them run on memory the VM has backed (bench/compare/warmMemory.ts)."
     ]),
     ...errorNotes(report.writes, "etcd put", "Sandstore create"),
     ...errorNotes(report.reads, "etcd get", "Sandstore stat")
