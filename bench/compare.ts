@@ -89,16 +89,20 @@ const machine = (): Machine => {
   }
 }
 
-/** Memory touched before each large-file run: what Sandstore's three replicas and buffers of the file take, at least 1 GiB. */
-const warmBytes = (fileSize: number) => Math.max(2 ** 30, 4 * fileSize)
-
 /**
- * A smaller file each large-file run first writes and reads untimed, as the small operations
- * are primed: the timed run measures the code compiled, not its first calls (a first read of
- * the file ran at 150-170 MiB/s, the next ones at 190-260).
+ * A smaller file each large-file run first moves untimed, as the small operations are primed:
+ * the timed run measures the code compiled, not its first calls (a first read of the file ran
+ * at 150-170 MiB/s, the next ones at 190-260).
  */
 const PRIME_FILE_BYTES = 64 * 2 ** 20
 const primePieces = (fileSize: number, pieceBytes: number) => new FilePieces(Math.min(fileSize, PRIME_FILE_BYTES), pieceBytes, SEED + 1)
+
+/**
+ * What runs before each timed large-file run: `run` over the prime file, then memory touched
+ * (warmMemory.ts) for what Sandstore's three replicas and buffers of the file take, at least 1 GiB.
+ */
+const prepareLargeRun = <E, R>(fileSize: number, pieceBytes: number, run: (prime: FilePieces) => Effect.Effect<unknown, E, R>) =>
+  Effect.zipRight(run(primePieces(fileSize, pieceBytes)), warmMemory(Math.max(2 ** 30, 4 * fileSize)))
 
 /** Failures end the run with their message; a usage error also shows the usage. */
 const fail = (message: string, code = EXIT_FAILURE) =>
@@ -145,8 +149,8 @@ const measureSandstore = (settings: CompareSettings) =>
     const pieceBytes = yield* sandstorePieceBytes(cluster.addresses)
     const pieces = new FilePieces(settings.fileSize, pieceBytes, SEED)
     yield* log(`sandstore: one ${formatBytes(settings.fileSize)} file in ${formatBytes(pieceBytes)} pieces`)
-    yield* sandstoreLargeFile({ seeds: cluster.addresses, path: "/compare-prime-file", pieces: primePieces(settings.fileSize, pieceBytes) })
-    yield* warmMemory(warmBytes(settings.fileSize))
+    yield* prepareLargeRun(settings.fileSize, pieceBytes, (prime) =>
+      sandstoreLargeFile({ seeds: cluster.addresses, path: "/compare-prime-file", pieces: prime }))
     const large = yield* sandstoreLargeFile({ seeds: cluster.addresses, path: "/compare-large-file", pieces })
     yield* log(
       `  write ${formatMibPerSec(pieces.fileSize / 2 ** 20 / large.write.seconds)} MiB/s, ` +
@@ -215,13 +219,11 @@ const program = Effect.gen(function*() {
   let loopback: Effect.Effect.Success<ReturnType<typeof loopbackBaseline>> | undefined
   if (sandstore.pieces !== undefined) {
     yield* log(`disk: ${formatBytes(settings.fileSize)} write + fsync, then read`)
-    const prime = primePieces(settings.fileSize, sandstore.pieces.pieceBytes)
-    yield* diskBaseline(prime)
-    yield* warmMemory(warmBytes(settings.fileSize))
+    const pieceBytes = sandstore.pieces.pieceBytes
+    yield* prepareLargeRun(settings.fileSize, pieceBytes, diskBaseline)
     disk = yield* diskBaseline(sandstore.pieces)
     yield* log(`loopback: ${formatBytes(settings.fileSize)} sent, then received, over one TCP connection`)
-    yield* loopbackBaseline(prime)
-    yield* warmMemory(warmBytes(settings.fileSize))
+    yield* prepareLargeRun(settings.fileSize, pieceBytes, loopbackBaseline)
     loopback = yield* loopbackBaseline(sandstore.pieces)
   }
   const pair = (etcdRows: ReadonlyArray<EtcdRow>, ours: ReadonlyArray<{ readonly clients: number; readonly ops: SmallOps }>) =>

@@ -5,11 +5,12 @@
  * fresh page cache took 14-19 ms, into just-freed page cache 1 ms. Which run found memory
  * freed just before it (the disk baseline ran right after the Sandstore cluster was deleted)
  * decided much of its figure: the disk's write swung from 166 to 656 MiB/s between runs. Each
- * large-file run now starts right after `bytes` of page cache were written and deleted, so all
- * of them run on touched memory and the figures are about the software.
+ * large-file run now starts right after `bytes` of page cache were written and deleted (with
+ * the temp dir, as the scope closes), so all of them run on touched memory and the figures are
+ * about the software.
  */
 import { Effect } from "effect"
-import { open, rm } from "node:fs/promises"
+import { open } from "node:fs/promises"
 import { join } from "node:path"
 import { UnexpectedResult } from "../../src/bench/measure.ts"
 import { tempDir } from "../../test/support/tempDir.ts"
@@ -27,7 +28,6 @@ export const warmMemory = (bytes: number) =>
           for (let at = 0; at < bytes; at += PIECE) await handle.write(piece, 0, PIECE, at)
         } finally {
           await handle.close()
-          await rm(file, { force: true })
         }
       },
       catch: (cause) => new UnexpectedResult({ message: `warming memory: ${cause instanceof Error ? cause.message : String(cause)}` })

@@ -6,7 +6,7 @@ import { Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import { Duration, Effect, Layer, Option } from "effect"
 import { InvalidArgument } from "../domain/errors.ts"
-import { allocatorEnv } from "../lib/allocatorEnv.ts"
+import { lacksAllocatorSettings } from "../lib/allocatorEnv.ts"
 import { type AdmissionLimits, DEFAULT_ADMISSION_LIMITS } from "../services/Admission.ts"
 import { Server } from "../services/Server.ts"
 
@@ -73,7 +73,7 @@ const announce = (id: string) =>
   Layer.scopedDiscard(Effect.gen(function*() {
     const server = yield* Server
     yield* Effect.log(`sandstore node ${id} listening on ${server.address}`)
-    if (process.platform === "linux" && Object.keys(allocatorEnv(process.env)).length > 0) {
+    if (lacksAllocatorSettings(process.env)) {
       yield* Effect.log(
         "MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ are not set: every chunk-sized buffer is fresh memory, " +
           "and large reads and writes run slower (docs/operations.md, \"Memory allocator settings\")"

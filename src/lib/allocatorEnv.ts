@@ -23,6 +23,10 @@ export const LARGE_BUFFER_MALLOC_ENV: Readonly<Record<string, string>> = {
 export const allocatorEnv = (parent: Readonly<Record<string, string | undefined>>): Readonly<Record<string, string>> =>
   Object.keys(parent).some((name) => name.startsWith("MALLOC_")) ? {} : LARGE_BUFFER_MALLOC_ENV
 
+/** Whether a process with `env` on this platform runs without the settings and would gain from them (glibc only reads them on Linux here). */
+export const lacksAllocatorSettings = (env: Readonly<Record<string, string | undefined>>): boolean =>
+  process.platform === "linux" && Object.keys(allocatorEnv(env)).length > 0
+
 /** The malloc variables of `env`, for a benchmark's report ("default malloc" when none). */
 export const describeAllocator = (env: Readonly<Record<string, string | undefined>>): string => {
   const set = Object.entries(env).filter(([name]) => name.startsWith("MALLOC_")).map(([name, value]) => `${name}=${value}`)
@@ -36,12 +40,11 @@ export const describeAllocator = (env: Readonly<Record<string, string | undefine
  * not Linux); the parent never returns.
  */
 export const rerunWithAllocatorSettings = async (args: ReadonlyArray<string>): Promise<true> => {
-  const added = allocatorEnv(process.env)
-  if (process.platform !== "linux" || Object.keys(added).length === 0) return true
+  if (!lacksAllocatorSettings(process.env)) return true
   const { spawnSync } = await import("node:child_process")
   const child = spawnSync(process.execPath, [...process.execArgv, ...args], {
     stdio: "inherit",
-    env: { ...process.env, ...added }
+    env: { ...process.env, ...LARGE_BUFFER_MALLOC_ENV }
   })
   process.exit(child.status ?? 1)
 }
