@@ -90,6 +90,14 @@ export type FrameParts = Uint8Array | ReadonlyArray<Uint8Array>
 /** The parser of a socketClient/socketServer connection: it may frame a message in several parts. */
 export interface StreamParser {
   readonly decode: (input: Uint8Array | string) => ReadonlyArray<unknown>
+  /**
+   * For a socket's `onread` (socketClient): where its next read should land. Inside a large
+   * frame that is the rest of the frame's own buffer, so the bytes arrive in place, with no
+   * buffer per read and no gathering copy; otherwise a scratch buffer the parser reuses.
+   */
+  readonly readBuffer: () => Uint8Array
+  /** `length` bytes read into the buffer `readBuffer` gave last: the messages they complete. */
+  readonly decodeRead: (length: number) => ReadonlyArray<unknown>
   /** `attach`: whether large bytes may go beside the message (the peer reads such frames); default true. */
   readonly encode: (message: unknown, attach?: boolean) => FrameParts
 }
@@ -107,6 +115,12 @@ export const writeFrame = (socket: { write: (chunk: Uint8Array) => boolean }, pa
  */
 const asPlainBytes = (bytes: Uint8Array): Uint8Array =>
   bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+
+/** A frame body at least this large is read in place (`readBuffer`) once its length is known. */
+export const READ_IN_PLACE_FROM = 256 * 1024
+
+/** Size of the scratch buffer socket reads land in outside a large frame (libuv reads 64 KiB at most by default). */
+const SCRATCH_BYTES = 64 * 1024
 
 /**
  * One parser per connection. `decode` keeps the chunks of an incomplete frame in a list and
@@ -146,6 +160,12 @@ const makeParser = (encoding: "stream" | "frame"): StreamParser => {
   let pendingBytes = 0
   let pendingBodyBytes = -1
   let rejected: RpcSerialization.RpcSerializationError | StreamRefused | undefined
+
+  // Reading in place (readBuffer/decodeRead): the large frame being filled, header included,
+  // and how much of it has arrived; else reads land in `scratch`.
+  let inPlace: { readonly frame: Uint8Array; filled: number; readonly attached: boolean } | undefined
+  let scratch: Uint8Array | undefined
+  let lastRead: Uint8Array | undefined
 
   const checkLength = (length: number) => {
     if (length > maxFrameBytes) {
@@ -252,25 +272,67 @@ const makeParser = (encoding: "stream" | "frame"): StreamParser => {
     }
   }
 
+  /** The messages of complete frame bodies; a body that cannot be read refuses the stream. */
+  const decodeBodies = (bodies: ReadonlyArray<readonly [body: Uint8Array, attached: boolean]>): Array<unknown> => {
+    const messages = new Array<unknown>(bodies.length)
+    try {
+      for (let i = 0; i < bodies.length; i++) {
+        const [body, attached] = bodies[i]!
+        messages[i] = attached ? unpackAttached(body) : unpackr.unpack(body)
+        checkShapes()
+      }
+    } catch (error) {
+      // A body that cannot be read may have defined shapes part-way, and the frames after it
+      // may use shapes it would have defined: nothing later can be trusted.
+      rejected = error instanceof StreamRefused
+        ? error
+        : new StreamRefused(`an undecodable frame: ${error instanceof Error ? error.message : String(error)}`)
+      throw rejected
+    }
+    return messages
+  }
+
+  /** The pending frame, when its length is known and large, moves into a buffer of its own that later reads fill in place. */
+  const moveInPlace = () => {
+    if (pendingBodyBytes < READ_IN_PLACE_FROM) return
+    // Every byte is overwritten (by the copy below and the reads that follow) before it is read.
+    const frame = unfilledBytes(headerBytes + pendingBodyBytes)
+    let filled = 0
+    for (const chunk of pending) {
+      frame.set(chunk, filled)
+      filled += chunk.length
+    }
+    inPlace = { frame, filled, attached: pendingAttached }
+    pending = []
+    pendingBytes = 0
+    pendingBodyBytes = -1
+  }
+
   return {
     decode: (input) => {
       if (rejected !== undefined) throw rejected
-      const bodies = takeFrames(typeof input === "string" ? textEncoder.encode(input) : asPlainBytes(input))
-      const messages = new Array<unknown>(bodies.length)
-      try {
-        for (let i = 0; i < bodies.length; i++) {
-          const [body, attached] = bodies[i]!
-          messages[i] = attached ? unpackAttached(body) : unpackr.unpack(body)
-          checkShapes()
-        }
-      } catch (error) {
-        // A body that cannot be read may have defined shapes part-way, and the frames after it
-        // may use shapes it would have defined: nothing later can be trusted.
-        rejected = error instanceof StreamRefused
-          ? error
-          : new StreamRefused(`an undecodable frame: ${error instanceof Error ? error.message : String(error)}`)
-        throw rejected
+      return decodeBodies(takeFrames(typeof input === "string" ? textEncoder.encode(input) : asPlainBytes(input)))
+    },
+    readBuffer: () => {
+      if (inPlace !== undefined) lastRead = inPlace.frame.subarray(inPlace.filled)
+      else lastRead = scratch ??= new Uint8Array(SCRATCH_BYTES)
+      return lastRead
+    },
+    decodeRead: (length) => {
+      if (rejected !== undefined) throw rejected
+      const read = lastRead
+      if (read === undefined || length > read.length) throw new StreamRefused("a read longer than the buffer it was given")
+      if (inPlace !== undefined && read.buffer === inPlace.frame.buffer) {
+        inPlace.filled += length
+        if (inPlace.filled < inPlace.frame.length) return []
+        const { attached, frame } = inPlace
+        inPlace = undefined
+        return decodeBodies([[frame.subarray(headerBytes), attached]])
       }
+      // The scratch buffer is read into again: what the frames keep (pending chunks, decoded
+      // binaries, which are views of their input) must be a copy.
+      const messages = decodeBodies(takeFrames(read.slice(0, length)))
+      moveInPlace()
       return messages
     },
     encode: (message, attach = true) => {

@@ -4,7 +4,9 @@ import { Effect } from "effect"
 import fc from "fast-check"
 import { Packr } from "msgpackr"
 import { ATTACH_FROM_BYTES } from "../../layers/transport/attachedBytes.ts"
-import { type FrameParts, framedMsgpack, layerFramedMsgpack, makeStreamParser, maxFrameBytes, StreamRefused } from "../../layers/transport/framedMsgpack.ts"
+import {
+  type FrameParts, framedMsgpack, layerFramedMsgpack, makeStreamParser, maxFrameBytes, READ_IN_PLACE_FROM, type StreamParser, StreamRefused
+} from "../../layers/transport/framedMsgpack.ts"
 
 /** `value` with every Uint8Array in it replaced by its hex string, for a quick deep comparison. */
 const bytesAsHex = (value: unknown): unknown => {
@@ -285,6 +287,63 @@ describe("attached bytes (stream encoding)", () => {
       ),
       { seed: 20261207, numRuns: 100 }
     )
+  })
+
+  /** Feed `stream` to `parser` as a socket with `onread` would: each read fills part of the buffer the parser gives. */
+  const readInto = (parser: StreamParser, stream: Uint8Array, readSizes: ReadonlyArray<number>): Array<unknown> => {
+    const decoded: Array<unknown> = []
+    let at = 0
+    for (let i = 0; at < stream.length; i++) {
+      const buffer = parser.readBuffer()
+      const length = Math.min(buffer.length, stream.length - at, readSizes.length === 0 ? buffer.length : readSizes[i % readSizes.length]!)
+      buffer.set(stream.subarray(at, at + length))
+      at += length
+      decoded.push(...parser.decodeRead(length))
+    }
+    return decoded
+  }
+
+  it("reads in place: plain, attached and large frames, whatever the sizes of the reads", () => {
+    const attachedMessage = fc.record({
+      _tag: fc.constant("Request"),
+      id: fc.string({ maxLength: 5 }),
+      payload: fc.record({
+        data: fc.integer({ min: 0, max: 3 }).map((n) => bytes(n < 2 ? ATTACH_FROM_BYTES + n * 1000 : READ_IN_PLACE_FROM + n * 1000, n)),
+        note: fc.string({ maxLength: 10 })
+      })
+    })
+    // A plain frame past the in-place size: a long string, which is never attached.
+    const longPlain = fc.integer({ min: 0, max: 2 }).map((n) => ({ _tag: "Long", text: "x".repeat(READ_IN_PLACE_FROM + n) }))
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(message, attachedMessage, longPlain), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.integer({ min: 1, max: 100_000 }), { maxLength: 8 }),
+        (messages, readSizes) => {
+          const encoder = makeStreamParser()
+          const stream = concat(messages.flatMap((m) => parts(encoder.encode(m))))
+          // Compared after every read: a decoded message must not share the scratch buffer later reads reuse.
+          expect(readInto(makeStreamParser(), stream, readSizes).map(bytesAsHex)).toEqual(messages.map(bytesAsHex))
+        }
+      ),
+      { seed: 20261208, numRuns: 60 }
+    )
+  })
+
+  it("reads the rest of a large frame into the frame's own buffer, and a small one through the scratch buffer", () => {
+    const encoder = makeStreamParser()
+    const large = concat(parts(encoder.encode(requestWith(bytes(1024 * 1024, 5)))))
+    const parser = makeStreamParser()
+    const first = parser.readBuffer()
+    expect(first.length).toBeLessThan(READ_IN_PLACE_FROM)
+    first.set(large.subarray(0, 1000))
+    expect(parser.decodeRead(1000)).toEqual([])
+    // The frame's length is known: the next read may take all the rest in one go.
+    const rest = parser.readBuffer()
+    expect(rest.length).toBe(large.length - 1000)
+    rest.set(large.subarray(1000))
+    const [decoded] = parser.decodeRead(rest.length)
+    expect(bytesAsHex(decoded)).toEqual(bytesAsHex(requestWith(bytes(1024 * 1024, 5))))
+    expect(parser.readBuffer()).toBe(first)
   })
 
   it("refuses a frame whose attached bytes do not match its markers, and the rest of the stream", () => {
