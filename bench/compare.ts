@@ -33,6 +33,7 @@ import { fileTimestamp } from "../src/bench/report.ts"
 import { BenchFailed } from "../src/bench/runBench.ts"
 import { CliExit, EXIT_FAILURE, EXIT_USAGE, teardown } from "../src/cli/exitCodes.ts"
 import { describeAllocator, rerunWithAllocatorSettings } from "../src/lib/allocatorEnv.ts"
+import { nodeHeapArgs } from "../src/lib/nodeHeapArgs.ts"
 import { crc32c, crc32cImplementation } from "../src/lib/crc32c.ts"
 import { patternBytes } from "../src/lib/patternBytes.ts"
 import { startCluster } from "../test/support/cluster.ts"
@@ -85,7 +86,7 @@ const machine = (): Machine => {
     nodeVersion: process.version,
     platform: `${platform()} ${release()}`,
     checksums: crc32cImplementation,
-    allocator: describeAllocator(process.env)
+    allocator: [describeAllocator(process.env), ...nodeHeapArgs(process.execArgv, process.env).map((arg) => `nodes ${arg}`)].join(", ")
   }
 }
 

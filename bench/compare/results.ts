@@ -61,7 +61,7 @@ export interface Machine {
   readonly platform: string
   /** Which CRC-32C the chunk and WAL checksums used: the native binary or the TypeScript table. */
   readonly checksums: "native" | "table"
-  /** The malloc variables the processes ran with (src/lib/allocatorEnv.ts); absent in runs before they existed. */
+  /** The malloc variables the processes ran with (src/lib/allocatorEnv.ts) and the nodes' V8 heap arguments (src/lib/nodeHeapArgs.ts); absent in runs before they existed. */
   readonly allocator?: string
 }
 

@@ -21,6 +21,7 @@ import { Unavailable } from "../domain/errors.ts"
 import type { Communicator } from "../services/Communicator.ts"
 import { askSeeds, verdict } from "../client/clusterStatus.ts"
 import { allocatorEnv } from "../lib/allocatorEnv.ts"
+import { nodeHeapArgs } from "../lib/nodeHeapArgs.ts"
 
 const BIN = fileURLToPath(new URL("../../bin/sandstore.mjs", import.meta.url))
 
@@ -159,7 +160,7 @@ export const makeLocalCluster = (
           if (s.running !== undefined) return
           const scope = yield* Scope.fork(clusterScope, ExecutionStrategy.sequential)
           const child = yield* Command.start(
-            Command.make(process.execPath, BIN, ...args(s)).pipe(Command.env(allocatorEnv(process.env)))
+            Command.make(process.execPath, ...nodeHeapArgs(process.execArgv, process.env), BIN, ...args(s)).pipe(Command.env(allocatorEnv(process.env)))
           ).pipe(
             Effect.provideService(CommandExecutor, executor),
             Scope.extend(scope),

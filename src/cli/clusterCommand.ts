@@ -9,6 +9,7 @@ import { Command, FileSystem, Path } from "@effect/platform"
 import { Console, Effect, Stream } from "effect"
 import { fileURLToPath } from "node:url"
 import { allocatorEnv } from "../lib/allocatorEnv.ts"
+import { nodeHeapArgs } from "../lib/nodeHeapArgs.ts"
 
 const BIN = fileURLToPath(new URL("../../bin/sandstore.mjs", import.meta.url))
 
@@ -71,7 +72,7 @@ export const clusterUp = Cli.make("up", options, ({ basePort, dataDir, etcd, hos
       Effect.gen(function*() {
         const id = `n${i}`
         const child = yield* Command.start(
-          Command.make(process.execPath, BIN, ...nodeArgs(i, cluster)).pipe(Command.env(allocatorEnv(process.env)))
+          Command.make(process.execPath, ...nodeHeapArgs(process.execArgv, process.env), BIN, ...nodeArgs(i, cluster)).pipe(Command.env(allocatorEnv(process.env)))
         )
         yield* Effect.forkScoped(prefixed(id, child.stdout, (line) => Console.log(line)))
         yield* Effect.forkScoped(prefixed(id, child.stderr, (line) => Console.error(line)))

@@ -7,6 +7,7 @@ import { FileSystem } from "@effect/platform"
 import { Duration, Effect, Layer, Option } from "effect"
 import { InvalidArgument } from "../domain/errors.ts"
 import { lacksAllocatorSettings } from "../lib/allocatorEnv.ts"
+import { lacksHeapSettings, NODE_HEAP_ARGS } from "../lib/nodeHeapArgs.ts"
 import { type AdmissionLimits, DEFAULT_ADMISSION_LIMITS } from "../services/Admission.ts"
 import { Server } from "../services/Server.ts"
 
@@ -76,7 +77,13 @@ const announce = (id: string) =>
     if (lacksAllocatorSettings(process.env)) {
       yield* Effect.log(
         "MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ are not set: every chunk-sized buffer is fresh memory, " +
-          "and large reads and writes run slower (docs/operations.md, \"Memory allocator settings\")"
+          "and large reads and writes run slower (docs/operations.md, \"Memory settings\")"
+      )
+    }
+    if (lacksHeapSettings(process.execArgv, process.env)) {
+      yield* Effect.log(
+        `node was started without ${NODE_HEAP_ARGS.join(" ")}: V8 collects its whole heap every piece or two of a large write, ` +
+          "costing the node about a fifth more CPU (docs/operations.md, \"Memory settings\")"
       )
     }
     yield* Effect.addFinalizer(() => Effect.log(`sandstore node ${id} stopped`))
