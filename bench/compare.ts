@@ -19,7 +19,7 @@
  * between its compare markers. Every process and temp dir is removed at the end, on failure
  * and on Ctrl-C alike (each lives in a scope).
  *
- * Run: npm run bench:compare [-- --duration 10s --warmup 2s --prime 5s --concurrency 1,16,64 --file-size 256MiB --small-only]
+ * Run: npm run bench:compare [-- --duration 10s --warmup 2s --prime 15s --concurrency 1,16,64 --file-size 256MiB --small-only]
  */
 import { FileSystem } from "@effect/platform"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"

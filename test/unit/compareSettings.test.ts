@@ -16,7 +16,7 @@ describe("parseCompareArguments", () => {
     const defaults = settings([])
     expect(Duration.toMillis(defaults.duration)).toBe(10_000)
     expect(Duration.toMillis(defaults.warmup)).toBe(2_000)
-    expect(Duration.toMillis(defaults.prime)).toBe(5_000)
+    expect(Duration.toMillis(defaults.prime)).toBe(15_000)
     expect(defaults.concurrency).toEqual([1, 16, 64])
     expect(defaults.fileSize).toBe(256 * 1024 * 1024)
     expect(defaults.smallOnly).toBe(false)
