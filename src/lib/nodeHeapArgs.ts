@@ -7,7 +7,8 @@
  * file allocates two 8 MiB-sized buffers per piece (the socket's reads and the gathered frame),
  * so it reached the limit every piece or two and ran a full mark-compact each time: 13-18 of
  * them, 0.6-1.1 s of main-thread time per node, for one 256 MiB write. Starting the limit at
- * 256 MB leaves the collector to run when that much has been allocated. Measured on this
+ * 256 MB leaves only the collections that V8's external-memory pressure asks for (about one
+ * per 64 MB of buffers still held): 6-7 per such write, 0.14-0.36 s. Measured on this
  * project's 2-core VM, fresh 3-node clusters alternately, a 256 MiB file written in 8 MiB
  * pieces: nodes' CPU 7.0-8.1 s -> 5.6-5.8 s, 58.6-64.4 -> 70.7-77.0 MiB/s; resident memory
  * after the write 225-245 MB either way (the malloc settings of allocatorEnv.ts already keep
