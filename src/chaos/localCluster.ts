@@ -20,8 +20,7 @@ import { fileURLToPath } from "node:url"
 import { Unavailable } from "../domain/errors.ts"
 import type { Communicator } from "../services/Communicator.ts"
 import { askSeeds, verdict } from "../client/clusterStatus.ts"
-import { allocatorEnv } from "../lib/allocatorEnv.ts"
-import { nodeHeapArgs } from "../lib/nodeHeapArgs.ts"
+import { nodeLaunch } from "../lib/nodeLaunch.ts"
 
 const BIN = fileURLToPath(new URL("../../bin/sandstore.mjs", import.meta.url))
 
@@ -159,9 +158,8 @@ export const makeLocalCluster = (
           const s = slot(id)
           if (s.running !== undefined) return
           const scope = yield* Scope.fork(clusterScope, ExecutionStrategy.sequential)
-          const child = yield* Command.start(
-            Command.make(process.execPath, ...nodeHeapArgs(process.execArgv, process.env), BIN, ...args(s)).pipe(Command.env(allocatorEnv(process.env)))
-          ).pipe(
+          const launch = nodeLaunch(BIN, args(s))
+          const child = yield* Command.start(Command.make(process.execPath, ...launch.args).pipe(Command.env(launch.env))).pipe(
             Effect.provideService(CommandExecutor, executor),
             Scope.extend(scope),
             Effect.onError(() => Scope.close(scope, Exit.void))

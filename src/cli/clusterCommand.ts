@@ -8,8 +8,7 @@ import { Command as Cli, Options } from "@effect/cli"
 import { Command, FileSystem, Path } from "@effect/platform"
 import { Console, Effect, Stream } from "effect"
 import { fileURLToPath } from "node:url"
-import { allocatorEnv } from "../lib/allocatorEnv.ts"
-import { nodeHeapArgs } from "../lib/nodeHeapArgs.ts"
+import { nodeLaunch } from "../lib/nodeLaunch.ts"
 
 const BIN = fileURLToPath(new URL("../../bin/sandstore.mjs", import.meta.url))
 
@@ -71,9 +70,8 @@ export const clusterUp = Cli.make("up", options, ({ basePort, dataDir, etcd, hos
     yield* Effect.forEach(Array.from({ length: nodes }, (_, k) => k + 1), (i) =>
       Effect.gen(function*() {
         const id = `n${i}`
-        const child = yield* Command.start(
-          Command.make(process.execPath, ...nodeHeapArgs(process.execArgv, process.env), BIN, ...nodeArgs(i, cluster)).pipe(Command.env(allocatorEnv(process.env)))
-        )
+        const launch = nodeLaunch(BIN, nodeArgs(i, cluster))
+        const child = yield* Command.start(Command.make(process.execPath, ...launch.args).pipe(Command.env(launch.env)))
         yield* Effect.forkScoped(prefixed(id, child.stdout, (line) => Console.log(line)))
         yield* Effect.forkScoped(prefixed(id, child.stderr, (line) => Console.error(line)))
         const code = yield* child.exitCode.pipe(Effect.orElseSucceed(() => -1))

@@ -6,8 +6,7 @@ import { Effect, Schedule } from "effect"
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { createServer, connect as netConnect } from "node:net"
 import { join } from "node:path"
-import { allocatorEnv } from "../../src/lib/allocatorEnv.ts"
-import { nodeHeapArgs } from "../../src/lib/nodeHeapArgs.ts"
+import { nodeLaunch } from "../../src/lib/nodeLaunch.ts"
 
 const ROOT = join(import.meta.dirname, "..", "..")
 export const BIN = join(ROOT, "bin", "sandstore.mjs")
@@ -51,10 +50,8 @@ export const startNode = (options: { readonly id: string; readonly port: number;
     let output = ""
     const child = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const p = spawn(process.execPath, [...nodeHeapArgs(process.execArgv, process.env), BIN, "node", "--id", options.id, "--listen", address, "--data-dir", options.dataDir, ...(options.args ?? [])], {
-          stdio: ["ignore", "pipe", "pipe"],
-          env: { ...process.env, ...allocatorEnv(process.env) }
-        })
+        const launch = nodeLaunch(BIN, ["node", "--id", options.id, "--listen", address, "--data-dir", options.dataDir, ...(options.args ?? [])])
+        const p = spawn(process.execPath, launch.args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...launch.env } })
         p.stdout.on("data", (d) => (output += d))
         p.stderr.on("data", (d) => (output += d))
         return p
