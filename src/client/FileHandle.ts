@@ -25,6 +25,7 @@ import { makeWriteWindow, WRITE_WINDOW_BYTES } from "./WriteWindow.ts"
 import type { ReplicaReads } from "./ReplicaReads.ts"
 import { makeReadAhead } from "./ReadAhead.ts"
 import { concatBytes } from "../lib/concatBytes.ts"
+import { copyBytes } from "../lib/copyBytes.ts"
 import { crc32c } from "../lib/crc32c.ts"
 
 export interface ReadResult<B extends Uint8Array = Uint8Array> {
@@ -166,7 +167,7 @@ export const make = (options: FileHandleOptions): Effect.Effect<FileHandle> =>
     const writeThrough = (offset: number, data: Uint8Array) =>
       Effect.forEach(
         pieces(offset, data.length, chunkSize, MAX_TRANSFER_BYTES),
-        (piece) => window.launch(piece.offset, data.slice(piece.offset - offset, piece.offset - offset + piece.length)),
+        (piece) => window.launch(piece.offset, copyBytes(data.subarray(piece.offset - offset, piece.offset - offset + piece.length))),
         { discard: true }
       )
 

@@ -83,6 +83,25 @@ describe("a file handle's window of Writes in flight", () => {
       yield* handle.close
     }))
 
+  it.scopedLive("pieces in flight keep the bytes written: the caller may reuse its buffer once write returns", () =>
+    Effect.gen(function*() {
+      const address = yield* standaloneNode()
+      const held = yield* holdingWrites()
+      const fs = yield* faultyClientOf([address], held.intercept, fastRetry)
+      const handle = yield* fs.open("/reused.bin", "w")
+      const data = patternBytes(3 * MiB, 4)
+      const written = new Uint8Array(data)
+      expect(yield* handle.write(written)).toBe(3 * MiB)
+      yield* held.untilSeen(3)
+      // Every piece is still unanswered: the caller's buffer now holds other bytes.
+      written.fill(0xee)
+      const synced = yield* Effect.fork(handle.sync)
+      yield* held.releaseAll
+      yield* Fiber.join(synced)
+      expect(firstDifference(yield* fs.readFile("/reused.bin"), data)).toBe(-1)
+      yield* handle.close
+    }))
+
   it.scopedLive("the window bounds the bytes in flight: a write waits for room (writeWindowBytes)", () =>
     Effect.gen(function*() {
       const address = yield* standaloneNode()
