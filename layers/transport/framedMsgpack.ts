@@ -10,6 +10,7 @@
 import { RpcSerialization } from "@effect/rpc"
 import { Layer } from "effect"
 import { Packr, RESERVE_START_SPACE, Unpackr } from "msgpackr"
+import { copyBytes } from "../../src/lib/copyBytes.ts"
 import { unfilledBytes } from "../../src/lib/unfilledBytes.ts"
 import { detach, reattach } from "./attachedBytes.ts"
 
@@ -191,6 +192,24 @@ const makeParser = (encoding: "stream" | "frame"): StreamParser => {
   /** Whether the incomplete frame carries attached bytes (known once its header is). */
   let pendingAttached = false
 
+  /**
+   * The incomplete frame (its length known) in a buffer of its own, with the chunks that arrived
+   * so far copied in (`filled` bytes); the parser then holds no incomplete frame. The rest of
+   * the buffer is overwritten before it is read, so it is not zero-filled (8 MiB for a chunk).
+   */
+  const takePending = (): { readonly frame: Uint8Array; readonly filled: number } => {
+    const frame = unfilledBytes(headerBytes + pendingBodyBytes)
+    let filled = 0
+    for (const chunk of pending) {
+      frame.set(chunk, filled)
+      filled += chunk.length
+    }
+    pending = []
+    pendingBytes = 0
+    pendingBodyBytes = -1
+    return { frame, filled }
+  }
+
   /** The bodies of the frames that `data` completes, in order (each with its mark); keeps any incomplete rest. */
   const takeFrames = (data: Uint8Array): Array<readonly [body: Uint8Array, attached: boolean]> => {
     const bodies: Array<readonly [Uint8Array, boolean]> = []
@@ -214,19 +233,11 @@ const makeParser = (encoding: "stream" | "frame"): StreamParser => {
         pendingBytes += available
         return bodies
       }
-      // Every byte is overwritten below, so the frame need not be zero-filled first (8 MiB for a chunk).
-      const frame = unfilledBytes(headerBytes + pendingBodyBytes)
-      let position = 0
-      for (const chunk of pending) {
-        frame.set(chunk, position)
-        position += chunk.length
-      }
-      frame.set(data.subarray(0, missing), position)
-      bodies.push([frame.subarray(headerBytes), pendingAttached])
+      const attached = pendingAttached
+      const { frame, filled } = takePending()
+      frame.set(data.subarray(0, missing), filled)
+      bodies.push([frame.subarray(headerBytes), attached])
       offset = missing
-      pending = []
-      pendingBytes = 0
-      pendingBodyBytes = -1
     }
     while (data.length - offset >= headerBytes) {
       const bodyBytes = readLength(data, offset)
@@ -295,17 +306,8 @@ const makeParser = (encoding: "stream" | "frame"): StreamParser => {
   /** The pending frame, when its length is known and large, moves into a buffer of its own that later reads fill in place. */
   const moveInPlace = () => {
     if (pendingBodyBytes < READ_IN_PLACE_FROM) return
-    // Every byte is overwritten (by the copy below and the reads that follow) before it is read.
-    const frame = unfilledBytes(headerBytes + pendingBodyBytes)
-    let filled = 0
-    for (const chunk of pending) {
-      frame.set(chunk, filled)
-      filled += chunk.length
-    }
-    inPlace = { frame, filled, attached: pendingAttached }
-    pending = []
-    pendingBytes = 0
-    pendingBodyBytes = -1
+    const attached = pendingAttached
+    inPlace = { ...takePending(), attached }
   }
 
   return {
@@ -331,7 +333,7 @@ const makeParser = (encoding: "stream" | "frame"): StreamParser => {
       }
       // The scratch buffer is read into again: what the frames keep (pending chunks, decoded
       // binaries, which are views of their input) must be a copy.
-      const messages = decodeBodies(takeFrames(read.slice(0, length)))
+      const messages = decodeBodies(takeFrames(copyBytes(read.subarray(0, length))))
       moveInPlace()
       return messages
     },
