@@ -22,7 +22,7 @@
  * and out of kept/ by one more; reads take no lock (files are immutable once renamed into place).
  */
 import * as NodePath from "node:path"
-import { Effect, Exit, Layer, Option, Ref } from "effect"
+import { Effect, Either, Exit, Layer, Option } from "effect"
 import { Corruption, type IoError, InvalidArgument, NotFound } from "../../src/domain/errors.ts"
 import { crc32cAfterOverwrite } from "../../src/lib/crc32c.ts"
 import { sameBytes } from "../../src/lib/sameBytes.ts"
@@ -40,18 +40,21 @@ import {
   verifyBlocks
 } from "./chunkFile.ts"
 import {
+  closeNow,
   fsyncDir,
   fsyncFd,
-  ioError,
   makeDir,
-  openForReadIfExists,
+  openForReadIfExistsNow,
   openScoped,
   readAt,
+  readAtNow,
   readDir,
-  rename,
-  renameIfExists,
+  renameIfExistsNow,
+  runNow,
+  SYNC_IO_BYTES,
   unlinkIfExists,
-  writeAllAt
+  unlinkIfExistsNow,
+  writeFileDurably
 } from "./fsCalls.ts"
 import {
   decodePatchHeader,
@@ -98,6 +101,8 @@ const patchEntry = (header: PatchHeader, dataLength: number): PatchEntry => ({
 interface Stored {
   place: Place
   readonly patch: PatchEntry | undefined
+  /** A whole version's length and checksum, once known (written, or its header read). */
+  whole?: VersionFacts | undefined
 }
 
 /** What a patch on top of a version needs to know of it. */
@@ -132,35 +137,48 @@ interface OpenVersion {
   readonly layout: Layout
 }
 
-const readChunkHeader = (path: string, fd: number, at: number): Effect.Effect<ChunkFileHeader, Corruption | IoError> =>
-  Effect.flatMap(readAt(path, fd, CHUNK_HEADER_SIZE, at), (bytes) => decodeChunkHeader(bytes, path))
+/** The file holding a version's own bytes, open, and where those bytes start in the version. */
+interface Holder extends OpenVersion {
+  readonly startsAt: number
+}
 
-/** A version file's patch header (when `isPatch`) and layout. */
-const readLayout = (path: string, fd: number, isPatch: boolean) =>
-  Effect.gen(function*() {
-    const patch = isPatch
-      ? yield* Effect.flatMap(readAt(path, fd, MAX_PATCH_HEADER_SIZE, 0), (bytes) => decodePatchHeader(bytes, path))
-      : undefined
-    const at = patch === undefined ? 0 : patchHeaderSize(patch)
-    const header = yield* readChunkHeader(path, fd, at)
-    const tableLength = dataOffset(header) - tableOffset
-    const table = yield* readAt(path, fd, tableLength, at + tableOffset)
-    if (table.length < tableLength) {
-      return yield* new Corruption({ message: `chunk file checksum table truncated in ${path}`, file: path, offset: at + tableOffset + table.length })
-    }
-    return { patch, layout: { at, header, table } satisfies Layout }
-  })
+/** The value, or its Corruption thrown (for the store's synchronous code: fsCalls.ts). */
+const orThrow = <A>(decoded: Either.Either<A, Corruption>): A => {
+  if (Either.isLeft(decoded)) throw decoded.left
+  return decoded.right
+}
 
-/** Reads and verifies only the blocks the range (of the chunk file's data) touches. */
-const readVerified = (file: OpenVersion, offset: number, length: number): Effect.Effect<Uint8Array, Corruption | IoError> =>
-  Effect.gen(function*() {
-    const { at, header, table } = file.layout
-    const span = blockSpan(header, offset, length)
-    if (span.blockCount === 0) return new Uint8Array(0)
-    const entries = table.subarray(span.tableOffset - tableOffset, span.tableOffset - tableOffset + span.tableLength)
-    const blocks = yield* readAt(file.path, file.fd, span.blocksLength, at + span.blocksOffset)
-    return yield* verifyBlocks(header, span, entries, blocks, file.path)
-  })
+/** A version file's patch header (when `isPatch`) and layout, read synchronously (a few small reads). */
+const readLayoutNow = (path: string, fd: number, isPatch: boolean): { readonly patch: PatchHeader | undefined; readonly layout: Layout } => {
+  const patch = isPatch ? orThrow(decodePatchHeader(readAtNow(path, fd, MAX_PATCH_HEADER_SIZE, 0), path)) : undefined
+  const at = patch === undefined ? 0 : patchHeaderSize(patch)
+  const header = orThrow(decodeChunkHeader(readAtNow(path, fd, CHUNK_HEADER_SIZE, at), path))
+  const tableLength = dataOffset(header) - tableOffset
+  const table = readAtNow(path, fd, tableLength, at + tableOffset)
+  if (table.length < tableLength) {
+    throw new Corruption({ message: `chunk file checksum table truncated in ${path}`, file: path, offset: at + tableOffset + table.length })
+  }
+  return { patch, layout: { at, header, table } }
+}
+
+/** The blocks a range (of the chunk file's data) touches, and their entries in the checksum table. */
+const spanIn = (file: OpenVersion, offset: number, length: number) => {
+  const { header, table } = file.layout
+  const span = blockSpan(header, offset, length)
+  const entries = table.subarray(span.tableOffset - tableOffset, span.tableOffset - tableOffset + span.tableLength)
+  return { span, entries }
+}
+
+/** Reads and verifies only the blocks the range touches: synchronously when they are few, else through the thread pool. */
+const readVerified = (file: OpenVersion, offset: number, length: number): Effect.Effect<Uint8Array, Corruption | IoError> => {
+  const { entries, span } = spanIn(file, offset, length)
+  if (span.blockCount === 0) return Effect.succeed(new Uint8Array(0))
+  const at = file.layout.at + span.blocksOffset
+  return span.blocksLength <= SYNC_IO_BYTES
+    ? runNow<Uint8Array, Corruption | IoError>(() =>
+      orThrow(verifyBlocks(file.layout.header, span, entries, readAtNow(file.path, file.fd, span.blocksLength, at), file.path)))
+    : Effect.flatMap(readAt(file.path, file.fd, span.blocksLength, at), (blocks) => verifyBlocks(file.layout.header, span, entries, blocks, file.path))
+}
 
 /** The ranges of [start, end) outside [from, to). */
 const outside = (start: number, end: number, from: number, to: number): Array<[number, number]> => {
@@ -177,6 +195,8 @@ const stripeOf = (versionId: string): number => {
   for (let i = 0; i < versionId.length; i++) hash = (hash * 31 + versionId.charCodeAt(i)) >>> 0
   return hash % LOCK_STRIPES
 }
+
+const NO_BYTES = new Uint8Array(0)
 
 export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
   Effect.gen(function*() {
@@ -196,47 +216,56 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
     const pathOf = (place: Place, id: string) => NodePath.join(dirs[place], fileName(id))
     const committedPath = (id: string) => pathOf("committed", id)
 
-    const tempCounter = yield* Ref.make(0)
+    let tempCounter = 0
     const stripes = yield* Effect.forEach(Array.from({ length: LOCK_STRIPES }), () => Effect.makeSemaphore(1))
     const exclusive = (id: string) => stripes[stripeOf(id)]!.withPermits(1)
     // Taken inside a stripe, never the other way round.
     const keptLock = yield* Effect.makeSemaphore(1)
 
     // --- finding and reading versions --------------------------------------------------------
+    // Synchronous (the `…Now` functions throw their typed errors) except for large transfers
+    // and fsyncs: see fsCalls.ts.
 
     /**
      * Open the file of a version the index knows, where the index says it is, else further along
-     * its way (a commit or removal may have moved it since the index was read). None when it is
-     * not stored, or is only in kept/ and `kept` is false.
+     * its way (a commit or removal may have moved it since the index was read). Undefined when it
+     * is not stored, or is only in kept/ and `kept` is false.
      */
-    const openStored = (id: string, kept: boolean) =>
-      Effect.gen(function*() {
-        const stored = versions.get(id)
-        if (stored === undefined || (!kept && stored.place === "kept")) return Option.none<{ path: string; fd: number }>()
-        for (const place of PLACES.slice(PLACES.indexOf(stored.place))) {
-          if (!kept && place === "kept") break
-          const path = pathOf(place, id)
-          const fd = yield* openForReadIfExists(path)
-          if (Option.isSome(fd)) return Option.some({ path, fd: fd.value })
-        }
-        return Option.none<{ path: string; fd: number }>()
-      })
+    const openStoredNow = (id: string, kept: boolean): { readonly path: string; readonly fd: number } | undefined => {
+      const stored = versions.get(id)
+      if (stored === undefined || (!kept && stored.place === "kept")) return undefined
+      for (const place of PLACES.slice(PLACES.indexOf(stored.place))) {
+        if (!kept && place === "kept") break
+        const path = pathOf(place, id)
+        const fd = openForReadIfExistsNow(path)
+        if (fd !== undefined) return { path, fd }
+      }
+      return undefined
+    }
 
     /**
-     * The file holding `holder`'s own bytes (`kept`: also when removed), open, and where the
-     * bytes it holds start in the version; NotFound when there is none. Patch or whole is read
-     * off the file opened, not the index: a repair may have made a patch whole meanwhile.
+     * The file holding `holder`'s own bytes (`kept`: also when removed), open (the caller closes
+     * it); NotFound when there is none. Patch or whole is read off the file opened, not the
+     * index: a repair may have made a patch whole meanwhile.
      */
-    const openHolder = (holder: string, kept: boolean) =>
-      Effect.gen(function*() {
-        const found = yield* openStored(holder, kept)
-        if (Option.isNone(found)) {
-          return yield* new NotFound({ message: `chunk version ${holder} not found`, path: committedPath(holder) })
-        }
-        const { fd, path } = found.value
-        const { layout, patch } = yield* readLayout(path, fd, path.endsWith(PATCH_SUFFIX))
-        return { path, fd, layout, startsAt: patch?.offset ?? 0 }
-      })
+    const openHolderNow = (holder: string, kept: boolean): Holder => {
+      const found = openStoredNow(holder, kept)
+      if (found === undefined) throw new NotFound({ message: `chunk version ${holder} not found`, path: committedPath(holder) })
+      try {
+        const { layout, patch } = readLayoutNow(found.path, found.fd, found.path.endsWith(PATCH_SUFFIX))
+        return { path: found.path, fd: found.fd, layout, startsAt: patch?.offset ?? 0 }
+      } catch (error) {
+        closeNow(found.fd)
+        throw error
+      }
+    }
+
+    /** `length` bytes at `start` of the version, from `holder`'s file, verified; the file is open only meanwhile. */
+    const readHolder = (holder: string, kept: boolean, start: number, length: number) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(runNow<Holder, NotFound | Corruption | IoError>(() => openHolderNow(holder, kept)), (file) =>
+          Effect.ensuring(restore(readVerified(file, start - file.startsAt, length)), Effect.sync(() => closeNow(file.fd))))
+      )
 
     /**
      * Where each byte of [start, end) of `id` comes from, walking its patch chain in memory. A
@@ -282,19 +311,8 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
      * verified. `kept`: `id` itself may be a removed version (the files below it always may be).
      */
     const readContent = (id: string, start: number, end: number, kept: boolean) =>
-      Effect.gen(function*() {
+      Effect.suspend(() => {
         const pieces = piecesOf(id, start, end)
-        /** `length` bytes at `offset` of the version, from `holder`'s file; each file is closed before the next opens (a chain may be long). */
-        const readOwn = (holder: string, offset: number, length: number) =>
-          Effect.scoped(Effect.gen(function*() {
-            const file = yield* openHolder(holder, holder === id ? kept : true).pipe(
-              Effect.catchTag("NotFound", (e): Effect.Effect<never, NotFound | Corruption> =>
-                holder === id
-                  ? Effect.fail(e)
-                  : Effect.fail(new Corruption({ message: `chunk version ${id} needs ${holder}, which is gone`, file: pathOf("kept", holder), offset: 0 })))
-            )
-            return yield* readVerified(file, offset - file.startsAt, length)
-          }))
         // One read per file, over the span of all its pieces: a base under many small patches is
         // read once, not once per gap between them.
         const spans = new Map<string, { start: number; end: number }>()
@@ -304,35 +322,52 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
           if (span === undefined) spans.set(piece.holder, { start: piece.start, end: piece.end })
           else spans.set(piece.holder, { start: Math.min(span.start, piece.start), end: Math.max(span.end, piece.end) })
         }
-        const bytesOf = new Map<string, { start: number; bytes: Uint8Array }>()
-        for (const [holder, span] of spans) {
-          const bytes = yield* readOwn(holder, span.start, span.end - span.start)
-          if (bytes.length !== span.end - span.start) {
-            return yield* new Corruption({ message: `chunk version ${holder} is shorter than ${id} needs`, file: holder, offset: span.end })
+        /** A holder's span; each file is closed before the next opens (a chain may be long). */
+        const spanBytes = ([holder, span]: [string, { start: number; end: number }]) =>
+          readHolder(holder, holder === id ? kept : true, span.start, span.end - span.start).pipe(
+            Effect.catchTag("NotFound", (e): Effect.Effect<never, NotFound | Corruption> =>
+              holder === id
+                ? Effect.fail(e)
+                : Effect.fail(new Corruption({ message: `chunk version ${id} needs ${holder}, which is gone`, file: pathOf("kept", holder), offset: 0 }))),
+            Effect.filterOrFail(
+              (bytes) => bytes.length === span.end - span.start,
+              () => new Corruption({ message: `chunk version ${holder} is shorter than ${id} needs`, file: holder, offset: span.end })
+            ),
+            Effect.map((bytes) => ({ holder, start: span.start, bytes }))
+          )
+        return Effect.map(Effect.forEach(spans, spanBytes), (read) => {
+          if (pieces.length === 1 && read.length === 1) return read[0]!.bytes
+          const bytesOf = new Map(read.map((r) => [r.holder, r]))
+          const out = new Uint8Array(end - start)
+          for (const piece of pieces) {
+            if (piece.holder === null) continue
+            const { bytes, start: at } = bytesOf.get(piece.holder)!
+            out.set(bytes.subarray(piece.start - at, piece.end - at), piece.start - start)
           }
-          bytesOf.set(holder, { start: span.start, bytes })
-        }
-        if (pieces.length === 1 && pieces[0]!.holder !== null) return bytesOf.get(pieces[0]!.holder)!.bytes
-        const out = new Uint8Array(end - start)
-        for (const piece of pieces) {
-          if (piece.holder === null) continue
-          const { bytes, start: at } = bytesOf.get(piece.holder)!
-          out.set(bytes.subarray(piece.start - at, piece.end - at), piece.start - start)
-        }
-        return out
+          return out
+        })
       })
 
-    /** Length, checksum and chain of a staged or committed version; none when there is none. */
-    const liveFacts = (id: string) =>
-      Effect.gen(function*() {
-        const stored = versions.get(id)
-        if (stored === undefined || stored.place === "kept") return Option.none<VersionFacts>()
-        if (stored.patch !== undefined) return Option.some<VersionFacts>(stored.patch)
-        return yield* Effect.scoped(openHolder(id, false)).pipe(
-          Effect.map(({ layout: { header } }) => Option.some<VersionFacts>({ length: header.dataLength, crc: header.dataCrc, depth: 0, chainBytes: 0 })),
-          Effect.catchTag("NotFound", () => Effect.succeed(Option.none<VersionFacts>()))
-        )
-      })
+    /** Length, checksum and chain of a staged or committed version; undefined when there is none. */
+    const liveFactsNow = (id: string): VersionFacts | undefined => {
+      const stored = versions.get(id)
+      if (stored === undefined || stored.place === "kept") return undefined
+      if (stored.patch !== undefined) return stored.patch
+      if (stored.whole !== undefined) return stored.whole
+      let file: Holder
+      try {
+        file = openHolderNow(id, false)
+      } catch (error) {
+        if (error instanceof NotFound) return undefined
+        throw error
+      }
+      closeNow(file.fd)
+      const { header } = file.layout
+      // Its bytes never change (a repair writes the same ones): what its header says holds for good.
+      stored.whole = { length: header.dataLength, crc: header.dataCrc, depth: 0, chainBytes: 0 }
+      return stored.whole
+    }
+    const liveFacts = (id: string) => runNow<VersionFacts | undefined, Corruption | IoError>(() => liveFactsNow(id))
 
     // --- writing ------------------------------------------------------------------------------
 
@@ -343,21 +378,17 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
      */
     const writeVersion = (place: Place, id: string, data: Uint8Array, checksums: ChunkChecksums, patch?: PatchEntry) =>
       // Uninterruptible: a file renamed into place is always in the index.
-      Effect.uninterruptible(Effect.gen(function*() {
+      Effect.uninterruptible(Effect.suspend(() => {
         const name = patch === undefined ? id : id + PATCH_SUFFIX
-        const patchHeader = patch === undefined ? new Uint8Array(0) : encodePatchHeader(patch)
-        const chunkPrefix = encodeChunkPrefix(data.length, checksums)
-        const temp = NodePath.join(dirs[place], `${name}.tmp-${yield* Ref.getAndUpdate(tempCounter, (n) => n + 1)}`)
-        yield* Effect.scoped(Effect.gen(function*() {
-          const fd = yield* openScoped(temp, "wx")
-          yield* writeAllAt(temp, fd, [patchHeader, chunkPrefix, data], 0)
-          yield* fsyncFd(temp, fd)
-        })).pipe(
-          Effect.zipRight(rename(temp, NodePath.join(dirs[place], name)).pipe(Effect.mapError(ioError("rename", temp)))),
-          Effect.onError(() => Effect.ignore(unlinkIfExists(temp)))
+        const parts = [patch === undefined ? NO_BYTES : encodePatchHeader(patch), encodeChunkPrefix(data.length, checksums), data]
+        const temp = NodePath.join(dirs[place], `${name}.tmp-${tempCounter++}`)
+        return writeFileDurably(temp, NodePath.join(dirs[place], name), parts).pipe(
+          Effect.zipRight(syncDir(place)),
+          Effect.map(() => {
+            const whole = patch === undefined ? { length: data.length, crc: checksums.whole, depth: 0, chainBytes: 0 } : undefined
+            versions.set(id, { place, patch, whole })
+          })
         )
-        yield* syncDir(place)
-        versions.set(id, { place, patch })
       }))
 
     /** A removed version still kept for its patches cannot become a patch itself: that would give one id two files. */
@@ -374,11 +405,15 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
       Effect.gen(function*() {
         const stored = versions.get(id)
         if (stored?.place !== "kept") return false
-        const length = stored.patch?.length ?? (yield* Effect.scoped(openHolder(id, true))).layout.header.dataLength
+        const length = stored.patch?.length ?? (yield* runNow<number, NotFound | Corruption | IoError>(() => {
+          const file = openHolderNow(id, true)
+          closeNow(file.fd)
+          return file.layout.header.dataLength
+        }))
         const same = length === data.length && sameBytes(yield* readContent(id, 0, length, true), data)
         if (!same) return yield* alreadyDifferent(id)
         yield* keptLock.withPermits(1)(Effect.uninterruptible(Effect.gen(function*() {
-          yield* renameIfExists(pathOf("kept", id), pathOf("staged", id))
+          yield* runNow<boolean, IoError>(() => renameIfExistsNow(pathOf("kept", id), pathOf("staged", id)))
           stored.place = "staged"
           yield* syncDir("staged")
           yield* syncDir("kept")
@@ -390,8 +425,8 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
     const storedMatches = (id: string, data: Uint8Array, checksum: number) =>
       Effect.gen(function*() {
         const facts = yield* liveFacts(id)
-        if (Option.isNone(facts)) return Option.none<boolean>()
-        if (facts.value.length !== data.length || facts.value.crc !== checksum) return Option.some(false)
+        if (facts === undefined) return Option.none<boolean>()
+        if (facts.length !== data.length || facts.crc !== checksum) return Option.some(false)
         const stored = yield* readContent(id, 0, data.length, false).pipe(
           // The index holds it and its stripe is held: a missing file was lost behind the store's back.
           Effect.catchTag("NotFound", (e) => Effect.fail(new Corruption({ message: e.message, file: committedPath(id), offset: 0 })))
@@ -463,19 +498,21 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         const patch = yield* checkPatch(id, request)
         return yield* exclusive(id)(Effect.gen(function*() {
           const existing = yield* liveFacts(id)
-          if (Option.isSome(existing)) return yield* restaged(id, patch, existing.value)
+          if (existing !== undefined) return yield* restaged(id, patch, existing)
           yield* refuseKept(id)
           // Counted before the base is read, so a removal racing this keeps it; released again
           // unless a patch file now names it.
           depend(patch.base)
           const written = yield* Effect.gen(function*() {
             const base = yield* liveFacts(patch.base)
-            if (Option.isNone(base)) return yield* new NotFound({ message: `base chunk version ${patch.base} not found`, path: committedPath(patch.base) })
-            if (base.value.crc !== patch.baseChecksum) return yield* baseDiffers(id, patch, base.value.crc)
-            return yield* writePatch(id, patch, base.value)
+            if (base === undefined) return yield* new NotFound({ message: `base chunk version ${patch.base} not found`, path: committedPath(patch.base) })
+            if (base.crc !== patch.baseChecksum) return yield* baseDiffers(id, patch, base.crc)
+            return yield* writePatch(id, patch, base)
           }).pipe(
             Effect.onExit((exit) =>
-              Exit.isSuccess(exit) && exit.value.kind === "patch" ? Effect.void : keptLock.withPermits(1)(Effect.ignore(release(patch.base, new Set()))))
+              Exit.isSuccess(exit) && exit.value.kind === "patch"
+                ? Effect.void
+                : keptLock.withPermits(1)(Effect.ignore(runNow(() => releaseNow(patch.base, new Set())))))
           )
           return written.checksum
         }))
@@ -494,11 +531,9 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
           if (stored.patch === undefined) return
           yield* unlinkIfExists(NodePath.join(dirs[stored.place], id + PATCH_SUFFIX))
           yield* syncDir(stored.place)
-          yield* keptLock.withPermits(1)(Effect.gen(function*() {
-            const touched = new Set<Place>()
-            yield* release(stored.patch!.base, touched)
-            yield* syncTouched(touched)
-          }))
+          const touched = new Set<Place>()
+          yield* keptLock.withPermits(1)(runNow<void, IoError>(() => releaseNow(stored.patch!.base, touched)))
+          yield* syncTouched(touched)
         })))
       })
 
@@ -511,11 +546,11 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         for (const id of versionIds) yield* checkVersionId(id)
         const missing: Array<string> = []
         for (const id of versionIds) {
-          yield* exclusive(id)(Effect.gen(function*() {
+          yield* exclusive(id)(runNow<void, IoError>(() => {
             const stored = versions.get(id)
             if (stored === undefined || stored.place === "kept") return void missing.push(id)
             if (stored.place === "committed") return
-            if (yield* renameIfExists(pathOf("staged", id), committedPath(id))) stored.place = "committed"
+            if (renameIfExistsNow(pathOf("staged", id), committedPath(id))) stored.place = "committed"
             else missing.push(id)
           }))
         }
@@ -528,45 +563,43 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
      * `base` lost a dependent patch. When it was the last and `base` is in kept/, it is deleted,
      * and so on down its chain. Runs under keptLock; `touched` collects the directories changed.
      */
-    const release = (base: string, touched: Set<Place>): Effect.Effect<void, IoError> =>
-      Effect.gen(function*() {
-        const left = (dependents.get(base) ?? 1) - 1
-        if (left > 0) return void dependents.set(base, left)
-        dependents.delete(base)
-        const stored = versions.get(base)
-        if (stored?.place === "kept") yield* drop(base, stored, touched)
-      })
+    const releaseNow = (base: string, touched: Set<Place>): void => {
+      const left = (dependents.get(base) ?? 1) - 1
+      if (left > 0) return void dependents.set(base, left)
+      dependents.delete(base)
+      const stored = versions.get(base)
+      if (stored?.place === "kept") dropNow(base, stored, touched)
+    }
 
     /**
      * Delete a version's file. It leaves the index first, in the same step as the caller's look
      * at its dependents: a patch staged from then on finds no such base, instead of being written
      * on one about to go. Then its base, if it was a patch, loses a dependent.
      */
-    const drop = (id: string, stored: Stored, touched: Set<Place>) =>
-      Effect.gen(function*() {
-        const path = pathOf(stored.place, id)
-        versions.delete(id)
-        yield* unlinkIfExists(path)
-        touched.add(stored.place)
-        if (stored.patch !== undefined) yield* release(stored.patch.base, touched)
-      })
+    const dropNow = (id: string, stored: Stored, touched: Set<Place>): void => {
+      const path = pathOf(stored.place, id)
+      versions.delete(id)
+      unlinkIfExistsNow(path)
+      touched.add(stored.place)
+      if (stored.patch !== undefined) releaseNow(stored.patch.base, touched)
+    }
 
     /**
      * Take `id` out of `places`: into kept/ while patches need it, else deleted. Runs under id's
-     * stripe; uninterruptible, so the index always says where the file is.
+     * stripe; synchronous, so the index always says where the file is.
      */
     const discard = (id: string, places: ReadonlyArray<Place>, touched: Set<Place>) =>
-      keptLock.withPermits(1)(Effect.uninterruptible(Effect.gen(function*() {
+      keptLock.withPermits(1)(runNow<void, IoError>(() => {
         const stored = versions.get(id)
         if (stored === undefined || !places.includes(stored.place)) return
-        if ((dependents.get(id) ?? 0) === 0) return yield* drop(id, stored, touched)
+        if ((dependents.get(id) ?? 0) === 0) return dropNow(id, stored, touched)
         // Moved first, then recorded: a reader between the two looks where the index says, then
-        // further along (openStored).
+        // further along (openStoredNow).
         const from = stored.place
-        yield* renameIfExists(pathOf(from, id), pathOf("kept", id))
+        renameIfExistsNow(pathOf(from, id), pathOf("kept", id))
         stored.place = "kept"
         touched.add(from).add("kept")
-      })))
+      }))
 
     // Each directory changed is synced once, at the end: the removal is then durable.
     const syncTouched = (touched: Set<Place>) => Effect.forEach(touched, syncDir, { discard: true })
@@ -593,13 +626,10 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         yield* checkRange(offset, length)
         const stored = versions.get(id)
         if (stored === undefined || stored.place === "kept") return yield* new NotFound({ message: `chunk version ${id} not found`, path: committedPath(id) })
-        if (stored.patch === undefined) {
-          return yield* Effect.scoped(Effect.flatMap(openHolder(id, false), (file) => readVerified(file, offset - file.startsAt, length)))
-        }
+        if (stored.patch === undefined) return yield* readHolder(id, false, offset, length)
         const start = Math.min(offset, stored.patch.length)
         return yield* readContent(id, start, Math.min(start + length, stored.patch.length), false)
       })
-
     const list: ChunkServiceShape["list"] = Effect.sync(() => {
       const staged: Array<string> = []
       const committed: Array<string> = []
@@ -646,10 +676,15 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
           versions.set(id, { place, patch: undefined })
           continue
         }
-        const read = yield* Effect.scoped(Effect.gen(function*() {
-          const fd = yield* openForReadIfExists(path)
-          return Option.isNone(fd) ? Option.none() : Option.some(yield* readLayout(path, fd.value, true))
-        })).pipe(
+        const read = yield* runNow<Option.Option<ReturnType<typeof readLayoutNow>>, Corruption | IoError>(() => {
+          const fd = openForReadIfExistsNow(path)
+          if (fd === undefined) return Option.none()
+          try {
+            return Option.some(readLayoutNow(path, fd, true))
+          } finally {
+            closeNow(fd)
+          }
+        }).pipe(
           Effect.catchTag("Corruption", (e) => Effect.as(Effect.logWarning(`chunk store: ${e.message}; the patch is left out`), Option.none()))
         )
         if (Option.isNone(read) || read.value.patch === undefined) continue
@@ -664,7 +699,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
     for (const [id, { place }] of [...versions]) {
       if (place !== "kept" || (dependents.get(id) ?? 0) > 0 || !versions.has(id)) continue
       dependents.set(id, 1)
-      yield* release(id, touched)
+      yield* runNow<void, IoError>(() => releaseNow(id, touched))
     }
     yield* syncTouched(touched)
 
