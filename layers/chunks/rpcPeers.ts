@@ -32,6 +32,8 @@ export const RpcChunkPeers = (options: RpcChunkPeersOptions = {}) =>
       const scope = yield* Effect.scope
       const timeoutMillis = Duration.toMillis(Duration.decode(options.callTimeout ?? "30 seconds"))
       const stores = yield* SynchronizedRef.make(new Map<string, PeerChunkStore>())
+      /** The peers connected so far, read without the lock: the lock only serializes connecting. */
+      let connected: ReadonlyMap<string, PeerChunkStore> = new Map()
 
       const connect = (address: string) =>
         Effect.gen(function*() {
@@ -72,13 +74,19 @@ export const RpcChunkPeers = (options: RpcChunkPeersOptions = {}) =>
         forNode: (node) => {
           const id = typeof node === "string" ? node : node.id
           if (id === cluster.self.id) return Effect.succeed(local)
+          const known = connected.get(id)
+          if (known !== undefined) return Effect.succeed(known)
           return SynchronizedRef.modifyEffect(stores, (map) => {
             const known = map.get(id)
             if (known) return Effect.succeed([known, map] as const)
             return endpoints.resolve(id).pipe(
               Effect.mapError((e) => new Unavailable({ message: `chunk peer ${id}: ${e.message}` })),
               Effect.flatMap(connect),
-              Effect.map((store) => [store, new Map(map).set(id, store)] as const)
+              Effect.map((store) => {
+                const next = new Map(map).set(id, store)
+                connected = next
+                return [store, next] as const
+              })
             )
           })
         }

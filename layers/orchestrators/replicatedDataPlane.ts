@@ -9,6 +9,8 @@
  * the way), and leaves holes as zeros.
  */
 import { Duration, Effect, Layer, Random } from "effect"
+import { forEachParallel } from "../../src/lib/forEachParallel.ts"
+import { once } from "../../src/lib/once.ts"
 import type { ChunkUpdate, RequestTag } from "../../src/domain/commands.ts"
 import { Conflict, Corruption, Unavailable } from "../../src/domain/errors.ts"
 import type { ChunkRef } from "../../src/domain/fs.ts"
@@ -151,11 +153,10 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
         })
 
       const stageWhole = (planned: PlannedChunk, content: Uint8Array, checksum: number) =>
-        Effect.forEach(
+        Effect.asVoid(forEachParallel(
           planned.targets,
-          (node) => peers.forNode(node).pipe(Effect.flatMap((store) => store.stage(planned.versionId, content, checksum))),
-          { concurrency: "unbounded", discard: true }
-        )
+          (node) => peers.forNode(node).pipe(Effect.flatMap((store) => store.stage(planned.versionId, content, checksum)))
+        ))
 
       /**
        * A write that leaves part of the old version travels as a patch: the replicas holding the
@@ -168,13 +169,13 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
       const stagePatched = (planned: PlannedChunk, current: ChunkRef, from: number, slice: Uint8Array, sliceChecksum: number) =>
         Effect.gen(function*() {
           // A replica may refuse the patch because the written bytes do not match their checksum: they are checked before going whole.
-          const whole = yield* Effect.cached(Effect.suspend(() =>
+          const whole = once(Effect.suspend(() =>
             crc32c(slice) !== sliceChecksum
               ? Effect.fail(new Corruption({ message: `the bytes written to chunk ${planned.index} do not match their checksum` }))
               : Effect.map(newContent(current, from, slice), (content) => ({ content, checksum: crc32c(content) }))
           ))
           const patch = { base: current.versionId, baseChecksum: current.checksum, offset: from, data: slice, checksum: sliceChecksum }
-          const checksums = yield* Effect.forEach(planned.targets, (node) =>
+          const checksums = yield* forEachParallel(planned.targets, (node) =>
             Effect.gen(function*() {
               const store = yield* peers.forNode(node)
               const stageWholeHere = Effect.flatMap(whole, ({ checksum, content }) => Effect.as(store.stage(planned.versionId, content, checksum), checksum))
@@ -182,7 +183,7 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
               return yield* store.stagePatch(planned.versionId, patch).pipe(
                 Effect.catchTags({ NotFound: () => stageWholeHere, InvalidArgument: () => stageWholeHere, Corruption: () => stageWholeHere })
               )
-            }), { concurrency: "unbounded" })
+            }))
           const checksum = checksums[0]!
           if (checksums.some((c) => c !== checksum)) {
             return yield* new Corruption({ message: `replicas of chunk version ${planned.versionId} disagree on its checksum (${checksums.join(", ")})` })
@@ -195,7 +196,7 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
        * that is all of it (a write within one chunk) uses it, and the replicas check it.
        */
       const stage = (plan: WritePlan, data: Uint8Array, checksum: number | undefined) =>
-        Effect.forEach(plan.chunks, (planned) =>
+        forEachParallel(plan.chunks, (planned) =>
           Effect.gen(function*() {
             const { from, slice } = sliceFor(planned, plan.chunkSize, plan.offset, data)
             const clientChecksum = slice.length === data.length ? checksum : undefined
@@ -227,7 +228,7 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
               }
             }
             return update
-          }), { concurrency })
+          }), concurrency)
 
       /** Staging failed part-way: drop whatever was staged (nothing references it). */
       const abandon = (plan: WritePlan) =>
