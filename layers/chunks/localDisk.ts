@@ -18,13 +18,15 @@
  * last of them goes. The index (every version, where its file is, its patch header, and how
  * many patches name each base) lives in memory and is rebuilt from the directories and the
  * patch headers when the layer opens, which also deletes kept files no patch needs any more. Paths are built only from ids that passed checkVersionId, so no id can
- * name anything outside `dir`. Mutations of one id are serialized by a striped lock, moves into
- * and out of kept/ by one more; reads take no lock (files are immutable once renamed into place).
+ * name anything outside `dir`. Mutations of one id are serialized by a lock per id; moves into
+ * and out of kept/ are synchronous steps (rename and index together), so none interleaves with
+ * another; reads take no lock (files are immutable once renamed into place).
  */
 import * as NodePath from "node:path"
 import { Effect, Either, Exit, Layer, Option } from "effect"
 import { Corruption, type IoError, InvalidArgument, NotFound } from "../../src/domain/errors.ts"
 import { crc32cAfterOverwrite } from "../../src/lib/crc32c.ts"
+import { makeKeyedLock } from "../../src/lib/keyedLock.ts"
 import { sameBytes } from "../../src/lib/sameBytes.ts"
 import { ChunkService, type ChunkPatch, type ChunkServiceShape, VERSION_ID_PATTERN } from "../../src/services/ChunkService.ts"
 import {
@@ -188,14 +190,6 @@ const outside = (start: number, end: number, from: number, to: number): Array<[n
   return parts
 }
 
-const LOCK_STRIPES = 64
-
-const stripeOf = (versionId: string): number => {
-  let hash = 0
-  for (let i = 0; i < versionId.length; i++) hash = (hash * 31 + versionId.charCodeAt(i)) >>> 0
-  return hash % LOCK_STRIPES
-}
-
 const NO_BYTES = new Uint8Array(0)
 
 export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
@@ -217,10 +211,8 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
     const committedPath = (id: string) => pathOf("committed", id)
 
     let tempCounter = 0
-    const stripes = yield* Effect.forEach(Array.from({ length: LOCK_STRIPES }), () => Effect.makeSemaphore(1))
-    const exclusive = (id: string) => stripes[stripeOf(id)]!.withPermits(1)
-    // Taken inside a stripe, never the other way round.
-    const keptLock = yield* Effect.makeSemaphore(1)
+    const locks = makeKeyedLock()
+    const exclusive = (id: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) => locks.withLock(id, effect)
 
     // --- finding and reading versions --------------------------------------------------------
     // Synchronous (the `…Now` functions throw their typed errors) except for large transfers
@@ -412,12 +404,16 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         }))
         const same = length === data.length && sameBytes(yield* readContent(id, 0, length, true), data)
         if (!same) return yield* alreadyDifferent(id)
-        yield* keptLock.withPermits(1)(Effect.uninterruptible(Effect.gen(function*() {
-          yield* runNow<boolean, IoError>(() => renameIfExistsNow(pathOf("kept", id), pathOf("staged", id)))
+        // Its last patch may have gone while its bytes were compared, and the file with it.
+        const restored = yield* runNow<boolean, IoError>(() => {
+          if (versions.get(id) !== stored || stored.place !== "kept") return false
+          if (!renameIfExistsNow(pathOf("kept", id), pathOf("staged", id))) return false
           stored.place = "staged"
-          yield* syncDir("staged")
-          yield* syncDir("kept")
-        })))
+          return true
+        })
+        if (!restored) return false
+        yield* syncDir("staged")
+        yield* syncDir("kept")
         return true
       }).pipe(Effect.catchTag("NotFound", () => Effect.succeed(false)))
 
@@ -428,7 +424,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         if (facts === undefined) return Option.none<boolean>()
         if (facts.length !== data.length || facts.crc !== checksum) return Option.some(false)
         const stored = yield* readContent(id, 0, data.length, false).pipe(
-          // The index holds it and its stripe is held: a missing file was lost behind the store's back.
+          // The index holds it and its lock is held: a missing file was lost behind the store's back.
           Effect.catchTag("NotFound", (e) => Effect.fail(new Corruption({ message: e.message, file: committedPath(id), offset: 0 })))
         )
         return Option.some(sameBytes(stored, data))
@@ -512,7 +508,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
             Effect.onExit((exit) =>
               Exit.isSuccess(exit) && exit.value.kind === "patch"
                 ? Effect.void
-                : keptLock.withPermits(1)(Effect.ignore(runNow(() => releaseNow(patch.base, new Set())))))
+                : Effect.ignore(runNow(() => releaseNow(patch.base, new Set()))))
           )
           return written.checksum
         }))
@@ -532,7 +528,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
           yield* unlinkIfExists(NodePath.join(dirs[stored.place], id + PATCH_SUFFIX))
           yield* syncDir(stored.place)
           const touched = new Set<Place>()
-          yield* keptLock.withPermits(1)(runNow<void, IoError>(() => releaseNow(stored.patch!.base, touched)))
+          yield* runNow<void, IoError>(() => releaseNow(stored.patch!.base, touched))
           yield* syncTouched(touched)
         })))
       })
@@ -561,7 +557,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
 
     /**
      * `base` lost a dependent patch. When it was the last and `base` is in kept/, it is deleted,
-     * and so on down its chain. Runs under keptLock; `touched` collects the directories changed.
+     * and so on down its chain. Synchronous; `touched` collects the directories changed.
      */
     const releaseNow = (base: string, touched: Set<Place>): void => {
       const left = (dependents.get(base) ?? 1) - 1
@@ -586,10 +582,10 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
 
     /**
      * Take `id` out of `places`: into kept/ while patches need it, else deleted. Runs under id's
-     * stripe; synchronous, so the index always says where the file is.
+     * lock; synchronous, so the index always says where the file is.
      */
     const discard = (id: string, places: ReadonlyArray<Place>, touched: Set<Place>) =>
-      keptLock.withPermits(1)(runNow<void, IoError>(() => {
+      runNow<void, IoError>(() => {
         const stored = versions.get(id)
         if (stored === undefined || !places.includes(stored.place)) return
         if ((dependents.get(id) ?? 0) === 0) return dropNow(id, stored, touched)
@@ -599,7 +595,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         renameIfExistsNow(pathOf(from, id), pathOf("kept", id))
         stored.place = "kept"
         touched.add(from).add("kept")
-      }))
+      })
 
     // Each directory changed is synced once, at the end: the removal is then durable.
     const syncTouched = (touched: Set<Place>) => Effect.forEach(touched, syncDir, { discard: true })
