@@ -18,6 +18,7 @@ import {
   type CommandOutcome, type LogEntry, type MetadataCommand, SESSION_TIMEOUT_MILLIS, TRANSACTION_TTL_MILLIS
 } from "../../src/domain/commands.ts"
 import { CommandError, Corruption } from "../../src/domain/errors.ts"
+import { makeKeyedLock } from "../../src/lib/keyedLock.ts"
 import { ROOT_INODE } from "../../src/domain/fs.ts"
 import type { MetadataServiceShape, SnapshotSource, StoreError } from "../../src/services/MetadataService.ts"
 import { applyCommand, commandTime } from "./commands.ts"
@@ -125,8 +126,9 @@ export const makeNamespace = (
       yield* store.write(EMPTY_STORE)
     }
 
-    const semaphore = yield* Effect.makeSemaphore(1)
-    const serialized = semaphore.withPermits(1)
+    // Applies and restores one at a time (a lock of one key: cheaper than a semaphore per apply).
+    const locks = makeKeyedLock()
+    const serialized = <A, E, R>(effect: Effect.Effect<A, E, R>) => locks.withLock("store", effect)
     const requireMeta = Tables.attempt(() => Tables.requireMeta(store.peek))
 
     /** What an entry at or below the applied index returns: its request's recorded outcome, if any. */
@@ -226,12 +228,12 @@ export const makeNamespace = (
      */
     const withSettledView = <A, E>(use: (view: ReadView) => Effect.Effect<A, E>) =>
       Effect.uninterruptibleMask((interruptible) =>
-        Effect.flatMap(interruptible(semaphore.take(1)), () => {
+        Effect.flatMap(interruptible(locks.lock("store")), () => {
           let held = true
-          const release = Effect.suspend(() => {
-            if (!held) return Effect.void
+          const release = Effect.sync(() => {
+            if (!held) return
             held = false
-            return semaphore.release(1)
+            locks.unlock("store")
           })
           return interruptible(store.withView((view) => Effect.zipRight(release, use(view)))).pipe(Effect.ensuring(release))
         })

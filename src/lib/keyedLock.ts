@@ -12,6 +12,12 @@ import { Effect } from "effect"
 
 export interface KeyedLock {
   readonly withLock: <A, E, R>(key: string, effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * Take `key` (waiting interruptibly), for a holder that gives it back with `unlock` before it
+   * is done (call it uninterruptibly, and make sure `unlock` runs exactly once).
+   */
+  readonly lock: (key: string) => Effect.Effect<void>
+  readonly unlock: (key: string) => void
   /** Keys held now (for tests). */
   readonly held: () => number
 }
@@ -57,6 +63,8 @@ export const makeKeyedLock = (): KeyedLock => {
       Effect.uninterruptibleMask((restore) =>
         Effect.zipRight(restore(acquire(key)), Effect.ensuring(restore(effect), Effect.sync(() => release(key))))
       ),
+    lock: acquire,
+    unlock: release,
     held: () => holders.size
   }
 }

@@ -58,4 +58,18 @@ describe("keyedLock", () => {
       expect(ran).toEqual(["patient"])
       expect(lock.held()).toBe(0)
     }))
+
+  it.effect("lock and unlock hold a key across steps: a withLock of it waits for the unlock", () =>
+    Effect.gen(function*() {
+      const lock = makeKeyedLock()
+      const ran: Array<string> = []
+      yield* lock.lock("a")
+      const waiting = yield* Effect.fork(lock.withLock("a", Effect.sync(() => ran.push("after"))))
+      yield* settle(() => false)
+      expect(ran).toEqual([])
+      lock.unlock("a")
+      yield* Fiber.join(waiting)
+      expect(ran).toEqual(["after"])
+      expect(lock.held()).toBe(0)
+    }))
 })
