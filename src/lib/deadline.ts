@@ -4,7 +4,7 @@
  * for the request reads it to stop in time — a proposal expires with it, a write stops
  * re-planning — instead of running on for a caller that has gone.
  */
-import { Clock, Duration, Effect, FiberRef } from "effect"
+import { Clock, Duration, Effect, Exit, Fiber, FiberId, FiberRef, Runtime } from "effect"
 import { Timeout } from "../domain/errors.ts"
 
 export const RequestDeadline = FiberRef.unsafeMake<number | null>(null)
@@ -27,15 +27,36 @@ export const asRequestWithin = (millis: number) =>
 /**
  * `wait`, failing with Timeout if the current request's deadline passes first (no deadline: no
  * limit). For work whose waits do not read the deadline (a write's chunk transfers and
- * re-planning); it costs a timer (two fibers).
+ * re-planning). As `Effect.timeoutFail`: `wait` runs in a fiber of its own beside a timer on the
+ * Clock, and past the deadline it is interrupted, and Timeout answered once it stopped. Built
+ * from the two fibers and their callbacks (~15 Effect operations) instead of `timeoutFail`'s race
+ * (~60), on every write and read a node serves.
  */
 export const byDeadline = (what: string) =>
 <A, E, R>(wait: Effect.Effect<A, E, R>): Effect.Effect<A, E | Timeout, R> =>
   Effect.flatMap(currentDeadline, (deadline) =>
-    deadline === null ? wait : Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.timeoutFail(wait, {
-        duration: Duration.millis(Math.max(0, deadline - now)),
-        onTimeout: () => new Timeout({ message: `${what} got no outcome by its request's deadline; its outcome is unknown` })
+    deadline === null ? wait : Effect.flatMap(Effect.runtime<R>(), (runtime) =>
+      Effect.async<A, E | Timeout>((resume) => {
+        const run = Runtime.runFork(runtime)
+        let timedOut = false
+        const work = run(wait)
+        const timer = run(Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sleep(Duration.millis(Math.max(0, deadline - now)))))
+        work.addObserver((exit) => {
+          timer.unsafeInterruptAsFork(FiberId.none)
+          resume(
+            timedOut && Exit.isInterrupted(exit)
+              ? Effect.fail(new Timeout({ message: `${what} got no outcome by its request's deadline; its outcome is unknown` }))
+              : exit
+          )
+        })
+        timer.addObserver((exit) => {
+          if (Exit.isSuccess(exit) && work.unsafePoll() === null) {
+            timedOut = true
+            work.unsafeInterruptAsFork(FiberId.none)
+          }
+        })
+        // The caller is interrupted: both go, and it waits for them.
+        return Effect.asVoid(Fiber.interruptAll([work, timer]))
       })))
 
 /** The earlier of `at` and the current request's deadline. */
