@@ -1,6 +1,5 @@
 /**
- * node:fs calls for the chunk store, each failure an IoError naming the operation and the path
- * (or, where the caller looks at the code first, the raw error).
+ * node:fs calls for the chunk store, each failure an IoError naming the operation and the path.
  *
  * Calls that only touch the page cache or a directory entry (open, close, rename, unlink, and
  * reads and writes of up to SYNC_IO_BYTES) run synchronously on the event loop: they take
@@ -14,7 +13,7 @@
  * about 300 Effect operations, more CPU than its system calls.
  */
 import * as NodeFs from "node:fs"
-import { Effect, Option, type Scope } from "effect"
+import { Effect, type Scope } from "effect"
 import { Corruption, InvalidArgument, IoError, NotFound } from "../../src/domain/errors.ts"
 import { unfilledBytes } from "../../src/lib/unfilledBytes.ts"
 
@@ -45,7 +44,7 @@ const nodeFs = <A>(run: (done: (error: Errno | null, value: A) => void) => void)
     run((error, value) => resume(error ? Effect.fail(error) : Effect.succeed(value)))
   })
 
-export const ioError = (operation: string, path: string) => (error: Errno): IoError =>
+const ioError = (operation: string, path: string) => (error: Errno): IoError =>
   new IoError({ message: `${operation} ${path} failed: ${error.code ?? error.message}`, path })
 
 /** `run`, its error (a node:fs one) thrown as the IoError of `operation` on `path`. */
@@ -62,7 +61,7 @@ export const SYNC_IO_BYTES = 256 * 1024
 
 const isMissing = (error: unknown): boolean => (error as Errno | null)?.code === "ENOENT"
 
-export const openNow = (path: string, flags: string): number => io("open", path, () => NodeFs.openSync(path, flags))
+const openNow = (path: string, flags: string): number => io("open", path, () => NodeFs.openSync(path, flags))
 
 /** None when there is no such file. */
 export const openForReadIfExistsNow = (path: string): number | undefined => {
@@ -87,12 +86,6 @@ const closeFd = (fd: number): Effect.Effect<void> => Effect.sync(() => closeNow(
 
 export const openScoped = (path: string, flags: string): Effect.Effect<number, IoError, Scope.Scope> =>
   Effect.acquireRelease(runNow<number, IoError>(() => openNow(path, flags)), closeFd)
-
-export const openForReadIfExists = (path: string): Effect.Effect<Option.Option<number>, IoError, Scope.Scope> =>
-  Effect.acquireRelease(
-    runNow<Option.Option<number>, IoError>(() => Option.fromNullable(openForReadIfExistsNow(path))),
-    Option.match({ onNone: () => Effect.void, onSome: closeFd })
-  )
 
 /** Up to `length` bytes at `position`, read synchronously; fewer only at end of file. */
 export const readAtNow = (path: string, fd: number, length: number, position: number): Uint8Array => {
@@ -139,7 +132,7 @@ const unwritten = (parts: ReadonlyArray<Uint8Array>, written: number): Array<Uin
 const byteLength = (parts: ReadonlyArray<Uint8Array>): number => parts.reduce((sum, part) => sum + part.length, 0)
 
 /** All of `parts`, one after the other from `position`, synchronously, in as few calls as the kernel allows. */
-export const writeAllAtNow = (path: string, fd: number, parts: ReadonlyArray<Uint8Array>, position: number): void => {
+const writeAllAtNow = (path: string, fd: number, parts: ReadonlyArray<Uint8Array>, position: number): void => {
   let pending = parts.filter((part) => part.length > 0)
   let at = position
   while (pending.length > 0) {
@@ -151,7 +144,7 @@ export const writeAllAtNow = (path: string, fd: number, parts: ReadonlyArray<Uin
 }
 
 /** All of `parts`, one after the other from `position`, in as few calls as the kernel allows. */
-export const writeAllAt = (path: string, fd: number, parts: ReadonlyArray<Uint8Array>, position: number): Effect.Effect<void, IoError> =>
+const writeAllAt = (path: string, fd: number, parts: ReadonlyArray<Uint8Array>, position: number): Effect.Effect<void, IoError> =>
   byteLength(parts) <= SYNC_IO_BYTES
     ? runNow<void, IoError>(() => writeAllAtNow(path, fd, parts, position))
     : Effect.gen(function*() {
@@ -184,19 +177,26 @@ export const writeFileDurably = (temp: string, final: string, parts: ReadonlyArr
     } catch (error) {
       return Effect.fail(error as IoError)
     }
-    const discard = () => {
-      closeNow(fd)
-      unlinkQuietly(temp)
+    // Closed exactly once: a number closed twice may by then be another file's.
+    let open = true
+    const close = () => {
+      if (open) closeNow(fd)
+      open = false
     }
     return writeAllAt(temp, fd, parts, 0).pipe(
       Effect.zipRight(fsyncFd(temp, fd)),
       Effect.flatMap(() =>
         runNow<void, IoError>(() => {
-          closeNow(fd)
+          close()
           io("rename", temp, () => NodeFs.renameSync(temp, final))
         })
       ),
-      Effect.onError(() => Effect.sync(discard))
+      Effect.onError(() =>
+        Effect.sync(() => {
+          close()
+          unlinkQuietly(temp)
+        })
+      )
     )
   })
 

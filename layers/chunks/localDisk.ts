@@ -589,8 +589,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         const stored = versions.get(id)
         if (stored === undefined || !places.includes(stored.place)) return
         if ((dependents.get(id) ?? 0) === 0) return dropNow(id, stored, touched)
-        // Moved first, then recorded: a reader between the two looks where the index says, then
-        // further along (openStoredNow).
+        // A reader that looked at the index before this step finds the file further along (openStoredNow).
         const from = stored.place
         renameIfExistsNow(pathOf(from, id), pathOf("kept", id))
         stored.place = "kept"
@@ -626,6 +625,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         const start = Math.min(offset, stored.patch.length)
         return yield* readContent(id, start, Math.min(start + length, stored.patch.length), false)
       })
+
     const list: ChunkServiceShape["list"] = Effect.sync(() => {
       const staged: Array<string> = []
       const committed: Array<string> = []
