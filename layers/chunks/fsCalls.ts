@@ -63,15 +63,19 @@ const isMissing = (error: unknown): boolean => (error as Errno | null)?.code ===
 
 const openNow = (path: string, flags: string): number => io("open", path, () => NodeFs.openSync(path, flags))
 
-/** None when there is no such file. */
-export const openForReadIfExistsNow = (path: string): number | undefined => {
+/** `run`'s result, or `missing` when the file is not there; any other error thrown as the IoError of `operation`. */
+const unlessMissing = <A, B>(operation: string, path: string, run: () => A, missing: B): A | B => {
   try {
-    return NodeFs.openSync(path, "r")
+    return run()
   } catch (error) {
-    if (isMissing(error)) return undefined
-    throw ioError("open", path)(error as Errno)
+    if (isMissing(error)) return missing
+    throw ioError(operation, path)(error as Errno)
   }
 }
+
+/** Undefined when there is no such file. */
+export const openForReadIfExistsNow = (path: string): number | undefined =>
+  unlessMissing("open", path, () => NodeFs.openSync(path, "r"), undefined)
 
 // A failed close cannot lose data here: writers fsync before closing, readers have their bytes.
 export const closeNow = (fd: number): void => {
@@ -205,26 +209,18 @@ export const fsyncDir = (path: string): Effect.Effect<void, IoError> =>
   Effect.scoped(Effect.flatMap(openScoped(path, "r"), (fd) => fsyncFd(path, fd)))
 
 /** Whether `from` existed (and is now `to`). */
-export const renameIfExistsNow = (from: string, to: string): boolean => {
-  try {
+export const renameIfExistsNow = (from: string, to: string): boolean =>
+  unlessMissing("rename", from, () => {
     NodeFs.renameSync(from, to)
     return true
-  } catch (error) {
-    if (isMissing(error)) return false
-    throw ioError("rename", from)(error as Errno)
-  }
-}
+  }, false)
 
 /** Whether `path` existed (and is now gone). */
-export const unlinkIfExistsNow = (path: string): boolean => {
-  try {
+export const unlinkIfExistsNow = (path: string): boolean =>
+  unlessMissing("unlink", path, () => {
     NodeFs.unlinkSync(path)
     return true
-  } catch (error) {
-    if (isMissing(error)) return false
-    throw ioError("unlink", path)(error as Errno)
-  }
-}
+  }, false)
 
 const unlinkQuietly = (path: string): void => {
   try {
