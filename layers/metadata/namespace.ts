@@ -18,8 +18,8 @@ import {
   type CommandOutcome, type LogEntry, type MetadataCommand, SESSION_TIMEOUT_MILLIS, TRANSACTION_TTL_MILLIS
 } from "../../src/domain/commands.ts"
 import { CommandError, Corruption } from "../../src/domain/errors.ts"
-import { makeKeyedLock } from "../../src/lib/keyedLock.ts"
 import { ROOT_INODE } from "../../src/domain/fs.ts"
+import { makeKeyedLock } from "../../src/lib/keyedLock.ts"
 import type { MetadataServiceShape, SnapshotSource, StoreError } from "../../src/services/MetadataService.ts"
 import { applyCommand, commandTime } from "./commands.ts"
 import * as Keys from "./keys.ts"

@@ -11,10 +11,14 @@ import { Deferred, Effect, FiberId } from "effect"
 
 export const once = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> => {
   let outcome: Deferred.Deferred<A, E> | undefined
-  return Effect.suspend(() => {
-    if (outcome !== undefined) return Deferred.await(outcome)
-    const first = Deferred.unsafeMake<A, E>(FiberId.none)
-    outcome = first
-    return Effect.zipRight(Effect.intoDeferred(effect, first), Deferred.await(first))
-  })
+  // Uninterruptible from taking the first run to handing its outcome over (the run itself is
+  // interruptible): an interruption in between would leave every later run waiting forever.
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.suspend(() => {
+      if (outcome !== undefined) return restore(Deferred.await(outcome))
+      const first = Deferred.unsafeMake<A, E>(FiberId.none)
+      outcome = first
+      return Effect.zipRight(Effect.intoDeferred(restore(effect), first), restore(Deferred.await(first)))
+    })
+  )
 }
