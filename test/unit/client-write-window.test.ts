@@ -6,6 +6,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Fiber } from "effect"
+import type { FileHandle } from "../../src/client/FileHandle.ts"
+import type { OpenFlagString } from "../../src/client/OpenFlags.ts"
 import type { ClientSettings } from "../../src/client/SandstoreClient.ts"
 import { IoError, NotFound, type SandstoreError, SessionExpired } from "../../src/domain/errors.ts"
 import { faultyClientOf, type Intercept } from "../support/client-faulty-router.ts"
@@ -45,13 +47,28 @@ const holdingWrites = () =>
     return { seen, intercept, untilSeen, releaseAll, mostInFlight: () => mostInFlight }
   })
 
+/** A file opened with `flags` on a client of a fresh node whose Writes `held` holds back. */
+const heldHandle = (path: string, flags: OpenFlagString, settings: ClientSettings = fastRetry) =>
+  Effect.gen(function*() {
+    const address = yield* standaloneNode()
+    const held = yield* holdingWrites()
+    const fs = yield* faultyClientOf([address], held.intercept, settings)
+    const handle = yield* fs.open(path, flags)
+    return { held, fs, handle }
+  })
+
+/** `handle.sync`, with every held Write (and any sent meanwhile) released. */
+const syncReleasing = (handle: FileHandle, held: { readonly releaseAll: Effect.Effect<void> }) =>
+  Effect.gen(function*() {
+    const synced = yield* Effect.fork(handle.sync)
+    yield* held.releaseAll
+    yield* Fiber.join(synced)
+  })
+
 describe("a file handle's window of Writes in flight", () => {
   it.scopedLive("a write returns with its pieces in flight, a piece of a busy chunk waits its turn, and sync waits for all", () =>
     Effect.gen(function*() {
-      const address = yield* standaloneNode()
-      const held = yield* holdingWrites()
-      const fs = yield* faultyClientOf([address], held.intercept, fastRetry)
-      const handle = yield* fs.open("/window.bin", "w")
+      const { held, fs, handle } = yield* heldHandle("/window.bin", "w")
       const data = patternBytes(6 * MiB, 1)
       // Six pieces, one per chunk, all sent before any is answered.
       expect(yield* handle.write(data)).toBe(6 * MiB)
@@ -73,9 +90,7 @@ describe("a file handle's window of Writes in flight", () => {
       expect(held.seen[7]!.offset).toBe(MiB)
       yield* Fiber.join(rewrite)
 
-      const synced = yield* Effect.fork(handle.sync)
-      yield* held.releaseAll
-      yield* Fiber.join(synced)
+      yield* syncReleasing(handle, held)
       expect(held.mostInFlight()).toBe(6)
       const expected = new Uint8Array(data)
       expected.set(again, 0)
@@ -85,29 +100,21 @@ describe("a file handle's window of Writes in flight", () => {
 
   it.scopedLive("pieces in flight keep the bytes written: the caller may reuse its buffer once write returns", () =>
     Effect.gen(function*() {
-      const address = yield* standaloneNode()
-      const held = yield* holdingWrites()
-      const fs = yield* faultyClientOf([address], held.intercept, fastRetry)
-      const handle = yield* fs.open("/reused.bin", "w")
+      const { held, fs, handle } = yield* heldHandle("/reused.bin", "w")
       const data = patternBytes(3 * MiB, 4)
       const written = new Uint8Array(data)
       expect(yield* handle.write(written)).toBe(3 * MiB)
       yield* held.untilSeen(3)
       // Every piece is still unanswered: the caller's buffer now holds other bytes.
       written.fill(0xee)
-      const synced = yield* Effect.fork(handle.sync)
-      yield* held.releaseAll
-      yield* Fiber.join(synced)
+      yield* syncReleasing(handle, held)
       expect(firstDifference(yield* fs.readFile("/reused.bin"), data)).toBe(-1)
       yield* handle.close
     }))
 
   it.scopedLive("the window bounds the bytes in flight: a write waits for room (writeWindowBytes)", () =>
     Effect.gen(function*() {
-      const address = yield* standaloneNode()
-      const held = yield* holdingWrites()
-      const fs = yield* faultyClientOf([address], held.intercept, { ...fastRetry, writeWindowBytes: 2 * MiB })
-      const handle = yield* fs.open("/bounded.bin", "w")
+      const { held, fs, handle } = yield* heldHandle("/bounded.bin", "w", { ...fastRetry, writeWindowBytes: 2 * MiB })
       const data = patternBytes(4 * MiB, 6)
       const writing = yield* Effect.fork(handle.write(data))
       yield* held.untilSeen(2)
@@ -118,9 +125,7 @@ describe("a file handle's window of Writes in flight", () => {
       yield* Deferred.succeed(held.seen[1]!.release, undefined)
       yield* held.untilSeen(4)
       yield* Fiber.join(writing)
-      const synced = yield* Effect.fork(handle.sync)
-      yield* held.releaseAll
-      yield* Fiber.join(synced)
+      yield* syncReleasing(handle, held)
       expect(held.mostInFlight()).toBe(2)
       expect(firstDifference(yield* fs.readFile("/bounded.bin"), data)).toBe(-1)
       yield* handle.close
@@ -128,10 +133,7 @@ describe("a file handle's window of Writes in flight", () => {
 
   it.scopedLive("O_APPEND pieces go one at a time, in the order written", () =>
     Effect.gen(function*() {
-      const address = yield* standaloneNode()
-      const held = yield* holdingWrites()
-      const fs = yield* faultyClientOf([address], held.intercept, fastRetry)
-      const handle = yield* fs.open("/log.bin", "a")
+      const { held, fs, handle } = yield* heldHandle("/log.bin", "a")
       const data = patternBytes(3 * MiB, 3)
       const writing = yield* Effect.fork(Effect.zipRight(handle.write(data), handle.sync))
       for (let n = 1; n <= 3; n++) {
