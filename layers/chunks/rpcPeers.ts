@@ -41,15 +41,22 @@ export const RpcChunkPeers = (options: RpcChunkPeersOptions = {}) =>
           // A silent peer becomes Timeout by the transport's own bound on the call (the server
           // is told to stop), not by a race of two fibers per call.
           const bounded = { timeoutMillis, onTimeout: () => new Timeout({ message: `chunk peer ${address} did not answer` }) }
+          // Staging is what a write waits on, and the writer stages its own copy right after
+          // asking the peers for theirs: their requests leave at once, not at the end of the
+          // turn (coalescedWrites.ts), so the peers' disks work while the local copy is written.
+          const urgent = { ...bounded, urgent: true }
           /** `method` bounded by the call timeout; transport failures become Unavailable. */
-          const call = <P, A, E>(method: (payload: P, options?: never) => Effect.Effect<A, E | RpcClientError.RpcClientError>) => {
-            const send = withCallOptions(method, bounded)
+          const call = <P, A, E>(
+            method: (payload: P, options?: never) => Effect.Effect<A, E | RpcClientError.RpcClientError>,
+            options: { readonly urgent?: boolean } = {}
+          ) => {
+            const send = withCallOptions(method, options.urgent === true ? urgent : bounded)
             return (payload: P) =>
               Effect.catchTag(send(payload), "RpcClientError", (e) =>
                 Effect.fail(new Unavailable({ message: `chunk peer ${address}: ${(e as RpcClientError.RpcClientError).message}` })))
           }
-          const stageChunk = call(api.StageChunk)
-          const stagePatch = call(api.StagePatch)
+          const stageChunk = call(api.StageChunk, { urgent: true })
+          const stagePatch = call(api.StagePatch, { urgent: true })
           const repairChunk = call(api.RepairChunk)
           const commitChunks = call(api.CommitChunks)
           const abortChunk = call(api.AbortChunk)

@@ -152,9 +152,19 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
           return content
         })
 
+      /**
+       * The targets with this node last: staging starts in this order, and the peers' requests
+       * should be on the wire (rpcPeers sends them at once) before this node's own copy takes
+       * the event loop for its synchronous part.
+       */
+      const localLast = (targets: PlannedChunk["targets"]) =>
+        targets.every((node, i) => node.id !== peers.selfId || i === targets.length - 1)
+          ? targets
+          : [...targets.filter((node) => node.id !== peers.selfId), ...targets.filter((node) => node.id === peers.selfId)]
+
       const stageWhole = (planned: PlannedChunk, content: Uint8Array, checksum: number) =>
         Effect.asVoid(forEachParallel(
-          planned.targets,
+          localLast(planned.targets),
           (node) => peers.forNode(node).pipe(Effect.flatMap((store) => store.stage(planned.versionId, content, checksum)))
         ))
 
@@ -175,7 +185,7 @@ export const ReplicatedDataPlane = (options: DataPlaneOptions = {}) =>
               : Effect.map(newContent(current, from, slice), (content) => ({ content, checksum: crc32c(content) }))
           ))
           const patch = { base: current.versionId, baseChecksum: current.checksum, offset: from, data: slice, checksum: sliceChecksum }
-          const checksums = yield* forEachParallel(planned.targets, (node) =>
+          const checksums = yield* forEachParallel(localLast(planned.targets), (node) =>
             Effect.gen(function*() {
               const store = yield* peers.forNode(node)
               const stageWholeHere = Effect.flatMap(whole, ({ checksum, content }) => Effect.as(store.stage(planned.versionId, content, checksum), checksum))
