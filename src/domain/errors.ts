@@ -7,43 +7,68 @@ import { Schema } from "effect"
 
 const base = { message: Schema.String, path: Schema.optional(Schema.String) }
 
-export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", base) {
+/**
+ * `Schema.TaggedError`, for errors that are outcomes a caller handles (a missing name, a lost
+ * race, a node that is not the leader) rather than faults to trace: built without a stack
+ * trace. Capturing one walks ~10 frames of the Effect runtime that say nothing about the
+ * outcome, and was most of the ~7 µs one cost (the simulation builds thousands a second).
+ * Corruption and IoError keep theirs.
+ */
+const Outcome = <Self>() =>
+<Tag extends string, Fields extends Schema.Struct.Fields>(tag: Tag, fields: Fields) => {
+  const Base = Schema.TaggedError<Self>()(tag, fields)
+  // A class expression typed as its base: every static and instance member is the base's.
+  const WithoutStack = class extends (Base as new(...args: ReadonlyArray<any>) => object) {
+    constructor(...args: ReadonlyArray<any>) {
+      const limit = Error.stackTraceLimit
+      Error.stackTraceLimit = 0
+      try {
+        super(...args)
+      } finally {
+        Error.stackTraceLimit = limit
+      }
+    }
+  }
+  return WithoutStack as unknown as typeof Base
+}
+
+export class NotFound extends Outcome<NotFound>()("NotFound", base) {
   get code() { return "ENOENT" as const }
 }
-export class AlreadyExists extends Schema.TaggedError<AlreadyExists>()("AlreadyExists", base) {
+export class AlreadyExists extends Outcome<AlreadyExists>()("AlreadyExists", base) {
   get code() { return "EEXIST" as const }
 }
-export class NotADirectory extends Schema.TaggedError<NotADirectory>()("NotADirectory", base) {
+export class NotADirectory extends Outcome<NotADirectory>()("NotADirectory", base) {
   get code() { return "ENOTDIR" as const }
 }
-export class IsADirectory extends Schema.TaggedError<IsADirectory>()("IsADirectory", base) {
+export class IsADirectory extends Outcome<IsADirectory>()("IsADirectory", base) {
   get code() { return "EISDIR" as const }
 }
-export class NotEmpty extends Schema.TaggedError<NotEmpty>()("NotEmpty", base) {
+export class NotEmpty extends Outcome<NotEmpty>()("NotEmpty", base) {
   get code() { return "ENOTEMPTY" as const }
 }
-export class PermissionDenied extends Schema.TaggedError<PermissionDenied>()("PermissionDenied", base) {
+export class PermissionDenied extends Outcome<PermissionDenied>()("PermissionDenied", base) {
   get code() { return "EACCES" as const }
 }
-export class InvalidArgument extends Schema.TaggedError<InvalidArgument>()("InvalidArgument", base) {
+export class InvalidArgument extends Outcome<InvalidArgument>()("InvalidArgument", base) {
   get code() { return "EINVAL" as const }
 }
 /** A chunk version condition failed at commit: another writer committed first. Retryable. */
-export class Conflict extends Schema.TaggedError<Conflict>()("Conflict", base) {
+export class Conflict extends Outcome<Conflict>()("Conflict", base) {
   get code() { return "ESTALE" as const }
 }
 /** This node is not the leader; `leaderId`/`address` name the leader when known. */
-export class NotLeader extends Schema.TaggedError<NotLeader>()("NotLeader", {
+export class NotLeader extends Outcome<NotLeader>()("NotLeader", {
   message: Schema.String,
   leaderId: Schema.NullOr(Schema.String),
   address: Schema.NullOr(Schema.String)
 }) {
   get code() { return "ENOTLEADER" as const }
 }
-export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", base) {
+export class Unavailable extends Outcome<Unavailable>()("Unavailable", base) {
   get code() { return "EAGAIN" as const }
 }
-export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", base) {
+export class Timeout extends Outcome<Timeout>()("Timeout", base) {
   get code() { return "ETIMEDOUT" as const }
 }
 /** Stored bytes failed their checksum, or a log/record is damaged. Names file and offset when known. */
@@ -65,18 +90,18 @@ export class IoError extends Schema.TaggedError<IoError>()("IoError", base) {
  * not applied and never will be. For a request sent before, whether an earlier copy applied is
  * unknown: the client must not resend it under a new session.
  */
-export class SessionExpired extends Schema.TaggedError<SessionExpired>()("SessionExpired", base) {
+export class SessionExpired extends Outcome<SessionExpired>()("SessionExpired", base) {
   get code() { return "ESESSION" as const }
 }
 /**
  * A request id (session and sequence number) that already named a different request, or one
  * the client had already acknowledged. Refused, never applied: two clients must never share ids.
  */
-export class RequestIdReused extends Schema.TaggedError<RequestIdReused>()("RequestIdReused", base) {
+export class RequestIdReused extends Outcome<RequestIdReused>()("RequestIdReused", base) {
   get code() { return "EINVAL" as const }
 }
 /** The node is at its limit of work in flight; nothing was done. Retry after `retryAfterMillis`. */
-export class Busy extends Schema.TaggedError<Busy>()("Busy", {
+export class Busy extends Outcome<Busy>()("Busy", {
   message: Schema.String,
   path: Schema.optional(Schema.String),
   retryAfterMillis: Schema.NonNegativeInt
