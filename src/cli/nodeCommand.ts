@@ -80,7 +80,7 @@ const announce = (id: string) =>
           "and large reads and writes run slower (docs/operations.md, \"Memory settings\")"
       )
     }
-    // What this node would have been started with, had it been started by cluster up.
+    // The heap settings this node runs without: those cluster up would have given it.
     const missing = nodeHeapArgs(process.execArgv, process.env)
     if (missing.length > 0) {
       yield* Effect.log(
