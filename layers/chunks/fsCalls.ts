@@ -16,6 +16,7 @@ import * as NodeFs from "node:fs"
 import { Effect, type Scope } from "effect"
 import { Corruption, InvalidArgument, IoError, NotFound } from "../../src/domain/errors.ts"
 import { unfilledBytes } from "../../src/lib/unfilledBytes.ts"
+import type { FilePool } from "./filePool.ts"
 
 type Errno = NodeJS.ErrnoException
 
@@ -163,22 +164,34 @@ const writeAllAt = (path: string, fd: number, parts: ReadonlyArray<Uint8Array>, 
       }
     })
 
+const truncateNow = (path: string, fd: number, length: number): void =>
+  io("truncate", path, () => NodeFs.ftruncateSync(fd, length))
+
 export const fsyncFd = (path: string, fd: number): Effect.Effect<void, IoError> =>
   nodeFs<void>((done) => NodeFs.fsync(fd, (error) => done(error, undefined))).pipe(
     Effect.mapError(ioError("fsync", path))
   )
 
 /**
- * `parts` as the new file `final`: written to `temp` (which must not exist), fsynced, closed and
- * renamed into place over any file of that name. A failure removes `temp`. The directory is not
- * synced: the caller does that, once for everything it changed there.
+ * `parts` as the new file `final`: written to `temp` (which must not exist; a file from `pool`
+ * when it has one), fsynced, closed and renamed into place over any file of that name. A failure
+ * removes `temp`. The directory is not synced: the caller does that, once for everything it
+ * changed there.
  */
-export const writeFileDurably = (temp: string, final: string, parts: ReadonlyArray<Uint8Array>): Effect.Effect<void, IoError> =>
+export const writeFileDurably = (
+  temp: string,
+  final: string,
+  parts: ReadonlyArray<Uint8Array>,
+  pool?: FilePool
+): Effect.Effect<void, IoError> =>
   Effect.suspend(() => {
+    // A pooled file is written over and cut to length: no inode is allocated (filePool.ts).
+    const reused = pool?.takeNow(temp) === true
     let fd: number
     try {
-      fd = openNow(temp, "wx")
+      fd = openNow(temp, reused ? "r+" : "wx")
     } catch (error) {
+      if (reused) unlinkQuietly(temp)
       return Effect.fail(error as IoError)
     }
     // Closed exactly once: a number closed twice may by then be another file's.
@@ -188,6 +201,7 @@ export const writeFileDurably = (temp: string, final: string, parts: ReadonlyArr
       open = false
     }
     return writeAllAt(temp, fd, parts, 0).pipe(
+      Effect.zipRight(reused ? runNow<void, IoError>(() => truncateNow(temp, fd, byteLength(parts))) : Effect.void),
       Effect.zipRight(fsyncFd(temp, fd)),
       Effect.flatMap(() =>
         runNow<void, IoError>(() => {

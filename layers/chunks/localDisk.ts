@@ -6,6 +6,7 @@
  *                        readable, removed when the layer opens
  *   committed/<id>       a version that committed metadata may reference
  *   kept/<id>            a removed version that a patch version still reads from
+ *   free/<n>             a removed patch file, to be written over as a new version (filePool.ts)
  *
  * A whole version is a file in the format of chunkFile.ts. A patch version (`stagePatch`) is
  * `<id>.patch`, in the format of patchFile.ts: only the bytes that differ from its base, which
@@ -66,6 +67,7 @@ import {
   patchedBytes,
   patchHeaderSize
 } from "./patchFile.ts"
+import { makeFilePool } from "./filePool.ts"
 import { baseDiffers, checkPatch, checkRange, checkStagedData, checkVersionId } from "./validation.ts"
 
 /** A chain this long is written whole at its next patch: reads walk at most this many files. */
@@ -98,6 +100,9 @@ const patchEntry = (header: PatchHeader, dataLength: number): PatchEntry => ({
   chainBytes: header.chainBytes,
   dataLength
 })
+
+/** About how long a patch's file is (its block table left out): what pooling it holds back. */
+const patchFileBytes = (patch: PatchEntry): number => patchHeaderSize(patch) + CHUNK_HEADER_SIZE + patch.dataLength
 
 /** Where a version's file is; a version only moves forward through PLACES. */
 interface Stored {
@@ -200,6 +205,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
       committed: NodePath.join(root, "committed"),
       kept: NodePath.join(root, "kept")
     }
+    const freeDir = NodePath.join(root, "free")
 
     /** Every version the store holds, where its file is, and its patch header if it is a patch. */
     const versions = new Map<string, Stored>()
@@ -374,7 +380,7 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
         const name = patch === undefined ? id : id + PATCH_SUFFIX
         const parts = [patch === undefined ? NO_BYTES : encodePatchHeader(patch), encodeChunkPrefix(data.length, checksums), data]
         const temp = NodePath.join(dirs[place], `${name}.tmp-${tempCounter++}`)
-        return writeFileDurably(temp, NodePath.join(dirs[place], name), parts).pipe(
+        return writeFileDurably(temp, NodePath.join(dirs[place], name), parts, pool).pipe(
           Effect.zipRight(syncDir(place)),
           Effect.map(() => {
             const whole = patch === undefined ? { length: data.length, crc: checksums.whole, depth: 0, chainBytes: 0 } : undefined
@@ -575,7 +581,8 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
     const dropNow = (id: string, stored: Stored, touched: Set<Place>): void => {
       const path = pathOf(stored.place, id)
       versions.delete(id)
-      unlinkIfExistsNow(path)
+      // A patch file is small: worth keeping to be written over (filePool.ts); a whole one is not.
+      if (stored.patch === undefined || !pool.giveNow(path, patchFileBytes(stored.patch))) unlinkIfExistsNow(path)
       touched.add(stored.place)
       if (stored.patch !== undefined) releaseNow(stored.patch.base, touched)
     }
@@ -639,7 +646,9 @@ export const makeChunkServiceLocalDisk = (options: { readonly dir: string }) =>
     // --- opening ------------------------------------------------------------------------------
 
     for (const place of PLACES) yield* makeDir(dirs[place])
+    yield* makeDir(freeDir)
     yield* fsyncDir(root)
+    const pool = makeFilePool(freeDir, yield* readDir(freeDir))
     // Kept open for the store's life: syncing a directory is then one call, not three.
     const dirFds: Record<Place, number> = {
       staged: yield* openScoped(dirs.staged, "r"),

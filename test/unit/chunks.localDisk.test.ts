@@ -272,6 +272,50 @@ describe("ChunkServiceLocalDisk", () => {
       }))
     }))
 
+  it.scoped("a removed patch's file is written over as the next version (no new inode), cut to its new length, across a reopen", () =>
+    Effect.gen(function*() {
+      const { store } = yield* tempRoot
+      const large = patternBytes(9000, 5)
+      const small = patternBytes(100, 6)
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("v0", DATA, crc32c(DATA))
+        yield* chunks.commit(["v0"])
+        yield* stagePatchOver("v1", "v0", DATA, 0, large)
+        const inode = NodeFs.statSync(join(store, "staged", "v1.patch")).ino
+        yield* chunks.abort("v1")
+        expect(filesIn(join(store, "staged"))).toEqual([])
+        expect(filesIn(join(store, "free"))).toHaveLength(1)
+        const v2 = yield* stagePatchOver("v2", "v0", DATA, 500, small)
+        expect(filesIn(join(store, "free"))).toEqual([])
+        const file = join(store, "staged", "v2.patch")
+        expect(NodeFs.statSync(file).ino).toBe(inode)
+        expect(NodeFs.statSync(file).size).toBeLessThan(small.length + 100)
+        expectBytes(yield* chunks.read("v2", 0, DATA.length), v2)
+        yield* chunks.abort("v2")
+      }))
+      // The pool outlives the store: a reopened one writes its first patch over the pooled file.
+      const pooled = NodeFs.statSync(join(store, "free", filesIn(join(store, "free"))[0]!)).ino
+      yield* withStore(store, Effect.gen(function*() {
+        expect(yield* (yield* ChunkService).list).toEqual({ staged: [], committed: ["v0"] })
+        const v3 = yield* stagePatchOver("v3", "v0", DATA, 7, small)
+        expect(NodeFs.statSync(join(store, "staged", "v3.patch")).ino).toBe(pooled)
+        expectBytes(yield* (yield* ChunkService).read("v3", 0, DATA.length), v3)
+      }))
+    }))
+
+  it.scoped("a whole version's file is deleted, not pooled", () =>
+    Effect.gen(function*() {
+      const { store } = yield* tempRoot
+      yield* withStore(store, Effect.gen(function*() {
+        const chunks = yield* ChunkService
+        yield* chunks.stage("v0", DATA, crc32c(DATA))
+        yield* chunks.abort("v0")
+        expect(filesIn(join(store, "free"))).toEqual([])
+        expect(filesIn(join(store, "staged"))).toEqual([])
+      }))
+    }))
+
   it.scoped("kept files whose patches went while the store was down are deleted when it opens", () =>
     Effect.gen(function*() {
       const { store } = yield* tempRoot
