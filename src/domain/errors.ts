@@ -12,6 +12,7 @@ const base = { message: Schema.String, path: Schema.optional(Schema.String) }
  * race, a node that is not the leader) rather than faults to trace: built without a stack
  * trace. Capturing one walks ~10 frames of the Effect runtime that say nothing about the
  * outcome, and was most of the ~7 µs one cost (the simulation builds thousands a second).
+ * Nor are its fields validated again (ParseResult was ~1% of a simulation's CPU from here).
  * Corruption and IoError keep theirs.
  */
 const Outcome = <Self>() =>
@@ -23,7 +24,9 @@ const Outcome = <Self>() =>
       const limit = Error.stackTraceLimit
       Error.stackTraceLimit = 0
       try {
-        super(...args)
+        // Not validated against the fields again: the compiler checked them where it was built,
+        // and one decoded from the wire went through the Schema (which builds it unvalidated too).
+        super(args[0], args[1] ?? true)
       } finally {
         Error.stackTraceLimit = limit
       }
