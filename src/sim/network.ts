@@ -2,7 +2,8 @@
  * The simulated network: a Communicator per host (node or client) that carries RPC requests
  * and replies in memory. Each call goes through the same Schemas as on the wire — the payload
  * is encoded by the caller and decoded by the server, the handler's Exit is encoded by the
- * server and decoded by the caller — and the server runs the real handlers from its context.
+ * server and decoded by the caller (a success through its own Schema: exitCodec.ts) — and the
+ * server runs the real handlers from its context.
  * What it leaves out is @effect/rpc's framing and bookkeeping, which cost most of a simulated
  * message: a message is a callback on the simulated clock's timer queue, landing after a delay
  * drawn from the network's seeded PRNG, so one seed sees the same traffic every time.
@@ -27,6 +28,7 @@ import { handlerRunner } from "../lib/rpcHandler.ts"
 import { makePrng, nextFloat } from "../raft/prng.ts"
 import { type CallOptions, Communicator, type GroupClient } from "../services/Communicator.ts"
 import type { SimulatedClock } from "./clock.ts"
+import { exitCodec } from "./exitCodec.ts"
 
 /** The message-level faults of working links. */
 export interface LinkFaults {
@@ -242,7 +244,7 @@ export const makeSimNetwork = (options: { readonly seed: number; readonly clock:
           if (run === undefined) return yield* Effect.dieMessage(`no handler for ${rpc._tag} in context`)
           rpcs.set(rpc._tag, {
             decodePayload: Schema.decodeUnknownSync(rpc.payloadSchema as Schema.Schema<unknown, unknown>),
-            encodeExit: Schema.encodeUnknownSync(Rpc.exitSchema(rpc as unknown as Rpc.Any)),
+            encodeExit: exitCodec(rpc).encode,
             run
           })
         }
@@ -317,7 +319,7 @@ export const makeSimNetwork = (options: { readonly seed: number; readonly clock:
         const api: Record<string, unknown> = {}
         for (const rpc of group.requests.values() as Iterable<Rpc.AnyWithProps>) {
           const encodePayload = Schema.encodeUnknownSync(rpc.payloadSchema as Schema.Schema<unknown, unknown>)
-          const decodeExit = Schema.decodeUnknownSync(Rpc.exitSchema(rpc as unknown as Rpc.Any)) as (u: unknown) => Exit.Exit<unknown, unknown>
+          const decodeExit = exitCodec(rpc).decode
           api[rpc._tag] = (payload: unknown, callOptions?: CallOptions) =>
             Effect.suspend(() => {
               const discard = callOptions?.discard === true
