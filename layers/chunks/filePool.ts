@@ -5,9 +5,8 @@
  * (a version superseded, a staged write aborted). Allocating an inode is the dear part of that:
  * on ext4 without a journal, `ext4_new_inode` scans the inode table past every inode freed in
  * the last minutes, and a follower taking 4 KiB overwrites spent a quarter of its event loop
- * in that scan (perf: `find_inode_bit` → `recently_deleted`); with a journal, a create and an
- * unlink each dirty the journal instead. Renaming a pooled file to the temp name and writing
- * it over allocates no inode and frees none.
+ * in that scan (perf: `find_inode_bit` → `recently_deleted`). Renaming a pooled file to the
+ * temp name and writing it over allocates no inode and frees none.
  *
  * Pooled files hold stale bytes and are never read: a writer truncates its file to exactly what
  * it wrote before the fsync. A crash may leave a pooled file in `free/` (taken back at open) or

@@ -12,7 +12,7 @@ const base = { message: Schema.String, path: Schema.optional(Schema.String) }
  * race, a node that is not the leader) rather than faults to trace: built without a stack
  * trace. Capturing one walks ~10 frames of the Effect runtime that say nothing about the
  * outcome, and was most of the ~7 µs one cost (the simulation builds thousands a second).
- * Nor are its fields validated again (ParseResult was ~1% of a simulation's CPU from here).
+ * Nor are its fields validated again (about half a percent of a simulation's CPU).
  * Corruption and IoError keep theirs.
  */
 const Outcome = <Self>() =>

@@ -3,8 +3,8 @@
  * `Rpc.exitSchema`, except that a success goes through the success Schema alone. Its encoded
  * form is what the Exit schema makes of it (`{ _tag: "Success", value }`), and the value is
  * decoded, and so checked, as on the wire; what is left out is the Exit union's own parsing
- * around it, which was a third of the Schema work of a simulated message. Failures take the
- * whole Exit schema (their causes and typed errors are the schema's real work).
+ * around it, about half of the Schema work of a reply (a simulation's profile: 576 → 299 ms).
+ * Failures take the whole Exit schema (their causes and typed errors are its real work).
  */
 import { Rpc } from "@effect/rpc"
 import { Exit, Schema } from "effect"
